@@ -1,0 +1,747 @@
+"""Compiling checked rules into per-event decision trees of Python closures.
+
+Stage 3 of the pipeline. Consumes :class:`~receiver.checker.CheckedRule` objects
+(resolved, type-checked ASTs) and produces one :class:`~receiver.tree.EventTree`
+per event name. Per event:
+
+- only the rules whose ``events`` match are kept, in evaluation order;
+- ``event`` is a constant, so ``event == "x"`` folds away, as does every pure
+  sub-expression without inputs; a rule whose condition folds to false is dropped;
+- each pure sub-expression that occurs more than once (``profane(data.text)`` in
+  three rules) gets a memo slot and is computed at most once per request; slots
+  that read ``data`` are cleared when a ``modify`` rule changes it;
+- runs of consecutive rules gated on an equality of the same field
+  (``data.channelId == "ch_42" and ...``) become one :class:`~receiver.tree.Switch`:
+  the field is read once and only the rules for its value are tested.
+
+Nothing is parsed or walked per request: evaluation calls the closures built here.
+With ``trace=True`` every closure also records its value (for ``--explain``);
+the traced and the fast trees come from this same code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from receiver import events as ev
+from receiver.checker import CheckedRule, compile_regex
+from receiver.context import MISSING, Context
+from receiver.dsl import ast
+from receiver.dsl.functions import FUNCTIONS, age
+from receiver.dsl.template import Template
+from receiver.dsl.textfuncs import PhraseMatcher
+from receiver.errors import EvaluationError
+from receiver.tree import CompiledRule, EventTree, Gate, Step, Switch
+from receiver.values import (
+    Value,
+    arithmetic,
+    contains,
+    equals,
+    key,
+    negate,
+    order,
+    render,
+    text_op,
+    truth,
+)
+
+Fn = Callable[[Context], Value]
+_NOT_CONST: Any = object()
+
+
+def text_of(data: dict[str, Value]) -> Value:
+    """``text``: ``data.text`` if it is a string, else ``data.data.text``, else null."""
+    value = data.get("text")
+    if isinstance(value, str):
+        return value
+    inner = data.get("data")
+    if isinstance(inner, dict):
+        value = inner.get("text")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _unwrap(node: ast.Node) -> ast.Node:
+    while isinstance(node, ast.Macro):
+        node = node.body
+    return node
+
+
+def static_path(node: ast.Node) -> tuple[str, tuple[str | int, ...]] | None:
+    """``(root, keys)`` for paths such as ``data.a.b`` or ``actor["x"]`` (literal keys only)."""
+    keys: list[str | int] = []
+    current = _unwrap(node)
+    while True:
+        if isinstance(current, ast.Member):
+            keys.append(current.name)
+            current = _unwrap(current.obj)
+        elif isinstance(current, ast.Index):
+            index = _unwrap(current.index)
+            if not isinstance(index, ast.Literal) or not (
+                isinstance(index.value, str | int) and not isinstance(index.value, bool)
+            ):
+                return None
+            keys.append(index.value)
+            current = _unwrap(current.obj)
+        else:
+            break
+    if isinstance(current, ast.Var) and current.name in ("data", "actor", "user", "it", "text"):
+        return current.name, tuple(reversed(keys))
+    return None
+
+
+def structural_key(node: ast.Node) -> tuple[object, ...]:
+    """Equal for structurally identical expressions (spans ignored)."""
+    node = _unwrap(node)
+    if isinstance(node, ast.Literal):
+        return ("lit", type(node.value).__name__, repr(node.value))
+    if isinstance(node, ast.Var):
+        return ("var", node.name)
+    if isinstance(node, ast.ListRef):
+        return ("list", node.name, repr(node.items))
+    if isinstance(node, ast.Member):
+        return ("member", node.name, structural_key(node.obj))
+    if isinstance(node, ast.Call):
+        return ("call", node.func, *(structural_key(a) for a in node.args))
+    if isinstance(node, ast.MapExpr):
+        return ("map", *((k, structural_key(v)) for k, v in node.items))
+    extra: tuple[object, ...] = ()
+    if isinstance(node, ast.Compare | ast.Arith | ast.BoolOp):
+        extra = (node.op,)
+    return (type(node).__name__, *extra, *(structural_key(c) for c in ast.children(node)))
+
+
+def _reads(node: ast.Node) -> set[str]:
+    """The variables an expression reads (``now`` counts as one)."""
+    out: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Var):
+            out.add(n.name)
+        elif isinstance(n, ast.Call) and n.func in ("now", "age"):
+            out.add("now")
+    return out
+
+
+class _ExprCompiler:
+    """Compiles expressions of one event tree, sharing memo slots between its rules."""
+
+    def __init__(self, event: str, trace: bool) -> None:
+        self.event = event
+        self.trace = trace
+        self.slots: dict[tuple[object, ...], int] = {}
+        self.data_slots: list[int] = []
+        self.shared: set[tuple[object, ...]] = set()
+
+    def plan_sharing(self, exprs: Sequence[ast.Node]) -> None:
+        """Pick the sub-expressions worth a memo slot: calls that occur more than once."""
+        counts: Counter[tuple[object, ...]] = Counter()
+        for expr in exprs:
+            for found in ast.walk(expr):
+                node = _unwrap(found)
+                if isinstance(node, ast.Call) and node.func != "now" and "it" not in _reads(node):
+                    counts[structural_key(node)] += 1
+        self.shared = {k for k, n in counts.items() if n > 1}
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def compile(self, node: ast.Node) -> tuple[Fn, Value]:
+        """A closure for the node and, when it folds to a constant, that constant."""
+        fn, const = self._compile(node)
+        if self.trace and const is _NOT_CONST and not isinstance(_unwrap(node), ast.Var):
+            fn = _traced(fn, node)
+        return fn, const
+
+    def fn(self, node: ast.Node) -> Fn:
+        return self.compile(node)[0]
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _compile(self, node: ast.Node) -> tuple[Fn, Value]:
+        if isinstance(node, ast.Macro):
+            return self.compile(node.body)
+        if isinstance(node, ast.Literal):
+            value = node.value
+            return (lambda ctx: value), value
+        if isinstance(node, ast.ListRef):
+            items = list(node.items)
+            return (lambda ctx: items), items
+        if isinstance(node, ast.Var):
+            return self._var(node)
+        path = static_path(node)
+        if path is not None:
+            return self._path(*path), _NOT_CONST
+        skey = structural_key(node) if isinstance(node, ast.Call) else None
+        fn, const = self._compile_inner(node)
+        if const is _NOT_CONST and skey is not None and skey in self.shared:
+            fn = self._memoized(fn, skey, node)
+        return fn, const
+
+    def _memoized(self, fn: Fn, skey: tuple[object, ...], node: ast.Node) -> Fn:
+        slot = self.slots.get(skey)
+        if slot is None:
+            slot = self.slots[skey] = len(self.slots)
+            if _reads(node) & {"data", "text"}:
+                self.data_slots.append(slot)
+
+        def memo(ctx: Context) -> Value:
+            value = ctx.memo[slot]
+            if value is MISSING:
+                value = ctx.memo[slot] = fn(ctx)
+            return value
+
+        return memo
+
+    def _var(self, node: ast.Var) -> tuple[Fn, Value]:
+        name = node.name
+        if name == "event":
+            event = self.event
+            return (lambda ctx: event), event
+        if name == "data":
+            return (lambda ctx: ctx.data), _NOT_CONST
+        if name == "actor":
+            return (lambda ctx: ctx.actor), _NOT_CONST
+        if name == "user":
+            return (lambda ctx: ctx.user), _NOT_CONST
+        if name == "it":
+            return (lambda ctx: ctx.it), _NOT_CONST
+        return (lambda ctx: text_of(ctx.data)), _NOT_CONST
+
+    def _path(self, root: str, keys: tuple[str | int, ...]) -> Fn:
+        base = self._var(ast.Var(None, root))[0]  # type: ignore[arg-type]
+        if len(keys) == 1 and isinstance(keys[0], str):
+            k0 = keys[0]
+
+            def get1(ctx: Context) -> Value:
+                obj = base(ctx)
+                return obj.get(k0) if type(obj) is dict else None
+
+            return get1
+        if len(keys) == 2 and isinstance(keys[0], str) and isinstance(keys[1], str):
+            k0, k1 = str(keys[0]), str(keys[1])
+
+            def get2(ctx: Context) -> Value:
+                obj = base(ctx)
+                if type(obj) is not dict:
+                    return None
+                obj = obj.get(k0)
+                return obj.get(k1) if type(obj) is dict else None
+
+            return get2
+
+        def get(ctx: Context) -> Value:
+            return lookup_path(base(ctx), keys)
+
+        return get
+
+    def _compile_inner(self, node: ast.Node) -> tuple[Fn, Value]:
+        if isinstance(node, ast.Member):
+            ((obj, c0),) = self.kids(node.obj)
+            name = node.name
+            return self._fold(lambda ctx: member(obj(ctx), name), c0)
+        if isinstance(node, ast.Index):
+            (obj, c0), (idx, c1) = self.kids(node.obj, node.index)
+            return self._fold(lambda ctx: index(obj(ctx), idx(ctx)), c0, c1)
+        if isinstance(node, ast.ListExpr):
+            pairs = self.kids(*node.items)
+            items = [f for f, _ in pairs]
+            return self._fold(lambda ctx: [f(ctx) for f in items], *(c for _, c in pairs))
+        if isinstance(node, ast.MapExpr):
+            kv = self.kids(*(v for _, v in node.items))
+            entries = [(k, f) for (k, _), (f, _) in zip(node.items, kv, strict=True)]
+            return self._fold(lambda ctx: {k: f(ctx) for k, f in entries}, *(c for _, c in kv))
+        if isinstance(node, ast.Not):
+            ((operand, c0),) = self.kids(node.operand)
+            return self._fold(lambda ctx: not truth(operand(ctx), "'not' operand"), c0)
+        if isinstance(node, ast.Neg):
+            ((operand, c0),) = self.kids(node.operand)
+            return self._fold(lambda ctx: negate(operand(ctx)), c0)
+        if isinstance(node, ast.BoolOp):
+            return self._boolop(node)
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        if isinstance(node, ast.Arith):
+            (left, c0), (right, c1) = self.kids(node.left, node.right)
+            op = node.op
+            span = node.op_span
+
+            def arith(ctx: Context) -> Value:
+                try:
+                    return arithmetic(op, left(ctx), right(ctx))
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+            return self._fold(arith, c0, c1)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+
+    def kids(self, *nodes: ast.Node) -> list[tuple[Fn, Value]]:
+        return [self.compile(n) for n in nodes]
+
+    @staticmethod
+    def _fold(fn: Fn, *consts: Value) -> tuple[Fn, Value]:
+        """Fold to a constant when every child is constant and evaluation succeeds."""
+        if all(c is not _NOT_CONST for c in consts):
+            try:
+                value = fn(None)  # type: ignore[arg-type]  # constant closures ignore ctx
+            except Exception:
+                return fn, _NOT_CONST
+            return (lambda ctx: value), value
+        return fn, _NOT_CONST
+
+    def _boolop(self, node: ast.BoolOp) -> tuple[Fn, Value]:
+        left, lconst = self.compile(node.left)
+        right, rconst = self.compile(node.right)
+        lname, rname = f"left side of '{node.op}'", f"right side of '{node.op}'"
+        if node.op == "and":
+            if lconst is not _NOT_CONST:
+                if not truth(lconst, lname):
+                    return (lambda ctx: False), False
+                return self._as_bool(right, rconst, rname)
+            if rconst is not _NOT_CONST and truth(rconst, rname):
+                return self._as_bool(left, lconst, lname)
+
+            def and_(ctx: Context) -> Value:
+                return truth(left(ctx), lname) and truth(right(ctx), rname)
+
+            return and_, _NOT_CONST
+        if lconst is not _NOT_CONST:
+            if truth(lconst, lname):
+                return (lambda ctx: True), True
+            return self._as_bool(right, rconst, rname)
+        if rconst is not _NOT_CONST and not truth(rconst, rname):
+            return self._as_bool(left, lconst, lname)
+
+        def or_(ctx: Context) -> Value:
+            return truth(left(ctx), lname) or truth(right(ctx), rname)
+
+        return or_, _NOT_CONST
+
+    @staticmethod
+    def _as_bool(fn: Fn, const: Value, what: str) -> tuple[Fn, Value]:
+        if const is not _NOT_CONST:
+            value = truth(const, what)
+            return (lambda ctx: value), value
+        return (lambda ctx: truth(fn(ctx), what)), _NOT_CONST
+
+    def _compare(self, node: ast.Compare) -> tuple[Fn, Value]:
+        op = node.op
+        span = node.op_span
+        left, lconst = self.compile(node.left)
+        right_node = _unwrap(node.right)
+        if op == "matches":
+            assert isinstance(right_node, ast.Literal)
+            regex = compile_regex(str(right_node.value))
+            search = regex.search
+
+            def matches(ctx: Context) -> Value:
+                value = left(ctx)
+                if value is None:
+                    return False
+                if not isinstance(value, str):
+                    raise EvaluationError(
+                        f"'matches' needs a string, got {type(value).__name__}", span
+                    )
+                return search(value) is not None
+
+            return self._fold(matches, lconst)
+        right, rconst = self.compile(node.right)
+        if op in ("in", "not in") and isinstance(right_node, ast.ListRef | ast.ListExpr):
+            members = _constant_set(right_node)
+            if members is not None:
+                negated = op == "not in"
+
+                def in_set(ctx: Context) -> Value:
+                    value = left(ctx)
+                    if value is None:
+                        return False
+                    try:
+                        found = key(value) in members
+                    except TypeError:
+                        found = False
+                    return found != negated
+
+                return self._fold(in_set, lconst)
+        fn: Fn
+        if op == "==":
+            fn = lambda ctx: equals(left(ctx), right(ctx))  # noqa: E731
+        elif op == "!=":
+            fn = lambda ctx: not equals(left(ctx), right(ctx))  # noqa: E731
+        elif op in ("<", "<=", ">", ">="):
+
+            def fn(ctx: Context) -> Value:
+                a, b = left(ctx), right(ctx)
+                if type(a) is type(b) and type(a) in (int, float):
+                    return (
+                        a < b
+                        if op == "<"
+                        else a <= b
+                        if op == "<="
+                        else a > b
+                        if op == ">"
+                        else a >= b
+                    )
+                try:
+                    return order(op, a, b)
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+        elif op in ("in", "not in", "contains"):
+            negated = op == "not in"
+            swap = op == "contains"
+
+            def fn(ctx: Context) -> Value:
+                a, b = left(ctx), right(ctx)
+                if swap:
+                    a, b = b, a
+                if a is None or b is None:
+                    return False
+                try:
+                    return contains(b, a) != negated
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+        else:
+
+            def fn(ctx: Context) -> Value:
+                try:
+                    return text_op(op, left(ctx), right(ctx))
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+        return self._fold(fn, lconst, rconst)
+
+    def _call(self, node: ast.Call) -> tuple[Fn, Value]:
+        func = FUNCTIONS[node.func]
+        span = node.span
+        if node.func == "now":
+            return (lambda ctx: ctx.now), _NOT_CONST
+        if node.func == "age":
+            arg = self.fn(node.args[0])
+
+            def age_(ctx: Context) -> Value:
+                try:
+                    return age(ctx.now, arg(ctx))
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+            return age_, _NOT_CONST
+        if func.lambda_arg is not None:
+            return self._lambda_call(node)
+        pairs = self.kids(*node.args)
+        args = [f for f, _ in pairs]
+        consts = [c for _, c in pairs]
+        impl = func.impl
+        if node.func == "regex_replace":
+            pattern = _unwrap(node.args[1])
+            assert isinstance(pattern, ast.Literal)
+            regex = compile_regex(str(pattern.value))
+            text_fn, repl_fn = args[0], args[2]
+
+            def regex_replace(ctx: Context) -> Value:
+                text, repl = text_fn(ctx), repl_fn(ctx)
+                if text is None:
+                    return None
+                if not isinstance(text, str) or not isinstance(repl, str):
+                    raise EvaluationError("regex_replace() needs strings", span)
+                return regex.sub(repl.replace("\\", "\\\\"), text)
+
+            return self._fold(regex_replace, consts[0], consts[2])
+        assert impl is not None
+        if node.func == "contains_any":
+            phrases = _unwrap(node.args[1])
+            if (
+                isinstance(phrases, ast.ListRef | ast.ListExpr)
+                and _constant_set(phrases) is not None
+            ):
+                values = consts[1]
+                matcher = PhraseMatcher(str(v) for v in values if v is not None)
+                text_fn = args[0]
+
+                def contains_any(ctx: Context) -> Value:
+                    text = text_fn(ctx)
+                    if text is None:
+                        return False
+                    if not isinstance(text, str):
+                        raise EvaluationError("contains_any() needs a string", span)
+                    return matcher.search(text) is not None
+
+                return self._fold(contains_any, consts[0])
+        if len(args) == 1:
+            (a0,) = args
+
+            def call1(ctx: Context) -> Value:
+                try:
+                    return impl(a0(ctx))
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+            return self._fold(call1, *consts)
+
+        def call(ctx: Context) -> Value:
+            try:
+                return impl(*[a(ctx) for a in args])
+            except EvaluationError as err:
+                raise err.at(span) from None
+
+        return self._fold(call, *consts)
+
+    def _lambda_call(self, node: ast.Call) -> tuple[Fn, Value]:
+        items_fn = self.fn(node.args[0])
+        cond = self.fn(node.args[1])
+        name = node.func
+        span = node.span
+
+        def each(ctx: Context) -> Value:
+            items = items_fn(ctx)
+            if items is None:
+                items = []
+            if not isinstance(items, list | tuple):
+                raise EvaluationError(f"{name}() needs a list, got a {type(items).__name__}", span)
+            saved = ctx.it
+            try:
+                if name == "any":
+                    for item in items:
+                        ctx.it = item
+                        if truth(cond(ctx), f"condition of {name}()"):
+                            return True
+                    return False
+                if name == "all":
+                    for item in items:
+                        ctx.it = item
+                        if not truth(cond(ctx), f"condition of {name}()"):
+                            return False
+                    return True
+                total = 0
+                for item in items:
+                    ctx.it = item
+                    if truth(cond(ctx), f"condition of {name}()"):
+                        total += 1
+                return total
+            finally:
+                ctx.it = saved
+
+        return each, _NOT_CONST
+
+
+def _constant_set(node: ast.Node) -> frozenset[object] | None:
+    if isinstance(node, ast.ListRef):
+        values: list[Value] = list(node.items)
+    elif isinstance(node, ast.ListExpr):
+        values = []
+        for item in node.items:
+            inner = _unwrap(item)
+            if not isinstance(inner, ast.Literal):
+                return None
+            values.append(inner.value)
+    else:
+        return None
+    try:
+        return frozenset(key(v) for v in values)
+    except TypeError:
+        return None
+
+
+def member(obj: Value, name: str) -> Value:
+    return obj.get(name) if type(obj) is dict else None
+
+
+def index(obj: Value, idx: Value) -> Value:
+    if isinstance(obj, dict):
+        return obj.get(idx) if isinstance(idx, str) else None
+    if (
+        isinstance(obj, list | str)
+        and isinstance(idx, int)
+        and not isinstance(idx, bool)
+        and -len(obj) <= idx < len(obj)
+    ):
+        return obj[idx]
+    return None
+
+
+def lookup_path(obj: Value, keys: tuple[str | int, ...]) -> Value:
+    for k in keys:
+        obj = obj.get(k) if type(obj) is dict and isinstance(k, str) else index(obj, k)
+        if obj is None:
+            return None
+    return obj
+
+
+def _traced(fn: Fn, node: ast.Node) -> Fn:
+    def traced(ctx: Context) -> Value:
+        value = fn(ctx)
+        if ctx.trace is not None:
+            ctx.trace.append((node, value))
+        return value
+
+    return traced
+
+
+# -- rules and trees ----------------------------------------------------------------------
+
+
+def _template(compiler: _ExprCompiler, template: Template) -> Callable[[Context], str]:
+    parts: list[str | Fn] = [p if isinstance(p, str) else compiler.fn(p) for p in template.parts]
+    if all(isinstance(p, str) for p in parts):
+        text = "".join(p for p in parts if isinstance(p, str))
+        return lambda ctx: text
+
+    def render_message(ctx: Context) -> str:
+        return "".join(p if isinstance(p, str) else render(p(ctx)) for p in parts)
+
+    return render_message
+
+
+def _condition(
+    compiler: _ExprCompiler, rule: CheckedRule
+) -> tuple[Callable[[Context], bool] | None, bool]:
+    """The rule's test (``when and not unless``); None when always true; and whether never."""
+    when = compiler.compile(rule.when) if rule.when is not None else None
+    unless = compiler.compile(rule.unless) if rule.unless is not None else None
+    if when is not None and when[1] is not _NOT_CONST and not truth(when[1], "'when'"):
+        return None, True
+    if unless is not None and unless[1] is not _NOT_CONST and truth(unless[1], "'unless'"):
+        return None, True
+    w = when[0] if when is not None and when[1] is _NOT_CONST else None
+    u = unless[0] if unless is not None and unless[1] is _NOT_CONST else None
+    if w is not None and u is not None:
+        w_, u_ = w, u
+        return (lambda ctx: truth(w_(ctx), "'when'") and not truth(u_(ctx), "'unless'")), False
+    if w is not None:
+        w_ = w
+        return (lambda ctx: truth(w_(ctx), "'when'")), False
+    if u is not None:
+        u_ = u
+        return (lambda ctx: not truth(u_(ctx), "'unless'")), False
+    return None, False
+
+
+def _gate(rule: CheckedRule) -> Gate | None:
+    """An equality on a data/actor field that must hold for the rule to match."""
+    if rule.when is None:
+        return None
+    conjuncts: list[ast.Node] = []
+    stack = [rule.when]
+    while stack:
+        node = _unwrap(stack.pop())
+        if isinstance(node, ast.BoolOp) and node.op == "and":
+            stack.extend([node.right, node.left])
+        else:
+            conjuncts.append(node)
+    for node in conjuncts:
+        if not isinstance(node, ast.Compare) or node.op not in ("==", "in"):
+            continue
+        left, right = _unwrap(node.left), _unwrap(node.right)
+        if node.op == "==" and isinstance(left, ast.Literal):
+            left, right = right, left
+        path = static_path(left)
+        if path is None or path[0] not in ("data", "actor"):
+            continue
+        if node.op == "==" and isinstance(right, ast.Literal):
+            values: tuple[Value, ...] = (right.value,)
+        elif node.op == "in" and isinstance(right, ast.ListRef | ast.ListExpr):
+            if _constant_set(right) is None:
+                continue
+            values = tuple(
+                right.items
+                if isinstance(right, ast.ListRef)
+                else (_unwrap(i).value for i in right.items)  # type: ignore[attr-defined]
+            )
+        else:
+            continue
+        if any(v is None or isinstance(v, list | dict) for v in values):
+            continue
+        return Gate(path[0], path[1], frozenset(key(v) for v in values), node.span.text)
+    return None
+
+
+def _touches(rule: CheckedRule, gate: Gate) -> bool:
+    """Whether an enforced modify rule may change the field a gate reads."""
+    if rule.action != "modify" or rule.mode != "enforce" or gate.root != "data":
+        return False
+    gate_paths = [gate.keys]
+    for target in [t for t, _ in rule.sets] + list(rule.unsets):
+        paths = [target.path] if target.kind == "data" else [("text",), ("data", "text")]
+        for path in paths:
+            for gp in gate_paths:
+                n = min(len(path), len(gp))
+                if path[:n] == gp[:n]:
+                    return True
+    return False
+
+
+def _compile_rule(compiler: _ExprCompiler, rule: CheckedRule) -> CompiledRule | None:
+    test, never = _condition(compiler, rule)
+    if never:
+        return None
+    message = _template(compiler, rule.message) if rule.message is not None else None
+    sets = tuple((target, compiler.fn(value)) for target, value in rule.sets)
+    return CompiledRule(rule, test, message, sets, rule.unsets, rule.needs_user)
+
+
+def compile_tree(
+    rules: Sequence[CheckedRule], event: str, trace: bool = False, index: bool = True
+) -> EventTree:
+    """The decision tree for one event name (``index=False``: a flat rule list, for reference)."""
+    applicable = [r for r in rules if r.doc.enabled and any(ev.matches(p, event) for p in r.events)]
+    compiler = _ExprCompiler(event, trace)
+    compiler.plan_sharing([e for r in applicable for e in r.expressions()])
+    compiled: list[CompiledRule] = []
+    dropped: list[CheckedRule] = []
+    for rule in applicable:
+        result = _compile_rule(compiler, rule)
+        if result is None:
+            dropped.append(rule)
+        else:
+            compiled.append(result)
+    steps: list[Step] = _index(compiled) if index else list(compiled)
+    return EventTree(
+        event=event,
+        steps=tuple(steps),
+        rules=tuple(compiled),
+        dropped=tuple(dropped),
+        memo_size=len(compiler.slots),
+        data_slots=tuple(compiler.data_slots),
+        needs_user=any(r.needs_user for r in compiled),
+    )
+
+
+def _index(rules: list[CompiledRule]) -> list[Step]:
+    """Group runs of rules gated on the same field into switches."""
+    steps: list[Step] = []
+    i = 0
+    while i < len(rules):
+        gate = _gate(rules[i].rule)
+        j = i + 1
+        if gate is not None and not _touches(rules[i].rule, gate):
+            while j < len(rules):
+                other = _gate(rules[j].rule)
+                if other is None or (other.root, other.keys) != (gate.root, gate.keys):
+                    break
+                j += 1
+                if _touches(rules[j - 1].rule, gate):
+                    break
+        if gate is None or j - i < 2:
+            steps.append(rules[i])
+            i += 1
+            continue
+        run = rules[i:j]
+        table: dict[object, list[CompiledRule]] = {}
+        for rule in run:
+            rule_gate = _gate(rule.rule)
+            assert rule_gate is not None
+            for k in rule_gate.values:
+                table.setdefault(k, []).append(rule)
+        steps.append(
+            Switch(
+                root=gate.root,
+                keys=gate.keys,
+                table={k: tuple(v) for k, v in table.items()},
+                rules=tuple(run),
+            )
+        )
+        i = j
+    return steps

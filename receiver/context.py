@@ -1,0 +1,46 @@
+"""The per-request evaluation context that compiled closures read.
+
+One :class:`Context` is made per request. Compiled expressions are closures
+``fn(ctx) -> value``; they read the event, the current data (which ``modify``
+rules replace as they apply), the actor, the user record (fetched before the
+first rule that needs it), the request time, the ``it`` of ``any``/``all``/
+``count``, and a memo table holding each shared pure sub-expression's value so
+it is computed at most once per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receiver.values import Timestamp, Value
+
+MISSING: Any = object()  # an empty memo slot
+
+
+class Context:
+    __slots__ = ("actor", "data", "event", "it", "memo", "now", "trace", "user", "user_loaded")
+
+    def __init__(
+        self,
+        event: str,
+        data: dict[str, Value],
+        actor: dict[str, Value],
+        now: Timestamp,
+        memo_size: int,
+    ) -> None:
+        self.event = event
+        self.data = data
+        self.actor = actor
+        self.now = now
+        self.user: Value = None
+        self.user_loaded = False
+        self.it: Value = None
+        self.memo: list[Value] = [MISSING] * memo_size
+        self.trace: list[tuple[object, Value]] | None = None
+
+    @property
+    def user_id(self) -> str | None:
+        user_id = self.actor.get("userId")
+        if isinstance(user_id, str | int) and not isinstance(user_id, bool):
+            return str(user_id)
+        return None

@@ -1,0 +1,88 @@
+"""Decisions: what evaluating an event produced, and the pinned response JSON.
+
+``{"action": "allow"}``, ``{"action": "allow", "data": {...}}`` (the whole data
+after every modification) or ``{"action": "deny", "message": "..."}``. The
+decision also keeps what a response does not show: which rule decided, which
+rules modified the data, what shadow rules would have done, which rules failed,
+and (for ``--explain``) the trace of every rule considered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from receiver.values import Value, to_json
+
+Verdict = Literal["allow", "deny"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    rule: str  # policy/rule-id
+    message: str
+    location: str  # FILE:LINE:COL of the failing sub-expression
+    shadow: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    rule: str
+    action: str  # what it would have done: allow, deny or modify
+    message: str | None = None
+    changes: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One rule considered while evaluating, for explanations."""
+
+    rule: str
+    action: str
+    mode: str
+    outcome: str  # matched, no match, error, skipped (index), not reached
+    values: tuple[tuple[str, Value], ...] = ()
+    note: str = ""
+
+
+@dataclass(slots=True)
+class Decision:
+    action: Verdict
+    message: str | None = None
+    data: dict[str, Value] | None = None
+    rule: str | None = None  # the rule that ended evaluation, if any
+    modified_by: list[str] = field(default_factory=list)
+    shadow: list[ShadowResult] = field(default_factory=list)
+    errors: list[RuleFailure] = field(default_factory=list)
+    degraded: bool = False
+    trace: list[TraceStep] | None = None
+
+    @property
+    def modified(self) -> bool:
+        return bool(self.modified_by)
+
+    def response(self) -> dict[str, Any]:
+        """The pinned social.plus response body."""
+        if self.action == "deny":
+            return {"action": "deny", "message": self.message or ""}
+        if self.modified_by and self.data is not None:
+            return {"action": "allow", "data": to_json(self.data)}
+        return {"action": "allow"}
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the trace, as JSON (for logs and ``--format json``)."""
+        return {
+            "action": self.action,
+            "message": self.message,
+            "rule": self.rule,
+            "modified_by": list(self.modified_by),
+            "shadow": [
+                {"rule": s.rule, "action": s.action, "message": s.message, "changes": s.changes}
+                for s in self.shadow
+            ],
+            "errors": [
+                {"rule": e.rule, "message": e.message, "location": e.location, "shadow": e.shadow}
+                for e in self.errors
+            ],
+            "degraded": self.degraded,
+        }

@@ -1,0 +1,1 @@
+"""The policy condition language: grammar loading, parser, AST, types, built-ins."""

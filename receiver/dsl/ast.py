@@ -1,0 +1,153 @@
+"""The AST of the condition language.
+
+Every node is a frozen dataclass with the :class:`~receiver.source.Span` of the
+text it came from (a position in the policy YAML file). The parser builds
+:class:`Name` nodes; the checker resolves them into :class:`Var`,
+:class:`ListRef` and inlined macro bodies, so the compiler only ever sees
+resolved trees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal as TLiteral
+
+from receiver.source import Span
+from receiver.values import Value
+
+VarName = TLiteral["event", "data", "actor", "user", "text", "it"]
+VARIABLES: tuple[VarName, ...] = ("event", "data", "actor", "user", "text", "it")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Node):
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Name(Node):
+    """An unresolved name, as parsed."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Var(Node):
+    """A built-in variable: ``event``, ``data``, ``actor``, ``user``, ``text`` or ``it``."""
+
+    name: VarName
+
+
+@dataclass(frozen=True, slots=True)
+class ListRef(Node):
+    """A reference to a named constant list of the policy."""
+
+    name: str
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Macro(Node):
+    """An inlined macro: the use site's span and the macro's resolved body."""
+
+    name: str
+    body: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Node):
+    obj: Node
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Index(Node):
+    obj: Node
+    index: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Node):
+    func: str
+    func_span: Span
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MapExpr(Node):
+    items: tuple[tuple[str, Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Neg(Node):
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp(Node):
+    op: TLiteral["and", "or"]
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Node):
+    """``== != < <= > >= in not-in contains startswith endswith matches``."""
+
+    op: str
+    op_span: Span
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Arith(Node):
+    op: TLiteral["+", "-", "*", "/", "%"]
+    op_span: Span
+    left: Node
+    right: Node
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of a node."""
+    if isinstance(node, Member | Not | Neg):
+        return (node.obj,) if isinstance(node, Member) else (node.operand,)
+    if isinstance(node, Index):
+        return (node.obj, node.index)
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, ListExpr):
+        return node.items
+    if isinstance(node, MapExpr):
+        return tuple(value for _, value in node.items)
+    if isinstance(node, BoolOp | Compare | Arith):
+        return (node.left, node.right)
+    if isinstance(node, Macro):
+        return (node.body,)
+    return ()
+
+
+def walk(node: Node) -> list[Node]:
+    """All nodes of a tree, parents before children."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(reversed(children(current)))
+    return out

@@ -1,0 +1,284 @@
+"""The built-in functions of the condition language, one table shared by checker and compiler.
+
+Each :class:`Function` says how many arguments it takes, which types each may
+have (checked at ``receiver check`` time when the types are known), what it
+returns, and how to compute it. ``any``, ``all`` and ``count`` take a condition
+as their second argument, evaluated once per element with ``it`` bound to it.
+Implementations are pure: null in gives null (or false/empty) out, and a wrong
+type raises :class:`~receiver.errors.EvaluationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from better_profanity import profanity
+
+from receiver.dsl import textfuncs
+from receiver.errors import EvaluationError
+from receiver.values import Duration, Timestamp, Value, as_time, type_name
+
+Type = str  # 'bool' 'number' 'string' 'null' 'list' 'map' 'duration' 'time' 'any'
+
+TEXT = frozenset({"string"})
+LIST = frozenset({"list"})
+MAP = frozenset({"map"})
+ANY = None
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    params: tuple[frozenset[str] | None, ...]
+    returns: Type
+    impl: Callable[..., Value] | None
+    summary: str
+    min_args: int = -1  # -1: exactly len(params)
+    variadic: bool = False  # the last parameter repeats
+    lambda_arg: int | None = None  # this argument is a condition over `it`
+    literal_args: tuple[int, ...] = ()  # these arguments must be string literals (patterns)
+
+    @property
+    def arity(self) -> str:
+        low = len(self.params) if self.min_args < 0 else self.min_args
+        if self.variadic:
+            return f"at least {low}"
+        high = len(self.params)
+        return str(high) if low == high else f"{low} to {high}"
+
+    def accepts(self, count: int) -> bool:
+        low = len(self.params) if self.min_args < 0 else self.min_args
+        return count >= low and (self.variadic or count <= len(self.params))
+
+    def param(self, index: int) -> frozenset[str] | None:
+        if index < len(self.params):
+            return self.params[index]
+        return self.params[-1] if self.variadic else None
+
+
+def _text(name: str, value: Value) -> str:
+    if isinstance(value, str):
+        return value
+    raise EvaluationError(f"{name}() needs a string, got {type_name(value)}")
+
+
+def _list(name: str, value: Value) -> Sequence[Value]:
+    if isinstance(value, list | tuple):
+        return value
+    raise EvaluationError(f"{name}() needs a list, got {type_name(value)}")
+
+
+def _len(value: Value) -> Value:
+    if value is None:
+        return None
+    if isinstance(value, str | list | tuple | dict):
+        return len(value)
+    raise EvaluationError(f"len() needs a string, list or map, got {type_name(value)}")
+
+
+def _lower(value: Value) -> Value:
+    return None if value is None else _text("lower", value).lower()
+
+
+def _upper(value: Value) -> Value:
+    return None if value is None else _text("upper", value).upper()
+
+
+def _trim(value: Value) -> Value:
+    return None if value is None else _text("trim", value).strip()
+
+
+def _words(value: Value) -> Value:
+    return [] if value is None else textfuncs.words(_text("words", value))
+
+
+def _urls(value: Value) -> Value:
+    return [] if value is None else textfuncs.urls(_text("urls", value))
+
+
+def _domain(value: Value) -> Value:
+    return None if value is None else textfuncs.domain(_text("domain", value))
+
+
+def _contains_any(text: Value, phrases: Value) -> Value:
+    if text is None or phrases is None:
+        return False
+    items = _list("contains_any", phrases)
+    return textfuncs.contains_any(
+        _text("contains_any", text), tuple(str(p) for p in items if p is not None)
+    )
+
+
+def _profane(value: Value) -> Value:
+    if value is None:
+        return False
+    return bool(profanity.contains_profanity(_text("profane", value)))
+
+
+def _censor(value: Value) -> Value:
+    if value is None:
+        return None
+    return str(profanity.censor(_text("censor", value)))
+
+
+def _caps_ratio(value: Value) -> Value:
+    return None if value is None else textfuncs.caps_ratio(_text("caps_ratio", value))
+
+
+def _age(now: Timestamp, value: Value) -> Value:
+    if value is None:
+        return None
+    return Duration(now.epoch - as_time(value).epoch)
+
+
+def _merge(left: Value, right: Value) -> Value:
+    out: dict[str, Value] = {}
+    for side in (left, right):
+        if side is None:
+            continue
+        if not isinstance(side, dict):
+            raise EvaluationError(f"merge() needs maps, got {type_name(side)}")
+        out.update(side)
+    return out
+
+
+def _coalesce(*values: Value) -> Value:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _replace(text: Value, old: Value, new: Value) -> Value:
+    if text is None:
+        return None
+    return _text("replace", text).replace(_text("replace", old), _text("replace", new))
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function(
+            "len",
+            (frozenset({"string", "list", "map"}),),
+            "number",
+            _len,
+            "number of characters of a string, elements of a list or keys of a map",
+        ),
+        Function("lower", (TEXT,), "string", _lower, "the string in lower case"),
+        Function("upper", (TEXT,), "string", _upper, "the string in upper case"),
+        Function("trim", (TEXT,), "string", _trim, "the string without surrounding whitespace"),
+        Function("words", (TEXT,), "list", _words, "the words of a string, in order"),
+        Function(
+            "urls",
+            (TEXT,),
+            "list",
+            _urls,
+            "the links in a string (http(s)://, www. and bare domains such as bit.ly/x)",
+        ),
+        Function(
+            "domain",
+            (TEXT,),
+            "string",
+            _domain,
+            "the lower-case host of a link, without port and leading 'www.'",
+        ),
+        Function(
+            "any",
+            (LIST, frozenset({"bool"})),
+            "bool",
+            None,
+            "true when the condition holds for at least one element (`it`)",
+            lambda_arg=1,
+        ),
+        Function(
+            "all",
+            (LIST, frozenset({"bool"})),
+            "bool",
+            None,
+            "true when the condition holds for every element (`it`)",
+            lambda_arg=1,
+        ),
+        Function(
+            "count",
+            (LIST, frozenset({"bool"})),
+            "number",
+            None,
+            "how many elements (`it`) the condition holds for",
+            lambda_arg=1,
+        ),
+        Function(
+            "contains_any",
+            (TEXT, LIST),
+            "bool",
+            _contains_any,
+            "true when the text contains one of the words or phrases (whole words, any case)",
+        ),
+        Function(
+            "profane",
+            (TEXT,),
+            "bool",
+            _profane,
+            "true when better-profanity finds a listed word in the text",
+        ),
+        Function(
+            "censor",
+            (TEXT,),
+            "string",
+            _censor,
+            "the text with listed words replaced by '****' (better-profanity)",
+        ),
+        Function(
+            "caps_ratio",
+            (TEXT,),
+            "number",
+            _caps_ratio,
+            "share of letters in upper case, from 0 to 1 (0 without letters)",
+        ),
+        Function(
+            "replace",
+            (TEXT, TEXT, TEXT),
+            "string",
+            _replace,
+            "the text with every occurrence of the second string replaced by the third",
+        ),
+        Function(
+            "regex_replace",
+            (TEXT, TEXT, TEXT),
+            "string",
+            None,
+            "the text with every match of an RE2 pattern (a string literal) replaced",
+            literal_args=(1,),
+        ),
+        Function("now", (), "time", None, "the time of the request (pinned by --now)"),
+        Function(
+            "age",
+            (frozenset({"string", "number", "time"}),),
+            "duration",
+            None,
+            "how long ago a time was (ISO-8601 string or epoch seconds/milliseconds)",
+        ),
+        Function(
+            "merge",
+            (MAP, MAP),
+            "map",
+            _merge,
+            "a new map with the keys of both; the second wins on conflicts",
+        ),
+        Function(
+            "coalesce",
+            (ANY,),
+            "any",
+            _coalesce,
+            "the first argument that is not null",
+            min_args=1,
+            variadic=True,
+        ),
+    )
+}
+
+
+def age(now: Timestamp, value: Value) -> Value:
+    """``age(x)`` at the request's time ``now``."""
+    return _age(now, value)

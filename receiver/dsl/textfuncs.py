@@ -1,0 +1,544 @@
+"""Pure text and time helpers behind the policy language's built-in functions.
+
+Every regular expression here runs on attacker-controlled text, so all of them use
+google-re2 (linear time, no backtracking) and are compiled once at import.  RE2 has no
+lookaround and no backreferences, and its ``\\b``/``\\w``/``\\s`` are ASCII-only, so the
+patterns spell out Unicode classes (``\\p{L}`` and friends) and do boundary checks in
+Python where needed.
+
+Matching is done on UTF-8 bytes: the ``re2`` wrapper re-encodes a ``str`` on every
+call, while ``bytes`` are passed straight through, so we encode once per call and map
+byte spans back to ``str`` slices ourselves.  Python strings may hold lone surrogates
+(``json.loads('"\\ud800"')`` produces one) which cannot be encoded as UTF-8; those are
+replaced by U+FFFD for matching (same UTF-8 length as a surrogate under
+``surrogatepass``), and results are sliced out of the original text, so every string
+returned is a substring of the input.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import re2
+
+__all__ = [
+    "COMMON_TLDS",
+    "PhraseMatcher",
+    "caps_ratio",
+    "contains_any",
+    "domain",
+    "format_duration",
+    "format_time",
+    "parse_duration",
+    "parse_time",
+    "urls",
+    "words",
+]
+
+
+def _compile(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+# Lone surrogates -> U+FFFD.  Both encode to three UTF-8 bytes (the surrogate under
+# "surrogatepass"), so byte offsets into the two encodings line up exactly.
+_SURROGATE_TO_REPLACEMENT: Final[dict[int, int]] = dict.fromkeys(range(0xD800, 0xE000), 0xFFFD)
+
+
+def _encode(text: str) -> tuple[bytes, bytes]:
+    """Return ``(scan, raw)``: valid UTF-8 to match on, and bytes to slice results from."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        scan = text.translate(_SURROGATE_TO_REPLACEMENT).encode("utf-8")
+        return scan, text.encode("utf-8", "surrogatepass")
+    return data, data
+
+
+def _decode(raw: bytes, start: int, end: int) -> str:
+    return raw[start:end].decode("utf-8", "surrogatepass")
+
+
+# --------------------------------------------------------------------------- words
+
+_WORD_CHARS: Final = r"\p{L}\p{N}\p{M}_"
+_WORD_RE: Final = _compile(rf"[{_WORD_CHARS}]+(?:['’][{_WORD_CHARS}]+)*")
+
+
+# ASCII fast path (the common case), equivalent to _WORD_RE: the re2 wrapper costs a
+# few microseconds per match, a byte translation costs nanoseconds per character.
+# Every byte that is not an ASCII letter, digit, "_" or "'" becomes a space.
+_ASCII_WORD_BYTES: Final = bytes(
+    c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_'") else 0x20 for c in range(256)
+)
+
+
+def _ascii_words(text: str) -> tuple[str, ...]:
+    pieces = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
+    if "'" not in text:
+        return tuple(pieces)
+    found: list[str] = []
+    for piece in pieces:
+        if "'" not in piece:
+            found.append(piece)
+            continue
+        # Runs of word characters joined by single apostrophes; "''" or an apostrophe
+        # at either end separates.
+        joined: list[str] = []
+        for segment in piece.split("'"):
+            if segment:
+                joined.append(segment)
+            elif joined:
+                found.append("'".join(joined))
+                joined = []
+        if joined:
+            found.append("'".join(joined))
+    return tuple(found)
+
+
+def _word_tuple(text: str) -> tuple[str, ...]:
+    if text.isascii():
+        return _ascii_words(text)
+    scan, raw = _encode(text)
+    if scan is raw:
+        return tuple(match.decode("utf-8") for match in _WORD_RE.findall(scan))
+    return tuple(_decode(raw, m.start(), m.end()) for m in _WORD_RE.finditer(scan))
+
+
+def words(text: str) -> list[str]:
+    """The Unicode words of ``text`` in order, case preserved.
+
+    A word is a run of letters, digits, combining marks and underscores, optionally
+    joined by internal apostrophes (``'`` or ``’``): "don't" is one word.  Anything
+    else (punctuation, symbols, emoji, whitespace) separates words.
+    """
+    return list(_word_tuple(text))
+
+
+# ---------------------------------------------------------------------------- urls
+
+# fmt: off
+COMMON_TLDS: Final[frozenset[str]] = frozenset({
+    # generic
+    "com", "net", "org", "info", "biz", "xyz", "edu", "gov",
+    # popular with link shorteners and spam
+    "io", "ly", "co", "me", "app", "dev", "gg", "tv", "ai", "so", "sh", "to", "cc", "ws",
+    "la", "fm", "am", "su", "tk", "ml", "ga", "cf", "gq", "pw",
+    # country codes
+    "us", "uk", "de", "fr", "ru", "cn", "jp", "in", "br", "au", "ca", "eu", "nl", "it",
+    "es", "pl", "se", "ch", "be", "at", "dk", "no", "fi", "ie", "nz", "za", "mx", "ar",
+    "cl", "kr", "tw", "hk", "sg", "my", "id", "ph", "th", "vn", "tr", "il", "ae", "sa",
+    "ir", "pk", "ng", "ke", "eg",
+    # new generic
+    "link", "site", "online", "top", "club", "shop", "store", "live", "news", "blog",
+    "cloud", "tech", "space", "website", "page", "one", "art", "fun", "icu", "vip", "win",
+    "bid", "loan", "click",
+})
+# fmt: on
+
+# Characters that may appear in a URL found in running text: anything except
+# separators (\p{Z}), control and invisible format characters, and the delimiters
+# that usually bracket a URL in markup.
+_URL_BODY: Final = r'[^\p{Z}\p{Cc}\p{Cf}<>"]'
+_LABEL: Final = rf"[{_WORD_CHARS}-]+"
+_HOST: Final = rf"{_LABEL}(?:\.{_LABEL})+"
+
+# One alternative per kind, tried in this order at each position (RE2 is
+# leftmost-first, like Perl):
+#   1. scheme URL      http(s)://...
+#   2. e-mail address  local@host -- consumed so its domain is not reported as a URL
+#   3. host            a.b(.c...) -- accepted as www. host or bare domain in Python
+# The host alternative's label class includes every word character, so a match can
+# never start in the middle of a word: it would have started earlier.
+_URL_CANDIDATE_RE: Final = _compile(
+    rf"(?i:https?)://{_URL_BODY}+"
+    rf"|[{_WORD_CHARS}.+%'-]*@{_HOST}"
+    rf"|{_HOST}"
+)
+# Port and path after an accepted host; matched anchored at the end of the host.
+_URL_TAIL_RE: Final = _compile(rf"(?::[0-9]{{1,5}})?(?:[/?#]{_URL_BODY}*)?")
+
+_TRAILING_PUNCTUATION: Final = frozenset(".,;:!?)]}'\"`*>’”»…。，；：！？、")
+_OPENER_FOR: Final[dict[str, str]] = {")": "(", "]": "[", "}": "{"}
+
+
+def _strip_trailing(url: str) -> str:
+    """Drop trailing punctuation; a closing bracket stays if it balances an opener."""
+    end = len(url)
+    balance: dict[str, int] | None = None  # openers minus closers in url[:end]
+    while end:
+        char = url[end - 1]
+        if char not in _TRAILING_PUNCTUATION:
+            break
+        opener = _OPENER_FOR.get(char)
+        if opener is not None:
+            if balance is None:
+                balance = {
+                    c: url.count(o, 0, end) - url.count(c, 0, end) for c, o in _OPENER_FOR.items()
+                }
+            if balance[char] >= 0:
+                break
+            balance[char] += 1
+        end -= 1
+    return url[:end]
+
+
+def _is_accepted_host(host: str) -> bool:
+    labels = host.split(".")
+    if len(labels) >= 3 and labels[0].lower() == "www":
+        return True
+    return labels[-1].lower() in COMMON_TLDS
+
+
+def urls(text: str) -> list[str]:
+    """URLs in ``text``, in order, as written (minus trailing punctuation).
+
+    Finds ``http://``/``https://`` URLs (any case), ``www.`` hosts and bare domains
+    whose last label is in :data:`COMMON_TLDS` (``bit.ly/abc``, ``example.com``),
+    each with its port, path, query and fragment.  Hosts may be internationalised.
+    A domain directly preceded by ``@`` (an e-mail address or a handle) is not a URL.
+    """
+    scan, raw = _encode(text)
+    found: list[str] = []
+    pos = 0
+    size = len(scan)
+    while pos < size:
+        match = _URL_CANDIDATE_RE.search(scan, pos)
+        if match is None:
+            break
+        start: int = match.start()
+        end: int = match.end()
+        head: bytes = scan[start : start + 8]
+        if b"://" in head:
+            url = _strip_trailing(_decode(raw, start, end))
+            if len(url) > url.index("://") + 3:
+                found.append(url)
+        elif b"@" not in scan[start:end] and _is_accepted_host(_decode(scan, start, end)):
+            tail = _URL_TAIL_RE.match(scan, end)
+            if tail is not None:
+                end = tail.end()
+            found.append(_strip_trailing(_decode(raw, start, end)))
+        pos = end
+    return found
+
+
+# -------------------------------------------------------------------------- domain
+
+_HOST_RE: Final = _compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_MAX_HOST_CHARS: Final = 253
+_MAX_PORT_DIGITS: Final = 5
+_SCHEME_SEARCH_CHARS: Final = 40
+_AUTHORITY_TERMINATORS: Final = "/?#\\"  # browsers treat "\" like "/" in http(s) URLs
+_IPV6_CHARS: Final = frozenset("0123456789abcdef:.")
+
+
+def _is_scheme(candidate: str) -> bool:
+    return (
+        bool(candidate)
+        and candidate.isascii()
+        and candidate[0].isalpha()
+        and all(c.isalnum() or c in "+-." for c in candidate)
+    )
+
+
+def _is_port(port: str) -> bool:
+    return not port or (port.isascii() and port.isdigit() and len(port) <= _MAX_PORT_DIGITS)
+
+
+def domain(url: str) -> str | None:
+    """The lowercased host of a URL or bare domain, or ``None`` if there is none.
+
+    The scheme is optional; userinfo, port, a trailing dot and one leading ``www.``
+    are removed.  Surrounding whitespace is ignored, but any other whitespace, an
+    empty or malformed host, or a host without a dot (other than ``localhost``)
+    gives ``None``.  An IPv6 literal is returned without its brackets.
+    """
+    if not isinstance(url, str):
+        return None
+    text = url.strip()
+    if not text or len(text.split(maxsplit=1)) != 1:
+        return None
+
+    rest = text
+    marker = text.find("://", 0, _SCHEME_SEARCH_CHARS)
+    if marker != -1 and _is_scheme(text[:marker]):
+        rest = text[marker + 3 :]
+    elif text.startswith("//"):
+        rest = text[2:]
+
+    end = len(rest)
+    for terminator in _AUTHORITY_TERMINATORS:
+        found = rest.find(terminator, 0, end)
+        if found != -1:
+            end = found
+    authority = rest[:end]
+    authority = authority[authority.rfind("@") + 1 :]  # drop userinfo (last "@" wins)
+
+    if authority.startswith("["):
+        close = authority.find("]")
+        after = authority[close + 1 :]
+        if close == -1 or (after and (after[0] != ":" or not _is_port(after[1:]))):
+            return None
+        address = authority[1:close].lower()
+        if ":" not in address or not set(address) <= _IPV6_CHARS:
+            return None
+        return address
+
+    host, _, port = authority.partition(":")
+    if not _is_port(port):
+        return None
+    host = host.removesuffix(".").lower()
+    if not host or len(host) > _MAX_HOST_CHARS:
+        return None
+    if "." not in host:
+        return host if host == "localhost" else None
+    scan, _raw = _encode(host)
+    if _HOST_RE.fullmatch(scan) is None:
+        return None
+    if host.startswith("www.") and "." in host[4:]:
+        host = host[4:]
+    return host
+
+
+# ---------------------------------------------------------------- phrase matching
+
+
+class PhraseMatcher:
+    """Finds whole-word, case-insensitive occurrences of any of a fixed set of phrases.
+
+    Phrases and text are both split with :func:`words` and casefolded, so a phrase of
+    *k* words matches *k* consecutive words of the text whatever the punctuation,
+    spacing or case between them: ``"Free   money!!"`` matches ``"free money"``, and
+    ``"scammer"`` does not match ``"scam"``.  Phrases without words are ignored.
+    """
+
+    __slots__ = ("_index", "phrases")
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        if isinstance(phrases, str):
+            raise TypeError("PhraseMatcher takes an iterable of phrases, not a single string")
+        kept: list[str] = []
+        seen: set[tuple[str, ...]] = set()
+        index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase in phrases:
+            tokens = tuple(token.casefold() for token in _word_tuple(phrase))
+            if not tokens or tokens in seen:
+                continue
+            seen.add(tokens)
+            kept.append(phrase)
+            index.setdefault(tokens[0], []).append((tokens, phrase))
+        self.phrases: tuple[str, ...] = tuple(kept)
+        self._index = index
+
+    def __repr__(self) -> str:
+        return f"PhraseMatcher({list(self.phrases)!r})"
+
+    def search(self, text: str) -> str | None:
+        """The phrase (as originally written) occurring earliest in ``text``, or ``None``.
+
+        When several phrases start at the same word, the one listed first wins.
+        """
+        index = self._index
+        if not index:
+            return None
+        tokens = _folded_words(text)
+        for position, token in enumerate(tokens):
+            candidates = index.get(token)
+            if candidates is None:
+                continue
+            for phrase_tokens, phrase in candidates:
+                size = len(phrase_tokens)
+                if size == 1 or tokens[position : position + size] == phrase_tokens:
+                    return phrase
+        return None
+
+
+# Several rules usually test the same message field; cache its folded words.  Only
+# short texts are cached so the cache cannot pin much memory.
+_FOLD_CACHE_MAX_CHARS: Final = 8192
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_folded_words(text: str) -> tuple[str, ...]:
+    return tuple(token.casefold() for token in _word_tuple(text))
+
+
+def _folded_words(text: str) -> tuple[str, ...]:
+    if len(text) <= _FOLD_CACHE_MAX_CHARS:
+        return _cached_folded_words(text)
+    return tuple(token.casefold() for token in _word_tuple(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher_for(phrases: tuple[str, ...]) -> PhraseMatcher:
+    return PhraseMatcher(phrases)
+
+
+def contains_any(text: str, phrases: Sequence[str]) -> bool:
+    """Whether any of ``phrases`` occurs in ``text`` (see :class:`PhraseMatcher`)."""
+    if isinstance(phrases, str):
+        raise TypeError("contains_any takes a sequence of phrases, not a single string")
+    return _matcher_for(tuple(phrases)).search(text) is not None
+
+
+# ---------------------------------------------------------------------------- caps
+
+
+_NOT_ASCII_UPPER: Final = bytes(c for c in range(256) if not chr(c).isupper() or c >= 0x80)
+_NOT_ASCII_LOWER: Final = bytes(c for c in range(256) if not chr(c).islower() or c >= 0x80)
+
+
+def caps_ratio(text: str) -> float:
+    """Fraction of the cased letters in ``text`` that are uppercase (0.0 if none)."""
+    if text.isascii():
+        data = text.encode("ascii")
+        upper = len(data.translate(None, _NOT_ASCII_UPPER))
+        cased = upper + len(data.translate(None, _NOT_ASCII_LOWER))
+    else:
+        upper = sum(map(str.isupper, text))
+        cased = upper + sum(map(str.islower, text))
+    return upper / cased if cased else 0.0
+
+
+# ---------------------------------------------------------------------------- time
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECONDS_THRESHOLD: Final = 1e11  # |epoch| >= this is in milliseconds (year 5138+)
+_MAX_TIME_CHARS: Final = 64
+_TIME_EXPECTED: Final = "expected an ISO-8601 time or epoch seconds/milliseconds"
+_NUMBER_RE: Final = _compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return repr(shown)
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def _epoch_from_number(number: float, original: object) -> float:
+    if not math.isfinite(number):
+        raise ValueError(f"{_TIME_EXPECTED}, got {_describe(original)}")
+    return number / 1000 if abs(number) >= _MILLISECONDS_THRESHOLD else number
+
+
+def parse_time(value: object) -> float:
+    """Epoch seconds for an ISO-8601 string or an epoch number.
+
+    Strings are parsed with :meth:`datetime.fromisoformat` (a trailing ``Z`` is
+    accepted; naive times and bare dates are UTC).  Numbers, and strings that look
+    like numbers, are epoch seconds, or milliseconds when their magnitude is at least
+    1e11.  Booleans and anything else raise :class:`ValueError`.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{_TIME_EXPECTED}, got {_describe(value)}")
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"{_TIME_EXPECTED}, got a number out of range") from None
+        return _epoch_from_number(number, value)
+    if not isinstance(value, str):
+        raise ValueError(f"{_TIME_EXPECTED}, got {_describe(value)}")
+
+    text = value.strip()
+    if not text or len(text) > _MAX_TIME_CHARS:
+        raise ValueError(f"{_TIME_EXPECTED}, got {_describe(value)}")
+    scan, _raw = _encode(text)
+    if _NUMBER_RE.fullmatch(scan) is not None:
+        return _epoch_from_number(float(text), value)
+    if text[-1] in "zZ":
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{_TIME_EXPECTED}, got {_describe(value)}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH).total_seconds()
+
+
+def format_time(epoch: float) -> str:
+    """ISO-8601 UTC for epoch seconds, e.g. ``2024-01-31T10:00:00Z``.
+
+    Milliseconds are shown only when non-zero (``2024-01-31T10:00:00.250Z``); the value
+    is rounded to the nearest millisecond.
+    """
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        raise ValueError(f"expected epoch seconds, got {_describe(epoch)}")
+    if not math.isfinite(epoch):
+        raise ValueError(f"expected a finite epoch, got {epoch!r}")
+    whole = math.floor(epoch)
+    millis = round((epoch - whole) * 1000)
+    try:
+        moment = _EPOCH + timedelta(seconds=whole, milliseconds=millis)
+    except OverflowError:
+        raise ValueError(f"epoch {epoch!r} is outside the supported range") from None
+    text = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    if moment.microsecond:
+        text += f".{moment.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+# ------------------------------------------------------------------------ duration
+
+_UNIT_SECONDS: Final[dict[str, int]] = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_FORMAT_UNITS: Final[tuple[tuple[str, int], ...]] = (
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+)
+_DURATION_RE: Final = _compile(r"[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w)")
+
+
+def format_duration(seconds: float) -> str:
+    """Compact form using the policy language's units, largest first.
+
+    ``0.5`` -> ``500ms``, ``90`` -> ``1m30s``, ``90061`` -> ``1d1h1m1s``, ``0`` -> ``0s``;
+    negative values get a ``-`` prefix.  Rounded to the nearest millisecond.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError(f"expected a number of seconds, got {_describe(seconds)}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite number of seconds, got {seconds!r}")
+    magnitude = abs(seconds)
+    whole = math.floor(magnitude)  # exact int, even for huge floats
+    remaining = whole * 1000 + round((magnitude - whole) * 1000)
+    if remaining == 0:
+        return "0s"
+    parts = ["-"] if seconds < 0 else []
+    for unit, size in _FORMAT_UNITS:
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds for a duration literal: ``500ms``, ``30s``, ``5m``, ``2h``, ``7d``, ``2w``, ``1.5h``.
+
+    Surrounding whitespace is ignored; anything else raises :class:`ValueError`.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"expected a duration such as '30s' or '1.5h', got {_describe(text)}")
+    literal = text.strip()
+    scan, _raw = _encode(literal)
+    if _DURATION_RE.fullmatch(scan) is None:
+        raise ValueError(f"expected a duration such as '30s' or '1.5h', got {_describe(text)}")
+    if literal.endswith("ms"):
+        seconds = float(literal[:-2]) / 1000
+    else:
+        seconds = float(literal[:-1]) * _UNIT_SECONDS[literal[-1]]
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration {_describe(text)} is too large")
+    return seconds

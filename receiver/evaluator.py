@@ -1,0 +1,233 @@
+"""Evaluating an event against its decision tree.
+
+Stage 4 of the pipeline: synchronous and free of I/O. The one input that may need
+I/O, the actor's user record, is requested lazily: :func:`evaluation` is a
+generator that yields the user id when it reaches the first rule that reads
+``user``, and is resumed with the record (or None). :func:`evaluate` drives it
+with a synchronous directory (the CLI, tests); the HTTP service drives the same
+generator with an asynchronous one. Semantics (pinned):
+
+1. rules run in order; a matching ``deny`` ends with deny (pending changes dropped),
+   a matching ``allow`` ends with allow, a matching ``modify`` applies its changes
+   and evaluation goes on with the new data;
+2. no rule ended it: allow; any modification and allow: the whole changed data;
+3. shadow rules are evaluated and recorded, never change the answer;
+4. a rule that fails at run time is skipped, or denies under ``on_error: deny``,
+   and the failure is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+from receiver.changes import apply
+from receiver.checker import DEFAULT_DENY_MESSAGE
+from receiver.compiler import lookup_path
+from receiver.context import MISSING, Context
+from receiver.decision import Decision, RuleFailure, ShadowResult, TraceStep
+from receiver.dsl import ast
+from receiver.errors import EvaluationError
+from receiver.payload import Event
+from receiver.tree import CompiledRule, EventTree, Switch
+from receiver.values import Timestamp, Value, key, show, to_json
+
+ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
+
+UserLookup = Callable[[str], Mapping[str, Any] | None]
+Evaluation = Generator[str, Value, Decision]
+
+
+def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
+    rule = compiled.rule
+    if isinstance(err, EvaluationError):
+        where = str(err.span) if err.span is not None else str(rule.doc.id.span)
+        return RuleFailure(rule.qualified_id, err.message, where, rule.mode == "shadow")
+    return RuleFailure(
+        rule.qualified_id,
+        f"internal error: {type(err).__name__}: {err}",
+        str(rule.doc.id.span),
+        rule.mode == "shadow",
+    )
+
+
+def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
+    if not ctx.trace:
+        return ()
+    seen: set[tuple[int, int, int, str]] = set()
+    out: list[tuple[str, Value]] = []
+    for node, value in ctx.trace:
+        assert isinstance(node, ast.Node)
+        span = node.span
+        text = " ".join(span.text.split())
+        ident = (id(span.source), span.line, span.column, text)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        out.append((text, value))
+    return tuple(out)
+
+
+def evaluation(tree: EventTree, event: Event, now: Timestamp, explain: bool = False) -> Evaluation:
+    """The evaluation as a generator: yields a user id when the user record is needed."""
+    ctx = Context(event.name, event.data, event.actor, now, tree.memo_size)
+    decision = Decision("allow")
+    trace: list[TraceStep] | None = [] if explain else None
+    decision.trace = trace
+
+    def finish(result: Decision) -> Decision:
+        if result.action == "allow" and decision.modified_by:
+            result.data = ctx.data
+        return result
+
+    for step in tree.steps:
+        if type(step) is Switch:
+            base = ctx.data if step.root == "data" else ctx.actor
+            value = lookup_path(base, step.keys)
+            try:
+                candidates = step.table.get(key(value), ()) if value is not None else ()
+            except TypeError:
+                candidates = ()
+            if trace is not None:
+                chosen = set(map(id, candidates))
+                for skipped in step.rules:
+                    if id(skipped) not in chosen:
+                        trace.append(
+                            _step(skipped, "skipped", note=f"{step.field} is {_show(value)}")
+                        )
+            rules: tuple[CompiledRule, ...] = candidates
+        else:
+            assert isinstance(step, CompiledRule)
+            rules = (step,)
+        for compiled in rules:
+            rule = compiled.rule
+            if compiled.needs_user and not ctx.user_loaded:
+                user_id = ctx.user_id
+                record = (yield user_id) if user_id is not None else None
+                ctx.user = record if isinstance(record, dict) else None
+                ctx.user_loaded = True
+            if trace is not None:
+                ctx.trace = []
+            try:
+                matched = compiled.test is None or compiled.test(ctx)
+            except Exception as err:
+                failure = _failure(compiled, err)
+                decision.errors.append(failure)
+                deny = rule.mode == "enforce" and rule.policy.on_error == "deny"
+                if trace is not None:
+                    trace.append(
+                        _step(
+                            compiled,
+                            "error",
+                            _trace_values(ctx),
+                            f"{failure.location}: {failure.message}; "
+                            + ("denied (on_error: deny)" if deny else "rule skipped"),
+                        )
+                    )
+                if deny:
+                    decision.action = "deny"
+                    decision.message = ERROR_DENY_MESSAGE
+                    decision.rule = rule.qualified_id
+                    return decision
+                continue
+            if trace is not None:
+                trace.append(
+                    _step(compiled, "matched" if matched else "no match", _trace_values(ctx))
+                )
+            if not matched:
+                continue
+            if rule.mode == "shadow":
+                decision.shadow.append(_shadow(compiled, ctx, decision))
+                continue
+            if rule.action == "deny":
+                decision.action = "deny"
+                decision.message = _message(compiled, ctx, decision)
+                decision.rule = rule.qualified_id
+                return decision
+            if rule.action == "allow":
+                decision.rule = rule.qualified_id
+                return finish(decision)
+            try:
+                values = [(target, fn(ctx)) for target, fn in compiled.sets]
+                new_data = apply(ctx.data, values, compiled.unsets)
+            except Exception as err:
+                failure = _failure(compiled, err)
+                decision.errors.append(failure)
+                if trace is not None:
+                    trace[-1] = _step(
+                        compiled,
+                        "error",
+                        trace[-1].values,
+                        f"{failure.location}: {failure.message}",
+                    )
+                if rule.policy.on_error == "deny":
+                    decision.action = "deny"
+                    decision.message = ERROR_DENY_MESSAGE
+                    decision.rule = rule.qualified_id
+                    return decision
+                continue
+            ctx.data = new_data
+            for slot in tree.data_slots:
+                ctx.memo[slot] = MISSING
+            decision.modified_by.append(rule.qualified_id)
+            if trace is not None:
+                changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
+                changes += "".join(f", unset {t}" for t in compiled.unsets)
+                trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
+    return finish(decision)
+
+
+def _step(
+    compiled: CompiledRule, outcome: str, values: tuple[tuple[str, Value], ...] = (), note: str = ""
+) -> TraceStep:
+    rule = compiled.rule
+    return TraceStep(rule.qualified_id, rule.action, rule.mode, outcome, values, note)
+
+
+def _show(value: Value) -> str:
+    text = show(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _message(compiled: CompiledRule, ctx: Context, decision: Decision) -> str:
+    if compiled.message is None:
+        return DEFAULT_DENY_MESSAGE
+    try:
+        return compiled.message(ctx)
+    except Exception as err:
+        decision.errors.append(_failure(compiled, err))
+        return DEFAULT_DENY_MESSAGE
+
+
+def _shadow(compiled: CompiledRule, ctx: Context, decision: Decision) -> ShadowResult:
+    rule = compiled.rule
+    if rule.action == "deny":
+        return ShadowResult(rule.qualified_id, "deny", _message(compiled, ctx, decision))
+    if rule.action == "modify":
+        try:
+            changes = {str(t): fn(ctx) for t, fn in compiled.sets}
+        except Exception as err:
+            decision.errors.append(_failure(compiled, err))
+            return ShadowResult(rule.qualified_id, "modify")
+        changes.update({str(t): None for t in compiled.unsets})
+        return ShadowResult(rule.qualified_id, "modify", changes=to_json(changes))
+    return ShadowResult(rule.qualified_id, rule.action)
+
+
+def evaluate(
+    tree: EventTree,
+    event: Event,
+    now: Timestamp,
+    users: UserLookup | None = None,
+    explain: bool = False,
+) -> Decision:
+    """Evaluate synchronously, looking the user up with ``users`` when a rule needs it."""
+    run = evaluation(tree, event, now, explain)
+    try:
+        user_id = next(run)
+        while True:
+            record = users(user_id) if users is not None else None
+            user_id = run.send(dict(record) if record is not None else None)
+    except StopIteration as stop:
+        result: Decision = stop.value
+        return result

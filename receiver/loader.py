@@ -1,0 +1,379 @@
+"""Loading policy files: YAML text to :class:`~receiver.policy.PolicyDoc`.
+
+Stage 1 of the pipeline. Reads every ``*.yaml`` (not ``*.test.yaml``) file of a
+directory with ``yaml.compose`` so that every node keeps its position, checks the
+shape of the pinned format (required fields, unknown fields, value types,
+duplicate keys), and returns documents plus diagnostics. Expression strings are
+not parsed here, only located.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from receiver.diagnostics import Diagnostics, did_you_mean
+from receiver.dsl.parser import ExprSource
+from receiver.policy import (
+    ACTIONS,
+    MODES,
+    ON_ERROR,
+    Action,
+    ListDoc,
+    Located,
+    MacroDoc,
+    Mode,
+    OnError,
+    PolicyDoc,
+    RuleDoc,
+    SetDoc,
+)
+from receiver.source import SourceFile, Span
+
+POLICY_FIELDS = ("policy", "description", "priority", "on_error", "lists", "macros", "rules")
+RULE_FIELDS = (
+    "id",
+    "description",
+    "events",
+    "when",
+    "unless",
+    "action",
+    "message",
+    "set",
+    "unset",
+    "mode",
+    "enabled",
+)
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def policy_files(paths: Iterable[Path]) -> list[Path]:
+    """The policy files under the given files or directories, sorted by name."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.rglob("*.yaml")) + sorted(path.rglob("*.yml"))
+                if not p.name.endswith((".test.yaml", ".test.yml")) and p.is_file()
+            )
+        else:
+            found.append(path)
+    return sorted(set(found), key=lambda p: (p.name, str(p)))
+
+
+def _span(source: SourceFile, node: yaml.Node) -> Span:
+    return source.span(node.start_mark.index, node.end_mark.index)
+
+
+def _scalar_value(node: yaml.ScalarNode) -> object:
+    return _constructor.construct_object(node, deep=True)
+
+
+def _align(value: str, raw: str, base: int) -> tuple[int, ...]:
+    """File offsets of each character of a scalar's value, found in its raw YAML text.
+
+    Greedy alignment: quotes, escapes, indentation and folded line breaks are skipped
+    over. Good enough to put a caret under the right character in all usual styles.
+    """
+    offsets: list[int] = []
+    j = 0
+    for char in value:
+        if char in " \n":
+            candidates = [k for k in (raw.find(" ", j), raw.find("\n", j)) if k != -1]
+            k = min(candidates) if candidates else -1
+        else:
+            k = raw.find(char, j)
+        if k == -1:
+            offsets.append(offsets[-1] if offsets else base)
+            continue
+        offsets.append(base + k)
+        j = k + 1
+    offsets.append((offsets[-1] + 1) if offsets else base)
+    return tuple(offsets)
+
+
+class _Reader:
+    """Turns the composed YAML node tree of one file into a PolicyDoc."""
+
+    def __init__(self, source: SourceFile, diagnostics: Diagnostics) -> None:
+        self.source = source
+        self.diags = diagnostics
+
+    def span(self, node: yaml.Node) -> Span:
+        return _span(self.source, node)
+
+    def error(self, code: str, message: str, node: yaml.Node) -> None:
+        self.diags.error(code, message, self.span(node))
+
+    def mapping(
+        self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        """The entries of a mapping node, keyed by string; shape errors reported."""
+        if not isinstance(node, yaml.MappingNode):
+            self.error("type", f"{what} must be a mapping (key: value lines)", node)
+            return None
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = _scalar_value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self.error("type", f"keys in {what} must be plain names", key_node)
+                continue
+            if key in out:
+                self.error("duplicate-key", f"'{key}' appears twice in {what}", key_node)
+                continue
+            if allowed is not None and key not in allowed:
+                hint = did_you_mean(key, allowed)
+                if not hint:
+                    hint = "; allowed fields are " + ", ".join(allowed)
+                self.error("unknown-field", f"unknown field '{key}' in {what}{hint}", key_node)
+                continue
+            out[key] = (key_node, value_node)
+        return out
+
+    def string(self, node: yaml.Node, what: str) -> Located[str] | None:
+        if isinstance(node, yaml.ScalarNode):
+            value = _scalar_value(node)
+            if isinstance(value, str) and value.strip():
+                return Located(value, self.span(node))
+        self.error("type", f"{what} must be a non-empty string", node)
+        return None
+
+    def expression(self, node: yaml.Node, what: str) -> ExprSource | None:
+        """An expression field: a string, or a plain scalar such as ``true`` or ``5``."""
+        if not isinstance(node, yaml.ScalarNode):
+            self.error("type", f"{what} must be an expression written as a string", node)
+            return None
+        start, end = node.start_mark.index, node.end_mark.index
+        raw = self.source.text[start:end]
+        value = _scalar_value(node)
+        if not isinstance(value, str):
+            if node.style is None:  # `when: true`, `set: {data.n: 5}`: take the text as written
+                return ExprSource.contiguous(self.source, raw, start)
+            value = str(value)
+        return ExprSource(self.source, value, _align(value, raw, start))
+
+    def boolean(self, node: yaml.Node, what: str) -> bool | None:
+        value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(value, bool):
+            return value
+        self.error("type", f"{what} must be true or false", node)
+        return None
+
+    def choice(self, node: yaml.Node, what: str, choices: tuple[str, ...]) -> Located[str] | None:
+        value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(value, str) and value in choices:
+            return Located(value, self.span(node))
+        shown = f"'{value}'" if isinstance(value, str) else "this value"
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        self.error(
+            "bad-value", f"{what} must be one of {', '.join(choices)}, not {shown}{hint}", node
+        )
+        return None
+
+    def read(self, root: yaml.Node) -> PolicyDoc | None:
+        fields = self.mapping(root, "a policy file", POLICY_FIELDS)
+        if fields is None:
+            return None
+        if "policy" not in fields:
+            self.diags.error(
+                "missing-field",
+                "a policy file needs a 'policy: NAME' line naming the policy",
+                self.source.span(root.start_mark.index),
+            )
+            return None
+        name = self.string(fields["policy"][1], "'policy'")
+        if name is None:
+            return None
+        doc = PolicyDoc(self.source.path, self.source, name, self.span(root))
+        if "description" in fields:
+            desc = self.string(fields["description"][1], "'description'")
+            doc.description = desc.value if desc else ""
+        if "priority" in fields:
+            node = fields["priority"][1]
+            value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                doc.priority = value
+            else:
+                self.error("type", "'priority' must be a whole number (higher runs first)", node)
+        if "on_error" in fields:
+            choice = self.choice(fields["on_error"][1], "'on_error'", ON_ERROR)
+            if choice:
+                doc.on_error = cast(OnError, choice.value)
+        if "lists" in fields:
+            self.read_lists(fields["lists"][1], doc)
+        if "macros" in fields:
+            self.read_macros(fields["macros"][1], doc)
+        if "rules" in fields:
+            node = fields["rules"][1]
+            if isinstance(node, yaml.SequenceNode):
+                for item in node.value:
+                    rule = self.read_rule(item)
+                    if rule is not None:
+                        doc.rules.append(rule)
+            elif not (isinstance(node, yaml.ScalarNode) and _scalar_value(node) is None):
+                self.error(
+                    "type", "'rules' must be a list of rules (lines starting with '- ')", node
+                )
+        return doc
+
+    def read_lists(self, node: yaml.Node, doc: PolicyDoc) -> None:
+        entries = self.mapping(node, "'lists'", None)
+        for name, (key_node, value_node) in (entries or {}).items():
+            if not isinstance(value_node, yaml.SequenceNode):
+                self.error("type", f"list '{name}' must be a YAML list such as [a, b]", value_node)
+                continue
+            items: list[Located[object]] = []
+            for item in value_node.value:
+                value = _scalar_value(item) if isinstance(item, yaml.ScalarNode) else None
+                if isinstance(value, str | int | float | bool) and value is not None:
+                    items.append(Located(value, self.span(item)))
+                else:
+                    self.error("type", f"entries of list '{name}' must be strings or numbers", item)
+            doc.lists[name] = ListDoc(Located(name, self.span(key_node)), tuple(items))
+
+    def read_macros(self, node: yaml.Node, doc: PolicyDoc) -> None:
+        entries = self.mapping(node, "'macros'", None)
+        for name, (key_node, value_node) in (entries or {}).items():
+            expr = self.expression(value_node, f"macro '{name}'")
+            if expr is not None:
+                doc.macros[name] = MacroDoc(Located(name, self.span(key_node)), expr)
+
+    def read_rule(self, node: yaml.Node) -> RuleDoc | None:
+        fields = self.mapping(node, "a rule", RULE_FIELDS)
+        if fields is None:
+            return None
+        span = self.span(node)
+        first_line = self.source.span(node.start_mark.index)
+        missing = [f for f in ("id", "events", "action") if f not in fields]
+        if missing:
+            what = ", ".join(f"'{m}'" for m in missing)
+            self.diags.error("missing-field", f"this rule has no {what}", first_line)
+        rule_id = self.string(fields["id"][1], "'id'") if "id" in fields else None
+        events = self.read_events(fields["events"][1]) if "events" in fields else None
+        action = (
+            self.choice(fields["action"][1], "'action'", ACTIONS) if "action" in fields else None
+        )
+        if rule_id is None or events is None or action is None:
+            return None
+        rule = RuleDoc(rule_id, span, events, cast(Located[Action], action))
+        changes: dict[str, Any] = {}
+        for key in ("when", "unless", "message"):
+            if key in fields:
+                changes[key] = self.expression(fields[key][1], f"'{key}'")
+        if "set" in fields:
+            changes["sets"] = self.read_sets(fields["set"][1])
+        if "unset" in fields:
+            changes["unsets"] = self.read_unsets(fields["unset"][1])
+        if "mode" in fields:
+            mode = self.choice(fields["mode"][1], "'mode'", MODES)
+            if mode:
+                changes["mode"] = cast(Mode, mode.value)
+        if "enabled" in fields:
+            enabled = self.boolean(fields["enabled"][1], "'enabled'")
+            changes["enabled"] = True if enabled is None else enabled
+        if "description" in fields:
+            desc = self.string(fields["description"][1], "'description'")
+            changes["description"] = desc.value if desc else ""
+        self.check_action_fields(rule, fields, changes)
+        return _replace(rule, changes)
+
+    def check_action_fields(
+        self, rule: RuleDoc, fields: dict[str, tuple[yaml.Node, yaml.Node]], changes: dict[str, Any]
+    ) -> None:
+        action = rule.action.value
+        if action != "modify":
+            for key in ("set", "unset"):
+                if key in fields:
+                    self.error(
+                        "misplaced-field",
+                        f"'{key}' only applies to 'action: modify' (this rule is '{action}')",
+                        fields[key][0],
+                    )
+        elif not changes.get("sets") and not changes.get("unsets"):
+            self.diags.error(
+                "missing-field",
+                "a 'modify' rule needs 'set' or 'unset' to say what to change",
+                rule.action.span,
+            )
+        if "message" in fields and action != "deny":
+            self.error(
+                "misplaced-field",
+                f"'message' only applies to 'action: deny' (this rule is '{action}')",
+                fields["message"][0],
+            )
+
+    def read_events(self, node: yaml.Node) -> tuple[Located[str], ...] | None:
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        events: list[Located[str]] = []
+        for item in items:
+            located = self.string(item, "each entry of 'events'")
+            if located is not None:
+                events.append(located)
+        if not events:
+            if isinstance(node, yaml.SequenceNode) and not node.value:
+                self.error("type", "'events' is empty; name at least one event", node)
+            return None
+        return tuple(events)
+
+    def read_sets(self, node: yaml.Node) -> tuple[SetDoc, ...]:
+        entries = self.mapping(node, "'set'", None)
+        out: list[SetDoc] = []
+        for target, (key_node, value_node) in (entries or {}).items():
+            expr = self.expression(value_node, f"the value for '{target}'")
+            if expr is not None:
+                out.append(SetDoc(Located(target, self.span(key_node)), expr))
+        return tuple(out)
+
+    def read_unsets(self, node: yaml.Node) -> tuple[Located[str], ...]:
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        out: list[Located[str]] = []
+        for item in items:
+            located = self.string(item, "each entry of 'unset'")
+            if located is not None:
+                out.append(located)
+        return tuple(out)
+
+
+def _replace(rule: RuleDoc, changes: dict[str, Any]) -> RuleDoc:
+    return replace(rule, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_text(path: str, text: str, diagnostics: Diagnostics) -> PolicyDoc | None:
+    """Read one policy file's text; problems go to ``diagnostics``."""
+    source = SourceFile(path, text)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        offset = mark.index if mark is not None else 0
+        problem = err.problem or err.context or "invalid YAML"
+        hint = ""
+        if "tab" in problem.lower():
+            hint = "; indent with spaces, not tabs"
+        diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
+        return None
+    except yaml.YAMLError as err:
+        diagnostics.error("yaml", f"YAML error: {err}", source.span(0))
+        return None
+    if root is None:
+        diagnostics.error("empty-file", "the policy file is empty", source.span(0))
+        return None
+    return _Reader(source, diagnostics).read(root)
+
+
+def load_file(path: Path, diagnostics: Diagnostics) -> PolicyDoc | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        diagnostics.error("encoding", f"the file is not UTF-8 text ({err.reason})", None, str(path))
+        return None
+    except OSError as err:
+        diagnostics.error("io", f"cannot read the file: {err.strerror}", None, str(path))
+        return None
+    return load_text(str(path), text, diagnostics)

@@ -1,0 +1,140 @@
+"""A loaded policy set: every stage from files to decision trees, behind one object.
+
+``load_policies(paths)`` runs load, check and compile, and raises
+:class:`~receiver.errors.PolicyLoadError` (with every diagnostic) when there are
+errors. The resulting :class:`PolicySet` is immutable: it holds the checked
+rules, the trees of the known events (compiled eagerly), a bounded cache of trees
+for other event names (compiled on first sight; event names come from outside,
+so the cache cannot grow without bound), and a revision hash of the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cachetools import LRUCache
+
+from receiver import events as ev
+from receiver.checker import CheckedRule, PolicyInfo, check
+from receiver.compiler import compile_tree
+from receiver.diagnostics import Diagnostic, Diagnostics
+from receiver.errors import PolicyLoadError
+from receiver.loader import load_file, policy_files
+from receiver.policy import PolicyDoc
+from receiver.tree import EventTree
+
+EXTRA_TREE_CACHE = 512
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    files: list[Path]
+    documents: list[PolicyDoc]
+    rules: list[CheckedRule]
+    policies: list[PolicyInfo]
+    diagnostics: list[Diagnostic]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+
+def check_paths(paths: Sequence[Path]) -> CheckReport:
+    """Load and check every policy file under ``paths``; never raises for bad policies."""
+    diags = Diagnostics()
+    files = policy_files(paths)
+    for path in paths:
+        if not path.exists():
+            diags.error("io", "no such file or directory", None, str(path))
+    if not files and not diags.has_errors:
+        shown = ", ".join(str(p) for p in paths)
+        diags.warning("no-policies", f"no policy files (*.yaml) found in {shown}", None, shown)
+    documents = [doc for path in files if (doc := load_file(path, diags)) is not None]
+    result = check(documents, diags)
+    return CheckReport(files, documents, result.rules, result.policies, diags.sorted())
+
+
+@dataclass(eq=False)
+class PolicySet:
+    rules: tuple[CheckedRule, ...]
+    policies: tuple[PolicyInfo, ...]
+    revision: str
+    warnings: tuple[Diagnostic, ...] = ()
+    trees: dict[str, EventTree] = field(default_factory=dict)
+    _extra: LRUCache[str, EventTree] = field(
+        default_factory=lambda: LRUCache(maxsize=EXTRA_TREE_CACHE)
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _traced: dict[str, EventTree] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        rules: Iterable[CheckedRule],
+        policies: Iterable[PolicyInfo],
+        revision: str,
+        warnings: Iterable[Diagnostic] = (),
+    ) -> PolicySet:
+        rules = tuple(rules)
+        policyset = cls(rules, tuple(policies), revision, tuple(warnings))
+        names = set(ev.KNOWN_EVENTS)
+        for rule in rules:
+            names.update(p for p in rule.events if not ev.is_glob(p))
+        for name in sorted(names):
+            policyset.trees[name] = compile_tree(rules, name)
+        return policyset
+
+    def tree(self, event: str) -> EventTree:
+        """The decision tree for an event name (any name: unknown ones get allow-all trees)."""
+        tree = self.trees.get(event)
+        if tree is not None:
+            return tree
+        with self._lock:
+            tree = self._extra.get(event)
+        if tree is None:
+            if not any(ev.matches(p, event) for r in self.rules for p in r.events):
+                return EventTree(event, (), ())
+            tree = compile_tree(self.rules, event)
+            with self._lock:
+                self._extra[event] = tree
+        return tree
+
+    def traced_tree(self, event: str) -> EventTree:
+        """The same tree compiled with value recording, for explanations (cached)."""
+        tree = self._traced.get(event)
+        if tree is None:
+            tree = compile_tree(self.rules, event, trace=True)
+            with self._lock:
+                if len(self._traced) > EXTRA_TREE_CACHE:
+                    self._traced.clear()
+                self._traced[event] = tree
+        return tree
+
+
+def revision_of(files: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def load_policies(paths: Sequence[Path]) -> PolicySet:
+    """Load, check and compile; raise PolicyLoadError listing every error."""
+    report = check_paths(paths)
+    if report.has_errors:
+        raise PolicyLoadError(report.diagnostics)
+    return PolicySet.build(
+        report.rules,
+        report.policies,
+        revision_of(report.files),
+        [d for d in report.diagnostics if d.severity == "warning"],
+    )

@@ -1,0 +1,59 @@
+"""User directories: where ``user`` (the record of ``actor.userId``) comes from.
+
+This module holds the static directory: a YAML or JSON file mapping user ids to
+records (``--users FILE``). Lookups are synchronous dictionary reads; the
+evaluator asks only when it reaches a rule that reads ``user``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from receiver.errors import ReceiverError
+
+
+class UserFileError(ReceiverError):
+    """The users file cannot be read or is not a map of user id to record."""
+
+
+class StaticDirectory:
+    def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
+        self._records = {str(k): dict(v) for k, v in records.items()}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, user_id: str) -> Mapping[str, Any] | None:
+        return self._records.get(user_id)
+
+    @classmethod
+    def from_file(cls, path: Path) -> StaticDirectory:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise UserFileError(f"{path}: cannot read the users file: {err.strerror}") from None
+        try:
+            records = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except json.JSONDecodeError as err:
+            raise UserFileError(
+                f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"
+            ) from None
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise UserFileError(f"{where}: invalid YAML: {err.problem}") from None
+        if records is None:
+            records = {}
+        if not isinstance(records, dict):
+            raise UserFileError(f"{path}: the users file must map user ids to records")
+        for user_id, record in records.items():
+            if not isinstance(record, dict):
+                raise UserFileError(
+                    f"{path}: the record of user '{user_id}' must be a map of fields"
+                )
+        return cls(records)

@@ -1,0 +1,693 @@
+"""Tests for receiver.dsl.textfuncs: words, urls, domain, phrases, caps and time helpers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from receiver.dsl import textfuncs
+from receiver.dsl.textfuncs import (
+    COMMON_TLDS,
+    PhraseMatcher,
+    caps_ratio,
+    contains_any,
+    domain,
+    format_duration,
+    format_time,
+    parse_duration,
+    parse_time,
+    urls,
+    words,
+)
+
+# Text that may contain lone surrogates, as json.loads can produce from "\ud800".
+texts_with_surrogates = st.text(
+    alphabet=st.one_of(st.characters(), st.characters(categories=["Cs"])),
+)
+# Text dense in URL-ish characters, so the URL scanner's branches get exercised.
+url_ish_texts = st.text(
+    alphabet=st.sampled_from(list("abwhtps.:/@-_ ()[]'\"!?,<>\\#%é日\u00a0\u200b\ud800")),
+)
+ascii_texts = st.text(alphabet=st.characters(max_codepoint=0x7F))
+# A single word: letters and decimal digits only, so it never splits.
+plain_words = st.text(alphabet=st.characters(categories=["L", "Nd"]), min_size=1, max_size=8)
+# A host whose last label is a common TLD.
+hosts = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]),
+    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True), min_size=1),
+    st.sampled_from(sorted(COMMON_TLDS)),
+)
+
+
+# ---------------------------------------------------------------------------- words
+
+
+def test_words_splits_on_whitespace_and_punctuation() -> None:
+    assert words("hello, world!  how\tare\nyou?") == ["hello", "world", "how", "are", "you"]
+
+
+def test_words_preserves_case() -> None:
+    assert words("Free MONEY now") == ["Free", "MONEY", "now"]
+
+
+def test_words_keeps_internal_apostrophes_straight_and_curly() -> None:
+    assert words("don't won’t rock'n'roll") == ["don't", "won’t", "rock'n'roll"]
+
+
+def test_words_drops_apostrophes_at_word_edges_and_doubled() -> None:
+    assert words("'quoted' ’curly’ a''b") == ["quoted", "curly", "a", "b"]
+
+
+def test_words_includes_underscores_and_digits() -> None:
+    assert words("user_name 42 x1") == ["user_name", "42", "x1"]
+
+
+def test_words_handles_unicode_letters_digits_and_combining_marks() -> None:
+    assert words("café 日本語 e\u0301t\u00e9 ١٢٣ Ωμέγα") == [
+        "café",
+        "日本語",
+        "e\u0301t\u00e9",
+        "١٢٣",
+        "Ωμέγα",
+    ]
+
+
+def test_words_treats_emoji_and_symbols_as_separators() -> None:
+    assert words("buy😀now→later$5") == ["buy", "now", "later", "5"]
+
+
+def test_words_of_text_without_words_is_empty() -> None:
+    assert words("") == []
+    assert words(" ...!!! 😀 ") == []
+
+
+def test_words_treats_lone_surrogates_as_separators() -> None:
+    assert words("ab\ud800cd \udfff") == ["ab", "cd"]
+
+
+@given(texts_with_surrogates)
+def test_words_never_raises_and_returns_nonempty_substrings(text: str) -> None:
+    found = words(text)
+    assert all(word and word in text for word in found)
+
+
+@given(ascii_texts)
+def test_words_ascii_fast_path_agrees_with_re2_path(text: str) -> None:
+    # An emoji is a separator, and makes the text non-ASCII, forcing the re2 path.
+    assert words(text) == words(text + "😀")
+
+
+# ----------------------------------------------------------------------------- urls
+
+
+def test_urls_finds_http_and_https_urls_with_any_case_scheme() -> None:
+    assert urls("go to http://a.com/x or HTTPS://B.org/y") == ["http://a.com/x", "HTTPS://B.org/y"]
+
+
+def test_urls_finds_www_hosts_whatever_their_tld() -> None:
+    assert urls("try www.example.foo/page and WWW.Example.com") == [
+        "www.example.foo/page",
+        "WWW.Example.com",
+    ]
+
+
+def test_urls_finds_bare_domains_with_common_tlds() -> None:
+    assert urls("click bit.ly/abc or example.com now") == ["bit.ly/abc", "example.com"]
+
+
+def test_urls_keeps_port_path_query_and_fragment() -> None:
+    assert urls("see example.com:8080/a/b?c=d&e=f#g and https://x.io:443/p?q#r") == [
+        "example.com:8080/a/b?c=d&e=f#g",
+        "https://x.io:443/p?q#r",
+    ]
+
+
+def test_urls_returns_urls_in_order_of_appearance() -> None:
+    assert urls("c.com then https://b.com then www.a.net") == [
+        "c.com",
+        "https://b.com",
+        "www.a.net",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "http://a.com/x.",
+        "http://a.com/x,",
+        "http://a.com/x;",
+        "http://a.com/x:",
+        "http://a.com/x!",
+        "http://a.com/x?",
+        "(http://a.com/x)",
+        "[http://a.com/x]",
+        "{http://a.com/x}",
+        "'http://a.com/x'",
+        '"http://a.com/x"',
+        "<http://a.com/x>",
+        "http://a.com/x?!).",
+    ],
+)
+def test_urls_strips_trailing_punctuation(text: str) -> None:
+    assert urls(text) == ["http://a.com/x"]
+
+
+def test_urls_strips_trailing_punctuation_from_bare_domains() -> None:
+    assert urls("Visit example.com. Or bit.ly/abc!") == ["example.com", "bit.ly/abc"]
+
+
+def test_urls_keeps_closing_parenthesis_that_balances_an_opening_one() -> None:
+    text = "(see https://en.wikipedia.org/wiki/Foo_(bar))."
+    assert urls(text) == ["https://en.wikipedia.org/wiki/Foo_(bar)"]
+
+
+def test_urls_drops_a_markdown_links_closing_parenthesis() -> None:
+    assert urls("[docs](http://x.com/docs)") == ["http://x.com/docs"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "e.g. this",
+        "i.e. that",
+        "open file.txt please",
+        "version 1.2.3",
+        "pi is 3.14",
+        "www.google is not a url",
+        "example.community",
+        "http://",
+        "http://.",
+        "no links here",
+    ],
+)
+def test_urls_ignores_text_that_is_not_a_url(text: str) -> None:
+    assert urls(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mail a@b.com", "first.me@x.com", "user@www.evil.com", "ping @example.com"],
+)
+def test_urls_does_not_report_email_domains(text: str) -> None:
+    assert urls(text) == []
+
+
+def test_urls_still_finds_url_next_to_an_email_address() -> None:
+    assert urls("a@b.com,bit.ly/x") == ["bit.ly/x"]
+
+
+def test_urls_accepts_internationalised_hosts() -> None:
+    assert urls("https://пример.рф/путь и www.пример.рф и café.com") == [
+        "https://пример.рф/путь",
+        "www.пример.рф",
+        "café.com",
+    ]
+
+
+def test_urls_matches_tld_case_insensitively() -> None:
+    assert urls("EXAMPLE.COM and Bit.Ly/X") == ["EXAMPLE.COM", "Bit.Ly/X"]
+
+
+def test_urls_end_at_unicode_whitespace_and_invisible_characters() -> None:
+    assert urls("http://a.com/x\u00a0y http://b.com/z\u200bw http://c.com/\u3000") == [
+        "http://a.com/x",
+        "http://b.com/z",
+        "http://c.com/",
+    ]
+
+
+def test_urls_rejected_candidate_does_not_hide_a_following_url() -> None:
+    assert urls("notes.txt/https://evil.com") == ["https://evil.com"]
+
+
+def test_urls_path_of_accepted_url_is_not_rescanned() -> None:
+    assert urls("bit.ly/example.com") == ["bit.ly/example.com"]
+
+
+def test_urls_bare_domain_keeps_possessive_outside() -> None:
+    assert urls("example.com's rules") == ["example.com"]
+
+
+def test_urls_tolerates_lone_surrogates_and_returns_substrings() -> None:
+    text = "a\ud800 http://x.com/\ud800y bit.ly/\udfff"
+    assert urls(text) == ["http://x.com/\ud800y", "bit.ly/\udfff"]
+
+
+def test_common_tlds_is_a_compact_lowercase_set() -> None:
+    assert isinstance(COMMON_TLDS, frozenset)
+    assert 70 <= len(COMMON_TLDS) <= 120
+    assert {"com", "ly", "io", "xyz", "uk", "loan"} <= COMMON_TLDS
+    assert all(tld.isascii() and tld.islower() and tld.isalpha() for tld in COMMON_TLDS)
+    assert "txt" not in COMMON_TLDS
+
+
+@given(texts_with_surrogates)
+def test_urls_never_raises_and_returns_substrings(text: str) -> None:
+    assert all(url and url in text for url in urls(text))
+
+
+@given(url_ish_texts)
+def test_urls_on_url_dense_text_returns_substrings(text: str) -> None:
+    assert all(url and url in text for url in urls(text))
+
+
+@given(hosts, st.sampled_from(["", "/", "/path", "/a?b=c"]), st.sampled_from(["", ".", "!", ")"]))
+def test_urls_finds_generated_bare_domain_in_a_sentence(host: str, path: str, end: str) -> None:
+    assert urls(f"see {host}{path}{end} now") == [host + path]
+    assert domain(host + path) == host.removeprefix("www.")
+
+
+# --------------------------------------------------------------------------- domain
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://WWW.Bit.ly:443/x?y", "bit.ly"),
+        ("bit.ly/abc", "bit.ly"),
+        ("example.com", "example.com"),
+        ("http://sub.Example.co.uk/path", "sub.example.co.uk"),
+        ("http://user:pw@evil.com./", "evil.com"),
+        ("ftp://files.example.org/x", "files.example.org"),
+        ("//cdn.example.net/lib.js", "cdn.example.net"),
+        ("example.com:8080", "example.com"),
+        ("example.com#frag", "example.com"),
+        ("example.com?q=1", "example.com"),
+        ("  example.com\n", "example.com"),
+        ("localhost", "localhost"),
+        ("http://LOCALHOST:8000/", "localhost"),
+        ("http://192.168.0.1/admin", "192.168.0.1"),
+        ("www.пример.рф/путь", "пример.рф"),
+    ],
+)
+def test_domain_extracts_the_lowercased_host(url: str, expected: str) -> None:
+    assert domain(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "   ",
+        "not a url",
+        "http://exa mple.com",
+        "foo",
+        "http://intranet/",
+        "a..b",
+        ".com",
+        "example.com:abc",
+        "example.com:123456",
+        "ex%61mple.com",
+        "http://",
+        "evil.com\u200b",
+        "a\ud800.com",
+        "x" * 250 + ".com",
+    ],
+)
+def test_domain_returns_none_when_there_is_no_valid_host(url: str) -> None:
+    assert domain(url) is None
+
+
+def test_domain_removes_only_one_leading_www() -> None:
+    assert domain("www.www.example.com") == "www.example.com"
+
+
+def test_domain_keeps_www_when_nothing_with_a_dot_would_remain() -> None:
+    assert domain("www.com") == "www.com"
+
+
+def test_domain_takes_the_host_after_the_last_at_sign() -> None:
+    assert domain("http://good.com@evil.com/") == "evil.com"
+
+
+def test_domain_treats_backslash_as_path_separator_like_browsers() -> None:
+    assert domain("http://evil.com\\@good.com/") == "evil.com"
+
+
+def test_domain_ignores_scheme_separator_inside_the_query() -> None:
+    assert domain("bit.ly/r?to=http://evil.com") == "bit.ly"
+
+
+def test_domain_returns_ipv6_literal_without_brackets() -> None:
+    assert domain("http://[::1]:8080/x") == "::1"
+    assert domain("[2001:DB8::1]") == "2001:db8::1"
+    assert domain("[::1]8080") is None
+
+
+@given(texts_with_surrogates)
+def test_domain_never_raises(text: str) -> None:
+    result = domain(text)
+    assert result is None or (result and not any(c.isspace() for c in result))
+
+
+@given(url_ish_texts)
+def test_domain_never_raises_on_url_dense_text(text: str) -> None:
+    domain(text)
+
+
+# ------------------------------------------------------------------- phrase matching
+
+
+def test_phrase_matcher_matches_across_extra_spaces_and_punctuation() -> None:
+    assert PhraseMatcher(["free money"]).search("Free   money!!") == "free money"
+
+
+def test_phrase_matcher_matches_whole_words_only() -> None:
+    matcher = PhraseMatcher(["scam"])
+    assert matcher.search("scammer alert") is None
+    assert matcher.search("a scam.") == "scam"
+
+
+def test_phrase_matcher_is_case_insensitive() -> None:
+    assert PhraseMatcher(["scam"]).search("SCAM.") == "scam"
+
+
+def test_phrase_matcher_returns_phrase_as_originally_written() -> None:
+    assert PhraseMatcher(["Crypto"]).search("buy crypto now") == "Crypto"
+
+
+def test_phrase_matcher_casefolds_rather_than_lowercases() -> None:
+    assert PhraseMatcher(["straße"]).search("STRASSE closed") == "straße"
+
+
+def test_phrase_matcher_returns_phrase_at_earliest_position() -> None:
+    matcher = PhraseMatcher(["free money", "scam", "Crypto"])
+    assert matcher.search("this crypto scam gives free money") == "Crypto"
+
+
+def test_phrase_matcher_breaks_ties_at_same_position_by_list_order() -> None:
+    assert PhraseMatcher(["free", "free money"]).search("free money") == "free"
+    assert PhraseMatcher(["free money", "free"]).search("free money") == "free money"
+
+
+def test_phrase_matcher_requires_all_words_to_be_consecutive() -> None:
+    matcher = PhraseMatcher(["free money"])
+    assert matcher.search("free stuff and money") is None
+    assert matcher.search("it is free") is None
+
+
+def test_phrase_matcher_falls_back_to_later_phrase_with_same_first_word() -> None:
+    matcher = PhraseMatcher(["free money", "free crypto"])
+    assert matcher.search("totally free crypto") == "free crypto"
+
+
+def test_phrase_matcher_ignores_empty_and_wordless_phrases() -> None:
+    matcher = PhraseMatcher(["", "  ", "!!!", "😀", "ok"])
+    assert matcher.phrases == ("ok",)
+    assert matcher.search("!!! 😀") is None
+
+
+def test_phrase_matcher_without_phrases_never_matches() -> None:
+    assert PhraseMatcher([]).search("anything at all") is None
+
+
+def test_phrase_matcher_keeps_first_of_duplicate_phrases() -> None:
+    matcher = PhraseMatcher(["Scam", "scam", "SCAM!"])
+    assert matcher.phrases == ("Scam",)
+    assert matcher.search("scam") == "Scam"
+
+
+def test_phrase_matcher_accepts_any_iterable_of_phrases() -> None:
+    assert PhraseMatcher(p for p in ["a b"]).search("x a b") == "a b"
+
+
+def test_phrase_matcher_rejects_a_single_string() -> None:
+    with pytest.raises(TypeError):
+        PhraseMatcher("scam")
+
+
+def test_phrase_matcher_searches_long_texts() -> None:
+    text = "filler " * 5000 + "free money"
+    assert PhraseMatcher(["free money"]).search(text) == "free money"
+
+
+def test_contains_any_reports_whether_a_phrase_occurs() -> None:
+    assert contains_any("so much FREE money", ["free money", "scam"]) is True
+    assert contains_any("nothing here", ("free money", "scam")) is False
+
+
+def test_contains_any_reuses_a_cached_matcher() -> None:
+    textfuncs._matcher_for.cache_clear()
+    contains_any("a", ["x", "y"])
+    contains_any("b", ["x", "y"])
+    assert textfuncs._matcher_for.cache_info().hits == 1
+
+
+def test_contains_any_rejects_a_single_string() -> None:
+    with pytest.raises(TypeError):
+        contains_any("scam", "scam")
+
+
+@given(texts_with_surrogates, st.lists(texts_with_surrogates, max_size=5))
+def test_phrase_matcher_search_never_raises(text: str, phrases: list[str]) -> None:
+    found = PhraseMatcher(phrases).search(text)
+    assert found is None or found in phrases
+
+
+@given(
+    st.lists(plain_words, max_size=6),
+    st.lists(plain_words, min_size=1, max_size=3),
+    st.lists(plain_words, max_size=6),
+    st.lists(st.lists(plain_words, min_size=1, max_size=3).map(" ".join), max_size=4),
+)
+def test_phrase_matcher_finds_phrase_embedded_among_random_words(
+    before: list[str], phrase_words: list[str], after: list[str], others: list[str]
+) -> None:
+    phrase = " ".join(phrase_words)
+    text = " ".join([*before, phrase, *after])
+    assert PhraseMatcher([*others, phrase]).search(text) is not None
+
+
+# ---------------------------------------------------------------------------- caps
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HELLO", 1.0),
+        ("hello", 0.0),
+        ("HeLLo wORLD", 0.7),
+        ("ABC 123 !!!", 1.0),
+        ("123 !!!", 0.0),
+        ("", 0.0),
+        ("ÀÉ àé", 0.5),
+        ("ΑΒγδ", 0.5),
+        ("ǅ", 0.0),  # titlecase letters are neither upper nor lower
+        ("日本語", 0.0),
+    ],
+)
+def test_caps_ratio_is_fraction_of_cased_letters_that_are_uppercase(
+    text: str, expected: float
+) -> None:
+    assert caps_ratio(text) == pytest.approx(expected)
+
+
+@given(ascii_texts)
+def test_caps_ratio_ascii_fast_path_agrees_with_general_path(text: str) -> None:
+    assert caps_ratio(text) == caps_ratio(text + "😀")
+
+
+@given(texts_with_surrogates)
+def test_caps_ratio_is_between_zero_and_one(text: str) -> None:
+    assert 0.0 <= caps_ratio(text) <= 1.0
+
+
+# ---------------------------------------------------------------------------- time
+
+JAN_31_10AM = 1706695200.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-31T10:00:00Z", JAN_31_10AM),
+        ("2024-01-31T10:00:00z", JAN_31_10AM),
+        ("2024-01-31T10:00:00+00:00", JAN_31_10AM),
+        ("2024-01-31T12:00:00+02:00", JAN_31_10AM),
+        ("2024-01-31T10:00:00", JAN_31_10AM),  # naive is UTC
+        ("2024-01-31 10:00:00", JAN_31_10AM),
+        ("2024-01-31T10:00:00.250Z", JAN_31_10AM + 0.25),
+        ("2024-01-31", JAN_31_10AM - 10 * 3600),  # bare date is midnight UTC
+        ("  2024-01-31T10:00:00Z  ", JAN_31_10AM),
+        (1706695200, JAN_31_10AM),
+        (1706695200.5, JAN_31_10AM + 0.5),
+        (1706695200250, JAN_31_10AM + 0.25),  # >= 1e11 is milliseconds
+        (-1706695200250, -JAN_31_10AM - 0.25),
+        (99_999_999_999, 99_999_999_999.0),  # just below the milliseconds threshold
+        (0, 0.0),
+        ("1706695200", JAN_31_10AM),
+        ("1706695200250", JAN_31_10AM + 0.25),
+        ("1.7066952e9", JAN_31_10AM),
+        ("-86400", -86400.0),
+    ],
+)
+def test_parse_time_accepts_iso_strings_and_epoch_numbers(value: object, expected: float) -> None:
+    assert parse_time(value) == pytest.approx(expected)
+
+
+def test_parse_time_returns_a_float() -> None:
+    assert type(parse_time(1706695200)) is float
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        True,
+        False,
+        None,
+        [1706695200],
+        {"t": 1},
+        "",
+        "yesterday",
+        "2024-13-01",
+        "2024-01-31T25:00:00Z",
+        "nan",
+        "inf",
+        "1_000",
+        "١٧٠٦٦٩٥٢٠٠",
+        "x" * 100,
+        math.nan,
+        math.inf,
+        10**400,
+    ],
+)
+def test_parse_time_rejects_anything_else_with_value_error(value: object) -> None:
+    with pytest.raises(ValueError, match="expected an ISO-8601 time or epoch"):
+        parse_time(value)
+
+
+def test_parse_time_error_message_shows_the_value() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        parse_time("yesterday")
+    assert str(excinfo.value) == (
+        "expected an ISO-8601 time or epoch seconds/milliseconds, got 'yesterday'"
+    )
+
+
+def test_parse_time_error_message_truncates_long_values() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        parse_time("y" * 10_000)
+    assert len(str(excinfo.value)) < 120
+
+
+@pytest.mark.parametrize(
+    ("epoch", "expected"),
+    [
+        (JAN_31_10AM, "2024-01-31T10:00:00Z"),
+        (JAN_31_10AM + 0.25, "2024-01-31T10:00:00.250Z"),
+        (JAN_31_10AM + 0.0004, "2024-01-31T10:00:00Z"),
+        (JAN_31_10AM + 0.9996, "2024-01-31T10:00:01Z"),
+        (1706695200, "2024-01-31T10:00:00Z"),
+        (0, "1970-01-01T00:00:00Z"),
+        (-0.5, "1969-12-31T23:59:59.500Z"),
+    ],
+)
+def test_format_time_gives_utc_iso_with_z_and_optional_milliseconds(
+    epoch: float, expected: str
+) -> None:
+    assert format_time(epoch) == expected
+
+
+@pytest.mark.parametrize("epoch", [math.nan, math.inf, 1e300, True])
+def test_format_time_rejects_unrepresentable_epochs(epoch: float) -> None:
+    with pytest.raises(ValueError):
+        format_time(epoch)
+
+
+@given(st.integers(min_value=-2_208_988_800_000, max_value=4_102_444_800_000))
+def test_parse_time_round_trips_format_time(millis: int) -> None:
+    epoch = millis / 1000
+    assert parse_time(format_time(epoch)) == epoch
+
+
+# ------------------------------------------------------------------------ duration
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (0, "0s"),
+        (0.5, "500ms"),
+        (0.001, "1ms"),
+        (30, "30s"),
+        (60, "1m"),
+        (90, "1m30s"),
+        (7200, "2h"),
+        (86400, "1d"),
+        (604800, "7d"),
+        (90061, "1d1h1m1s"),
+        (1.5, "1s500ms"),
+        (-90, "-1m30s"),
+        (-0.25, "-250ms"),
+        (0.0004, "0s"),
+        (-0.0004, "0s"),
+        (59.9996, "1m"),
+    ],
+)
+def test_format_duration_is_compact_with_dsl_units(seconds: float, expected: str) -> None:
+    assert format_duration(seconds) == expected
+
+
+@pytest.mark.parametrize("seconds", [math.nan, math.inf, -math.inf, True])
+def test_format_duration_rejects_non_finite_values(seconds: float) -> None:
+    with pytest.raises(ValueError):
+        format_duration(seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("500ms", 0.5),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("2h", 7200.0),
+        ("7d", 604800.0),
+        ("2w", 1209600.0),
+        ("1.5h", 5400.0),
+        ("0.5s", 0.5),
+        ("0s", 0.0),
+        (" 10s\n", 10.0),
+    ],
+)
+def test_parse_duration_accepts_dsl_literals(text: str, expected: float) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "5", "s", "-5s", "+5s", "1m30s", "5 m", "5sec", "5S", "1.s", ".5s", "1e3s", "٥s", "5y"],
+)
+def test_parse_duration_rejects_other_forms(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(text)
+
+
+def test_parse_duration_rejects_non_strings() -> None:
+    with pytest.raises(ValueError):
+        parse_duration(30)  # type: ignore[arg-type]
+
+
+def test_parse_duration_rejects_overflowing_values() -> None:
+    with pytest.raises(ValueError):
+        parse_duration("9" * 400 + "w")
+
+
+single_unit_durations = st.one_of(
+    st.integers(1, 59),
+    st.integers(1, 59).map(lambda n: n * 60),
+    st.integers(1, 23).map(lambda n: n * 3600),
+    st.integers(1, 10**6).map(lambda n: n * 86400),
+)
+
+
+@given(single_unit_durations)
+def test_format_duration_round_trips_through_parse_duration(seconds: int) -> None:
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@given(st.integers(1, 999))
+def test_format_duration_round_trips_milliseconds(millis: int) -> None:
+    assert parse_duration(format_duration(millis / 1000)) == millis / 1000
