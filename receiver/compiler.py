@@ -745,3 +745,8 @@ def _index(rules: list[CompiledRule]) -> list[Step]:
         )
         i = j
     return steps
+
+
+def compile_expression(node: ast.Node, event: str) -> Callable[[Context], Value]:
+    """One checked expression as a closure (for tools and tests; rules use compile_tree)."""
+    return _ExprCompiler(event, trace=False).fn(node)

@@ -1,0 +1,121 @@
+"""The README's examples are real: its expression table and console sessions are run here."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from receiver.compiler import compile_expression
+from receiver.context import Context
+from receiver.dsl import textfuncs
+from receiver.policyset import check_paths
+from receiver.values import Duration, Timestamp, to_json
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+NOW = Timestamp(textfuncs.parse_time("2026-11-22T12:00:00Z"))
+
+
+def _blocks(language: str) -> list[tuple[int, str]]:
+    pattern = re.compile(rf"^```{language}\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    return [(m.start(), m.group(1)) for m in pattern.finditer(README)]
+
+
+def _example_rows() -> list[tuple[str, str]]:
+    section = README.split("<!-- examples:start -->")[1].split("<!-- examples:end -->")[0]
+    rows = []
+    for line in section.splitlines():
+        cells = re.findall(r"`([^`]*)`", line)
+        if line.startswith("| `") and len(cells) == 2:
+            rows.append((cells[0], cells[1]))
+    return rows
+
+
+def _sample() -> tuple[dict[str, object], dict[str, object]]:
+    start = README.index("<!-- examples:start -->")
+    payload = next(json.loads(body) for pos, body in reversed(_blocks("json")) if pos < start)
+    users = next(yaml.safe_load(body) for pos, body in reversed(_blocks("yaml")) if pos < start)
+    return payload, users
+
+
+ROWS = _example_rows()
+
+
+def test_readme_has_expression_examples() -> None:
+    assert len(ROWS) >= 20
+
+
+@pytest.mark.parametrize(("expression", "expected"), ROWS, ids=[r[0] for r in ROWS])
+def test_readme_expression_example(tmp_path: Path, expression: str, expected: str) -> None:
+    payload, users = _sample()
+    policy = {
+        "policy": "readme",
+        "rules": [
+            {
+                "id": "r",
+                "events": "message.shouldCreate",
+                "action": "modify",
+                "set": {"data.result": expression},
+            }
+        ],
+    }
+    (tmp_path / "readme.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    report = check_paths([tmp_path])
+    assert not report.has_errors, [d.render() for d in report.diagnostics]
+    node = report.rules[0].sets[0][1]
+    fn = compile_expression(node, "message.shouldCreate")
+    data = payload["data"]
+    actor = payload["actor"]
+    assert isinstance(data, dict) and isinstance(actor, dict)
+    ctx = Context("message.shouldCreate", data, actor, NOW, 0)
+    ctx.user, ctx.user_loaded = users.get("u1"), True
+    value = fn(ctx)
+    if isinstance(value, Duration | Timestamp):
+        assert str(value) == json.loads(expected)
+    else:
+        assert to_json(value) == json.loads(expected)
+
+
+def _files_and_sessions() -> tuple[dict[str, str], list[tuple[str, str]]]:
+    files: dict[str, str] = {}
+    for match in re.finditer(r"^`([\w.-]+\.yaml)`:\n\n```yaml\n(.*?)^```", README, re.M | re.S):
+        files[match.group(1)] = match.group(2)
+    sessions: list[tuple[str, str]] = []
+    for _, body in _blocks("console"):
+        command, output = "", []
+        for line in body.splitlines():
+            if line.startswith("$ "):
+                if command:
+                    sessions.append((command, "\n".join(output)))
+                command, output = line[2:], []
+            else:
+                output.append(line)
+        if command:
+            sessions.append((command, "\n".join(output)))
+    return files, sessions
+
+
+FILES, SESSIONS = _files_and_sessions()
+
+
+def test_readme_has_console_sessions() -> None:
+    assert FILES and len(SESSIONS) >= 3
+
+
+@pytest.mark.parametrize(("command", "expected"), SESSIONS, ids=[s[0][:60] for s in SESSIONS])
+def test_readme_console_session(tmp_path: Path, command: str, expected: str) -> None:
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip("\n") == expected
