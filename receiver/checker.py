@@ -591,6 +591,14 @@ def _check_rule(
         )
         target = parse_target(target_src, diags)
         parsed = parse_expression(set_doc.value, diags)
+        if isinstance(parsed, ast.Name) and parsed.name not in scope.candidates():
+            diags.error(
+                "unknown-name",
+                f"unknown name '{parsed.name}'; to set the string \"{parsed.name}\", quote it "
+                f"inside the YAML value: '\"{parsed.name}\"' (YAML removes one level of quotes)",
+                parsed.span,
+            )
+            parsed = None
         value = scope.resolve(parsed, in_lambda=False)[0] if parsed is not None else None
         if target is not None and value is not None:
             key = str(target)
@@ -625,7 +633,7 @@ def _check_reachability(rules: list[CheckedRule], diags: Diagnostics) -> None:
                     "unreachable",
                     f"rule '{rule.id}' can never apply: '{ender.qualified_id}' "
                     f"({ender.doc.id.span.path}:{ender.doc.id.span.line}) always "
-                    f"{ender.action}s these events first",
+                    f"{'denies' if ender.action == 'deny' else 'allows'} these events first",
                     rule.doc.id.span,
                 )
                 break
@@ -675,6 +683,7 @@ def check(documents: list[PolicyDoc], diags: Diagnostics) -> CheckResult:
                     f"{ids[rule_doc.id.value].id.span.line}; ids must be unique in a policy",
                     rule_doc.id.span,
                 )
+                _check_rule(scope, info, rule_doc, -1, diags)  # still report its own problems
                 continue
             ids[rule_doc.id.value] = rule_doc
             rules.append(_check_rule(scope, info, rule_doc, len(rules), diags))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from receiver import __version__
+from receiver.decision import dumps
 from receiver.diagnostics import render_json, render_text, summary_line
 from receiver.dsl import textfuncs
 from receiver.errors import PayloadError, PolicyLoadError, ReceiverError
@@ -181,7 +182,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     decision = evaluate(tree, event, now, users.get if users else None, explain=args.explain)
     if args.explain:
         err.write(render_explanation(tree, decision) + "\n")
-    out.write(json.dumps(decision.response(), ensure_ascii=False, separators=(",", ":")) + "\n")
+    out.write(dumps(decision.response()) + "\n")
     return EXIT_OK
 
 

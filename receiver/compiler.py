@@ -35,6 +35,7 @@ from receiver.dsl.textfuncs import PhraseMatcher
 from receiver.errors import EvaluationError
 from receiver.tree import CompiledRule, EventTree, Gate, Step, Switch
 from receiver.values import (
+    Timestamp,
     Value,
     arithmetic,
     contains,
@@ -45,6 +46,7 @@ from receiver.values import (
     render,
     text_op,
     truth,
+    type_name,
 )
 
 Fn = Callable[[Context], Value]
@@ -62,6 +64,14 @@ def text_of(data: dict[str, Value]) -> Value:
         if isinstance(value, str):
             return value
     return None
+
+
+_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), 0xFFFD)
+
+
+def scrub_surrogates(text: str) -> str:
+    """The text with lone surrogates (which RE2 cannot take) replaced by U+FFFD."""
+    return text.translate(_SURROGATES)
 
 
 def _unwrap(node: ast.Node) -> ast.Node:
@@ -257,7 +267,15 @@ class _ExprCompiler:
             return self._fold(lambda ctx: not truth(operand(ctx), "'not' operand"), c0)
         if isinstance(node, ast.Neg):
             ((operand, c0),) = self.kids(node.operand)
-            return self._fold(lambda ctx: negate(operand(ctx)), c0)
+            span = node.span
+
+            def neg(ctx: Context) -> Value:
+                try:
+                    return negate(operand(ctx))
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+            return self._fold(neg, c0)
         if isinstance(node, ast.BoolOp):
             return self._boolop(node)
         if isinstance(node, ast.Compare):
@@ -342,10 +360,11 @@ class _ExprCompiler:
                 if value is None:
                     return False
                 if not isinstance(value, str):
-                    raise EvaluationError(
-                        f"'matches' needs a string, got {type(value).__name__}", span
-                    )
-                return search(value) is not None
+                    raise EvaluationError(f"'matches' needs a string, got {type_name(value)}", span)
+                try:
+                    return search(value) is not None
+                except UnicodeEncodeError:  # lone surrogates from JSON escapes
+                    return search(scrub_surrogates(value)) is not None
 
             return self._fold(matches, lconst)
         right, rconst = self.compile(node.right)
@@ -358,6 +377,8 @@ class _ExprCompiler:
                     value = left(ctx)
                     if value is None:
                         return False
+                    if type(value) is Timestamp:  # equal to time strings and epochs: no key
+                        return contains(rconst, value) != negated
                     try:
                         found = key(value) in members
                     except TypeError:
@@ -447,7 +468,11 @@ class _ExprCompiler:
                     return None
                 if not isinstance(text, str) or not isinstance(repl, str):
                     raise EvaluationError("regex_replace() needs strings", span)
-                return regex.sub(repl.replace("\\", "\\\\"), text)
+                escaped = repl.replace("\\", "\\\\")
+                try:
+                    return regex.sub(escaped, text)
+                except UnicodeEncodeError:  # lone surrogates from JSON escapes
+                    return regex.sub(escaped, scrub_surrogates(text))
 
             return self._fold(regex_replace, consts[0], consts[2])
         assert impl is not None
@@ -500,7 +525,7 @@ class _ExprCompiler:
             if items is None:
                 items = []
             if not isinstance(items, list | tuple):
-                raise EvaluationError(f"{name}() needs a list, got a {type(items).__name__}", span)
+                raise EvaluationError(f"{name}() needs a list, got {type_name(items)}", span)
             saved = ctx.it
             try:
                 if name == "any":
@@ -631,7 +656,7 @@ def _gate(rule: CheckedRule) -> Gate | None:
             stack.extend([node.right, node.left])
         else:
             conjuncts.append(node)
-    for node in conjuncts:
+    for position, node in enumerate(conjuncts):
         if not isinstance(node, ast.Compare) or node.op not in ("==", "in"):
             continue
         left, right = _unwrap(node.left), _unwrap(node.right)
@@ -654,8 +679,24 @@ def _gate(rule: CheckedRule) -> Gate | None:
             continue
         if any(v is None or isinstance(v, list | dict) for v in values):
             continue
+        if not all(_cannot_fail(c) for c in conjuncts[:position]):
+            return None  # an earlier conjunct may fail: skipping the rule would hide that
         return Gate(path[0], path[1], frozenset(key(v) for v in values), node.span.text)
     return None
+
+
+def _cannot_fail(node: ast.Node) -> bool:
+    """Whether a conjunct never raises: ``==``/``!=``/constant ``in`` of names, paths, literals."""
+    node = _unwrap(node)
+    if not isinstance(node, ast.Compare):
+        return False
+    left, right = _unwrap(node.left), _unwrap(node.right)
+    plain = isinstance(left, ast.Literal | ast.Var) or static_path(left) is not None
+    if node.op in ("==", "!="):
+        return plain and (isinstance(right, ast.Literal | ast.Var) or bool(static_path(right)))
+    if node.op in ("in", "not in") and isinstance(right, ast.ListRef | ast.ListExpr):
+        return plain and _constant_set(right) is not None
+    return False
 
 
 def _touches(rule: CheckedRule, gate: Gate) -> bool:

@@ -9,6 +9,7 @@ and (for ``--explain``) the trace of every rule considered.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,3 +87,13 @@ class Decision:
             ],
             "degraded": self.degraded,
         }
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, UTF-8 where possible; ``\\u`` escapes when the data holds lone surrogates."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return text

@@ -72,7 +72,10 @@ def _span(source: SourceFile, node: yaml.Node) -> Span:
 
 
 def _scalar_value(node: yaml.ScalarNode) -> object:
-    return _constructor.construct_object(node, deep=True)
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except Exception:  # `2020-13-45`, `!!int x`, `!!bool maybe`, `!tag x`: keep the text as written
+        return node.value
 
 
 def _align(value: str, raw: str, base: int) -> tuple[int, ...]:
@@ -354,7 +357,7 @@ def load_text(path: str, text: str, diagnostics: Diagnostics) -> PolicyDoc | Non
         offset = mark.index if mark is not None else 0
         problem = err.problem or err.context or "invalid YAML"
         hint = ""
-        if "tab" in problem.lower():
+        if "tab" in problem.lower() or "'\\t'" in problem:  # PyYAML shows the tab as '\t'
             hint = "; indent with spaces, not tabs"
         diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,25 @@ from receiver.errors import ReceiverError
 
 class UserFileError(ReceiverError):
     """The users file cannot be read or is not a map of user id to record."""
+
+
+def _plain(value: Any) -> Any:
+    """YAML timestamps (an unquoted ``createdAt: 2026-01-31T10:00:00Z``) as ISO-8601 strings.
+
+    PyYAML turns them into ``datetime``/``date`` objects, which are not values of the
+    policy language: ``age(user.createdAt)`` would fail and the rule be skipped.
+    Naive times are UTC, as in ``age()``.
+    """
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 class StaticDirectory:
@@ -49,6 +69,7 @@ class StaticDirectory:
             raise UserFileError(f"{where}: invalid YAML: {err.problem}") from None
         if records is None:
             records = {}
+        records = _plain(records)
         if not isinstance(records, dict):
             raise UserFileError(f"{path}: the users file must map user ids to records")
         for user_id, record in records.items():

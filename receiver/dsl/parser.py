@@ -112,15 +112,16 @@ class _Builder(Transformer[Token, ast.Node]):
             return item.span
         if isinstance(item, Token):
             return self.src.span(item.start_pos or 0, item.end_pos or 0)
-        return self.src.span(item.meta.start_pos, item.meta.end_pos)
+        meta = item.meta if isinstance(item, Tree) else item  # a Tree or a lark Meta
+        return self.src.span(meta.start_pos, meta.end_pos)
 
     @v_args(meta=True)
     def or_(self, meta: object, children: list[ast.Node]) -> ast.Node:
-        return ast.BoolOp(children[0].span.to(children[1].span), "or", children[0], children[1])
+        return ast.BoolOp(self._span(meta), "or", children[0], children[1])
 
     @v_args(meta=True)
     def and_(self, meta: object, children: list[ast.Node]) -> ast.Node:
-        return ast.BoolOp(children[0].span.to(children[1].span), "and", children[0], children[1])
+        return ast.BoolOp(self._span(meta), "and", children[0], children[1])
 
     @v_args(tree=True)
     def not_(self, tree: Tree[ast.Node]) -> ast.Node:
@@ -132,32 +133,36 @@ class _Builder(Transformer[Token, ast.Node]):
         op = " ".join(str(t) for t in tokens)
         return op, self._span(tokens[0]).to(self._span(tokens[-1]))
 
-    def compare(self, children: list[Any]) -> ast.Node:
+    @v_args(meta=True)
+    def compare(self, meta: object, children: list[Any]) -> ast.Node:
         left, (op, op_span), right = children
         assert isinstance(left, ast.Node) and isinstance(right, ast.Node)
-        return ast.Compare(left.span.to(right.span), str(op), op_span, left, right)
+        return ast.Compare(self._span(meta), str(op), op_span, left, right)
 
-    def binary(self, children: list[object]) -> ast.Node:
+    @v_args(meta=True)
+    def binary(self, meta: object, children: list[object]) -> ast.Node:
         left, op, right = children
         assert isinstance(left, ast.Node) and isinstance(right, ast.Node)
         assert isinstance(op, Token)
-        return ast.Arith(left.span.to(right.span), str(op), self._span(op), left, right)  # type: ignore[arg-type]
+        return ast.Arith(self._span(meta), str(op), self._span(op), left, right)  # type: ignore[arg-type]
 
-    def neg(self, children: list[object]) -> ast.Node:
+    @v_args(meta=True)
+    def neg(self, meta: object, children: list[object]) -> ast.Node:
         minus, operand = children
         assert isinstance(minus, Token) and isinstance(operand, ast.Node)
-        return ast.Neg(self._span(minus).to(operand.span), operand)
+        return ast.Neg(self._span(meta), operand)
 
-    def member(self, children: list[object]) -> ast.Node:
+    @v_args(meta=True)
+    def member(self, meta: object, children: list[object]) -> ast.Node:
         obj, name = children
         assert isinstance(obj, ast.Node) and isinstance(name, Token)
-        return ast.Member(obj.span.to(self._span(name)), obj, str(name))
+        return ast.Member(self._span(meta), obj, str(name))
 
     @v_args(tree=True)
     def index(self, tree: Tree[ast.Node]) -> ast.Node:
         obj, idx = tree.children
         assert isinstance(obj, ast.Node) and isinstance(idx, ast.Node)
-        return ast.Index(obj.span.to(self._span(tree)), obj, idx)
+        return ast.Index(self._span(tree), obj, idx)
 
     @v_args(tree=True)
     def call(self, tree: Tree[object]) -> ast.Node:
@@ -179,6 +184,10 @@ class _Builder(Transformer[Token, ast.Node]):
         return text, value
 
     def name(self, children: list[Token]) -> ast.Node:
+        # The contextual lexer reads a keyword as a NAME where the keyword cannot occur.
+        if str(children[0]) in RESERVED:
+            message = f"'{children[0]}' is a reserved word, not a name; a value is missing here"
+            raise _LiteralError(message, self._span(children[0]))
         return ast.Name(self._span(children[0]), str(children[0]))
 
     def _string(self, token: Token) -> str:

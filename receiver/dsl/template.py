@@ -73,6 +73,8 @@ def parse_template(src: ExprSource, diags: Diagnostics) -> Template | None:
         elif char == "{":
             end = _closing_brace(text, i + 1)
             if end == -1:
+                end = text.find("}", i + 1)  # unbalanced inside: let the parser say where
+            if end == -1:
                 diags.error(
                     "template",
                     "this '{' is never closed; close the expression with '}' "
