@@ -225,7 +225,7 @@ class _Scope:
                 return node, ERROR
             return ast.Var(node.span, "it"), "any"
         if name in ast.VARIABLES:
-            types = {"event": "string", "data": "map", "actor": "map"}
+            types = {"event": "string", "data": "map", "actor": "map", "decision_id": "string"}
             return ast.Var(node.span, name), types.get(name, "any")
         if name in self.lists:
             self.used.add(name)
@@ -400,10 +400,10 @@ class _Scope:
             return node, ERROR
         if not func.accepts(len(node.args)):
             got = len(node.args)
+            plural = "" if func.arity in ("1", "at least 1") else "s"
             self.diags.error(
                 "arity",
-                f"{func.name}() takes {func.arity} argument{'s' if func.arity != '1' else ''}, "
-                f"got {got}",
+                f"{func.name}() takes {func.arity} argument{plural}, got {got}",
                 node.span,
             )
             return node, ERROR
@@ -465,7 +465,10 @@ def _literal_type(value: object) -> Type:
 
 
 def _name_help() -> str:
-    return "; names are event, data, actor, user, text, it, or a list or macro of this policy"
+    return (
+        "; names are event, data, actor, user, text, it, decision_id, or a list or macro "
+        "of this policy"
+    )
 
 
 def _walk_no_lambda(node: ast.Node) -> list[ast.Node]:
@@ -586,9 +589,9 @@ def _check_rule(
     seen_targets: dict[str, Span] = {}
     for set_doc in rule.sets:
         tspan = set_doc.target.span
-        target_src = ExprSource.contiguous(
-            tspan.source, set_doc.target.value, tspan.source.offset(tspan.line, tspan.column)
-        )
+        start = tspan.source.offset(tspan.line, tspan.column)
+        start += max(0, tspan.text.find(set_doc.target.value))  # skip a YAML quote
+        target_src = ExprSource.contiguous(tspan.source, set_doc.target.value, start)
         target = parse_target(target_src, diags)
         parsed = parse_expression(set_doc.value, diags)
         if isinstance(parsed, ast.Name) and parsed.name not in scope.candidates():
@@ -609,6 +612,7 @@ def _check_rule(
     unsets: list[Target] = []
     for located in rule.unsets:
         offset = located.span.source.offset(located.span.line, located.span.column)
+        offset += max(0, located.span.text.find(located.value))  # skip a YAML quote
         target = parse_target(
             ExprSource.contiguous(located.span.source, located.value, offset), diags
         )
@@ -640,8 +644,8 @@ def _check_reachability(rules: list[CheckedRule], diags: Diagnostics) -> None:
         if (
             rule.mode == "enforce"
             and rule.action in ("allow", "deny")
-            and rule.when is None
-            and rule.unless is None
+            and rule.doc.when is None  # the doc's: a `when` that failed to parse is still there
+            and rule.doc.unless is None
         ):
             enders.append(rule)
 

@@ -217,6 +217,8 @@ class _ExprCompiler:
             return (lambda ctx: ctx.user), _NOT_CONST
         if name == "it":
             return (lambda ctx: ctx.it), _NOT_CONST
+        if name == "decision_id":
+            return (lambda ctx: ctx.decision_id), _NOT_CONST
         return (lambda ctx: text_of(ctx.data)), _NOT_CONST
 
     def _path(self, root: str, keys: tuple[str | int, ...]) -> Fn:

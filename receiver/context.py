@@ -18,7 +18,18 @@ MISSING: Any = object()  # an empty memo slot
 
 
 class Context:
-    __slots__ = ("actor", "data", "event", "it", "memo", "now", "trace", "user", "user_loaded")
+    __slots__ = (
+        "actor",
+        "data",
+        "decision_id",
+        "event",
+        "it",
+        "memo",
+        "now",
+        "trace",
+        "user",
+        "user_loaded",
+    )
 
     def __init__(
         self,
@@ -27,7 +38,10 @@ class Context:
         actor: dict[str, Value],
         now: Timestamp,
         memo_size: int,
+        *,
+        decision_id: str = "",
     ) -> None:
+        self.decision_id = decision_id
         self.event = event
         self.data = data
         self.actor = actor

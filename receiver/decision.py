@@ -56,6 +56,7 @@ class Decision:
     shadow: list[ShadowResult] = field(default_factory=list)
     errors: list[RuleFailure] = field(default_factory=list)
     degraded: bool = False
+    by_error: bool = False  # denied because a rule failed under on_error: deny
     trace: list[TraceStep] | None = None
 
     @property

@@ -19,6 +19,7 @@ generator with an asynchronous one. Semantics (pinned):
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
+from time import perf_counter
 from typing import Any
 
 from receiver.changes import apply
@@ -68,9 +69,22 @@ def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
     return tuple(out)
 
 
-def evaluation(tree: EventTree, event: Event, now: Timestamp, explain: bool = False) -> Evaluation:
-    """The evaluation as a generator: yields a user id when the user record is needed."""
-    ctx = Context(event.name, event.data, event.actor, now, tree.memo_size)
+def evaluation(
+    tree: EventTree,
+    event: Event,
+    now: Timestamp,
+    *,
+    explain: bool = False,
+    deadline: float | None = None,
+    decision_id: str = "",
+) -> Evaluation:
+    """The evaluation as a generator: yields a user id when the user record is needed.
+
+    ``deadline`` is a ``time.perf_counter()`` value checked before each rule: past it,
+    evaluation stops and the decision comes back marked ``degraded`` (the caller then
+    answers its fail-safe action).
+    """
+    ctx = Context(event.name, event.data, event.actor, now, tree.memo_size, decision_id=decision_id)
     decision = Decision("allow")
     trace: list[TraceStep] | None = [] if explain else None
     decision.trace = trace
@@ -101,11 +115,17 @@ def evaluation(tree: EventTree, event: Event, now: Timestamp, explain: bool = Fa
             rules = (step,)
         for compiled in rules:
             rule = compiled.rule
+            if deadline is not None and perf_counter() > deadline:
+                decision.degraded = True
+                return decision
             if compiled.needs_user and not ctx.user_loaded:
                 user_id = ctx.user_id
                 record = (yield user_id) if user_id is not None else None
                 ctx.user = record if isinstance(record, dict) else None
                 ctx.user_loaded = True
+                if deadline is not None and perf_counter() > deadline:
+                    decision.degraded = True
+                    return decision
             if trace is not None:
                 ctx.trace = []
             try:
@@ -128,6 +148,7 @@ def evaluation(tree: EventTree, event: Event, now: Timestamp, explain: bool = Fa
                     decision.action = "deny"
                     decision.message = ERROR_DENY_MESSAGE
                     decision.rule = rule.qualified_id
+                    decision.by_error = True
                     return decision
                 continue
             if trace is not None:
@@ -164,6 +185,7 @@ def evaluation(tree: EventTree, event: Event, now: Timestamp, explain: bool = Fa
                     decision.action = "deny"
                     decision.message = ERROR_DENY_MESSAGE
                     decision.rule = rule.qualified_id
+                    decision.by_error = True
                     return decision
                 continue
             ctx.data = new_data
@@ -219,10 +241,13 @@ def evaluate(
     event: Event,
     now: Timestamp,
     users: UserLookup | None = None,
+    *,
     explain: bool = False,
+    decision_id: str = "",
+    deadline: float | None = None,
 ) -> Decision:
     """Evaluate synchronously, looking the user up with ``users`` when a rule needs it."""
-    run = evaluation(tree, event, now, explain)
+    run = evaluation(tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id)
     try:
         user_id = next(run)
         while True:

@@ -19,7 +19,7 @@ def _value(value: object) -> str:
 
 def render_explanation(tree: EventTree, decision: Decision) -> str:
     count = len(tree.rules)
-    lines = [f"event {tree.event}: {count} rule{'s' if count != 1 else ''} apply"]
+    lines = [f"event {tree.event}: {count} rule{'s apply' if count != 1 else ' applies'}"]
     for number, step in enumerate(decision.trace or [], start=1):
         mode = " (shadow)" if step.mode == "shadow" else ""
         lines.append(f"{number:>3}. {step.rule}  {step.action}{mode}: {step.outcome}")

@@ -47,7 +47,7 @@ class CheckReport:
 def check_paths(paths: Sequence[Path]) -> CheckReport:
     """Load and check every policy file under ``paths``; never raises for bad policies."""
     diags = Diagnostics()
-    files = policy_files(paths)
+    files = policy_files(p for p in paths if p.exists())  # a missing path is reported once
     for path in paths:
         if not path.exists():
             diags.error("io", "no such file or directory", None, str(path))

@@ -230,7 +230,7 @@ def render(value: Value) -> str:
         return value
     if isinstance(value, Duration | Timestamp):
         return str(value)
-    return json.dumps(to_json(value), ensure_ascii=False)
+    return json.dumps(to_json(value), ensure_ascii=False, default=str)
 
 
 def show(value: Value) -> str:

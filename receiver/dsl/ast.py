@@ -15,8 +15,8 @@ from typing import Literal as TLiteral
 from receiver.source import Span
 from receiver.values import Value
 
-VarName = TLiteral["event", "data", "actor", "user", "text", "it"]
-VARIABLES: tuple[VarName, ...] = ("event", "data", "actor", "user", "text", "it")
+VarName = TLiteral["event", "data", "actor", "user", "text", "it", "decision_id"]
+VARIABLES: tuple[VarName, ...] = ("event", "data", "actor", "user", "text", "it", "decision_id")
 
 
 @dataclass(frozen=True, slots=True)

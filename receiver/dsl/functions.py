@@ -150,6 +150,10 @@ def _coalesce(*values: Value) -> Value:
     return None
 
 
+def _type(value: Value) -> Value:
+    return type_name(value)
+
+
 def _replace(text: Value, old: Value, new: Value) -> Value:
     if text is None:
         return None
@@ -235,6 +239,13 @@ FUNCTIONS: dict[str, Function] = {
             "number",
             _caps_ratio,
             "share of letters in upper case, from 0 to 1 (0 without letters)",
+        ),
+        Function(
+            "type",
+            (ANY,),
+            "string",
+            _type,
+            "the type of a value: string, number, bool, null, list, map, duration or time",
         ),
         Function(
             "replace",

@@ -1,0 +1,1 @@
+"""Platform adapters: from each platform's wire format to events, and decisions back."""

@@ -1,0 +1,37 @@
+"""social.plus pre-hooks: request body to :class:`~receiver.payload.Event`, decision to body.
+
+Request ``{"eventName", "data", "actor"}``; response ``{"action": "allow"}``,
+``{"action": "allow", "data": {...}}`` or ``{"action": "deny", "message": "..."}``
+(protocols.md A.2, A.4). A fail-safe answer is the platform's ``defaultAction``
+without data or with a short message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from receiver import jsoncodec
+from receiver.decision import Decision
+from receiver.errors import PayloadError
+from receiver.payload import Event, parse_event
+
+FailSafe = Literal["allow", "deny"]
+FAIL_SAFE_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
+
+
+def parse_request(body: bytes) -> Event:
+    try:
+        payload = jsoncodec.loads(body)
+    except jsoncodec.JSONError as err:
+        raise PayloadError(str(err)) from None
+    return parse_event(payload)
+
+
+def response_body(decision: Decision) -> bytes:
+    return jsoncodec.dumps(decision.response())
+
+
+def fail_safe(action: FailSafe) -> Decision:
+    if action == "deny":
+        return Decision("deny", FAIL_SAFE_DENY_MESSAGE, degraded=True)
+    return Decision("allow", degraded=True)

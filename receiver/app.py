@@ -1,0 +1,154 @@
+"""The Starlette application: routes and lifespan only.
+
+    POST /hooks/socialplus   social.plus pre-hook (signed; answers allow/deny JSON)
+    GET|HEAD /hooks/socialplus  200, for URL checks when the callback is registered
+    GET /healthz             alive
+    GET /readyz              policies loaded (503 until then)
+    GET /metrics             Prometheus text format
+
+The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
+reload handler and, with ``watch``, the file watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from time import perf_counter
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver.config import ServiceConfig
+from receiver.decisionlog import DecisionLog
+from receiver.metrics import Metrics
+from receiver.reload import LivePolicies
+from receiver.service import JSON, Service, error_body
+
+log = logging.getLogger("receiver")
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is larger than ``limit`` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -> Starlette:
+    metrics = Metrics()
+
+    def on_reload(ok: bool, revision: str) -> None:
+        metrics.reloads.labels("ok" if ok else "failed").inc()
+        if ok:
+            metrics.set_revision(revision)
+
+    live = LivePolicies(config.policies, config.users, on_reload)
+    if decision_log is None:
+        if config.decision_log is not None:
+            decision_log = DecisionLog(
+                config.decision_log.open("ab", buffering=0), config.log_content
+            )
+        else:
+            decision_log = DecisionLog(sys.stdout.buffer, config.log_content)
+    service = Service(config, live, metrics, decision_log)
+
+    async def socialplus_hook(request: Request) -> Response:
+        started = perf_counter()
+        try:
+            body = await read_limited(request, config.max_body)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        answer = await service.socialplus(body, dict(request.headers), started)
+        headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
+        return Response(answer.body, answer.status, headers=headers, media_type=JSON)
+
+    async def hook_probe(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if not live.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        snapshot = live.current
+        return JSONResponse(
+            {
+                "status": "ready",
+                "revision": snapshot.revision,
+                "policies": [p.name for p in snapshot.policies.policies],
+                "rules": len(snapshot.policies.rules),
+            }
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return Response(error_body("not found"), 404, media_type=JSON)
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return Response(error_body("method not allowed"), 405, media_type=JSON)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        live.load()
+        snapshot = live.current
+        log.info(
+            "loaded %d rules from %d policies in %s (revision %s)",
+            len(snapshot.policies.rules), len(snapshot.policies.policies),
+            config.policies, snapshot.revision,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        tasks: list[asyncio.Task[None]] = []
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(live)))
+            )
+        if config.watch:
+            tasks.append(loop.create_task(live.watch()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            if decision_log is not None:
+                decision_log.close()
+
+    app = Starlette(
+        routes=[
+            Route("/hooks/socialplus", socialplus_hook, methods=["POST"]),
+            Route("/hooks/socialplus", hook_probe, methods=["GET", "HEAD"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", readyz, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: method_not_allowed},
+        lifespan=lifespan,
+    )
+    app.state.live = live
+    app.state.metrics = metrics
+    app.state.service = service
+    return app
+
+
+async def _reload(live: LivePolicies) -> None:
+    log.info("SIGHUP received; reloading policies")
+    await live.reload_async()

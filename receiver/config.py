@@ -1,0 +1,52 @@
+"""Service configuration: everything ``receiver serve`` needs, in one frozen object."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from receiver.signatures import Secrets
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DEADLINE_MS = 2000
+DEFAULT_MAX_BODY = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    policies: Path = Path("policies")
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    secrets: Secrets | None = None
+    default_action: Literal["allow", "deny"] = "allow"
+    deadline_ms: int = DEFAULT_DEADLINE_MS
+    max_body: int = DEFAULT_MAX_BODY
+    users: Path | None = None
+    decision_log: Path | None = None  # None: stdout
+    log_content: bool = False
+    watch: bool = False
+    log_level: str = "info"
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_ms / 1000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only ever binds loopback addresses."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)

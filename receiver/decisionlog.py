@@ -1,0 +1,78 @@
+"""The decision log: one JSON line per decision, to stdout or a file.
+
+Each line has the decision id, time, platform, event, actor id, action, deciding
+rule, modifying rules, shadow results, rule failures, policy revision, latency and
+the degraded flag. Content (the payload's data, deny and shadow messages, which may
+quote the user's text) is left out unless ``log_content`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import IO, Any
+
+import orjson
+
+from receiver.decision import Decision
+from receiver.payload import Event
+
+
+class DecisionLog:
+    def __init__(self, stream: IO[bytes], log_content: bool = False) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.log_content = log_content
+
+    def record(
+        self,
+        *,
+        decision_id: str,
+        platform: str,
+        event: Event,
+        decision: Decision,
+        revision: str,
+        latency: float,
+        degraded_reason: str | None = None,
+    ) -> dict[str, Any]:
+        actor = event.actor.get("userId")
+        entry: dict[str, Any] = {
+            "decision_id": decision_id,
+            "time": round(time.time(), 3),
+            "platform": platform,
+            "event": event.name,
+            "actor": actor if isinstance(actor, str | int) else None,
+            "action": decision.action,
+            "rule": decision.rule,
+            "modified_by": decision.modified_by,
+            "shadow": [{"rule": s.rule, "action": s.action} for s in decision.shadow],
+            "errors": [{"rule": e.rule, "location": e.location, "error": e.message}
+                       for e in decision.errors],
+            "revision": revision,
+            "latency_ms": round(latency * 1000, 3),
+            "degraded": decision.degraded,
+        }  # fmt: skip
+        if degraded_reason:
+            entry["degraded_reason"] = degraded_reason
+        if self.log_content:
+            entry["message"] = decision.message
+            entry["data"] = event.data
+            entry["shadow"] = [
+                {"rule": s.rule, "action": s.action, "message": s.message, "changes": s.changes}
+                for s in decision.shadow
+            ]
+        return entry
+
+    def write(self, entry: dict[str, Any]) -> None:
+        try:
+            line = orjson.dumps(entry, default=str) + b"\n"
+        except (TypeError, orjson.JSONEncodeError):
+            line = json.dumps(entry, default=str).encode("ascii") + b"\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stream.flush()

@@ -1,0 +1,154 @@
+"""Prometheus metrics of the service (prometheus-client).
+
+Each :class:`Metrics` has its own registry, so several apps can live in one process
+(tests). With several worker processes the values go through prometheus-client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``receiver serve``) and
+``/metrics`` on any worker shows the sum over all of them. Label values that come
+from outside (event names) are bounded: unknown event names count as ``other``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+
+from receiver.decision import Decision
+from receiver.events import KNOWN_EVENTS
+
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.0, 3.0, 5.0,
+)  # fmt: skip
+
+_KNOWN = frozenset(KNOWN_EVENTS)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
+
+
+def event_label(name: str) -> str:
+    if not name:
+        return "none"
+    return name if name in _KNOWN else "other"
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "receiver_requests",
+            "Requests answered, by platform, event, action and HTTP status.",
+            ["platform", "event", "action", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "receiver_request_duration_seconds",
+            "Time from reading the request to answering it.",
+            ["platform"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rule_hits = Counter(
+            "receiver_rule_hits",
+            "Rules that matched, by policy, rule, action and mode (enforce or shadow).",
+            ["policy", "rule", "action", "mode"],
+            registry=r,
+        )
+        self.signature_failures = Counter(
+            "receiver_signature_failures",
+            "Requests refused for a missing or wrong signature.",
+            ["platform", "reason"],
+            registry=r,
+        )
+        self.bad_requests = Counter(
+            "receiver_bad_requests",
+            "Requests refused as malformed (400) or too large (413).",
+            ["platform", "reason"],
+            registry=r,
+        )
+        self.evaluation_errors = Counter(
+            "receiver_evaluation_errors",
+            "Rules that failed at run time (kind=rule) and unexpected internal errors "
+            "(kind=internal).",
+            ["kind", "policy", "rule"],
+            registry=r,
+        )
+        self.degraded = Counter(
+            "receiver_degraded_answers",
+            "Answers given with the fail-safe action, by reason (deadline or error).",
+            ["platform", "reason"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "receiver_policy_reloads",
+            "Policy reloads, by result (ok or failed).",
+            ["result"],
+            registry=r,
+        )
+        self.revision = Gauge(
+            "receiver_policy_revision",
+            "The loaded policy revision (a hash of the policy files), as a label.",
+            ["revision"],
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self._current_revision: str | None = None
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def set_revision(self, revision: str) -> None:
+        if self._current_revision is not None:
+            self.revision.remove(self._current_revision)
+        self.revision.labels(revision).set(1)
+        self._current_revision = revision
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe(
+        self, platform: str, event: str, decision: Decision, status: int, seconds: float
+    ) -> None:
+        self._child(self.requests, platform, event_label(event), decision.action, str(status)).inc()
+        self._child(self.latency, platform).observe(seconds)
+
+    def count_rules(self, decision: Decision, rule_actions: dict[str, str]) -> None:
+        """Hits per rule: the deciding rule, every modifier, every shadow hit."""
+        hits: list[tuple[str, str, str]] = []
+        if decision.rule is not None and not decision.by_error:
+            hits.append(
+                (decision.rule, rule_actions.get(decision.rule, decision.action), "enforce")
+            )
+        hits.extend((rule, "modify", "enforce") for rule in decision.modified_by)
+        hits.extend((s.rule, s.action, "shadow") for s in decision.shadow)
+        for qualified, action, mode in hits:
+            policy, _, rule = qualified.partition("/")
+            self._child(self.rule_hits, policy, rule, action, mode).inc()
+        for failure in decision.errors:
+            policy, _, rule = failure.rule.partition("/")
+            self._child(self.evaluation_errors, "rule", policy, rule).inc()
+
+    def count_status(self, platform: str, event: str, action: str, status: int) -> None:
+        self._child(self.requests, platform, event_label(event), action, str(status)).inc()
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,158 @@
+"""Running the service: ``receiver serve``.
+
+One worker runs uvicorn in this process. Several workers run a small pre-fork
+supervisor: this process binds the socket, starts N worker processes that share it
+(each a uvicorn server on its own event loop), forwards SIGHUP to them (each worker
+then reloads its policies atomically), restarts a worker that dies, and on SIGTERM
+or SIGINT lets every worker finish its in-flight requests before exiting. Metrics
+of all workers are summed through prometheus-client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from types import FrameType
+
+import uvicorn
+
+from receiver.app import create_app
+from receiver.config import ServiceConfig, is_loopback
+from receiver.diagnostics import render_text
+from receiver.errors import PolicyLoadError, ReceiverError
+from receiver.reload import load_snapshot
+
+log = logging.getLogger("receiver.serve")
+
+GRACEFUL_SECONDS = 30
+
+
+class StartupError(ReceiverError):
+    """The service cannot start with this configuration; the message says why."""
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def preflight(config: ServiceConfig) -> None:
+    """Refuse unsafe or broken configurations before binding anything."""
+    if config.secrets is None and not is_loopback(config.host):
+        raise StartupError(
+            f"refusing to listen on {config.host} without a signature secret: anyone could "
+            "send decisions requests. Set RECEIVER_SOCIALPLUS_SECRET (or --secret-file) to the "
+            "secretKey social.plus gave you, or bind 127.0.0.1 for local testing."
+        )
+    try:
+        load_snapshot(config.policies, config.users)
+    except PolicyLoadError as err:
+        errors = [d for d in err.diagnostics if d.severity == "error"]
+        raise StartupError(
+            render_text(errors)
+            + f"\nthe policies in {config.policies} have errors; fix them ('receiver check')"
+        ) from None
+
+
+def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        loop="auto",  # uvloop when installed
+        http="auto",  # httptools when installed
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_level=config.log_level,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
+
+
+def _announce(config: ServiceConfig) -> None:
+    if config.secrets is None:
+        banner = "!" * 78
+        log.warning(
+            "\n%s\nNO SIGNATURE SECRET: accepting UNSIGNED requests on %s (loopback only).\n"
+            "Set RECEIVER_SOCIALPLUS_SECRET or --secret-file before exposing this service.\n%s",
+            banner, config.host, banner,
+        )  # fmt: skip
+    else:
+        count = len(config.secrets.keys)
+        log.info("verifying signatures with %d secret%s", count, "s" if count > 1 else "")
+    log.info(
+        "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
+        "deadline %d ms",
+        config.policies, config.host, config.port, config.workers,
+        "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
+    )  # fmt: skip
+
+
+def serve(config: ServiceConfig) -> int:
+    setup_logging(config.log_level)
+    preflight(config)
+    _announce(config)
+    if config.workers <= 1:
+        uvicorn.Server(_uvicorn_config(config)).run()
+        return 0
+    return _supervise(config)
+
+
+def _worker(config: ServiceConfig, sock: socket.socket) -> None:
+    setup_logging(config.log_level)
+    uvicorn.Server(_uvicorn_config(config)).run(sockets=[sock])
+
+
+def _supervise(config: ServiceConfig) -> int:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
+    sock = _uvicorn_config(config).bind_socket()
+    context = multiprocessing.get_context("spawn")
+    workers: list[multiprocessing.process.BaseProcess] = []
+    stopping = False
+
+    def spawn() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=_worker, args=(config, sock), daemon=False)
+        process.start()
+        return process
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        log.info("SIGHUP: asking %d workers to reload their policies", len(workers))
+        for process in workers:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGHUP)
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    workers.extend(spawn() for _ in range(config.workers))
+    while not stopping:
+        time.sleep(0.2)
+        for index, process in enumerate(workers):
+            if not process.is_alive() and not stopping:
+                log.error("worker %s exited with code %s; starting a new one",
+                          process.pid, process.exitcode)  # fmt: skip
+                workers[index] = spawn()
+    deadline = time.monotonic() + GRACEFUL_SECONDS + 5
+    for process in workers:
+        process.join(max(0.1, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+    sock.close()
+    return 0

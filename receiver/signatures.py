@@ -1,0 +1,144 @@
+"""Webhook signatures: HMAC-SHA256 over the raw body, compared in constant time.
+
+social.plus documents two schemes (protocols.md A.6): ``x-amity-signature`` carrying
+the Base64 digest of the raw body, and ``x-signature`` carrying the hex digest.
+Which one pre-hooks use is not documented, so both headers and both encodings are
+accepted. As a documented compatibility fallback, the digest of the compact
+re-serialised JSON (what JavaScript's ``JSON.stringify`` gives) is accepted too.
+Several secrets may be configured at once (comma-separated) for zero-downtime
+rotation. This module has no web-framework imports and never logs secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+SIGNATURE_HEADERS = ("x-amity-signature", "x-signature")
+
+Outcome = Literal["ok", "missing", "malformed", "mismatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """One or more HMAC keys; ``repr`` never shows them."""
+
+    keys: tuple[bytes, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Secrets:
+        keys = tuple(part.strip().encode() for part in text.split(",") if part.strip())
+        if not keys:
+            raise ValueError("the secret is empty")
+        return cls(keys)
+
+    def __repr__(self) -> str:
+        return f"Secrets(<{len(self.keys)} key{'s' if len(self.keys) != 1 else ''}>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    outcome: Outcome
+    method: str = ""  # raw-body or compact-json, when ok
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def digest(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).digest()
+
+
+def sign_base64(key: bytes, body: bytes) -> str:
+    """The ``x-amity-signature`` value the platform sends for ``body``."""
+    return base64.b64encode(digest(key, body)).decode()
+
+
+def sign_hex(key: bytes, body: bytes) -> str:
+    """The ``x-signature`` value (hex) for ``body``."""
+    return digest(key, body).hex()
+
+
+def decode_signature(value: str) -> bytes | None:
+    """The 32 digest bytes in a header value: hex or Base64 (standard or URL-safe)."""
+    value = value.strip()
+    if value.lower().startswith("sha256="):
+        value = value[7:]
+    if len(value) == 64:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(
+            value + "=" * (-len(value) % 4),
+            altchars=b"-_" if ("-" in value or "_" in value) else None,
+            validate=True,
+        )
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def compact_json(parsed: Any) -> bytes:
+    """The body as JavaScript's ``JSON.stringify`` would write it."""
+    return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def verify(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Secrets,
+    parse: Callable[[bytes], Any] | None = None,
+) -> Verification:
+    """Check the request's signature headers against every secret.
+
+    ``parse`` (the JSON parser) enables the compact re-serialisation fallback. Every
+    comparison is ``hmac.compare_digest``; all candidates are compared, so the time
+    taken does not depend on which one matched.
+    """
+    given: list[bytes] = []
+    present = False
+    for name in SIGNATURE_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        present = True
+        decoded = decode_signature(value)
+        if decoded is not None:
+            given.append(decoded)
+    if not present:
+        return Verification("missing")
+    if not given:
+        return Verification("malformed")
+    expected = [digest(key, body) for key in secrets.keys]
+    matched = False
+    for want in expected:
+        for got in given:
+            matched |= hmac.compare_digest(want, got)
+    if matched:
+        return Verification("ok", "raw-body")
+    if parse is not None:
+        try:
+            compact = compact_json(parse(body))
+        except Exception:
+            return Verification("mismatch")
+        if compact != body:
+            for key in secrets.keys:
+                want = digest(key, compact)
+                for got in given:
+                    matched |= hmac.compare_digest(want, got)
+            if matched:
+                return Verification("ok", "compact-json")
+    return Verification("mismatch")
