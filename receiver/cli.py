@@ -32,6 +32,7 @@ from receiver.config import (
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
     ServiceConfig,
+    shipped_policies,
 )
 from receiver.decision import dumps
 from receiver.diagnostics import render_json, render_text, summary_line
@@ -121,7 +122,11 @@ def _parser() -> argparse.ArgumentParser:
         "for rotation). Without a secret it only binds loopback addresses.",
     )
     serve.add_argument(
-        "--policies", type=Path, default=DEFAULT_POLICIES, metavar="DIR", help="policy directory"
+        "--policies",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="policy directory (default: ./policies, else the shipped starter set)",
     )
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to bind")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to bind")
@@ -344,7 +349,7 @@ def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
         err.write("receiver: --workers, --deadline-ms and --max-body must be positive\n")
         return EXIT_USAGE
     config = ServiceConfig(
-        policies=args.policies,
+        policies=args.policies if args.policies is not None else shipped_policies(),
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -5,10 +5,23 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from receiver.signatures import Secrets
+
+
+def shipped_policies() -> Path:
+    """The starter policies: ``./policies`` when it exists, else the copy in the package."""
+    local = Path("policies")
+    if local.is_dir():
+        return local
+    packaged = Path(str(resources.files("receiver").joinpath("policies")))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "policies"
+
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

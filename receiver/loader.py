@@ -361,8 +361,10 @@ def load_text(path: str, text: str, diagnostics: Diagnostics) -> PolicyDoc | Non
             hint = "; indent with spaces, not tabs"
         diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
         return None
-    except yaml.YAMLError as err:
-        diagnostics.error("yaml", f"YAML error: {err}", source.span(0))
+    except yaml.YAMLError as err:  # a ReaderError (control character) knows its position
+        first_line = str(err).splitlines()[0] if str(err) else "invalid YAML"
+        position = getattr(err, "position", 0)
+        diagnostics.error("yaml", f"YAML error: {first_line}", source.span(position))
         return None
     if root is None:
         diagnostics.error("empty-file", "the policy file is empty", source.span(0))
