@@ -1,7 +1,10 @@
 """The Starlette application: routes and lifespan only.
 
     POST /hooks/socialplus   social.plus pre-hook (signed; answers allow/deny JSON)
+    POST /hooks/socialplus/events  the platform's ordinary webhooks (user changes evict users)
     GET|HEAD /hooks/socialplus  200, for URL checks when the callback is registered
+    POST /hooks/braincloud   brainCloud API hook from the bridge script (token; hook answer)
+    GET|HEAD /hooks/braincloud  200, for checking the Web Services entry
     GET /healthz             alive
     GET /readyz              policies loaded (503 until then)
     GET /metrics             Prometheus text format
@@ -26,10 +29,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.config import ServiceConfig
+from receiver.counters.runtime import CounterService
 from receiver.decisionlog import DecisionLog
 from receiver.metrics import Metrics
 from receiver.reload import LivePolicies
 from receiver.service import JSON, Service, error_body
+from receiver.usercache import UserCache
+from receiver.userdir import HttpDirectory, new_client
 
 log = logging.getLogger("receiver")
 
@@ -61,11 +67,18 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
     if decision_log is None:
         if config.decision_log is not None:
             decision_log = DecisionLog(
-                config.decision_log.open("ab", buffering=0), config.log_content
+                config.decision_log.open("ab", buffering=0), config.log_content, owned=True
             )
         else:
             decision_log = DecisionLog(sys.stdout.buffer, config.log_content)
-    service = Service(config, live, metrics, decision_log)
+    client = None
+    user_cache = None
+    if config.users_http is not None:
+        client = new_client(config.users_http.timeout_ms)
+        directory = HttpDirectory(config.users_http, client)
+        user_cache = UserCache(directory, config.users_cache, metrics)
+    counters = CounterService(config.counters, metrics.registry)
+    service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
 
     async def socialplus_hook(request: Request) -> Response:
         started = perf_counter()
@@ -73,12 +86,34 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
             body = await read_limited(request, config.max_body)
         except ClientDisconnect:
             return Response(status_code=400)
-        answer = await service.socialplus(body, dict(request.headers), started)
+        answer = await service.socialplus(body, request.headers, started)
         headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
         return Response(answer.body, answer.status, headers=headers, media_type=JSON)
 
+    async def socialplus_events(request: Request) -> Response:
+        started = perf_counter()
+        try:
+            body = await read_limited(request, config.max_body)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        answer = await service.socialplus_events(body, request.headers, started)
+        return Response(answer.body, answer.status, media_type=JSON)
+
     async def hook_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})
+
+    async def braincloud_hook(request: Request) -> Response:
+        started = perf_counter()
+        try:
+            body = await read_limited(request, config.max_body)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        answer = await service.braincloud(body, request.headers, started)
+        headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
+        return Response(answer.body, answer.status, headers=headers, media_type=JSON)
+
+    async def braincloud_probe(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "hint": "POST brainCloud bridge envelopes here"})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -131,11 +166,17 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
                 loop.remove_signal_handler(signal.SIGHUP)
             if decision_log is not None:
                 decision_log.close()
+            if client is not None:
+                await client.aclose()
+            await counters.close()
 
     app = Starlette(
         routes=[
             Route("/hooks/socialplus", socialplus_hook, methods=["POST"]),
             Route("/hooks/socialplus", hook_probe, methods=["GET", "HEAD"]),
+            Route("/hooks/braincloud", braincloud_hook, methods=["POST"]),
+            Route("/hooks/braincloud", braincloud_probe, methods=["GET", "HEAD"]),
+            Route("/hooks/socialplus/events", socialplus_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/readyz", readyz, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

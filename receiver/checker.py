@@ -20,9 +20,11 @@ from typing import Literal
 import re2
 
 from receiver import events as ev
+from receiver.counters.declare import CheckedCounter, check_counters, counter_ids, resolve_decisions
+from receiver.counters.declare import warn_unused as warn_unused_counters
 from receiver.diagnostics import Diagnostics, did_you_mean
 from receiver.dsl import ast
-from receiver.dsl.functions import FUNCTIONS, Type
+from receiver.dsl.functions import FUNCTIONS, Function, Keyword, Type
 from receiver.dsl.parser import RESERVED, ExprSource, parse_expression
 from receiver.dsl.template import Template, parse_template
 from receiver.policy import Action, Mode, OnError, PolicyDoc, RuleDoc
@@ -120,7 +122,8 @@ class CheckedRule:
     @property
     def needs_user(self) -> bool:
         return any(
-            isinstance(n, ast.Var) and n.name == "user"
+            (isinstance(n, ast.Var) and n.name == "user")
+            or (isinstance(n, ast.Call) and n.func == "user_lookup_failed")
             for expr in self.expressions()
             for n in ast.walk(expr)
         )
@@ -132,6 +135,7 @@ class CheckResult:
     policies: list[PolicyInfo]
     diagnostics: Diagnostics
     documents: list[PolicyDoc] = field(default_factory=list)
+    counters: list[CheckedCounter] = field(default_factory=list)
 
 
 class _Scope:
@@ -146,11 +150,12 @@ class _Scope:
         self.macro_uses_it: dict[str, bool] = {}
         self.visiting: list[str] = []
         self.used: set[str] = set()
+        self.counters = counter_ids(doc)
 
     # -- names ---------------------------------------------------------------------------
 
     def candidates(self) -> list[str]:
-        return [*ast.VARIABLES, *self.lists, *self.doc.macros]
+        return [*ast.VARIABLES, *self.lists, *self.doc.macros, *self.counters]
 
     def resolve(self, node: ast.Node, in_lambda: bool) -> tuple[ast.Node, Type]:
         """The resolved node (names replaced) and its type."""
@@ -244,6 +249,9 @@ class _Scope:
                 )
                 return node, ERROR
             return ast.Macro(node.span, name, body), self.macro_types[name]
+        if name in self.counters:
+            self.used.add(name)
+            return ast.CounterRef(node.span, name, self.counters[name]), "number"
         if name in FUNCTIONS:
             self.diags.error(
                 "not-a-value", f"'{name}' is a function; call it as {name}(...)", node.span
@@ -395,7 +403,7 @@ class _Scope:
                     f"unknown function '{node.func}'{did_you_mean(node.func, FUNCTIONS)}",
                     node.func_span,
                 )
-            for arg in node.args:
+            for arg in ast.children(node):
                 self.resolve(arg, in_lambda)
             return node, ERROR
         if not func.accepts(len(node.args)):
@@ -427,8 +435,45 @@ class _Scope:
                 failed = True
             if index in func.literal_args:
                 self.check_pattern(resolved, f"{func.name}()")
-        out = ast.Call(node.span, node.func, node.func_span, tuple(args))
-        return out, ERROR if failed else func.returns
+        kwargs, kwargs_failed = self.resolve_keywords(func, node, in_lambda)
+        out = ast.Call(node.span, node.func, node.func_span, tuple(args), kwargs, node.kwarg_spans)
+        return out, ERROR if failed or kwargs_failed else func.returns
+
+    def resolve_keywords(
+        self, func: Function, node: ast.Call, in_lambda: bool
+    ) -> tuple[tuple[tuple[str, ast.Node], ...], bool]:
+        """The call's resolved keyword arguments, and whether any of them is wrong.
+
+        Keyword arguments configure what is built once at load (a profanity matcher),
+        so their values must be constants of the kind the function declares.
+        """
+        out: list[tuple[str, ast.Node]] = []
+        failed = False
+        name_spans = node.kwarg_spans or tuple(value.span for _, value in node.kwargs)
+        for (name, value), name_span in zip(node.kwargs, name_spans, strict=True):
+            resolved, t = self.resolve(value, in_lambda)
+            out.append((name, resolved))
+            spec = func.keyword(name)
+            if spec is None:
+                names = [k.name for k in func.keywords]
+                if not names:
+                    message = f"{func.name}() takes no keyword arguments"
+                else:
+                    hint = did_you_mean(name, names) or f"; it takes {', '.join(names)}"
+                    message = f"{func.name}() has no keyword argument '{name}'{hint}"
+                self.diags.error("unknown-keyword", message, name_span)
+                failed = True
+                continue
+            if t == ERROR:
+                failed = True
+                continue
+            problem = _keyword_problem(spec, resolved)
+            if problem:
+                self.diags.error(
+                    "keyword-not-constant", f"{func.name}() {name}= {problem}", resolved.span
+                )
+                failed = True
+        return tuple(out), failed
 
 
 _ARITH: dict[tuple[str, Type, Type], Type] = {
@@ -454,6 +499,33 @@ _ARITH: dict[tuple[str, Type, Type], Type] = {
     ("/", "duration", "duration"): "number",
     ("%", "number", "number"): "number",
 }
+
+
+def _keyword_problem(spec: Keyword, node: ast.Node) -> str | None:
+    """Why a keyword argument's value does not fit its declared kind, or None."""
+    while isinstance(node, ast.Macro):
+        node = node.body
+    if spec.kind == "bool":
+        if isinstance(node, ast.Literal) and isinstance(node.value, bool):
+            return None
+        return "must be true or false, written as such (it is fixed when the policy loads)"
+    if isinstance(node, ast.ListRef):
+        values: list[object] = list(node.items)
+    elif isinstance(node, ast.ListExpr):
+        values = []
+        for item in node.items:
+            inner = item
+            while isinstance(inner, ast.Macro):
+                inner = inner.body
+            values.append(inner.value if isinstance(inner, ast.Literal) else inner)
+    else:
+        return (
+            'must be a list of strings written in the policy, ["a", "b"] or the name '
+            "of one of its lists (it is compiled once when the policy loads)"
+        )
+    if not all(isinstance(v, str) for v in values):
+        return "must be a list of strings (words), written in the policy"
+    return None
 
 
 def _literal_type(value: object) -> Type:
@@ -535,7 +607,11 @@ def parse_target(src: ExprSource, diags: Diagnostics) -> Target | None:
 def _check_events(rule: RuleDoc, diags: Diagnostics) -> None:
     for located in rule.events:
         pattern = located.value
-        if ev.is_glob(pattern):
+        if pattern.startswith(ev.BRAINCLOUD_PREFIX):
+            problem = ev.braincloud_problem(pattern)
+            if problem is not None:
+                diags.warning("unknown-event", problem, located.span)
+        elif ev.is_glob(pattern):
             if not any(ev.matches(pattern, e) for e in ev.KNOWN_EVENTS):
                 diags.warning(
                     "unknown-event",
@@ -656,6 +732,7 @@ def check(documents: list[PolicyDoc], diags: Diagnostics) -> CheckResult:
     ordered = sorted(documents, key=lambda d: (-d.priority, PurePath(d.path).name, d.path))
     rules: list[CheckedRule] = []
     policies: list[PolicyInfo] = []
+    counters: list[CheckedCounter] = []
     for doc in ordered:
         if doc.name.value in names:
             first = names[doc.name.value]
@@ -691,7 +768,9 @@ def check(documents: list[PolicyDoc], diags: Diagnostics) -> CheckResult:
                 continue
             ids[rule_doc.id.value] = rule_doc
             rules.append(_check_rule(scope, info, rule_doc, len(rules), diags))
+        counters.extend(check_counters(scope, doc, diags))
         _mark_macro_uses(scope)
+        warn_unused_counters(scope, doc, diags)
         for name, list_doc in doc.lists.items():
             if name not in scope.used:
                 diags.warning("unused", f"list '{name}' is never used", list_doc.name.span)
@@ -699,7 +778,8 @@ def check(documents: list[PolicyDoc], diags: Diagnostics) -> CheckResult:
             if name not in scope.used:
                 diags.warning("unused", f"macro '{name}' is never used", macro_doc.name.span)
     _check_reachability(rules, diags)
-    return CheckResult(rules, policies, diags, documents)
+    counters = resolve_decisions(counters, rules, diags)
+    return CheckResult(rules, policies, diags, documents, counters)
 
 
 def _mark_macro_uses(scope: _Scope) -> None:

@@ -3,6 +3,7 @@
     receiver check DIR... [--strict] [--format text|json]
     receiver eval DIR [PAYLOAD_FILE|-] [--users FILE] [--now ISO8601] [--explain]
     receiver tree DIR EVENT
+    receiver test [PATH...] [-k PATTERN] [--format text|json] [--junit FILE] [--coverage]
     receiver serve [--policies DIR] [--host H] [--port P] [--workers N] ...
     receiver register --callback-url URL [--default-action allow|deny] [--region us|eu|sg]
     receiver send PAYLOAD_FILE [--url URL] [--secret S]
@@ -26,14 +27,16 @@ from typing import Any, TextIO
 import httpx
 
 from receiver import __version__
+from receiver.adapters import braincloud
 from receiver.config import (
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
-    ServiceConfig,
-    shipped_policies,
 )
+from receiver.counters.memory import MemoryBackend
+from receiver.counters.plan import count_sync, counter_values, plan_for, strike_sync
+from receiver.counters.seed import read_seed_file, seed_mapping
 from receiver.decision import dumps
 from receiver.diagnostics import render_json, render_text, summary_line
 from receiver.dsl import textfuncs
@@ -47,7 +50,10 @@ from receiver.register import run as register_run
 from receiver.send import DEFAULT_URL
 from receiver.send import send as send_payload
 from receiver.serve import StartupError, serve
+from receiver.settings import BRAINCLOUD_TOKEN_ENV, SECRET_ENV
+from receiver.settings import build as build_settings
 from receiver.signatures import Secrets
+from receiver.testing import command as test_command
 from receiver.tree import render_tree
 from receiver.users import StaticDirectory
 from receiver.values import Timestamp
@@ -57,7 +63,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 DEFAULT_POLICIES = Path("policies")
-SECRET_ENV = "RECEIVER_SOCIALPLUS_SECRET"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         default="-",
         metavar="PAYLOAD_FILE",
-        help="JSON payload {eventName, data, actor}; '-' reads standard input",
+        help="JSON payload {eventName, data, actor}, or a brainCloud bridge envelope "
+        "{hookType, service, operation, ...} (answered in brainCloud's form); "
+        "'-' reads standard input",
     )
     ev.add_argument(
         "--users", type=Path, metavar="FILE", help="YAML/JSON map from userId to user record"
@@ -112,73 +119,162 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write every rule considered, its values and the decision to stderr",
     )
+    ev.add_argument(
+        "--counters-seed",
+        type=Path,
+        metavar="FILE",
+        help="YAML {counter: {key: value}}: counter values before this event (default: all 0)",
+    )
 
     serve = commands.add_parser(
         "serve",
-        help="run the HTTP service (POST /hooks/socialplus)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="run the HTTP service (POST /hooks/socialplus, POST /hooks/braincloud)",
         description="Run the pre-hook service. The signature secret comes from "
-        f"${SECRET_ENV} or --secret-file (comma-separated secrets are all accepted, "
-        "for rotation). Without a secret it only binds loopback addresses.",
+        f"${SECRET_ENV} or --secret-file (comma-separated secrets are all accepted, for "
+        "rotation); the brainCloud bridge token from "
+        f"${BRAINCLOUD_TOKEN_ENV} or --braincloud-token-file. An endpoint without its "
+        "credential accepts unauthenticated requests on loopback only (elsewhere it "
+        "answers 401), and the service refuses to bind any other address with neither. "
+        "Every option can also be set in a YAML file given with --config; flags win over "
+        "the file.",
     )
-    serve.add_argument(
+    opt = serve.add_argument
+    opt("--config", type=Path, metavar="FILE", help="YAML settings file (see README)")
+    opt(
         "--policies",
         type=Path,
-        default=None,
         metavar="DIR",
         help="policy directory (default: ./policies, else the shipped starter set)",
     )
-    serve.add_argument("--host", default=DEFAULT_HOST, help="address to bind")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to bind")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes")
-    serve.add_argument(
+    opt("--host", help=f"address to bind (default: {DEFAULT_HOST})")
+    opt("--port", type=int, help=f"port to bind (default: {DEFAULT_PORT})")
+    opt("--workers", type=int, help="worker processes (default: 1)")
+    opt(
         "--secret-file",
         type=Path,
         metavar="FILE",
-        help=f"file holding the signature secret (instead of ${SECRET_ENV})",
+        help=f"file holding the signature secret(s) (default: ${SECRET_ENV})",
     )
-    serve.add_argument(
+    opt(
         "--default-action",
         choices=("allow", "deny"),
-        default="allow",
-        help="fail-safe answer on internal errors and deadline overruns "
-        "(match the platform's defaultAction)",
+        help="fail-safe answer on internal errors and deadline overruns; match the "
+        "platform's defaultAction (default: allow)",
     )
-    serve.add_argument(
+    opt(
         "--deadline-ms",
         type=int,
-        default=DEFAULT_DEADLINE_MS,
-        help="per-request deadline in milliseconds",
+        help=f"per-request deadline in milliseconds (default: {DEFAULT_DEADLINE_MS})",
     )
-    serve.add_argument(
+    opt(
+        "--braincloud-token-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the brainCloud bridge token(s), comma-separated for rotation "
+        f"(default: ${BRAINCLOUD_TOKEN_ENV})",
+    )
+    opt(
+        "--braincloud-pre-fail-safe",
+        choices=("allow", "deny"),
+        help="brainCloud pre-hook answer on internal errors and deadline overruns: allow "
+        '({"status":200}) or deny (status 503, reason code 50001); post and post-fail '
+        "hooks always answer null (default: allow)",
+    )
+    opt(
         "--max-body",
         type=int,
-        default=DEFAULT_MAX_BODY,
         metavar="BYTES",
-        help="largest accepted request body (413 above)",
+        help=f"largest accepted request body; 413 above (default: {DEFAULT_MAX_BODY})",
     )
-    serve.add_argument(
+    opt(
         "--users",
         type=Path,
         metavar="FILE",
-        help="YAML/JSON map from userId to user record (reloaded with policies)",
+        help="user directory file: YAML/JSON map from userId to record (reloaded with policies)",
     )
-    serve.add_argument(
+    opt(
+        "--users-url",
+        metavar="TEMPLATE",
+        help="user directory over HTTP, e.g. https://users.internal/v1/users/{userId}",
+    )
+    opt(
+        "--users-header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="header for the user directory; ${VAR} is read from the environment "
+        "(repeatable), e.g. 'Authorization: Bearer ${USERS_API_TOKEN}'",
+    )
+    opt(
+        "--users-record-path",
+        metavar="PATH",
+        help="dotted path of the record inside the directory's JSON answer, e.g. data.user",
+    )
+    opt("--users-timeout-ms", type=int, help="user lookup timeout (default: 300)")
+    opt("--users-cache-size", type=int, help="users kept in memory (default: 10000)")
+    opt("--users-ttl", type=float, metavar="SECONDS", help="cache time for users (default: 60)")
+    opt(
+        "--users-negative-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="cache time for 'no such user' (default: 10)",
+    )
+    opt(
+        "--users-stale-for",
+        type=float,
+        metavar="SECONDS",
+        help="serve an expired entry this long after expiry when the directory fails "
+        "(default: 300)",
+    )
+    opt(
         "--decision-log",
         type=Path,
         metavar="FILE",
-        help="append decision JSON lines here instead of stdout",
+        help="append decision JSON lines here (default: stdout)",
     )
-    serve.add_argument(
+    opt(
         "--log-content",
         action="store_true",
+        default=None,
         help="include payload data and messages in the decision log",
     )
-    serve.add_argument(
-        "--watch", action="store_true", help="reload the policies when their files change"
+    opt(
+        "--watch",
+        action="store_true",
+        default=None,
+        help="reload the policies when their files change",
     )
-    serve.add_argument(
-        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    opt(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="log level (default: info)",
+    )
+    opt(
+        "--counters",
+        dest="counters_backend",
+        choices=("memory", "redis"),
+        help="where policy counters live: this process's memory, or Redis shared by every "
+        "replica (default: memory)",
+    )
+    opt(
+        "--redis-url",
+        dest="counters_redis_url",
+        metavar="URL",
+        help="Redis for --counters redis, e.g. redis://10.0.0.5:6379/0; ${VAR} is read from "
+        "the environment (default: $RECEIVER_REDIS_URL)",
+    )
+    opt(
+        "--counters-fallback",
+        dest="counters_fallback",
+        choices=("memory", "unknown"),
+        help="when Redis fails or is slow: count in this process's memory, or make counters "
+        "read null (counters_unavailable() is true) (default: memory)",
+    )
+    opt(
+        "--redis-timeout-ms",
+        dest="counters_timeout_ms",
+        type=int,
+        help="longest wait for Redis per event, also bounded by the request's deadline "
+        "(default: 50)",
     )
 
     register = commands.add_parser(
@@ -231,6 +327,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     tree.add_argument("policies", type=Path, metavar="DIR", help="policy directory (or file)")
     tree.add_argument("event", metavar="EVENT", help="event name, e.g. message.shouldCreate")
+
+    test_command.add_parser(commands)
     return parser
 
 
@@ -247,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_register(args, sys.stdout, sys.stderr)
         if args.command == "send":
             return cmd_send(args, sys.stdout, sys.stderr)
+        if args.command == "test":
+            return test_command.run(args, sys.stdout, sys.stderr)
         return cmd_tree(args.policies, args.event, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         return 130
@@ -305,7 +405,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         users = StaticDirectory.from_file(args.users) if args.users else None
         payload = _read_payload(args.payload)
-        event = parse_event(payload)
+        hook = braincloud.parse_envelope(payload) if braincloud.is_envelope(payload) else None
+        event = hook.event if hook is not None else parse_event(payload)
     except PayloadError as exc:
         where = "" if str(exc).startswith(str(args.payload)) else f"{args.payload}: "
         err.write(f"receiver: {where}{exc}\n")
@@ -317,52 +418,36 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if policyset is None:
         return EXIT_FAILED
     tree = policyset.traced_tree(event.name) if args.explain else policyset.tree(event.name)
-    decision = evaluate(tree, event, now, users.get if users else None, explain=args.explain)
+    backend = MemoryBackend()
+    try:
+        if args.counters_seed is not None:
+            seeds = read_seed_file(args.counters_seed)
+            seed_mapping(backend, policyset.counters, seeds, now, str(args.counters_seed))
+    except ReceiverError as exc:
+        err.write(f"receiver: {exc}\n")
+        return EXIT_USAGE
+    counted = count_sync(backend, plan_for(policyset, event.name), event, now)
+    decision = evaluate(
+        tree, event, now, users.get if users else None, explain=args.explain,
+        **counter_values(counted),
+    )  # fmt: skip
+    strike_sync(backend, counted, decision)
     if args.explain:
-        err.write(render_explanation(tree, decision) + "\n")
-    out.write(dumps(decision.response()) + "\n")
+        err.write(render_explanation(tree, decision, counted.explain()) + "\n")
+    response = (
+        braincloud.answer(hook.hook_type, decision) if hook is not None else decision.response()
+    )
+    out.write(dumps(response) + "\n")
     return EXIT_OK
 
 
-def _secrets(secret_file: Path | None, err: TextIO) -> Secrets | int | None:
-    if secret_file is not None:
-        try:
-            text = secret_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            err.write(f"receiver: --secret-file {secret_file}: {exc.strerror}\n")
-            return EXIT_USAGE
-    else:
-        text = os.environ.get(SECRET_ENV, "")
-    if not text.strip():
-        if secret_file is not None:
-            err.write(f"receiver: --secret-file {secret_file} is empty\n")
-            return EXIT_USAGE
-        return None
-    return Secrets.parse(text)
-
-
 def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
-    secrets = _secrets(args.secret_file, err)
-    if isinstance(secrets, int):
-        return secrets
-    if args.workers < 1 or args.deadline_ms < 1 or args.max_body < 1:
-        err.write("receiver: --workers, --deadline-ms and --max-body must be positive\n")
+    flags = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        config = build_settings(flags)
+    except ReceiverError as exc:
+        err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
-    config = ServiceConfig(
-        policies=args.policies if args.policies is not None else shipped_policies(),
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        secrets=secrets,
-        default_action=args.default_action,
-        deadline_ms=args.deadline_ms,
-        max_body=args.max_body,
-        users=args.users,
-        decision_log=args.decision_log,
-        log_content=args.log_content,
-        watch=args.watch,
-        log_level=args.log_level,
-    )
     try:
         return serve(config)
     except StartupError as exc:
@@ -391,7 +476,11 @@ def cmd_register(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text = args.secret if args.secret is not None else os.environ.get(SECRET_ENV, "")
-    secrets = Secrets.parse(text) if text.strip() else None
+    try:
+        secrets = Secrets.parse(text) if text.strip() else None
+    except ValueError:
+        err.write("receiver send: the secret holds no key (only commas and spaces)\n")
+        return EXIT_USAGE
     try:
         return send_payload(args.payload, args.url, secrets, out, header=args.header)
     except OSError as exc:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from receiver import events as ev
+from receiver import profanity
 from receiver.checker import CheckedRule, compile_regex
 from receiver.context import MISSING, Context
 from receiver.dsl import ast
@@ -112,10 +113,13 @@ def structural_key(node: ast.Node) -> tuple[object, ...]:
         return ("var", node.name)
     if isinstance(node, ast.ListRef):
         return ("list", node.name, repr(node.items))
+    if isinstance(node, ast.CounterRef):
+        return ("counter", node.counter)
     if isinstance(node, ast.Member):
         return ("member", node.name, structural_key(node.obj))
     if isinstance(node, ast.Call):
-        return ("call", node.func, *(structural_key(a) for a in node.args))
+        keywords = tuple((k, structural_key(v)) for k, v in sorted(node.kwargs))
+        return ("call", node.func, *(structural_key(a) for a in node.args), *keywords)
     if isinstance(node, ast.MapExpr):
         return ("map", *((k, structural_key(v)) for k, v in node.items))
     extra: tuple[object, ...] = ()
@@ -132,6 +136,8 @@ def _reads(node: ast.Node) -> set[str]:
             out.add(n.name)
         elif isinstance(n, ast.Call) and n.func in ("now", "age"):
             out.add("now")
+        elif isinstance(n, ast.Call) and n.func == "user_lookup_failed":
+            out.add("user")
     return out
 
 
@@ -151,7 +157,11 @@ class _ExprCompiler:
         for expr in exprs:
             for found in ast.walk(expr):
                 node = _unwrap(found)
-                if isinstance(node, ast.Call) and node.func != "now" and "it" not in _reads(node):
+                if (
+                    isinstance(node, ast.Call)
+                    and node.func not in ("now", "user_lookup_failed")
+                    and "it" not in _reads(node)
+                ):
                     counts[structural_key(node)] += 1
         self.shared = {k for k, n in counts.items() if n > 1}
 
@@ -180,6 +190,9 @@ class _ExprCompiler:
             return (lambda ctx: items), items
         if isinstance(node, ast.Var):
             return self._var(node)
+        if isinstance(node, ast.CounterRef):
+            counter = node.counter
+            return (lambda ctx: ctx.counters.get(counter)), _NOT_CONST
         path = static_path(node)
         if path is not None:
             return self._path(*path), _NOT_CONST
@@ -325,7 +338,14 @@ class _ExprCompiler:
                 return self._as_bool(left, lconst, lname)
 
             def and_(ctx: Context) -> Value:
-                return truth(left(ctx), lname) and truth(right(ctx), rname)
+                # truth() inlined for the common true/false/null cases: this is the hot path
+                a = left(ctx)
+                if a is not True and (a is False or a is None or not truth(a, lname)):
+                    return False
+                b = right(ctx)
+                if b is True:
+                    return True
+                return False if b is False or b is None else truth(b, rname)
 
             return and_, _NOT_CONST
         if lconst is not _NOT_CONST:
@@ -336,7 +356,13 @@ class _ExprCompiler:
             return self._as_bool(left, lconst, lname)
 
         def or_(ctx: Context) -> Value:
-            return truth(left(ctx), lname) or truth(right(ctx), rname)
+            a = left(ctx)
+            if a is True or (a is not False and a is not None and truth(a, lname)):
+                return True
+            b = right(ctx)
+            if b is True:
+                return True
+            return False if b is False or b is None else truth(b, rname)
 
         return or_, _NOT_CONST
 
@@ -440,6 +466,10 @@ class _ExprCompiler:
     def _call(self, node: ast.Call) -> tuple[Fn, Value]:
         func = FUNCTIONS[node.func]
         span = node.span
+        if node.func == "user_lookup_failed":
+            return (lambda ctx: ctx.user_failed), _NOT_CONST
+        if node.func == "counters_unavailable":
+            return (lambda ctx: ctx.counters_unavailable), _NOT_CONST
         if node.func == "now":
             return (lambda ctx: ctx.now), _NOT_CONST
         if node.func == "age":
@@ -454,6 +484,8 @@ class _ExprCompiler:
             return age_, _NOT_CONST
         if func.lambda_arg is not None:
             return self._lambda_call(node)
+        if node.func in ("profane", "censor"):
+            return self._profanity_call(node)
         pairs = self.kids(*node.args)
         args = [f for f, _ in pairs]
         consts = [c for _, c in pairs]
@@ -516,6 +548,42 @@ class _ExprCompiler:
 
         return self._fold(call, *consts)
 
+    def _profanity_call(self, node: ast.Call) -> tuple[Fn, Value]:
+        """``profane``/``censor``: the matcher for the keyword arguments is fetched (built
+        once per distinct configuration, shared between policies) here, at load."""
+        options = {name: _unwrap(value) for name, value in node.kwargs}
+        strict = options.get("strict")
+        engine = profanity.matcher(
+            _string_items(options.get("words")),
+            _string_items(options.get("allow")),
+            isinstance(strict, ast.Literal) and strict.value is True,
+        )
+        text_fn, const = self.compile(node.args[0])
+        name = node.func
+        span = node.span
+
+        def text_of_call(ctx: Context) -> str | None:
+            text = text_fn(ctx)
+            if text is None or isinstance(text, str):
+                return text
+            raise EvaluationError(f"{name}() needs a string, got {type_name(text)}", span)
+
+        if name == "profane":
+            contains = engine.contains
+
+            def profane(ctx: Context) -> Value:
+                text = text_of_call(ctx)
+                return False if text is None else contains(text)
+
+            return self._fold(profane, const)
+        censor = engine.censor
+
+        def censor_(ctx: Context) -> Value:
+            text = text_of_call(ctx)
+            return None if text is None else censor(text)
+
+        return self._fold(censor_, const)
+
     def _lambda_call(self, node: ast.Call) -> tuple[Fn, Value]:
         items_fn = self.fn(node.args[0])
         cond = self.fn(node.args[1])
@@ -552,6 +620,15 @@ class _ExprCompiler:
                 ctx.it = saved
 
         return each, _NOT_CONST
+
+
+def _string_items(node: ast.Node | None) -> tuple[str, ...]:
+    """The strings of a constant list argument (checked by the checker); () for none."""
+    if isinstance(node, ast.ListRef):
+        return tuple(str(v) for v in node.items)
+    if isinstance(node, ast.ListExpr):
+        return tuple(str(i.value) for i in map(_unwrap, node.items) if isinstance(i, ast.Literal))
+    return ()
 
 
 def _constant_set(node: ast.Node) -> frozenset[object] | None:
@@ -639,7 +716,14 @@ def _condition(
         return (lambda ctx: truth(w_(ctx), "'when'") and not truth(u_(ctx), "'unless'")), False
     if w is not None:
         w_ = w
-        return (lambda ctx: truth(w_(ctx), "'when'")), False
+
+        def when_(ctx: Context) -> bool:
+            value = w_(ctx)
+            if value is True:
+                return True
+            return False if value is False or value is None else truth(value, "'when'")
+
+        return when_, False
     if u is not None:
         u_ = u
         return (lambda ctx: not truth(u_(ctx), "'unless'")), False
@@ -755,13 +839,14 @@ def compile_tree(
 def _index(rules: list[CompiledRule]) -> list[Step]:
     """Group runs of rules gated on the same field into switches."""
     steps: list[Step] = []
+    gates = [_gate(r.rule) for r in rules]  # once per rule (it walks the condition)
     i = 0
     while i < len(rules):
-        gate = _gate(rules[i].rule)
+        gate = gates[i]
         j = i + 1
         if gate is not None and not _touches(rules[i].rule, gate):
             while j < len(rules):
-                other = _gate(rules[j].rule)
+                other = gates[j]
                 if other is None or (other.root, other.keys) != (gate.root, gate.keys):
                     break
                 j += 1
@@ -773,8 +858,7 @@ def _index(rules: list[CompiledRule]) -> list[Step]:
             continue
         run = rules[i:j]
         table: dict[object, list[CompiledRule]] = {}
-        for rule in run:
-            rule_gate = _gate(rule.rule)
+        for rule, rule_gate in zip(run, gates[i:j], strict=True):
             assert rule_gate is not None
             for k in rule_gate.values:
                 table.setdefault(k, []).append(rule)

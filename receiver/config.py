@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from receiver.counters.settings import CounterSettings
 from receiver.signatures import Secrets
+from receiver.usercache import CacheSettings
+from receiver.userdir import HttpDirectoryConfig
 
 
 def shipped_policies() -> Path:
@@ -39,15 +42,26 @@ class ServiceConfig:
     default_action: Literal["allow", "deny"] = "allow"
     deadline_ms: int = DEFAULT_DEADLINE_MS
     max_body: int = DEFAULT_MAX_BODY
-    users: Path | None = None
+    users: Path | None = None  # the file directory
+    users_http: HttpDirectoryConfig | None = None  # the http directory
+    users_cache: CacheSettings = field(default_factory=CacheSettings)
     decision_log: Path | None = None  # None: stdout
     log_content: bool = False
     watch: bool = False
     log_level: str = "info"
+    braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
+    braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
+    counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters
 
     @property
     def deadline(self) -> float:
         return self.deadline_ms / 1000
+
+
+def unauthenticated_ok(config: ServiceConfig, credential: object) -> bool:
+    """Whether an endpoint whose credential is ``credential`` may accept unauthenticated
+    requests: only when none is configured and the service binds loopback addresses only."""
+    return credential is None and is_loopback(config.host)
 
 
 def is_loopback(host: str) -> bool:

@@ -10,16 +10,21 @@ it is computed at most once per request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from receiver.values import Timestamp, Value
 
 MISSING: Any = object()  # an empty memo slot
+NO_COUNTERS: Mapping[str, Value] = MappingProxyType({})
 
 
 class Context:
     __slots__ = (
         "actor",
+        "counters",
+        "counters_unavailable",
         "data",
         "decision_id",
         "event",
@@ -28,6 +33,7 @@ class Context:
         "now",
         "trace",
         "user",
+        "user_failed",
         "user_loaded",
     )
 
@@ -48,6 +54,9 @@ class Context:
         self.now = now
         self.user: Value = None
         self.user_loaded = False
+        self.user_failed = False
+        self.counters: Mapping[str, Value] = NO_COUNTERS  # counter id -> value (see counters/)
+        self.counters_unavailable = False
         self.it: Value = None
         self.memo: list[Value] = [MISSING] * memo_size
         self.trace: list[tuple[object, Value]] | None = None

@@ -57,6 +57,8 @@ class Decision:
     errors: list[RuleFailure] = field(default_factory=list)
     degraded: bool = False
     by_error: bool = False  # denied because a rule failed under on_error: deny
+    status: int | None = None  # a deny rule's brainCloud status, when it set one
+    reason_code: int | None = None  # a deny rule's brainCloud reason code, when it set one
     trace: list[TraceStep] | None = None
 
     @property

@@ -20,8 +20,11 @@ from receiver.payload import Event
 
 
 class DecisionLog:
-    def __init__(self, stream: IO[bytes], log_content: bool = False) -> None:
+    def __init__(
+        self, stream: IO[bytes], log_content: bool = False, *, owned: bool = False
+    ) -> None:
         self._stream = stream
+        self._owned = owned  # opened for this log (a file): close() closes it
         self._lock = threading.Lock()
         self.log_content = log_content
 
@@ -76,3 +79,5 @@ class DecisionLog:
     def close(self) -> None:
         with self._lock:
             self._stream.flush()
+            if self._owned:
+                self._stream.close()

@@ -41,7 +41,7 @@ class Diagnostic:
         return (self.span.path, self.span.line, self.span.column, self.message)
 
     def render(self) -> str:
-        head = f"{self.location}: {self.severity}: {self.message} [{self.code}]"
+        head = f"{self.location}: {self.severity}: {printable(self.message)} [{self.code}]"
         if self.span is None:
             return head
         snippet = self.span.snippet()
@@ -102,6 +102,13 @@ class Diagnostics:
         for diag in self.items:
             unique.setdefault((*diag.sort_key(), diag.code, diag.severity), diag)
         return sorted(unique.values(), key=Diagnostic.sort_key)
+
+
+def printable(text: str) -> str:
+    """Text with control and other invisible characters escaped, so a message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -33,6 +33,16 @@ from receiver.payload import Event
 from receiver.tree import CompiledRule, EventTree, Switch
 from receiver.values import Timestamp, Value, key, show, to_json
 
+
+class _LookupFailed:
+    """Sent into an evaluation when the user directory could not answer."""
+
+    def __repr__(self) -> str:
+        return "LOOKUP_FAILED"
+
+
+LOOKUP_FAILED: Any = _LookupFailed()
+
 ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
 
 UserLookup = Callable[[str], Mapping[str, Any] | None]
@@ -77,6 +87,8 @@ def evaluation(
     explain: bool = False,
     deadline: float | None = None,
     decision_id: str = "",
+    counters: Mapping[str, Value] | None = None,
+    counters_unavailable: bool = False,
 ) -> Evaluation:
     """The evaluation as a generator: yields a user id when the user record is needed.
 
@@ -85,6 +97,9 @@ def evaluation(
     answers its fail-safe action).
     """
     ctx = Context(event.name, event.data, event.actor, now, tree.memo_size, decision_id=decision_id)
+    if counters is not None:  # values computed before evaluation (receiver/counters/plan.py)
+        ctx.counters = counters
+    ctx.counters_unavailable = counters_unavailable
     decision = Decision("allow")
     trace: list[TraceStep] | None = [] if explain else None
     decision.trace = trace
@@ -121,6 +136,7 @@ def evaluation(
             if compiled.needs_user and not ctx.user_loaded:
                 user_id = ctx.user_id
                 record = (yield user_id) if user_id is not None else None
+                ctx.user_failed = record is LOOKUP_FAILED
                 ctx.user = record if isinstance(record, dict) else None
                 ctx.user_loaded = True
                 if deadline is not None and perf_counter() > deadline:
@@ -164,6 +180,8 @@ def evaluation(
                 decision.action = "deny"
                 decision.message = _message(compiled, ctx, decision)
                 decision.rule = rule.qualified_id
+                decision.status = rule.doc.status
+                decision.reason_code = rule.doc.reason_code
                 return decision
             if rule.action == "allow":
                 decision.rule = rule.qualified_id
@@ -245,14 +263,21 @@ def evaluate(
     explain: bool = False,
     decision_id: str = "",
     deadline: float | None = None,
+    counters: Mapping[str, Value] | None = None,
+    counters_unavailable: bool = False,
 ) -> Decision:
     """Evaluate synchronously, looking the user up with ``users`` when a rule needs it."""
-    run = evaluation(tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id)
+    run = evaluation(
+        tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id,
+        counters=counters, counters_unavailable=counters_unavailable,
+    )  # fmt: skip
     try:
         user_id = next(run)
         while True:
             record = users(user_id) if users is not None else None
-            user_id = run.send(dict(record) if record is not None else None)
+            if record is not None and record is not LOOKUP_FAILED:
+                record = dict(record)
+            user_id = run.send(record)
     except StopIteration as stop:
         result: Decision = stop.value
         return result

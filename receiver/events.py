@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fnmatch
 
+from receiver.diagnostics import did_you_mean
+
 SOCIALPLUS_EVENTS: tuple[str, ...] = (
     "message.shouldCreate",
     "message.shouldUpdate",
@@ -49,3 +51,29 @@ def covers(outer: str, inner: str) -> bool:
     return fnmatch.fnmatchcase(inner.replace("*", "\x00").replace("?", "\x01"), outer) and (
         outer.endswith("*")
     )
+
+
+# brainCloud API hooks (protocols.md B) are named by hook type, service and operation:
+# braincloud.pre.event.SEND, braincloud.post.entity.READ, braincloud.postFail.entity.UPDATE.
+BRAINCLOUD_PREFIX = "braincloud."
+BRAINCLOUD_HOOK_TYPES: tuple[str, ...] = ("pre", "post", "postFail")
+BRAINCLOUD_FORM = "braincloud.<pre|post|postFail>.<service>.<OPERATION>"
+
+
+def braincloud_event(hook_type: str, service: str, operation: str) -> str:
+    return f"{BRAINCLOUD_PREFIX}{hook_type}.{service}.{operation}"
+
+
+def braincloud_problem(pattern: str) -> str | None:
+    """What is wrong with a ``braincloud.*`` event name or pattern, or None."""
+    parts = pattern.split(".")
+    hook_type = parts[1] if len(parts) > 1 else ""
+    if hook_type and not is_glob(hook_type) and hook_type not in BRAINCLOUD_HOOK_TYPES:
+        hint = did_you_mean(hook_type, BRAINCLOUD_HOOK_TYPES)
+        return (
+            f"'{hook_type}' is not a brainCloud hook type (pre, post or postFail){hint}; "
+            f"events are named {BRAINCLOUD_FORM}"
+        )
+    if not is_glob(pattern) and (len(parts) != 4 or not all(parts)):
+        return f"brainCloud events are named {BRAINCLOUD_FORM}, e.g. braincloud.pre.event.SEND"
+    return None

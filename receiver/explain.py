@@ -7,6 +7,8 @@ sub-expressions (outermost first), shadow results, failures, and the decision.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from receiver.decision import Decision
 from receiver.tree import EventTree
 from receiver.values import show
@@ -17,9 +19,11 @@ def _value(value: object) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def render_explanation(tree: EventTree, decision: Decision) -> str:
+def render_explanation(tree: EventTree, decision: Decision, counters: Sequence[str] = ()) -> str:
+    """``counters``: the counter lines of receiver/counters/plan.py (``Prepared.explain``)."""
     count = len(tree.rules)
     lines = [f"event {tree.event}: {count} rule{'s apply' if count != 1 else ' applies'}"]
+    lines.extend(counters)
     for number, step in enumerate(decision.trace or [], start=1):
         mode = " (shadow)" if step.mode == "shadow" else ""
         lines.append(f"{number:>3}. {step.rule}  {step.action}{mode}: {step.outcome}")

@@ -9,9 +9,14 @@ Those fall back to the standard library, so the answer is always the same JSON.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
+
+# orjson does not reject integers beyond 64 bits: it silently reads them as floats. A body
+# with a run of 19 or more digits (which any such integer has) is parsed by ``json``.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 class JSONError(ValueError):
@@ -19,12 +24,15 @@ class JSONError(ValueError):
 
 
 def loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
+    if _LONG_DIGITS.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(body)
+    except RecursionError:
+        raise JSONError("invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as err:
         raise JSONError(
             f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"

@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prom_multiprocess
 
 from receiver.decision import Decision
-from receiver.events import KNOWN_EVENTS
+from receiver.events import BRAINCLOUD_HOOK_TYPES, BRAINCLOUD_PREFIX, KNOWN_EVENTS
 
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -39,7 +39,14 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created seri
 def event_label(name: str) -> str:
     if not name:
         return "none"
-    return name if name in _KNOWN else "other"
+    if name in _KNOWN:
+        return name
+    if name.startswith(BRAINCLOUD_PREFIX):
+        # braincloud.<hookType>.<service>.<operation>: counted by hook type only, since
+        # services and operations come from outside (the decision log has the full name).
+        hook_type = name.split(".", 2)[1]
+        return f"braincloud.{hook_type}" if hook_type in BRAINCLOUD_HOOK_TYPES else "other"
+    return "other"
 
 
 class Metrics:
@@ -105,12 +112,39 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
+        self.user_lookups = Counter(
+            "receiver_user_lookups",
+            "User lookups by result: hit, negative-hit (cached 'not found'), miss (fetched), "
+            "stale (served after a directory failure) or failed.",
+            ["result"],
+            registry=r,
+        )
+        self.user_directory = Histogram(
+            "receiver_user_directory_seconds",
+            "Latency of calls to the remote user directory.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.user_directory_failures = Counter(
+            "receiver_user_directory_failures",
+            "Failed calls to the remote user directory, by reason (timeout or error).",
+            ["reason"],
+            registry=r,
+        )
+        self.user_evictions = Counter(
+            "receiver_user_evictions",
+            "Users evicted from the cache by platform webhooks.",
+            registry=r,
+        )
         self._current_revision: str | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def set_revision(self, revision: str) -> None:
-        if self._current_revision is not None:
-            self.revision.remove(self._current_revision)
+        if self._current_revision is not None and self._current_revision != revision:
+            # Multiprocess mode cannot remove a label set (it warns and keeps the value): zero it.
+            self.revision.labels(self._current_revision).set(0)
+            if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                self.revision.remove(self._current_revision)
         self.revision.labels(revision).set(1)
         self._current_revision = revision
 
@@ -145,6 +179,14 @@ class Metrics:
 
     def count_status(self, platform: str, event: str, action: str, status: int) -> None:
         self._child(self.requests, platform, event_label(event), action, str(status)).inc()
+
+    def lookup(self, result: str) -> None:
+        self._child(self.user_lookups, result).inc()
+
+    def directory_call(self, seconds: float, failure: str | None) -> None:
+        self.user_directory.observe(seconds)
+        if failure is not None:
+            self._child(self.user_directory_failures, failure).inc()
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -63,6 +63,23 @@ class RuleDoc:
     mode: Mode = "enforce"
     enabled: bool = True
     description: str = ""
+    status: int | None = None  # brainCloud deny: the error status (default 403)
+    reason_code: int | None = None  # brainCloud deny: the reason code (default 50000)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterDoc:
+    """A declared sliding-window counter (``counters:``); see receiver/counters/."""
+
+    name: Located[str]
+    span: Span
+    key: ExprSource | None
+    window: Located[str] | None
+    events: tuple[Located[str], ...] | None = None  # event counter: what feeds it
+    decisions: tuple[Located[str], ...] | None = None  # strike counter: which rules count
+    distinct: ExprSource | None = None
+    when: ExprSource | None = None
+    description: str = ""
 
 
 @dataclass(slots=True)
@@ -77,3 +94,4 @@ class PolicyDoc:
     lists: dict[str, ListDoc] = field(default_factory=dict)
     macros: dict[str, MacroDoc] = field(default_factory=dict)
     rules: list[RuleDoc] = field(default_factory=list)
+    counters: dict[str, CounterDoc] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -21,6 +22,7 @@ import time
 from types import FrameType
 
 import uvicorn
+from prometheus_client import multiprocess as prom_multiprocess
 
 from receiver.app import create_app
 from receiver.config import ServiceConfig, is_loopback
@@ -47,11 +49,15 @@ def setup_logging(level: str) -> None:
 
 def preflight(config: ServiceConfig) -> None:
     """Refuse unsafe or broken configurations before binding anything."""
-    if config.secrets is None and not is_loopback(config.host):
+    unprotected = config.secrets is None and config.braincloud_tokens is None
+    if unprotected and not is_loopback(config.host):
         raise StartupError(
-            f"refusing to listen on {config.host} without a signature secret: anyone could "
+            f"refusing to listen on {config.host} without a signature secret or a bridge "
+            "token: anyone could "
             "send decisions requests. Set RECEIVER_SOCIALPLUS_SECRET (or --secret-file) to the "
-            "secretKey social.plus gave you, or bind 127.0.0.1 for local testing."
+            "secretKey social.plus gave you, or RECEIVER_BRAINCLOUD_TOKEN (or "
+            "--braincloud-token-file) to the token of the brainCloud bridge script, or bind "
+            "127.0.0.1 for local testing."
         )
     try:
         load_snapshot(config.policies, config.users)
@@ -79,21 +85,48 @@ def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
 
 
 def _announce(config: ServiceConfig) -> None:
-    if config.secrets is None:
+    if config.secrets is None and is_loopback(config.host):
         banner = "!" * 78
         log.warning(
             "\n%s\nNO SIGNATURE SECRET: accepting UNSIGNED requests on %s (loopback only).\n"
             "Set RECEIVER_SOCIALPLUS_SECRET or --secret-file before exposing this service.\n%s",
             banner, config.host, banner,
         )  # fmt: skip
-    else:
+    elif config.secrets is not None:
         count = len(config.secrets.keys)
         log.info("verifying signatures with %d secret%s", count, "s" if count > 1 else "")
+    _announce_braincloud(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms",
         config.policies, config.host, config.port, config.workers,
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
+    )  # fmt: skip
+
+
+def _announce_braincloud(config: ServiceConfig) -> None:
+    loopback = is_loopback(config.host)
+    if config.secrets is None and not loopback:
+        log.warning("no social.plus signature secret: /hooks/socialplus answers 401 to everything")
+    if config.braincloud_tokens is None:
+        if loopback:
+            log.warning(
+                "NO BRAINCLOUD BRIDGE TOKEN: accepting unauthenticated brainCloud hooks on %s "
+                "(loopback only). Set RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file.",
+                config.host,
+            )
+        else:
+            log.warning(
+                "no brainCloud bridge token: /hooks/braincloud answers 401 to everything "
+                "(set RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file to enable it)"
+            )
+    else:
+        count = len(config.braincloud_tokens.keys)
+        log.info("brainCloud hooks: checking %d bridge token%s", count, "s" if count > 1 else "")
+    log.info(
+        "brainCloud hooks on http://%s:%d/hooks/braincloud; pre-hook fail-safe %s, post and "
+        "post-fail hooks null",
+        config.host, config.port, config.braincloud_pre_fail_safe,
     )  # fmt: skip
 
 
@@ -112,10 +145,17 @@ def _worker(config: ServiceConfig, sock: socket.socket) -> None:
     uvicorn.Server(_uvicorn_config(config)).run(sockets=[sock])
 
 
+async def _placeholder(scope: object, receive: object, send: object) -> None:
+    """Never called: only lets uvicorn bind the shared socket in the supervisor."""
+
+
 def _supervise(config: ServiceConfig) -> int:
+    metrics_dir: str | None = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="receiver-metrics-")
-    sock = _uvicorn_config(config).bind_socket()
+        metrics_dir = tempfile.mkdtemp(prefix="receiver-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # Bind with a placeholder app: the real app (and its decision log) lives in the workers.
+    sock = uvicorn.Config(_placeholder, host=config.host, port=config.port).bind_socket()
     context = multiprocessing.get_context("spawn")
     workers: list[multiprocessing.process.BaseProcess] = []
     stopping = False
@@ -148,6 +188,8 @@ def _supervise(config: ServiceConfig) -> int:
             if not process.is_alive() and not stopping:
                 log.error("worker %s exited with code %s; starting a new one",
                           process.pid, process.exitcode)  # fmt: skip
+                if process.pid is not None:
+                    prom_multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
                 workers[index] = spawn()
     deadline = time.monotonic() + GRACEFUL_SECONDS + 5
     for process in workers:
@@ -155,4 +197,6 @@ def _supervise(config: ServiceConfig) -> int:
         if process.is_alive():
             process.kill()
     sock.close()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

@@ -3,35 +3,57 @@
 For one social.plus pre-hook call: body size limit -> signature on the raw bytes
 (before any parsing) -> JSON and envelope -> the current policy snapshot's tree for
 the event -> evaluation under the deadline -> response body, metrics, decision log.
+A brainCloud API hook forwarded by the bridge script goes the same way, with the
+bridge's token (or HMAC) in place of the signature, the bridge envelope, and
+brainCloud's return contract and per-hook-type fail-safe answers.
 Nothing here may raise: bad input becomes a 4xx with a short JSON error, and any
 internal failure becomes HTTP 200 with the fail-safe action, logged and counted.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets as _secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from time import perf_counter
 
 from receiver import jsoncodec
-from receiver.adapters import socialplus
-from receiver.config import ServiceConfig
+from receiver.adapters import braincloud, socialplus
+from receiver.config import ServiceConfig, unauthenticated_ok
+from receiver.counters.plan import EMPTY_PLAN, Prepared, counter_values, plan_for
+from receiver.counters.runtime import CounterService
 from receiver.decision import Decision
 from receiver.decisionlog import DecisionLog
 from receiver.errors import PayloadError
-from receiver.evaluator import evaluate
+from receiver.evaluator import evaluate, evaluation
 from receiver.metrics import Metrics
 from receiver.payload import Event
+from receiver.policyset import PolicySet
 from receiver.reload import LivePolicies
 from receiver.signatures import verify
+from receiver.tokens import verify_bridge
+from receiver.tree import EventTree
+from receiver.usercache import UserCache
+from receiver.users import StaticDirectory
 from receiver.values import Timestamp
 
 log = logging.getLogger("receiver.service")
 
 PLATFORM = "socialplus"
+BRAINCLOUD = "braincloud"
 JSON = "application/json"
+NO_SECRET = (
+    "social.plus hooks are off: no signature secret is configured "
+    "(RECEIVER_SOCIALPLUS_SECRET or --secret-file) and the service is not bound to loopback"
+)
+NO_TOKEN = (
+    "brainCloud hooks are off: no bridge token is configured "
+    "(RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file) and the service is not bound "
+    "to loopback"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +63,13 @@ class Answer:
     decision_id: str | None = None
 
 
+_ID_PREFIX = _secrets.token_hex(6)  # random per process, so ids from several workers differ
+_id_counter = itertools.count(1)
+
+
 def new_decision_id() -> str:
-    return _secrets.token_hex(10)
+    """Unique across processes, and cheap: a random per-process prefix and a counter."""
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
 
 
 def error_body(message: str) -> bytes:
@@ -56,30 +83,42 @@ class Service:
         live: LivePolicies,
         metrics: Metrics,
         decision_log: DecisionLog | None,
+        user_cache: UserCache | None = None,
+        *,
+        counters: CounterService | None = None,
     ) -> None:
         self.config = config
+        self.counters = counters
         self.live = live
         self.metrics = metrics
         self.decision_log = decision_log
         self.fail_safe = config.default_action
+        self.user_cache = user_cache
+        # Without a credential, an endpoint answers unauthenticated requests on loopback only.
+        self.socialplus_open = unauthenticated_ok(config, config.secrets)
+        self.braincloud_open = unauthenticated_ok(config, config.braincloud_tokens)
 
-    def refuse(self, status: int, reason: str, message: str, started: float) -> Answer:
+    def refuse(
+        self, status: int, reason: str, message: str, started: float, platform: str = PLATFORM
+    ) -> Answer:
         if status == 401:
-            self.metrics.signature_failures.labels(PLATFORM, reason).inc()
+            self.metrics.signature_failures.labels(platform, reason).inc()
         else:
-            self.metrics.bad_requests.labels(PLATFORM, reason).inc()
-        self.metrics.count_status(PLATFORM, "", "refused", status)
-        self.metrics.latency.labels(PLATFORM).observe(perf_counter() - started)
+            self.metrics.bad_requests.labels(platform, reason).inc()
+        self.metrics.count_status(platform, "", "refused", status)
+        self.metrics.latency.labels(platform).observe(perf_counter() - started)
         return Answer(status, error_body(message))
 
     async def socialplus(
-        self, body: bytes | None, headers: dict[str, str], started: float
+        self, body: bytes | None, headers: Mapping[str, str], started: float
     ) -> Answer:
         if body is None:
             limit = self.config.max_body
             return self.refuse(
                 413, "too-large", f"the body is larger than the limit of {limit} bytes", started
             )
+        if self.config.secrets is None and not self.socialplus_open:
+            return self.refuse(401, "not-configured", NO_SECRET, started)
         if self.config.secrets is not None:
             check = verify(body, headers, self.config.secrets, jsoncodec.loads)
             if not check.ok:
@@ -95,42 +134,112 @@ class Service:
         except PayloadError as err:
             return self.refuse(400, "malformed", str(err), started)
         decision_id = new_decision_id()
-        return self.decide(event, decision_id, started)
+        return await self.decide(event, decision_id, started)
 
-    def decide(self, event: Event, decision_id: str, started: float) -> Answer:
+    async def _evaluate(
+        self, tree: EventTree, event: Event, users: StaticDirectory | None, decision_id: str,
+        deadline: float, *, counted: Prepared | None = None,
+    ) -> Decision:  # fmt: skip
+        now = Timestamp(time.time())
+        cache = self.user_cache
+        more = counter_values(counted)
+        if cache is None or not tree.needs_user:
+            lookup = users.get if users is not None else None
+            return evaluate(
+                tree, event, now, lookup, decision_id=decision_id, deadline=deadline, **more
+            )
+        run = evaluation(tree, event, now, decision_id=decision_id, deadline=deadline, **more)
+        try:
+            user_id = next(run)
+            while True:
+                record = await cache.lookup(user_id, deadline - perf_counter())
+                user_id = run.send(record)
+        except StopIteration as stop:
+            result: Decision = stop.value
+            return result
+
+    async def _counted(
+        self, policies: PolicySet, tree: EventTree, event: Event,
+        users: StaticDirectory | None, *, decision_id: str, deadline: float,
+    ) -> Decision:  # fmt: skip
+        """Evaluate with the event's counters: one backend call before, strikes after."""
+        plan = plan_for(policies, event.name) if self.counters is not None else EMPTY_PLAN
+        if self.counters is None or not (plan or self.counters.down):
+            return await self._evaluate(tree, event, users, decision_id, deadline)
+        counted = await self.counters.before(plan, event, Timestamp(time.time()), deadline)
+        decision = await self._evaluate(tree, event, users, decision_id, deadline, counted=counted)
+        await self.counters.after(counted, decision, deadline)
+        return decision
+
+    async def decide(self, event: Event, decision_id: str, started: float) -> Answer:
+        safe = socialplus.fail_safe(self.fail_safe)
+        decision = await self.decision(event, decision_id, started, PLATFORM, safe)
+        return Answer(200, socialplus.response_body(decision), decision_id)
+
+    async def braincloud(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        """One brainCloud API hook forwarded by the bridge script."""
+        if body is None:
+            limit = self.config.max_body
+            return self.refuse(
+                413, "too-large", f"the body is larger than the limit of {limit} bytes", started,
+                BRAINCLOUD,
+            )  # fmt: skip
+        tokens = self.config.braincloud_tokens
+        if tokens is None and not self.braincloud_open:
+            return self.refuse(401, "not-configured", NO_TOKEN, started, BRAINCLOUD)
+        if tokens is not None:
+            check = verify_bridge(body, headers, tokens)
+            if not check.ok:
+                what = {
+                    "missing": "missing bridge token (x-receiver-token or x-receiver-signature)",
+                    "malformed": "x-receiver-signature is not a hex or Base64 HMAC-SHA256",
+                    "mismatch": "the bridge token does not match",
+                }[check.outcome]
+                log.warning("refused a brainCloud hook: %s", what)
+                return self.refuse(401, check.outcome, what, started, BRAINCLOUD)
+        try:
+            call = braincloud.parse_request(body)
+        except braincloud.EnvelopeError as err:
+            return self.refuse(400, err.reason, str(err), started, BRAINCLOUD)
+        decision_id = new_decision_id()
+        safe = braincloud.fail_safe(call.hook_type, self.config.braincloud_pre_fail_safe)
+        decision = await self.decision(call.event, decision_id, started, BRAINCLOUD, safe)
+        return Answer(200, braincloud.response_body(call.hook_type, decision), decision_id)
+
+    async def decision(
+        self, event: Event, decision_id: str, started: float, platform: str, safe: Decision
+    ) -> Decision:
+        """Decide under the deadline, answering ``safe`` on errors; count and log it."""
         snapshot = self.live.current
         degraded_reason: str | None = None
         try:
             tree = snapshot.policies.tree(event.name)
-            users = snapshot.users
-            decision = evaluate(
-                tree,
-                event,
-                Timestamp(time.time()),
-                users.get if users is not None else None,
-                decision_id=decision_id,
+            decision = await self._counted(
+                snapshot.policies, tree, event, snapshot.users, decision_id=decision_id,
                 deadline=started + self.config.deadline,
-            )
+            )  # fmt: skip
             if decision.degraded:
                 degraded_reason = "deadline"
                 log.warning(
                     "decision %s for %s ran out of its %d ms deadline; answered %s",
-                    decision_id, event.name, self.config.deadline_ms, self.fail_safe,
+                    decision_id, event.name, self.config.deadline_ms, safe.action,
                 )  # fmt: skip
         except Exception:
             log.exception("internal error deciding %s (%s); answered %s",
-                          event.name, decision_id, self.fail_safe)  # fmt: skip
+                          event.name, decision_id, safe.action)  # fmt: skip
             self.metrics.evaluation_errors.labels("internal", "", "").inc()
-            decision = Decision(self.fail_safe, degraded=True)
+            decision = safe
             degraded_reason = "error"
         if degraded_reason is not None:
-            safe = socialplus.fail_safe(self.fail_safe)
             decision = replace(
-                decision, action=safe.action, message=safe.message, data=None, modified_by=[]
+                decision, action=safe.action, message=safe.message, data=None, modified_by=[],
+                status=safe.status, reason_code=safe.reason_code, by_error=False,
             ) if degraded_reason == "deadline" else safe  # fmt: skip
-            self.metrics.degraded.labels(PLATFORM, degraded_reason).inc()
+            self.metrics.degraded.labels(platform, degraded_reason).inc()
         elapsed = perf_counter() - started
-        self.metrics.observe(PLATFORM, event.name, decision, 200, elapsed)
+        self.metrics.observe(platform, event.name, decision, 200, elapsed)
         self.metrics.count_rules(decision, {})
         for failure in decision.errors:
             log.warning("rule %s failed at %s: %s", failure.rule, failure.location, failure.message)
@@ -139,7 +248,7 @@ class Service:
                 self.decision_log.write(
                     self.decision_log.record(
                         decision_id=decision_id,
-                        platform=PLATFORM,
+                        platform=platform,
                         event=event,
                         decision=decision,
                         revision=snapshot.revision,
@@ -149,4 +258,61 @@ class Service:
                 )
             except Exception:
                 log.exception("could not write the decision log")
-        return Answer(200, socialplus.response_body(decision), decision_id)
+        return decision
+
+    async def socialplus_events(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        """The platform's ordinary webhooks: user changes evict the user from the cache."""
+        if body is None:
+            limit = self.config.max_body
+            return self.refuse(
+                413, "too-large", f"the body is larger than the limit of {limit} bytes", started
+            )
+        if self.config.secrets is None and not self.socialplus_open:
+            return self.refuse(401, "not-configured", NO_SECRET, started)
+        if self.config.secrets is not None:
+            check = verify(body, headers, self.config.secrets, jsoncodec.loads)
+            if not check.ok:
+                return self.refuse(401, check.outcome, "the signature does not match", started)
+        try:
+            payload = jsoncodec.loads(body)
+        except jsoncodec.JSONError as err:
+            return self.refuse(400, "malformed", str(err), started)
+        if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+            return self.refuse(400, "malformed", "the webhook needs a string 'event'", started)
+        name = payload["event"]
+        if name in USER_EVENTS:
+            evicted = 0
+            for user_id in user_ids(payload.get("data")):
+                if self.user_cache is not None and self.user_cache.evict(user_id):
+                    evicted += 1
+            self.metrics.user_evictions.inc(evicted)
+            log.info("%s: evicted %d cached user(s)", name, evicted)
+        self.metrics.count_status(
+            "socialplus-webhook", name if name in USER_EVENTS else "", "ok", 200
+        )
+        return Answer(200, b"{}")
+
+
+USER_EVENTS = frozenset({"user.didUpdate", "user.didBan", "user.didUnban"})
+
+
+def user_ids(data: object) -> list[str]:
+    """User ids in a webhook's data: ``users[].userId`` (documented), ``user``, ``userId``."""
+    found: list[str] = []
+    if not isinstance(data, dict):
+        return found
+    candidates: list[object] = []
+    users = data.get("users")
+    if isinstance(users, list):
+        candidates.extend(users)
+    candidates.append(data.get("user"))
+    candidates.append(data)
+    for item in candidates:
+        if isinstance(item, dict):
+            for key in ("userId", "_id"):
+                value = item.get(key)
+                if isinstance(value, str) and value and value not in found:
+                    found.append(value)
+    return found

@@ -75,9 +75,11 @@ def decode_signature(value: str) -> bytes | None:
         value = value[7:]
     if len(value) == 64:
         try:
-            return bytes.fromhex(value)
+            raw = bytes.fromhex(value)  # fromhex skips spaces: "00 00 ..." is fewer bytes
         except ValueError:
             pass
+        else:
+            return raw if len(raw) == 32 else None
     try:
         raw = base64.b64decode(
             value + "=" * (-len(value) % 4),

@@ -70,6 +70,10 @@ def equals(left: Value, right: Value) -> bool:
             return as_time(left) == as_time(right)
         except EvaluationError:
             return False
+    if isinstance(left, list | tuple) and isinstance(right, list | tuple):  # [true] is not [1]
+        return len(left) == len(right) and all(map(equals, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(equals(v, right[k]) for k, v in left.items())
     return bool(left == right)
 
 
@@ -151,12 +155,11 @@ def arithmetic(op: str, left: Value, right: Value) -> Value:
     if left is None or right is None:
         return None
     if is_number(left) and is_number(right):
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
+        if op in ("+", "-", "*"):
+            result = left + right if op == "+" else left - right if op == "-" else left * right
+            if isinstance(result, float) and not math.isfinite(result):
+                raise EvaluationError(f"the result of '{op}' is too large for a number")
+            return result
         if right == 0:
             raise EvaluationError("division by zero")
         if op == "/":

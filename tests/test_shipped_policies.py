@@ -25,7 +25,11 @@ from typing import Any
 
 import pytest
 
+from receiver.adapters import braincloud
 from receiver.cli import main as cli_main
+from receiver.counters.memory import MemoryBackend
+from receiver.counters.plan import count_sync, counter_values, plan_for
+from receiver.counters.seed import seed_mapping
 from receiver.decision import Decision
 from receiver.dsl.textfuncs import parse_time
 from receiver.evaluator import evaluate
@@ -39,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 EXAMPLES = ROOT / "examples"
 PAYLOADS = EXAMPLES / "payloads"
+BRAINCLOUD_EXAMPLES = EXAMPLES / "braincloud"
 USERS_FILE = EXAMPLES / "users.yaml"
 NOW_TEXT = "2026-11-22T12:00:00Z"
 NOW = Timestamp(parse_time(NOW_TEXT))
@@ -66,6 +71,7 @@ class Case:
     modified_by: tuple[str, ...] = ()
     shadow: tuple[str, ...] = ()  # shadow rules that matched, in order
     users: Users | None = None  # None: examples/users.yaml
+    counters: Mapping[str, Mapping[str, int]] | None = None  # {counter: {key: value before}}
 
     def load(self) -> dict[str, Any]:
         if isinstance(self.payload, str):
@@ -77,7 +83,10 @@ class Case:
         event = parse_event(self.load())
         directory = example_users() if self.users is None else StaticDirectory(self.users)
         tree = shipped().tree(event.name)
-        return evaluate(tree, event, NOW, directory.get, explain=explain)
+        backend = MemoryBackend()  # fresh counters per case, seeded, as `receiver test` does
+        seed_mapping(backend, shipped().counters, self.counters or {}, NOW, self.name)
+        counted = count_sync(backend, plan_for(shipped(), event.name), event, NOW)
+        return evaluate(tree, event, NOW, directory.get, explain=explain, **counter_values(counted))
 
 
 def payload(event: str, data: dict[str, Any], user: str | None = "member_sam") -> dict[str, Any]:
@@ -90,6 +99,26 @@ def deny(message: str) -> dict[str, Any]:
 
 
 ALLOW: dict[str, Any] = {"action": "allow"}
+
+
+def envelope(source: str | dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A brainCloud bridge envelope: a file of ``examples/braincloud/`` or inline, changed."""
+    if isinstance(source, str):
+        loaded: dict[str, Any] = json.loads((BRAINCLOUD_EXAMPLES / source).read_text("utf-8"))
+        source = loaded
+    return {**source, **changes}
+
+
+def hook(source: str | dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The event a bridge envelope becomes, as a payload (what the service decides)."""
+    event = braincloud.parse_envelope(envelope(source, **changes)).event
+    return {"eventName": event.name, "data": event.data, "actor": event.actor}
+
+
+def hook_modified(source: str | dict[str, Any], message: Any) -> dict[str, Any]:
+    """The (social.plus-shaped) response when a hook's message became ``message``."""
+    return {"action": "allow", "data": {**hook(source)["data"], "message": message}}
+
 
 STAFF = "staff-bypass/staff-allow"
 BANNED = "banned-users/banned-deny"
@@ -114,6 +143,11 @@ SHOUTING = "shouting/shouting-lowercase"
 PROFANITY = "profanity/censor-profanity"
 PHONES = "privacy/redact-phone-numbers"
 POST_DELETE = "post-deletion/post-delete-allowed"
+BC_EXTRADATA = "braincloud-event-enrichment/send-event-extradata"
+BC_XP_MULTIPLIER = "braincloud-experience/xp-multiplier"
+BC_XP_TOO_HIGH = "braincloud-experience/xp-too-high"
+BC_FULL_NAME = "braincloud-entities/contact-full-name"
+BC_NOT_FOUND = "braincloud-entities/entity-not-found"
 
 MSG_BANNED = "Your account is suspended, so you can't do this right now."
 MSG_FLAG_REASONS = (
@@ -127,6 +161,7 @@ MSG_SHORTENERS = (
 )
 MSG_INVITES = "New accounts can't share invite links to other chats in their first 30 days."
 MSG_SPAM = "This looks like spam, so it wasn't posted. If we got it wrong, please rephrase."
+MSG_ENTITY_GONE = "This contact no longer exists. It may have been deleted; reload and try again."
 MSG_RESERVED = "Names with words like admin, moderator or official are reserved for the team."
 
 CASES: list[Case] = [
@@ -433,6 +468,147 @@ CASES: list[Case] = [
         deny(MSG_FLAG_REASONS),
         rule=FLAG_UNKNOWN,
     ),
+    # -- brainCloud API hooks (examples/braincloud/*.json; answers: test_braincloud_answers) --
+    Case(
+        "brainCloud sendEvent gets the hook's extradata",
+        hook("pre-send-event-extradata.json"),
+        hook_modified(
+            "pre-send-event-extradata.json",
+            {
+                "toId": "profile1",
+                "eventType": "gift",
+                "eventData": {"item": "sword", "source": "season-3"},
+            },
+        ),
+        modified_by=(BC_EXTRADATA,),
+    ),
+    Case(
+        "brainCloud sendEvent without eventData gets extradata alone",
+        hook("pre-send-event-extradata.json", message={"toId": "profile1", "eventType": "ping"}),
+        hook_modified(
+            "pre-send-event-extradata.json",
+            {"toId": "profile1", "eventType": "ping", "eventData": {"source": "season-3"}},
+        ),
+        modified_by=(BC_EXTRADATA,),
+    ),
+    Case(
+        "brainCloud sendEvent hook without extradata changes nothing",
+        hook("pre-send-event-extradata.json", parms={}),
+        ALLOW,
+    ),
+    Case(
+        "brainCloud XP multiplied",
+        hook("pre-set-xp-multiplied.json"),
+        hook_modified("pre-set-xp-multiplied.json", {"xp_points": 6000}),
+        modified_by=(BC_XP_MULTIPLIER,),
+    ),
+    Case(
+        "brainCloud XP over 10000 after the multiplier",
+        hook("pre-set-xp-too-high.json"),
+        deny("XP value is too high!"),
+        rule=BC_XP_TOO_HIGH,
+        modified_by=(BC_XP_MULTIPLIER,),
+    ),
+    Case(
+        "brainCloud XP over 10000 without a multiplier",
+        hook("pre-set-xp-too-high.json", message={"xp_points": 10001}, parms={}),
+        deny("XP value is too high!"),
+        rule=BC_XP_TOO_HIGH,
+    ),
+    Case(
+        "brainCloud XP of exactly 10000 is allowed",
+        hook("pre-set-xp-too-high.json", message={"xp_points": 5000}),
+        hook_modified("pre-set-xp-too-high.json", {"xp_points": 10000}),
+        modified_by=(BC_XP_MULTIPLIER,),
+    ),
+    Case(
+        "a moderator's brainCloud profile gets no staff bypass",
+        hook("pre-set-xp-too-high.json", profileId="mod_maya"),
+        deny("XP value is too high!"),
+        rule=BC_XP_TOO_HIGH,
+        modified_by=(BC_XP_MULTIPLIER,),
+    ),
+    Case(
+        "brainCloud contact read gets a fullName",
+        hook("post-entity-read-contact.json"),
+        hook_modified(
+            "post-entity-read-contact.json",
+            {
+                **envelope("post-entity-read-contact.json")["message"],
+                "data": {"firstName": "Bruce", "lastName": "Wayneo", "fullName": "Bruce Wayneo"},
+            },
+        ),
+        modified_by=(BC_FULL_NAME,),
+    ),
+    Case(
+        "brainCloud entity read of another type is unchanged",
+        hook(
+            "post-entity-read-contact.json",
+            message={"entityId": "e2", "entityType": "inventory", "data": {"slots": 3}},
+        ),
+        ALLOW,
+    ),
+    Case(
+        "brainCloud update of a missing entity gets a clear error",
+        hook("postfail-entity-update-missing.json"),
+        deny(MSG_ENTITY_GONE),
+        rule=BC_NOT_FOUND,
+    ),
+    Case(
+        "brainCloud update failing for another reason goes through",
+        hook(
+            "postfail-entity-update-missing.json",
+            errorData={"reasonCode": 40344, "errorMessage": "ENTITY_VERSION_MISMATCH"},
+        ),
+        ALLOW,
+    ),
+    Case(
+        "the eleventh message in a minute is refused",
+        payload("message.shouldCreate", {"text": "hi again", "channelId": "ch_general"}),
+        deny("You're sending messages too fast. Please wait a minute and try again."),
+        rule="rate-limits/message-flood",
+        counters={"messages_per_minute": {"member_sam": 10}},
+    ),
+    Case(
+        "the tenth message in a minute goes through",
+        payload("message.shouldCreate", {"text": "hi again", "channelId": "ch_general"}),
+        ALLOW,
+        counters={"messages_per_minute": {"member_sam": 9}},
+    ),
+    Case(
+        "the same text in a fifth channel is refused",
+        payload(
+            "message.shouldCreate",
+            {"text": "Join my server for free skins!!", "channelId": "ch_fifth"},
+        ),
+        deny("This message was already posted in several channels, so it wasn't posted again."),
+        rule="rate-limits/same-text-many-channels",
+        counters={"channels_per_text": {"join my server for free skins!!": 4}},
+    ),
+    Case(
+        "a fourth post with a link in an hour is refused",
+        payload("post.shouldCreate", {"text": "see bit.ly/x", "communityId": "comm_bakers"}),
+        deny("You've shared a lot of links in the last hour. Please wait before sharing more."),
+        rule="rate-limits/link-burst",
+        counters={"links_per_hour": {"member_sam": 3}},
+    ),
+    Case(
+        "profanity after three strikes is refused instead of censored",
+        payload("message.shouldCreate", {"text": "what the fuck", "channelId": "ch_general"}),
+        deny(
+            "This wasn't posted: you've had several messages removed or censored today. "
+            "Please keep it friendly."
+        ),
+        rule="rate-limits/repeat-offender",
+        counters={"strikes": {"member_sam": 3}},
+    ),
+    Case(
+        "profanity after two strikes is still only censored",
+        payload("message.shouldCreate", {"text": "what the fuck", "channelId": "ch_general"}),
+        {"action": "allow", "data": {"text": "what the ****", "channelId": "ch_general"}},
+        modified_by=("profanity/censor-profanity",),
+        counters={"strikes": {"member_sam": 2}},
+    ),
 ]
 
 
@@ -523,6 +699,54 @@ def test_documented_eval_command_answers_the_example(
     out = capsys.readouterr().out
     assert code == 0
     assert json.loads(out) == case.response
+
+
+BRAINCLOUD_ANSWERS: dict[str, Any] = {
+    "pre-send-event-extradata.json": {
+        "status": 200,
+        "messageOverride": {
+            "toId": "profile1",
+            "eventType": "gift",
+            "eventData": {"item": "sword", "source": "season-3"},
+        },
+    },
+    "pre-set-xp-multiplied.json": {"status": 200, "messageOverride": {"xp_points": 6000}},
+    "pre-set-xp-too-high.json": {
+        "status": 500,
+        "reasonCode": 50000,
+        "errorMessage": "XP value is too high!",
+    },
+    "post-entity-read-contact.json": {
+        "status": 200,
+        "data": {
+            "entityId": "a186da71-18b5-410d-9afa-779d6610bddd",
+            "entityType": "contact",
+            "version": 1,
+            "data": {"firstName": "Bruce", "lastName": "Wayneo", "fullName": "Bruce Wayneo"},
+            "acl": {"other": 0},
+            "createdAt": 1467259136127,
+            "updatedAt": 1467259136127,
+        },
+    },
+    "postfail-entity-update-missing.json": {
+        "status": 404,
+        "reasonCode": 40332,
+        "errorMessage": MSG_ENTITY_GONE,
+    },
+}
+
+
+def test_every_braincloud_example_has_an_answer() -> None:
+    files = {p.name for p in BRAINCLOUD_EXAMPLES.glob("*.json")}
+    assert files == set(BRAINCLOUD_ANSWERS)
+
+
+@pytest.mark.parametrize("name", sorted(BRAINCLOUD_ANSWERS))
+def test_braincloud_answers(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``receiver eval`` answers a bridge envelope in brainCloud's own return contract."""
+    code = cli_main(["eval", str(POLICIES), str(BRAINCLOUD_EXAMPLES / name), "--now", NOW_TEXT])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == BRAINCLOUD_ANSWERS[name]
 
 
 def test_example_user_times_load_as_strings() -> None:

@@ -52,6 +52,14 @@ class ListRef(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class CounterRef(Node):
+    """A read of a declared counter of the policy; ``counter`` is its id, ``policy/name``."""
+
+    name: str
+    counter: str
+
+
+@dataclass(frozen=True, slots=True)
 class Macro(Node):
     """An inlined macro: the use site's span and the macro's resolved body."""
 
@@ -73,9 +81,13 @@ class Index(Node):
 
 @dataclass(frozen=True, slots=True)
 class Call(Node):
+    """``func(args..., name=value...)``; ``kwarg_spans`` are the spans of the keyword names."""
+
     func: str
     func_span: Span
     args: tuple[Node, ...]
+    kwargs: tuple[tuple[str, Node], ...] = ()
+    kwarg_spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +142,7 @@ def children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, Index):
         return (node.obj, node.index)
     if isinstance(node, Call):
-        return node.args
+        return node.args + tuple(value for _, value in node.kwargs) if node.kwargs else node.args
     if isinstance(node, ListExpr):
         return node.items
     if isinstance(node, MapExpr):

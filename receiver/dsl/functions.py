@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from better_profanity import profanity
-
+from receiver import profanity
 from receiver.dsl import textfuncs
 from receiver.errors import EvaluationError
 from receiver.values import Duration, Timestamp, Value, as_time, type_name
@@ -28,6 +28,20 @@ ANY = None
 
 
 @dataclass(frozen=True, slots=True)
+class Keyword:
+    """A keyword argument a function takes (``profane(text, strict=true)``).
+
+    ``kind`` says what the value must be, since keyword arguments configure what is
+    built once at load: ``"list"`` is a list literal of strings or a named list of the
+    policy, ``"bool"`` is ``true`` or ``false`` written as such.
+    """
+
+    name: str
+    kind: Literal["list", "bool"]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
 class Function:
     name: str
     params: tuple[frozenset[str] | None, ...]
@@ -38,6 +52,10 @@ class Function:
     variadic: bool = False  # the last parameter repeats
     lambda_arg: int | None = None  # this argument is a condition over `it`
     literal_args: tuple[int, ...] = ()  # these arguments must be string literals (patterns)
+    keywords: tuple[Keyword, ...] = ()  # keyword arguments, all optional
+
+    def keyword(self, name: str) -> Keyword | None:
+        return next((k for k in self.keywords if k.name == name), None)
 
     @property
     def arity(self) -> str:
@@ -113,13 +131,29 @@ def _contains_any(text: Value, phrases: Value) -> Value:
 def _profane(value: Value) -> Value:
     if value is None:
         return False
-    return bool(profanity.contains_profanity(_text("profane", value)))
+    return profanity.matcher().contains(_text("profane", value))
 
 
 def _censor(value: Value) -> Value:
     if value is None:
         return None
-    return str(profanity.censor(_text("censor", value)))
+    return profanity.matcher().censor(_text("censor", value))
+
+
+def _normalize(value: Value) -> Value:
+    return None if value is None else profanity.normalize(_text("normalize", value))
+
+
+PROFANITY_KEYWORDS = (
+    Keyword("words", "list", "more words to find, on top of better-profanity's list"),
+    Keyword("allow", "list", "words never to find (better-profanity's whitelist_words)"),
+    Keyword(
+        "strict",
+        "bool",
+        "also see through look-alikes, accents, zero-width characters, "
+        "stretched letters and separators inside words",
+    ),
+)
 
 
 def _caps_ratio(value: Value) -> Value:
@@ -225,6 +259,7 @@ FUNCTIONS: dict[str, Function] = {
             "bool",
             _profane,
             "true when better-profanity finds a listed word in the text",
+            keywords=PROFANITY_KEYWORDS,
         ),
         Function(
             "censor",
@@ -232,6 +267,15 @@ FUNCTIONS: dict[str, Function] = {
             "string",
             _censor,
             "the text with listed words replaced by '****' (better-profanity)",
+            keywords=PROFANITY_KEYWORDS,
+        ),
+        Function(
+            "normalize",
+            (TEXT,),
+            "string",
+            _normalize,
+            "the text with invisible characters removed and look-alike letters, widths, "
+            "accents and case folded",
         ),
         Function(
             "caps_ratio",
@@ -263,6 +307,20 @@ FUNCTIONS: dict[str, Function] = {
             literal_args=(1,),
         ),
         Function("now", (), "time", None, "the time of the request (pinned by --now)"),
+        Function(
+            "user_lookup_failed",
+            (),
+            "bool",
+            None,
+            "true when the user directory could not answer in time (then `user` is null)",
+        ),
+        Function(
+            "counters_unavailable",
+            (),
+            "bool",
+            None,
+            "true when the counter backend could not answer (then counters read null)",
+        ),
         Function(
             "age",
             (frozenset({"string", "number", "time"}),),

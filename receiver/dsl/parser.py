@@ -93,10 +93,14 @@ def decode_string(raw: str) -> str:
             try:
                 out.append(chr(int(digits, 16)))
             except ValueError:
+                if not digits.isprintable():  # keep the message on one line
+                    digits = digits.encode("unicode_escape").decode("ascii")
                 raise ValueError(f"bad \\u escape '\\u{digits}'") from None
             i += 6
         else:
-            raise ValueError(f"unknown escape '\\{nxt}' (write '\\\\' for a backslash)")
+            # An unprintable character is named, so the message stays on one line.
+            shown = f"'\\{nxt}'" if nxt.isprintable() else f"'\\' + U+{ord(nxt):04X}"
+            raise ValueError(f"unknown escape {shown} (write '\\\\' for a backslash)")
     return "".join(out)
 
 
@@ -168,11 +172,40 @@ class _Builder(Transformer[Token, ast.Node]):
     def call(self, tree: Tree[object]) -> ast.Node:
         name, args = tree.children
         assert isinstance(name, Token)
-        arguments = tuple(args) if isinstance(args, list) else ()
-        return ast.Call(self._span(tree), str(name), self._span(name), arguments)
+        items = list(args) if isinstance(args, list) else []
+        positional: list[ast.Node] = []
+        keywords: dict[str, _Keyword] = {}
+        for item in items:
+            if isinstance(item, _Keyword):
+                if item.name in keywords:
+                    raise _LiteralError(f"keyword argument '{item.name}' is given twice", item.span)
+                keywords[item.name] = item
+            elif keywords:
+                raise _LiteralError(
+                    "a positional argument cannot follow keyword arguments; put it before them",
+                    self._span(item),
+                )
+            else:
+                positional.append(item)
+        return ast.Call(
+            self._span(tree),
+            str(name),
+            self._span(name),
+            tuple(positional),
+            tuple((k.name, k.value) for k in keywords.values()),
+            tuple(k.span for k in keywords.values()),
+        )
 
     def arguments(self, children: list[ast.Node]) -> list[ast.Node]:
         return list(children)
+
+    def call_arguments(self, children: list[object]) -> list[object]:
+        return list(children)
+
+    def keyword(self, children: list[object]) -> _Keyword:
+        name, value = children
+        assert isinstance(name, Token) and isinstance(value, ast.Node)
+        return _Keyword(str(name), self._span(name), value)
 
     def pairs(self, children: list[tuple[str, ast.Node]]) -> list[tuple[str, ast.Node]]:
         return list(children)
@@ -230,6 +263,15 @@ class _Builder(Transformer[Token, ast.Node]):
         pairs = tree.children[0]
         items = tuple(pairs) if isinstance(pairs, list) else ()
         return ast.MapExpr(self._span(tree), items)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyword:
+    """``name=value`` inside a call's parentheses (only while building the AST)."""
+
+    name: str
+    span: Span
+    value: ast.Node
 
 
 class _LiteralError(Exception):
@@ -321,7 +363,10 @@ def _syntax_message(err: UnexpectedInput, src: ExprSource) -> tuple[str, int, in
             return _CHAR_HINTS[char], pos, pos + width
         shown = repr(char) if char.isprintable() else f"U+{ord(char):04X}"
         return f"unexpected character {shown}", pos, pos + 1
-    label = err.match_examples(parser().parse, SYNTAX_EXAMPLES, use_accepts=True)
+    try:
+        label = err.match_examples(parser().parse, SYNTAX_EXAMPLES, use_accepts=True)
+    except Exception:
+        label = None
     if isinstance(err, UnexpectedEOF) or (
         isinstance(err, UnexpectedToken) and err.token.type == "$END"
     ):
@@ -335,10 +380,10 @@ def _syntax_message(err: UnexpectedInput, src: ExprSource) -> tuple[str, int, in
     token = err.token
     start = token.start_pos or 0
     end = token.end_pos or start + 1
+    if token.type == "EQUAL":  # '=' only separates a call's keyword from its value
+        return "'=' is assignment; use '==' to compare", start, end
     if label:
         return str(label), start, end
-    if token.type in ("EQUAL",):
-        return "'=' is assignment; use '==' to compare", start, end
     expected = err.accepts or err.expected
     return f"unexpected '{token}'" + _describe_expected(set(expected)), start, end
 

@@ -348,6 +348,8 @@ class PhraseMatcher:
         if not index:
             return None
         tokens = _folded_words(text)
+        if index.keys().isdisjoint(tokens):  # the usual case, decided at C speed
+            return None
         for position, token in enumerate(tokens):
             candidates = index.get(token)
             if candidates is None:

@@ -1,0 +1,283 @@
+"""Where the receiver's time per request goes, in process: no sockets, no uvicorn, no wrk.
+
+Run from the repository root::
+
+    python bench/serve_stages.py [--requests 3000] [--rounds 5] [--mix all|no-profanity]
+
+It builds the real Starlette app (``receiver.app.create_app``: signature secret, the
+shipped policies, ``examples/users.yaml``, decision log to a temporary file) and the
+bare app of ``bench/bare_app.py``, and calls both directly as ASGI applications with
+the signed payloads of ``bench/serve.py`` (same generator, same seed), alternating
+them request by request. Reported:
+
+1. CPU time per request of each app (``time.process_time`` over each round, best
+   round), and their ratio: what the HTTP ratio of ``bench/serve.py`` would be if
+   uvicorn cost nothing;
+2. a breakdown of the receiver's handler: each stage's function is wrapped with a
+   timer (``perf_counter_ns``) in a second pass. Stages whose function is not found
+   (the code changed) are left out. The wrappers cost a little, so the stages are
+   read as shares, not as exact sums.
+
+The numbers are CPU-bound Python: on a busy machine the medians move less than the
+means, and the ratio less than either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import bare_app
+import serve as bench_serve
+import uvloop
+
+from receiver import app as receiver_app
+from receiver.config import ServiceConfig
+from receiver.signatures import Secrets
+
+_LIFESPANS: set[asyncio.Task[None]] = set()
+
+# (label, module path, attribute path, is async): the stages of one pre-hook request
+STAGES = (
+    ("read body (read_limited)", "receiver.app", "read_limited", True),
+    ("signature (verify)", "receiver.service", "verify", False),
+    ("JSON + envelope (parse_request)", "receiver.adapters.socialplus", "parse_request", False),
+    ("decision id (token_hex)", "receiver.service", "new_decision_id", False),
+    ("policy evaluation (Service._evaluate)", "receiver.service", "Service._evaluate", True),
+    ("metrics: observe", "receiver.metrics", "Metrics.observe", False),
+    ("metrics: count_rules", "receiver.metrics", "Metrics.count_rules", False),
+    ("decision log: record", "receiver.decisionlog", "DecisionLog.record", False),
+    ("decision log: write", "receiver.decisionlog", "DecisionLog.write", False),
+    ("response body (response_body)", "receiver.adapters.socialplus", "response_body", False),
+)
+TOTAL_STAGE = ("Service.socialplus (all of the above but read body)", "receiver.service",
+               "Service.socialplus", True)  # fmt: skip
+
+
+def scope_for(body: bytes, signature: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": bench_serve.PATH,
+        "raw_path": bench_serve.PATH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"x-amity-signature", signature.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
+    }
+
+
+async def call(app: Any, body: bytes, signature: str) -> None:
+    """One request through the ASGI app; raises unless it answers 200."""
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    status: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope_for(body, signature), receive, send)
+    if status != [200]:
+        raise RuntimeError(f"the app answered {status}")
+
+
+async def start(app: Any) -> None:
+    """Run the app's lifespan startup (loads the policies)."""
+    queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    queue.put_nowait({"type": "lifespan.startup"})
+    started = asyncio.Event()
+
+    async def receive() -> dict[str, str]:
+        return await queue.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"].startswith("lifespan.startup"):
+            started.set()
+
+    task = asyncio.get_running_loop().create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    )
+    _LIFESPANS.add(task)  # keep a reference while the app lives
+    await asyncio.wait_for(started.wait(), 60)
+
+
+def wrap_stages(samples: dict[str, list[int]]) -> list[str]:
+    """Wrap each stage's function with a timer; the labels of those found."""
+    found = []
+    for label, module_name, attribute, is_async in (*STAGES, TOTAL_STAGE):
+        module = sys.modules.get(module_name) or __import__(module_name, fromlist=["_"])
+        owner: Any = module
+        *path, name = attribute.split(".")
+        try:
+            for part in path:
+                owner = getattr(owner, part)
+            original = getattr(owner, name)
+        except AttributeError:
+            continue
+        setattr(owner, name, timed(original, samples[label], is_async))
+        found.append(label)
+    return found
+
+
+def timed(original: Callable[..., Any], into: list[int], is_async: bool) -> Callable[..., Any]:
+    if is_async:
+
+        @functools.wraps(original)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter_ns()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                into.append(time.perf_counter_ns() - started)
+
+        return async_wrapper
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter_ns()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            into.append(time.perf_counter_ns() - started)
+
+    return wrapper
+
+
+async def cpu_per_request(
+    apps: Sequence[Any], signed: Sequence[tuple[bytes, str]], requests: int, rounds: int
+) -> list[list[float]]:
+    """CPU µs per request of each app, per round (apps alternate in blocks of 50)."""
+    per_app: list[list[float]] = [[] for _ in apps]
+    order = list(range(len(signed)))
+    for _ in range(rounds):
+        random.shuffle(order)
+        spent = [0.0] * len(apps)
+        for block in range(0, requests, 50):
+            for a, app in enumerate(apps):
+                t0 = time.process_time()
+                for i in range(block, min(block + 50, requests)):
+                    body, signature = signed[order[i % len(order)]]
+                    await call(app, body, signature)
+                spent[a] += time.process_time() - t0
+        for a in range(len(apps)):
+            per_app[a].append(spent[a] / requests * 1e6)
+    return per_app
+
+
+async def run(args: argparse.Namespace) -> None:
+    secret = secrets.token_hex(24)
+    payloads, templates = bench_serve.make_payloads(args.payloads, args.seed)
+    calls = bench_serve.profanity_calls(payloads, args.policies, args.users)
+    chosen = [i for i, c in enumerate(calls) if args.mix == "all" or not c]
+    signed = [
+        (body, bench_serve.sign(secret.encode(), body))
+        for body in (bench_serve.compact(payloads[i]) for i in chosen)
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
+        config = ServiceConfig(
+            policies=args.policies,
+            users=args.users,
+            secrets=Secrets.parse(secret),
+            decision_log=Path(tmp) / "decisions.jsonl",
+        )
+        receiver = receiver_app.create_app(config)
+        await start(receiver)
+        for body, signature in signed:  # warm-up, and a check that all answer 200
+            await call(receiver, body, signature)
+            await call(bare_app.app, body, signature)
+        bare_us, receiver_us = await cpu_per_request(
+            [bare_app.app, receiver], signed, args.requests, args.rounds
+        )
+        gc.collect()
+        samples: dict[str, list[int]] = defaultdict(list)
+        found = wrap_stages(samples)
+        requests = args.requests
+        for i in range(requests):
+            body, signature = signed[i % len(signed)]
+            await call(receiver, body, signature)
+
+    print(
+        f"bench/serve_stages.py: mix '{args.mix}', {len(signed)} payloads (of {len(payloads)} "
+        f"from {templates} examples, seed {args.seed}), {args.requests} requests x "
+        f"{args.rounds} rounds per app, in process (ASGI)"
+    )
+    print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    best_bare, best_receiver = min(bare_us), min(receiver_us)
+    print()
+    print(f"{'app':<52} {'CPU us/request (best round)':>28}   rounds")
+    apps = (
+        ("bare (read + parse JSON + allow)", bare_us),
+        ("receiver (signed, policies, users, log file)", receiver_us),
+    )
+    for label, values in apps:
+        rounds = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{label:<52} {min(values):>28.1f}   {rounds}")
+    print(f"ratio bare / receiver (in process, without HTTP): {best_bare / best_receiver:.1%}")
+    print(f"receiver minus bare: {best_receiver - best_bare:.1f} us CPU per request")
+    print()
+    total_label = TOTAL_STAGE[0]
+    total = samples.get(total_label, [])
+    total_median = statistics.median(total) if total else float("nan")
+    print(f"stages of the receiver's handler, one pass of {requests} requests with timers "
+          f"(wall time, us):")  # fmt: skip
+    print(f"{'stage':<52} {'median':>8} {'share':>7} {'mean':>8} {'calls':>6}")
+    for label in found:
+        values = samples[label]
+        median = statistics.median(values)
+        marker = "" if label != total_label else "  <- total"
+        print(f"{label:<52} {median / 1000:>8.1f} {median / total_median:>7.1%} "
+              f"{sum(values) / len(values) / 1000:>8.1f} {len(values):>6}{marker}")  # fmt: skip
+    print("  share: median / median of Service.socialplus (read body runs before it, in the "
+          "route handler); means include the machine's slow spells")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="per round and app")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--payloads", type=int, default=240)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix", choices=("all", "no-profanity"), default="all")
+    parser.add_argument("--policies", type=Path, default=bench_serve.ROOT / "policies")
+    parser.add_argument("--users", type=Path, default=bench_serve.ROOT / "examples/users.yaml")
+    args = parser.parse_args(argv)
+    random.seed(args.seed)
+    uvloop.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""Counters at the edge of an evaluation: what an event feeds and reads, before and after.
+
+For an event name, the :class:`CounterPlan` lists the counters that matter: event
+counters the event feeds (its name matches their ``events``), counters its decision
+tree reads, and decision counters whose listed rules apply to it. Per request:
+
+1. :func:`prepare` computes each counter's key (and ``distinct`` value and ``when``) on
+   the incoming event and makes the backend operations: an add for each event counter
+   fed (the current event counts), a read for everything else that is read;
+2. the caller sends them to the backend in ONE call and gives the answers to
+   :func:`complete`, which makes ``ctx.counters`` (counter id -> value);
+3. after the decision, :func:`strike_ops` says which decision counters to add to (one
+   more call, only when a listed enforced rule denied or its modification was applied).
+
+Keys are text: a string key is itself, other values are their compact JSON (so the
+string ``"5"`` and the number ``5`` are the same key). A key (or distinct value) that
+is null, or whose expression fails, counts nothing and reads as 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache
+
+from receiver import events as ev
+from receiver.compiler import compile_expression, lookup_path, static_path
+from receiver.context import Context
+from receiver.counters.declare import CheckedCounter
+from receiver.counters.memory import MemoryBackend, Op
+from receiver.decision import Decision
+from receiver.dsl import ast
+from receiver.payload import Event
+from receiver.values import Timestamp, Value, show, to_json, truth
+
+if TYPE_CHECKING:
+    from receiver.policyset import PolicySet
+    from receiver.tree import EventTree
+
+Fn = Callable[[Context], Value]
+PLAN_CACHE = 512
+
+
+class PlannedCounter:
+    """A counter as one event uses it, with its expressions compiled for that event."""
+
+    __slots__ = ("counter", "direct", "distinct", "feeds", "id", "is_distinct", "key", "reads",
+                 "strikes", "when", "window_ms")  # fmt: skip
+
+    def __init__(
+        self,
+        counter: CheckedCounter,
+        *,
+        key: Fn,
+        distinct: Fn | None,
+        when: Fn | None,
+        feeds: bool,
+        reads: bool,
+        strikes: frozenset[str],
+    ) -> None:
+        self.counter = counter
+        self.key = key
+        self.distinct = distinct
+        self.when = when
+        self.feeds = feeds  # an event counter this event feeds
+        self.reads = reads  # the event's decision tree reads it
+        self.strikes = strikes  # decision counter: its listed rules that apply to this event
+        self.id = counter.id
+        self.window_ms = counter.window_ms
+        self.is_distinct = distinct is not None
+        # A key that is a plain path of data or actor, without distinct and when, is read
+        # straight from the event (no evaluation context): the usual actor.userId.
+        self.direct: tuple[str, tuple[str | int, ...]] | None = None
+        path = static_path(counter.key)
+        if path is not None and path[0] in ("data", "actor") and distinct is None and when is None:
+            self.direct = path
+
+
+@dataclass(frozen=True, slots=True)
+class CounterPlan:
+    event: str
+    counters: tuple[PlannedCounter, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.counters)
+
+
+EMPTY_PLAN = CounterPlan("")
+
+
+def tree_reads(tree: EventTree) -> set[str]:
+    """The ids of the counters an event tree's rules read (macros included)."""
+    return {
+        node.counter
+        for compiled in tree.rules
+        for expr in compiled.rule.expressions()
+        for node in ast.walk(expr)
+        if isinstance(node, ast.CounterRef)
+    }
+
+
+def build_plan(counters: Sequence[CheckedCounter], tree: EventTree) -> CounterPlan:
+    event = tree.event
+    reads = tree_reads(tree)
+    applying = {c.rule.qualified_id for c in tree.rules if c.rule.mode == "enforce"}
+    planned: list[PlannedCounter] = []
+    for counter in counters:
+        feeds = counter.kind == "events" and any(ev.matches(p, event) for p in counter.events)
+        strikes = frozenset(counter.decisions) & applying
+        if not (feeds or strikes or counter.id in reads):
+            continue
+        planned.append(
+            PlannedCounter(
+                counter,
+                key=compile_expression(counter.key, event),
+                distinct=compile_expression(counter.distinct, event) if counter.distinct else None,
+                when=compile_expression(counter.when, event) if counter.when else None,
+                feeds=feeds,
+                reads=counter.id in reads,
+                strikes=strikes,
+            )
+        )
+    return CounterPlan(event, tuple(planned))
+
+
+_PLANS: weakref.WeakKeyDictionary[PolicySet, LRUCache[str, CounterPlan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def plan_for(policyset: PolicySet, event: str) -> CounterPlan:
+    """The (cached) plan of an event name; the empty plan when no counter is involved."""
+    if not policyset.counters:
+        return EMPTY_PLAN
+    cache = _PLANS.get(policyset)
+    if cache is None:
+        cache = _PLANS.setdefault(policyset, LRUCache(maxsize=PLAN_CACHE))
+    plan = cache.get(event)
+    if plan is None:
+        plan = cache[event] = build_plan(policyset.counters, policyset.tree(event))
+    return plan
+
+
+MAX_KEY_CHARS = 200  # longer keys (a whole message text) are stored as their SHA-256
+
+
+def key_text(value: Value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(to_json(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= MAX_KEY_CHARS else _digest(text)
+
+
+def _digest(text: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(slots=True)
+class Reading:
+    """One counter as an explanation shows it."""
+
+    counter: str
+    key: str | None
+    value: int | None = None
+    counted: bool = False
+    note: str = ""
+
+    def render(self) -> str:
+        key = "key null" if self.key is None else f"[{show(self.key)}]"
+        value = "unknown (backend unavailable)" if self.value is None else str(self.value)
+        what = "this event counted" if self.counted else "read"
+        note = f"; {self.note}" if self.note else ""
+        return f"  {self.counter} {key} = {value} ({what}{note})"
+
+
+class Prepared:
+    """The counter work of one request: operations, values, and what to explain."""
+
+    __slots__ = ("errors", "now_ms", "ops", "plan", "results", "slots", "source", "strikes",
+                 "unavailable", "values")  # fmt: skip
+
+    def __init__(self, plan: CounterPlan, now_ms: int) -> None:
+        self.plan = plan
+        self.now_ms = now_ms
+        self.ops: list[Op] = []
+        self.slots: list[tuple[PlannedCounter, str | None, int | None]] = []
+        self.values: dict[str, Value] = {}
+        self.results: Sequence[int] | None = None
+        self.unavailable = False
+        self.source = ""  # which backend answered: memory, redis, fallback-memory, unknown
+        self.errors: list[str] = []
+        self.strikes: list[str] = []
+
+    @property
+    def readings(self) -> list[Reading]:
+        out: list[Reading] = []
+        results = self.results
+        for planned, key, index in self.slots:
+            if index is None:
+                value: int | None = 0
+            else:
+                value = None if results is None else int(results[index])
+            counted = index is not None and self.ops[index].add and results is not None
+            note = ""
+            if planned.strikes:
+                note = "strikes are counted after the decision"
+            elif key is None:
+                note = "key is null or failed: not counted"
+            out.append(Reading(planned.id, key, value, counted, note))
+        return out
+
+    def explain(self) -> list[str]:
+        if not self.plan:
+            return []
+        lines = ["counters" + (f" ({self.source})" if self.source else "") + ":"]
+        lines.extend(r.render() for r in self.readings)
+        lines.extend(f"  strike recorded: {s}" for s in self.strikes)
+        lines.extend(f"  error: {e}" for e in self.errors)
+        return lines
+
+
+_op = tuple.__new__  # an Op from a tuple, skipping NamedTuple's Python-level __new__
+
+
+def now_ms(now: Timestamp) -> int:
+    return int(now.epoch * 1000)
+
+
+def prepare(plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
+    """Compute the keys on the incoming event and the backend operations (one call)."""
+    prepared = Prepared(plan, int(now.epoch * 1000))
+    if not plan.counters:
+        return prepared
+    ctx: Context | None = None
+    ops = prepared.ops
+    slots = prepared.slots
+    for planned in plan.counters:
+        direct = planned.direct
+        if direct is not None:
+            value = lookup_path(event.actor if direct[0] == "actor" else event.data, direct[1])
+            if type(value) is str and len(value) <= MAX_KEY_CHARS:
+                key: str | None = value
+            else:
+                key = key_text(value)
+            fed = planned.feeds
+            index: int | None = None
+            if key is not None and (fed or planned.reads):
+                index = len(ops)
+                ops.append(_op(Op, (planned.id, planned.window_ms, key, False, None, fed)))
+            slots.append((planned, key, index))
+            continue
+        if ctx is None:
+            ctx = Context(event.name, event.data, event.actor, now, 0)
+        try:
+            key = key_text(planned.key(ctx))
+            member = None
+            if planned.distinct is not None:
+                member = key_text(planned.distinct(ctx))
+            fed = planned.feeds and (planned.when is None or truth(planned.when(ctx), "'when'"))
+        except Exception as err:  # a failing key counts nothing and reads 0, like null
+            prepared.errors.append(f"counter {planned.id}: {err}")
+            key, member, fed = None, None, False
+        if planned.is_distinct and member is None:
+            fed = False
+        index = None
+        if key is not None and (fed or planned.reads):
+            index = len(ops)
+            ops.append(
+                Op(planned.id, planned.window_ms, key, planned.is_distinct,
+                   member if fed else None, fed)
+            )  # fmt: skip
+        slots.append((planned, key, index))
+    return prepared
+
+
+def complete(prepared: Prepared, results: Sequence[int] | None, source: str) -> Prepared:
+    """Turn the backend's answers (None: unavailable) into ``ctx.counters`` values."""
+    prepared.source = source
+    prepared.results = results
+    prepared.unavailable = results is None and bool(prepared.ops)
+    values = prepared.values
+    for planned, _key, index in prepared.slots:
+        if planned.reads:
+            if index is None:
+                values[planned.id] = 0
+            else:
+                values[planned.id] = None if results is None else results[index]
+    return prepared
+
+
+def striking_rules(decision: Decision) -> set[str]:
+    """The rules whose decision counts as a strike: the enforced deny that ended evaluation
+    (not a failure under on_error: deny), or the modify rules whose changes were applied."""
+    if decision.degraded:
+        return set()
+    if decision.action == "deny":
+        return {decision.rule} if decision.rule and not decision.by_error else set()
+    return set(decision.modified_by)
+
+
+def strike_ops(prepared: Prepared, decision: Decision) -> list[Op]:
+    """The adds to decision counters after the decision (empty for most events)."""
+    if decision.rule is None and not decision.modified_by:
+        return []
+    striking = striking_rules(decision)
+    if not striking:
+        return []
+    ops: list[Op] = []
+    for planned, key, _ in prepared.slots:
+        hit = planned.strikes & striking
+        if key is None or not hit:
+            continue
+        ops.append(Op(planned.id, planned.window_ms, key, False, None, True))
+        prepared.strikes.append(f"{planned.id} [{show(key)}] (by {', '.join(sorted(hit))})")
+    return ops
+
+
+# -- synchronous use: receiver eval, receiver test, tests ---------------------------------
+
+
+def count_sync(backend: MemoryBackend, plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
+    prepared = prepare(plan, event, now)
+    if not plan.counters:
+        return prepared
+    return complete(prepared, backend.apply(prepared.ops, prepared.now_ms), backend.name)
+
+
+def strike_sync(backend: MemoryBackend, prepared: Prepared, decision: Decision) -> None:
+    ops = strike_ops(prepared, decision)
+    if ops:
+        backend.apply(ops, prepared.now_ms)
+
+
+def counter_values(prepared: Prepared | None) -> dict[str, Any]:
+    """The keyword arguments of ``evaluate``/``evaluation`` for prepared counters."""
+    if prepared is None:
+        return {}
+    return {"counters": prepared.values, "counters_unavailable": prepared.unavailable}

@@ -1,0 +1,249 @@
+"""Strict matching: better-profanity's matches plus the evasions it does not see.
+
+A strict match is either a match of the exact engine (:class:`~.exact.Matcher`) on
+the original text, or a match found on the normalized text (:func:`.normalize`), where
+a match is a run of one or more consecutive words that together spell a listed entry:
+
+- words are runs of better-profanity's word characters plus ``! | +``; a ``!`` at
+  either end of a word is punctuation, not part of it, and a word wrapped in ``*``,
+  ``'`` or ``"`` (``*word*``, ``'word'``) is the word; a word with a star between every
+  letter (``b*i*t*c*h``) is the letters;
+- the words are joined without what separates them (``f.u.c.k``, ``f u c k``,
+  ``sh-it``, ``f💩u💩c💩k``), and so are the entries (``2 girls 1 cup`` is ``2girls1cup``);
+- better-profanity's leetspeak stand-ins apply, plus ``!`` and ``|`` for ``i``/``l``
+  and ``+`` for ``t``;
+- a character repeated three or more times may stand for a run of any length of that
+  listed character (``fuuuuck``, ``shiiiit``, ``a$$$``), while a doubled character
+  only stands for a double one (``good`` is not ``god``, ``noob`` is not ``nob``), and
+  a stretched common word stays that word (``gooood`` is ``good``: see
+  :data:`STRETCHED_WORDS`);
+- of several matches starting at the same word, the longest is taken.
+
+Censoring replaces each match, mapped back to the characters the user typed (zero-width
+characters and all), with ``****``; overlapping matches are merged first.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+import re2
+
+from receiver.profanity.exact import (
+    Matcher,
+    ScanBytes,
+    WordSet,
+    byte_alternatives,
+    re2_options,
+    replace_spans,
+    trie_pattern,
+)
+from receiver.profanity.normalize import normalize, normalize_with_origins
+from receiver.profanity.wordlist import CHARS_MAPPING, WORD_CHARACTERS, python_class
+
+#: Extra stand-ins of strict mode, on top of better-profanity's.
+EXTRA_STAND_INS: dict[str, tuple[str, ...]] = {"i": ("!", "|"), "l": ("|", "!"), "t": ("+",)}
+
+_EDGE_PUNCTUATION = "!"
+_WRAPPERS = "*'\""
+STRICT_WORD_CHARACTERS = WORD_CHARACTERS | {"!", "|", "+"}
+_STRICT_WORD = re.compile(f"[{python_class(STRICT_WORD_CHARACTERS)}]+")
+# Bytes that may precede or follow a strict word (over-approximated: every byte but the
+# ASCII letters, digits, "@" and "$" of the normalized, case-folded text).
+_BOUNDARY_BYTE = "[^a-z0-9@$]"
+_MAX_JOIN = 24  # words joined at most
+_MAX_JOIN_LENGTH = 80  # characters joined at most
+
+
+def _strict_mapping() -> dict[str, tuple[str, ...]]:
+    mapping = {k: tuple(v) for k, v in CHARS_MAPPING.items()}
+    for listed, extra in EXTRA_STAND_INS.items():
+        mapping[listed] = tuple(dict.fromkeys(mapping.get(listed, (listed,)) + extra))
+    return mapping
+
+
+def strict_entry(word: str) -> str:
+    """An entry as strict mode spells it: normalized, separators removed."""
+    return "".join(c for c in normalize(word) if c in STRICT_WORD_CHARACTERS)
+
+
+# A stretched common word stays that word: "gooood" is "good", not the listed "god".
+# (Runs of three or more letters are compared with these after shrinking them to two.)
+STRETCHED_WORDS = frozenset((
+    "good", "food", "mood", "wood", "hood", "cool", "pool", "fool", "tool", "too", "zoo",
+    "boo", "moo", "moon", "soon", "noon", "door", "floor", "poor", "book", "look", "took",
+    "cook", "hook", "room", "boom", "doom", "zoom", "loop", "hoop", "see", "bee", "fee",
+    "free", "tree", "three", "feel", "heel", "peel", "been", "seen", "need", "feed", "seed",
+    "weed", "deep", "keep", "sleep", "sheep", "beer", "deer", "peer", "sweet", "meet",
+    "feet", "street", "week", "seek", "yes", "yess", "all", "well", "hell", "bell", "tell",
+    "sell", "still", "will", "kill", "fill", "hill", "ill", "off", "staff", "stuff", "buzz",
+    "jazz", "fuzz", "pass", "mass", "class", "grass", "boss", "less", "miss", "kiss", "mess",
+    "guess", "yeah", "yay", "wow", "hmm",
+))  # fmt: skip
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    """A word's bounds without edge ``!`` and without wrapping ``*...*``, ``'...'``, ``"..."``."""
+    while start < end and text[start] in _EDGE_PUNCTUATION:
+        start += 1
+    while end > start and text[end - 1] in _EDGE_PUNCTUATION:
+        end -= 1
+    while end - start > 2 and text[start] == text[end - 1] and text[start] in _WRAPPERS:
+        start += 1
+        end -= 1
+    return start, end
+
+
+def _word(text: str) -> str:
+    """A word as strict mode reads it: ``b*i*t*c*h`` (stars between every letter) is ``bitch``."""
+    if len(text) >= 5 and text[1::2] == "*" * (len(text) // 2) and "*" not in text[::2]:
+        return text[::2]
+    return text
+
+
+def _shrunk(text: str) -> str:
+    """``text`` with every run of three or more equal characters shrunk to two."""
+    out: list[str] = []
+    for char in text:
+        if len(out) >= 2 and out[-1] == char and out[-2] == char:
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def _prefilter_pattern(entries: Iterable[str], mapping: dict[str, tuple[str, ...]]) -> str:
+    """Over-approximation of strict matches on normalized UTF-8 bytes (Latin-1 mode)."""
+    part = functools.cache(lambda c: byte_alternatives(set(mapping.get(c, (c,)))))
+    parts = ([part(c) for c in entry] for entry in entries)
+    return trie_pattern(parts, "(?:{})+", _BOUNDARY_BYTE)
+
+
+class StrictMatcher:
+    """Strict ``profane``/``censor`` over the entries of an exact :class:`Matcher`."""
+
+    def __init__(self, exact: Matcher) -> None:
+        self.exact = exact
+        self.mapping = _strict_mapping()
+        self.entries = tuple(dict.fromkeys(e for w in exact.words if (e := strict_entry(w))))
+        self.wordset = WordSet(self.entries, self.mapping)
+        self.max_run = max((len(e) for e in self.entries), default=1)
+        self.prefilter = re2.compile(
+            _prefilter_pattern(self.entries, self.mapping).encode("ascii"), re2_options()
+        )
+
+    def contains(self, text: str) -> bool:
+        return self.exact.contains(text) or bool(self.normalized_spans(normalize(text)))
+
+    def censor(self, text: str) -> str:
+        return replace_spans(text, self.spans(text))
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Ranges of the original text to mask: exact matches and strict ones, merged."""
+        found = list(self.exact.spans(text))
+        normalized = normalize(text)
+        strict = self.normalized_spans(normalized)
+        if strict:
+            normalized, origins = normalize_with_origins(text)
+            found.extend((origins[a], origins[b - 1] + 1) for a, b in strict)
+        if not found:
+            return []
+        found.sort()
+        merged = [found[0]]
+        for start, end in found[1:]:
+            last_start, last_end = merged[-1]
+            if start < last_end:
+                merged[-1] = (last_start, max(last_end, end))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def normalized_spans(self, normalized: str) -> list[tuple[int, int]]:
+        """Strict matches in already normalized text, as ranges of that text.
+
+        As in the exact engine, the prefilter's hits are the only places where a match
+        can start; words are read only around them.
+        """
+        scan = ScanBytes(normalized)
+        found: list[tuple[int, int]] = []
+        resume = 0
+        while resume < len(normalized):
+            hit = self.prefilter.search(scan.raw, scan.to_bytes(resume))
+            if hit is None:
+                break
+            pos = max(resume, scan.to_str(hit.start()))
+            words = self._words_from(normalized, pos)
+            if not words:
+                break
+            last = self._longest_at(normalized, words)
+            if last is not None:
+                found.append((words[0][0], words[last][1]))
+            resume = words[last or 0][1]
+        return found
+
+    @staticmethod
+    def _words_from(text: str, pos: int) -> list[tuple[int, int]]:
+        """The words that may join a match starting at the first word beginning at ``pos``
+        or later (a word that began before ``pos`` cannot start one: the prefilter would
+        have stopped there)."""
+        start = pos
+        while start > 0 and text[start - 1] in STRICT_WORD_CHARACTERS:
+            start -= 1  # read whole words
+        words: list[tuple[int, int]] = []
+        for match in _STRICT_WORD.finditer(text, start):
+            bounds = _strip(text, *match.span())
+            if bounds[0] >= bounds[1] or (not words and bounds[0] < pos):
+                continue
+            words.append(bounds)
+            if len(words) == _MAX_JOIN:
+                break
+        return words
+
+    def _longest_at(self, text: str, words: list[tuple[int, int]]) -> int | None:
+        """The index of the last word of the longest match starting with ``words[0]``."""
+        joined = ""
+        best: int | None = None
+        accepting = self.wordset.accepting
+        for j in range(len(words)):
+            start, end = words[j]
+            joined += _word(text[start:end])
+            if len(joined) > _MAX_JOIN_LENGTH:
+                break
+            states = self._walk_runs(joined)
+            if not states:
+                break
+            if any(accepting[s] for s in states) and not self._stretched_word(joined):
+                best = j
+        return best
+
+    def _stretched_word(self, text: str) -> bool:
+        """Whether ``text`` is a stretched common word that is not itself listed."""
+        shrunk = _shrunk(text)
+        return shrunk != text and shrunk in STRETCHED_WORDS and shrunk not in self.wordset
+
+    def _walk_runs(self, text: str) -> set[int]:
+        """Automaton states after ``text``, a run of 3+ equal characters standing for any run."""
+        transitions = self.wordset.transitions
+        states = {0}
+        i = 0
+        n = len(text)
+        while i < n and states:
+            char = text[i]
+            j = i + 1
+            while j < n and text[j] == char:
+                j += 1
+            run = j - i
+            following: set[int] = set()
+            for state in states:
+                current = state
+                for k in range(1, min(run, self.max_run) + 1):
+                    current = transitions[current].get(char, -1)
+                    if current < 0:
+                        break
+                    if run < 3 and k < run:
+                        continue  # a single or doubled character stands for itself only
+                    following.add(current)
+            states = following
+            i = j
+        return states

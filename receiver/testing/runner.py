@@ -1,0 +1,378 @@
+"""Running policy test files through the production pipeline.
+
+For each test file: read it (:mod:`receiver.testing.reader`), load its policy folder
+with :func:`~receiver.policyset.load_policies` (once per folder), check the names it
+uses (rule ids, event names) against the loaded policies, then run each case:
+
+1. the verdict: ``policyset.tree(event)`` and :func:`~receiver.evaluator.evaluate`
+   with a :class:`~receiver.users.StaticDirectory`, exactly as ``receiver eval`` and
+   the service decide;
+2. the explanation and coverage: the same evaluation on ``policyset.traced_tree(event)``
+   with ``explain=True`` (what ``receiver eval --explain`` runs), instrumented to
+   record membership tests (:mod:`receiver.testing.coverage`). Both evaluations must
+   agree; a disagreement fails the case as a bug in the engine;
+3. the expectations are compared with the verdict (:mod:`receiver.testing.expect`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from receiver import events as ev
+from receiver.counters.memory import MemoryBackend
+from receiver.counters.plan import Prepared, count_sync, counter_values, plan_for
+from receiver.counters.seed import find_counter, seed
+from receiver.decision import Decision
+from receiver.diagnostics import Diagnostic, Diagnostics, did_you_mean
+from receiver.errors import PolicyLoadError
+from receiver.evaluator import evaluate
+from receiver.explain import render_explanation
+from receiver.payload import Event
+from receiver.policyset import PolicySet, load_policies
+from receiver.testing.coverage import Instrument, ListProbe, SetCoverage
+from receiver.testing.expect import Mismatch, compare
+from receiver.testing.model import Case, RuleRef, Suite
+from receiver.testing.reader import is_test_file, read_file
+from receiver.values import Timestamp
+
+TEST_DECISION_ID = "test-decision-id"  # what `{decision_id}` shows in messages under test
+BRAINCLOUD_PREFIX = "braincloud."  # brainCloud hooks: braincloud.<type>.<service>.<OPERATION>
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """The test files under files or folders, in path order; missing paths are errors."""
+    diags = Diagnostics()
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            diags.error("io", "no such file or folder", None, str(path))
+        elif path.is_dir():
+            found.extend(p for p in path.rglob("*") if is_test_file(p) and p.is_file())
+        else:
+            found.append(path)
+    unique = sorted(set(found), key=str)
+    if not unique and not diags.has_errors:
+        shown = ", ".join(str(p) for p in paths)
+        diags.error("no-tests", f"no test files (*.test.yaml) found in {shown}", None, shown)
+    return unique, diags.sorted()
+
+
+def selected(case_id: str, patterns: Sequence[str]) -> bool:
+    """``-k``: a case runs when its ``FILE::NAME`` contains one of the patterns (any case).
+
+    A pattern with ``*``, ``?`` or ``[`` is a glob matched against the whole id.
+    """
+    if not patterns:
+        return True
+    lowered = case_id.lower()
+    for pattern in patterns:
+        wanted = pattern.lower()
+        if any(c in wanted for c in "*?["):
+            if fnmatch.fnmatchcase(lowered, wanted) or fnmatch.fnmatchcase(lowered, f"*{wanted}*"):
+                return True
+        elif wanted in lowered:
+            return True
+    return False
+
+
+@dataclass(slots=True)
+class LoadedFile:
+    """A test file, read and checked against its policies; ready to run unless broken."""
+
+    path: Path
+    suite: Suite | None
+    policyset: PolicySet | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def broken(self) -> bool:
+        return (
+            self.suite is None
+            or self.policyset is None
+            or any(d.severity == "error" for d in self.diagnostics)
+        )
+
+    def case_id(self, case: Case) -> str:
+        return f"{self.path}::{case.name}"
+
+
+@dataclass(slots=True)
+class CaseResult:
+    file: LoadedFile
+    case: Case
+    mismatches: list[Mismatch]
+    decision: Decision
+    explained: Decision
+    explanation: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+    @property
+    def id(self) -> str:
+        return self.file.case_id(self.case)
+
+    @property
+    def location(self) -> str:
+        return str(self.case.span)
+
+
+@dataclass(slots=True)
+class FileResult:
+    file: LoadedFile
+    cases: list[CaseResult] = field(default_factory=list)
+    deselected: int = 0
+
+
+@dataclass(slots=True)
+class RunResult:
+    files: list[FileResult]
+    problems: list[Diagnostic]  # discovery problems (missing paths, no test files)
+    coverage: list[SetCoverage]
+
+    @property
+    def cases(self) -> list[CaseResult]:
+        return [c for f in self.files for c in f.cases]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for c in self.cases if c.passed)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for c in self.cases if not c.passed)
+
+    @property
+    def broken(self) -> list[FileResult]:
+        return [f for f in self.files if f.file.broken]
+
+    @property
+    def deselected(self) -> int:
+        return sum(f.deselected for f in self.files)
+
+
+class Runner:
+    """Loads test files and runs their cases; policy folders are loaded once each."""
+
+    def __init__(self, *, coverage: bool = True) -> None:
+        self.collect_coverage = coverage
+        self._sets: dict[Path, PolicySet | PolicyLoadError] = {}
+        self._reported: set[Path] = set()
+        self._instruments: dict[int, tuple[Instrument, ListProbe]] = {}
+        self._coverage: dict[Path, SetCoverage] = {}
+
+    # -- loading ------------------------------------------------------------------------
+
+    def policies(self, folder: Path) -> PolicySet | PolicyLoadError:
+        resolved = folder.resolve()
+        loaded = self._sets.get(resolved)
+        if loaded is None:
+            try:
+                loaded = load_policies([folder])
+            except PolicyLoadError as err:
+                loaded = err
+            self._sets[resolved] = loaded
+        return loaded
+
+    def load(self, path: Path) -> LoadedFile:
+        diags = Diagnostics()
+        suite = read_file(path, diags)
+        if suite is None or diags.has_errors:
+            return LoadedFile(path, suite, None, diags.sorted())
+        loaded = self.policies(suite.policies)
+        if isinstance(loaded, PolicyLoadError):
+            resolved = suite.policies.resolve()
+            if resolved not in self._reported:  # the policies' own errors, once per folder
+                self._reported.add(resolved)
+                diags.extend(d for d in loaded.diagnostics if d.severity == "error")
+            where = suite.policies_span or suite.span
+            diags.error(
+                "policies",
+                f"the policies in {suite.policies} have errors, so these cases can't run; "
+                f"run 'receiver check {suite.policies}'",
+                where,
+            )
+            return LoadedFile(path, suite, None, diags.sorted())
+        resolve(suite, loaded, diags)
+        return LoadedFile(path, suite, loaded, diags.sorted())
+
+    # -- running ------------------------------------------------------------------------
+
+    def _instrument(self, policyset: PolicySet) -> tuple[Instrument, ListProbe]:
+        found = self._instruments.get(id(policyset))
+        if found is None:
+            found = self._instruments[id(policyset)] = (Instrument(policyset), ListProbe(policyset))
+        return found
+
+    def coverage_for(self, file: LoadedFile) -> SetCoverage:
+        assert file.suite is not None and file.policyset is not None
+        resolved = file.suite.policies.resolve()
+        cov = self._coverage.get(resolved)
+        if cov is None:
+            folder = file.suite.policies
+            label = (
+                f"{folder}/" if folder.is_dir() and not str(folder).endswith("/") else str(folder)
+            )
+            cov = self._coverage[resolved] = SetCoverage(label, file.policyset)
+        return cov
+
+    @property
+    def coverage(self) -> list[SetCoverage]:
+        return sorted(self._coverage.values(), key=lambda c: c.label)
+
+    def run_case(self, file: LoadedFile, case: Case) -> CaseResult:
+        suite, policyset = file.suite, file.policyset
+        assert suite is not None and policyset is not None, "a broken test file can't run"
+        event = Event(case.event, case.data, case.actor)
+        now = case.now if case.now is not None else suite.now
+        if now is None:
+            now = Timestamp(time.time())
+        users = case.users if case.users is not None else suite.users
+        lookup = users.get if users is not None else None
+
+        started = time.perf_counter()
+        counted = _count(policyset, suite, case, event, now)
+        more = counter_values(counted)
+        decision = evaluate(
+            policyset.tree(event.name), event, now, lookup, decision_id=TEST_DECISION_ID, **more
+        )
+        seconds = time.perf_counter() - started
+
+        mismatches = compare(case.expect, decision, case.data, case.hook_type)
+        explained, explanation = decision, ""
+        if self.collect_coverage or mismatches:  # the traced run: coverage, explanation
+            instrument, probe = self._instrument(policyset)
+            with instrument.recording() as runs:
+                explained = evaluate(
+                    instrument.tree(event.name),
+                    event,
+                    now,
+                    lookup,
+                    explain=True,
+                    decision_id=TEST_DECISION_ID,
+                    **more,
+                )
+            explanation = render_explanation(
+                policyset.traced_tree(event.name), explained, counted.explain()
+            )
+            if _disagree(decision, explained):
+                mismatches.append(
+                    Mismatch(
+                        "engine",
+                        "the explained evaluation disagrees with the production one; "
+                        "this is a bug in receiver, please report it",
+                        decision.summary(),
+                        explained.summary(),
+                    )
+                )
+            if self.collect_coverage:
+                self.coverage_for(file).add(event.name, explained, probe.exercised(runs))
+        return CaseResult(file, case, mismatches, decision, explained, explanation, seconds)
+
+    def run(self, paths: Sequence[Path], patterns: Sequence[str] = ()) -> RunResult:
+        files, problems = discover(paths)
+        results: list[FileResult] = []
+        for path in files:
+            loaded = self.load(path)
+            result = FileResult(loaded)
+            results.append(result)
+            if loaded.broken or loaded.suite is None:
+                continue
+            for case in loaded.suite.cases:
+                if selected(loaded.case_id(case), patterns):
+                    result.cases.append(self.run_case(loaded, case))
+                else:
+                    result.deselected += 1
+        return RunResult(results, problems, self.coverage)
+
+
+def _count(
+    policyset: PolicySet, suite: Suite, case: Case, event: Event, now: Timestamp
+) -> Prepared:
+    """Fresh memory counters for the case, seeded (the file's, then the case's), and this
+    event counted: the same code as ``receiver eval`` and the service's memory backend."""
+    backend = MemoryBackend()
+    by_id = {c.id: c for c in policyset.counters}
+    for seed_ in [*suite.counters, *case.counters]:
+        if seed_.counter in by_id:
+            seed(backend, by_id[seed_.counter], seed_.key, seed_.value, now)
+    return count_sync(backend, plan_for(policyset, event.name), event, now)
+
+
+def _disagree(fast: Decision, explained: Decision) -> bool:
+    return (
+        fast.response() != explained.response()
+        or fast.rule != explained.rule
+        or fast.modified_by != explained.modified_by
+        or fast.shadow != explained.shadow
+        or [e.rule for e in fast.errors] != [e.rule for e in explained.errors]
+    )
+
+
+# -- names the policies must confirm ----------------------------------------------------
+
+
+def _rule_refs(suite: Suite) -> Iterable[RuleRef]:
+    for case in suite.cases:
+        expect = case.expect
+        if expect.rule is not None:
+            yield expect.rule
+        yield from expect.modified_by or ()
+        yield from (s.rule for s in expect.shadow or ())
+        if isinstance(expect.errors, list):
+            yield from expect.errors
+
+
+def resolve(suite: Suite, policyset: PolicySet, diags: Diagnostics) -> None:
+    """Resolve rule ids (``policy/rule``, or a bare rule id that is unique) and check events."""
+    qualified = {r.qualified_id for r in policyset.rules}
+    bare: dict[str, list[str]] = {}
+    for rule in policyset.rules:
+        bare.setdefault(rule.id, []).append(rule.qualified_id)
+    shown = f"{suite.policies}/" if suite.policies.is_dir() else str(suite.policies)
+    for ref in _rule_refs(suite):
+        written = ref.written
+        if written in qualified:
+            ref.resolved = written
+        elif "/" not in written and len(bare.get(written, [])) == 1:
+            ref.resolved = bare[written][0]
+        elif "/" not in written and written in bare:
+            options = ", ".join(bare[written])
+            diags.error(
+                "unknown-rule",
+                f"several policies have a rule '{written}' ({options}); write policy/rule",
+                ref.span,
+            )
+        else:
+            hint = did_you_mean(written, sorted(qualified) + sorted(bare))
+            diags.error("unknown-rule", f"no rule '{written}' in {shown}{hint}", ref.span)
+    for seed_ in [*suite.counters, *(s for c in suite.cases for s in c.counters)]:
+        found = find_counter(policyset.counters, seed_.name)
+        if isinstance(found, str):
+            diags.error("unknown-counter", f"{found} in {shown}", seed_.span)
+        else:
+            seed_.counter = found.id
+    known = set(ev.KNOWN_EVENTS)
+    patterns = {p for r in policyset.rules for p in r.events}
+    known.update(p for p in patterns if not ev.is_glob(p))
+    for case in suite.cases:
+        if case.event in known or case.event.startswith(BRAINCLOUD_PREFIX):
+            continue
+        hint = did_you_mean(case.event, known)
+        if hint:  # close to a real name: a typo, even when a glob such as "*" matches it
+            diags.error(
+                "unknown-event", f"'{case.event}' is not a known event{hint}", case.event_span
+            )
+        elif not any(ev.matches(p, case.event) for p in patterns):
+            diags.error(
+                "unknown-event",
+                f"'{case.event}' is not a known event and no rule applies to it, so every "
+                "case with it would be allowed",
+                case.event_span,
+            )

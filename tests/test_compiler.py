@@ -1,0 +1,437 @@
+"""Tests for receiver.compiler: constant folding, shared sub-expressions and indexing.
+
+The differential property test checks that the indexed tree, the flat tree
+(``index=False``) and the traced tree (``trace=True``) decide every generated
+payload identically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from receiver.checker import CheckedRule, check
+from receiver.compiler import compile_tree
+from receiver.decision import Decision
+from receiver.diagnostics import Diagnostics
+from receiver.evaluator import evaluate
+from receiver.loader import load_text
+from receiver.payload import parse_event
+from receiver.profanity import Matcher
+from receiver.tree import EventTree, Switch
+from receiver.values import Timestamp
+
+EVENT = "message.shouldCreate"
+NOW = Timestamp(1_769_860_800.0)  # 2026-01-31T12:00:00Z
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def rule(rule_id: str, action: str = "deny", **fields: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": rule_id, "events": fields.pop("events", EVENT)}
+    out.update(fields)
+    out["action"] = action
+    return out
+
+
+def policy_text(name: str, rules: list[dict[str, Any]], **options: Any) -> str:
+    doc = {"policy": name, **options, "rules": rules}
+    return yaml.safe_dump(doc, sort_keys=False, width=1_000_000)
+
+
+def checked(*texts: str) -> list[CheckedRule]:
+    """Checked rules (in evaluation order) of policy texts named p0.yaml, p1.yaml, ..."""
+    diags = Diagnostics()
+    documents = [load_text(f"p{i}.yaml", text, diags) for i, text in enumerate(texts)]
+    result = check([d for d in documents if d is not None], diags)
+    assert not diags.has_errors, [d.render() for d in diags.sorted()]
+    return result.rules
+
+
+def tree_of(*rules: dict[str, Any], event: str = EVENT, **options: Any) -> EventTree:
+    return compile_tree(checked(policy_text("p", list(rules), **options)), event)
+
+
+def decide(
+    tree: EventTree,
+    data: dict[str, Any],
+    actor: dict[str, Any] | None = None,
+    users: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Decision:
+    event = parse_event({"eventName": tree.event, "data": data, "actor": actor or {}})
+    records = users or {}
+    return evaluate(tree, event, NOW, records.get)
+
+
+def switches(tree: EventTree) -> list[Switch]:
+    return [step for step in tree.steps if isinstance(step, Switch)]
+
+
+# -- constant folding --------------------------------------------------------------------
+
+
+def test_event_comparison_folds_to_always_true_for_its_event() -> None:
+    rules = checked(
+        policy_text("p", [rule("r", events="message.*", when='event == "message.shouldCreate"')])
+    )
+    tree = compile_tree(rules, "message.shouldCreate")
+    (compiled,) = tree.rules
+    assert compiled.test is None
+    assert tree.dropped == ()
+
+
+def test_rule_whose_condition_folds_to_false_is_dropped_for_that_event() -> None:
+    rules = checked(
+        policy_text(
+            "p",
+            [rule("r", events="message.*", when='event == "message.shouldCreate" and data.x')],
+        )
+    )
+    tree = compile_tree(rules, "message.shouldUpdate")
+    assert tree.rules == ()
+    assert [r.qualified_id for r in tree.dropped] == ["p/r"]
+
+
+def test_constant_subexpressions_fold_away() -> None:
+    tree = tree_of(rule("r", when='len("abc") == 3 and lower("X") == "x"'))
+    (compiled,) = tree.rules
+    assert compiled.test is None
+
+
+def test_unless_folding_to_true_drops_the_rule() -> None:
+    tree = tree_of(rule("r", when="data.x", unless='event startswith "message."'))
+    assert [r.qualified_id for r in tree.dropped] == ["p/r"]
+
+
+def test_failing_constant_expression_is_not_folded_but_fails_at_run_time() -> None:
+    tree = tree_of(rule("r", when="1 / 0 > 1"))
+    decision = decide(tree, {})
+    assert decision.action == "allow"
+    assert [e.message for e in decision.errors] == ["division by zero"]
+
+
+# -- shared sub-expressions ----------------------------------------------------------------
+
+
+def profane_policy() -> tuple[dict[str, Any], ...]:
+    return (
+        rule("a", when='profane(data.text) and data.channelId == "kids"', message="kids"),
+        rule("b", "modify", mode="shadow", when="profane(data.text)", set={"data.flag": "true"}),
+        rule("c", when="profane(data.text) and len(data.text) > 100", message="long"),
+    )
+
+
+def test_call_repeated_in_three_rules_gets_one_memo_slot() -> None:
+    tree = tree_of(*profane_policy())
+    assert tree.memo_size == 1
+    assert tree.data_slots == (0,)
+
+
+def test_shared_call_is_computed_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = Matcher.contains
+
+    def counting(self: Matcher, text: str) -> bool:
+        calls.append(text)
+        return original(self, text)
+
+    # Patched before compiling: the compiler binds the matcher's method at load time.
+    monkeypatch.setattr(Matcher, "contains", counting)
+    tree = tree_of(*profane_policy())
+    decision = decide(tree, {"text": "what the shit", "channelId": "general"})
+    assert decision.shadow[0].rule == "p/b"
+    assert calls == ["what the shit"]
+    decide(tree, {"text": "hello", "channelId": "general"})
+    assert calls == ["what the shit", "hello"]
+
+
+def test_call_used_once_gets_no_memo_slot() -> None:
+    tree = tree_of(rule("a", when="profane(data.text)"), rule("b", when="len(data.text) > 3"))
+    assert tree.memo_size == 0
+
+
+def test_memo_slot_not_reading_data_survives_modifications() -> None:
+    tree = tree_of(
+        rule("a", when='lower(actor.name) == "x"'),
+        rule("b", when='lower(actor.name) == "y"'),
+    )
+    assert tree.memo_size == 1
+    assert tree.data_slots == ()
+
+
+def test_memo_slot_reading_data_is_cleared_after_modify() -> None:
+    tree = tree_of(
+        rule("short", when="len(data.text) > 10", message="too long at first"),
+        rule("grow", "modify", set={"data.text": '"a much longer text than before"'}),
+        rule("long", when="len(data.text) > 10", message="{len(data.text)} characters now"),
+    )
+    assert tree.memo_size == 1
+    decision = decide(tree, {"text": "short"})
+    assert decision.response() == {"action": "deny", "message": "30 characters now"}
+
+
+def test_memo_slot_reading_text_is_cleared_after_modify() -> None:
+    tree = tree_of(
+        rule("a", when="upper(text) == 'HELLO'", message="first"),
+        rule("m", "modify", set={"text": '"hello"'}),
+        rule("b", when="upper(text) == 'HELLO'", message="after change"),
+    )
+    assert tree.data_slots == (0,)
+    assert decide(tree, {"data": {"text": "bye"}}).message == "after change"
+
+
+def test_calls_reading_it_are_not_memoized() -> None:
+    tree = tree_of(
+        rule("a", when='any(words(data.text), lower(it) == "x")'),
+        rule("b", when='any(words(data.text), lower(it) == "y")'),
+    )
+    assert tree.memo_size == 1  # words(data.text) only
+    assert decide(tree, {"text": "a Y b"}).rule == "p/b"
+
+
+# -- indexing ----------------------------------------------------------------------------
+
+
+def fifty_channel_rules() -> list[dict[str, Any]]:
+    return [
+        rule(f"r{n}", when=f'data.channelId == "ch_{n}" and len(data.text) > {n}', message=f"{n}")
+        for n in range(50)
+    ]
+
+
+def test_fifty_rules_gated_on_one_field_form_one_switch() -> None:
+    tree = tree_of(*fifty_channel_rules())
+    (switch,) = tree.steps
+    assert isinstance(switch, Switch)
+    assert switch.field == "data.channelId"
+    assert len(switch.rules) == 50
+    assert len(switch.table) == 50
+
+
+def test_switch_tests_only_the_rules_for_the_field_value() -> None:
+    tree = tree_of(*fifty_channel_rules())
+    text = "x" * 40
+    assert decide(tree, {"channelId": "ch_37", "text": text}).message == "37"
+    assert decide(tree, {"channelId": "ch_45", "text": text}).action == "allow"
+    assert decide(tree, {"channelId": "ch_99", "text": text}).action == "allow"
+    assert decide(tree, {"text": text}).action == "allow"
+
+
+def test_unindexed_tree_is_a_flat_rule_list() -> None:
+    rules = checked(policy_text("p", fifty_channel_rules()))
+    tree = compile_tree(rules, EVENT, index=False)
+    assert switches(tree) == []
+    assert len(tree.steps) == 50
+
+
+def test_in_list_gates_join_the_switch_under_each_value() -> None:
+    tree = tree_of(
+        rule("ab", when='data.channelId in ["a", "b"]', message="ab"),
+        rule("b", when='"b" == data.channelId', message="b"),
+    )
+    (switch,) = switches(tree)
+    assert {k: [r.rule.id for r in v] for k, v in switch.table.items()} == {
+        "a": ["ab"],
+        "b": ["ab", "b"],
+    }
+
+
+def test_switch_keys_keep_language_equality_of_numbers_and_bools() -> None:
+    tree = tree_of(
+        rule("one", when="data.level == 1", message="one"),
+        rule("yes", when="data.level == true", message="yes"),
+    )
+    assert len(switches(tree)) == 1
+    assert decide(tree, {"level": 1.0}).message == "one"
+    assert decide(tree, {"level": True}).message == "yes"
+    assert decide(tree, {"level": "1"}).action == "allow"
+
+
+def test_modify_changing_the_gate_field_ends_the_switch_run() -> None:
+    tree = tree_of(
+        rule("in-x", when='data.channelId == "x"', message="x"),
+        rule("move", "modify", when='data.channelId == "a"', set={"data.channelId": '"b"'}),
+        rule("in-b", when='data.channelId == "b"', message="moved to b"),
+    )
+    (switch,) = switches(tree)
+    assert [r.rule.id for r in switch.rules] == ["in-x", "move"]
+    assert decide(tree, {"channelId": "a"}).message == "moved to b"
+
+
+def test_gate_after_a_conjunct_that_may_fail_is_not_indexed() -> None:
+    tree = tree_of(
+        rule("a", when='len(data.n) > 0 and data.channelId == "a"'),
+        rule("b", when='data.channelId == "b"'),
+        on_error="deny",
+    )
+    decision = decide(tree, {"n": 5, "channelId": "c"})
+    assert decision.action == "deny"
+    assert [e.rule for e in decision.errors] == ["p/a"]
+
+
+def test_gate_after_conjuncts_that_cannot_fail_is_indexed() -> None:
+    tree = tree_of(
+        rule("a", when='data.kind != "bot" and data.channelId == "a"', message="a"),
+        rule("b", when='data.channelId == "b"', message="b"),
+    )
+    assert len(switches(tree)) == 1
+    assert decide(tree, {"kind": "human", "channelId": "a"}).message == "a"
+
+
+def test_actor_fields_can_gate_a_switch() -> None:
+    tree = tree_of(
+        rule("a", when='actor.role == "guest"', message="guest"),
+        rule("b", when='actor.role == "banned"', message="banned"),
+    )
+    assert switches(tree)[0].field == "actor.role"
+    assert decide(tree, {}, actor={"role": "banned"}).message == "banned"
+
+
+# -- differential property test -------------------------------------------------------------
+
+GATES = [
+    'data.channelId == "c0"',
+    'data.channelId == "c1"',
+    '"c2" == data.channelId',
+    'data.channelId in ["c0", "c2"]',
+    "data.channelId in chans",
+    "data.channelId == 3",
+    'actor.role == "mod"',
+]
+CONDITIONS = [
+    "data.n > 2",
+    "len(data.n) > 0",
+    "data.flag",
+    "profane(data.text)",
+    'data.text contains "x"',
+    'user.role == "mod"',
+    "len(data.text) > 3",
+    'data.channelId != "c1"',
+    'data.channelId not in ["c0"]',
+]
+EFFECTS: list[dict[str, Any]] = [
+    {"action": "deny", "message": "denied {data.channelId} {data.n}"},
+    {"action": "deny"},
+    {"action": "allow"},
+    {"action": "modify", "set": {"data.channelId": '"c1"'}},
+    {"action": "modify", "set": {"data.channelId": '"c0"', "data.n": "data.n + 1"}},
+    {"action": "modify", "set": {"text": "upper(text)"}},
+    {"action": "modify", "unset": ["data.channelId"]},
+    {"action": "modify", "set": {"data.n": "len(data.text)"}},
+]
+
+
+# Weighted choices for each part of a generated rule (repeats make a choice likelier).
+GATE_CHOICES: list[str | None] = [None, *GATES, *GATES[:5]]  # mostly gates on data.channelId
+CONDITION_CHOICES: list[str | None] = [None] * 9 + CONDITIONS
+UNLESS_CHOICES: list[str | None] = [None] * 6 + ["data.n == 1", 'data.text == "skip"']
+EFFECT_CHOICES = [*EFFECTS, *(EFFECTS[3:5] * 2), EFFECTS[6]]  # changes of the gated field
+MODE_CHOICES = ["enforce", "enforce", "enforce", "shadow"]
+
+
+@st.composite
+def rule_shapes(draw: st.DrawFn) -> dict[str, Any]:
+    """A rule's fields: a gate and another condition (either order), unless, effect, mode."""
+    parts = [draw(st.sampled_from(GATE_CHOICES)), draw(st.sampled_from(CONDITION_CHOICES))]
+    if draw(st.booleans()):
+        parts.reverse()
+    shape: dict[str, Any] = {"events": EVENT}
+    when = " and ".join(p for p in parts if p is not None)
+    if when:
+        shape["when"] = when
+    unless = draw(st.sampled_from(UNLESS_CHOICES))
+    if unless is not None:
+        shape["unless"] = unless
+    effect = draw(st.sampled_from(EFFECT_CHOICES))
+    return {**shape, **effect, "mode": draw(st.sampled_from(MODE_CHOICES))}
+
+
+def _yaml_rule(rule_id: str, shape: dict[str, Any]) -> str:
+    """One rule as YAML text (JSON strings are YAML double-quoted scalars)."""
+    lines = [f"  - id: {rule_id}"]
+    for field, value in shape.items():
+        if isinstance(value, dict):
+            lines.append(f"    {field}:")
+            lines.extend(f"      {k}: {json.dumps(v)}" for k, v in value.items())
+        else:
+            lines.append(f"    {field}: {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def policy_sets(draw: st.DrawFn) -> list[str]:
+    texts = []
+    for p in range(draw(st.integers(1, 2))):
+        shapes = draw(st.lists(rule_shapes(), min_size=1, max_size=7))
+        priority = draw(st.integers(0, 2))
+        on_error = draw(st.sampled_from(["skip", "deny"]))
+        header = (
+            f"policy: pol{p}\npriority: {priority}\non_error: {on_error}\n"
+            "lists:\n  chans: [c1, c2]\nrules:\n"
+        )
+        texts.append(header + "".join(_yaml_rule(f"r{i}", s) for i, s in enumerate(shapes)))
+    return texts
+
+
+MISSING = object()
+payloads = st.fixed_dictionaries(
+    {
+        "channelId": st.sampled_from(
+            [MISSING, "c0", "c1", "c2", "c0", "c1", "c2", 3, 3.0, True, None]
+        ),
+        "n": st.sampled_from([MISSING, 0, 1, 5, "s"]),
+        "text": st.sampled_from([MISSING, "hello", "x marks", "shit happens", "skip"]),
+        "flag": st.sampled_from([MISSING, True, False, "yes"]),
+    }
+).map(lambda d: {k: v for k, v in d.items() if v is not MISSING})
+actors = st.sampled_from([{}, {"userId": "u1", "role": "mod"}, {"userId": "u2"}])
+USERS = {"u1": {"role": "mod"}, "u2": {"role": "member"}}
+
+
+def outcome(decision: Decision) -> tuple[object, ...]:
+    return (
+        decision.response(),
+        decision.rule,
+        decision.modified_by,
+        [(s.rule, s.action, s.message, s.changes) for s in decision.shadow],
+        [(e.rule, e.message, e.location, e.shadow) for e in decision.errors],
+    )
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(texts=policy_sets(), cases=st.lists(st.tuples(payloads, actors), min_size=4, max_size=16))
+def test_indexed_flat_and_traced_trees_decide_identically(
+    texts: list[str], cases: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    rules = checked(*texts)
+    indexed = compile_tree(rules, EVENT, index=True)
+    flat = compile_tree(rules, EVENT, index=False)
+    traced = compile_tree(rules, EVENT, trace=True)
+    for data, actor in cases:
+        expected = outcome(decide(flat, data, actor, USERS))
+        assert outcome(decide(indexed, data, actor, USERS)) == expected
+        assert outcome(decide(traced, data, actor, USERS)) == expected
+        explained = parse_event({"eventName": EVENT, "data": data, "actor": actor})
+        assert outcome(evaluate(traced, explained, NOW, USERS.get, explain=True)) == expected
+
+
+def test_differential_generator_produces_switches() -> None:
+    rules = checked(
+        policy_text(
+            "p",
+            [rule("a", when=GATES[0]), rule("b", when=f"{GATES[1]} and {CONDITIONS[0]}")],
+            lists={"chans": ["c1", "c2"]},
+        )
+    )
+    assert len(switches(compile_tree(rules, EVENT))) == 1

@@ -1,0 +1,410 @@
+"""Webhook signatures (receiver/signatures.py): HMAC-SHA256 over the raw body.
+
+Unit tests pin the accepted header forms (Base64 in ``x-amity-signature``, hex in
+``x-signature``, either encoding in either header, URL-safe Base64, a ``sha256=``
+prefix), rotation with several secrets and the compact-JSON fallback. Property tests
+check the round trip for random bodies and secrets, that a changed byte in the body
+or a changed digest never verifies, that malformed headers never raise, and that no
+representation of the secrets shows a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from receiver import jsoncodec
+from receiver.config import ServiceConfig
+from receiver.signatures import (
+    SIGNATURE_HEADERS,
+    Secrets,
+    compact_json,
+    decode_signature,
+    digest,
+    sign_base64,
+    sign_hex,
+    verify,
+)
+
+FAST = settings(max_examples=200, deadline=None)
+
+KEY = b"s3cr3t-key-from-social.plus"
+BODY = b'{"eventName":"message.shouldCreate","data":{"text":"hi"},"actor":{"userId":"u1"}}'
+
+# -- strategies ---------------------------------------------------------------------------------
+
+bodies = st.binary(max_size=2048)
+# A secret as configured: text without commas, not blank after stripping (Secrets.parse).
+secret_texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=","),
+    min_size=1,
+    max_size=64,
+).filter(lambda s: s.strip() != "")
+keys = secret_texts.map(lambda s: s.strip().encode())
+headers_names = st.sampled_from(SIGNATURE_HEADERS)
+
+
+def encodings(raw: bytes) -> dict[str, str]:
+    """Every accepted textual form of a 32-byte digest."""
+    std = base64.b64encode(raw).decode()
+    url = base64.urlsafe_b64encode(raw).decode()
+    return {
+        "base64": std,
+        "base64-unpadded": std.rstrip("="),
+        "urlsafe": url,
+        "urlsafe-unpadded": url.rstrip("="),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "sha256=hex": "sha256=" + raw.hex(),
+        "SHA256=base64": "SHA256=" + std,
+        "padded-with-spaces": f"  {std}  ",
+    }
+
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=string.ascii_letters + "é_ü", max_size=8), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+# -- round trip ---------------------------------------------------------------------------------
+
+
+def test_sign_base64_is_the_base64_hmac_sha256_of_the_raw_body() -> None:
+    # RFC 4231 test case 2.
+    mac = digest(b"Jefe", b"what do ya want for nothing?")
+    assert mac.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert sign_hex(b"Jefe", b"what do ya want for nothing?") == mac.hex()
+    assert sign_base64(b"Jefe", b"what do ya want for nothing?") == base64.b64encode(mac).decode()
+
+
+@pytest.mark.parametrize("header", SIGNATURE_HEADERS)
+@pytest.mark.parametrize("form", sorted(encodings(b"\0" * 32)))
+def test_every_encoding_is_accepted_in_either_header(header: str, form: str) -> None:
+    value = encodings(digest(KEY, BODY))[form]
+    result = verify(BODY, {header: value}, Secrets((KEY,)))
+    assert result.ok
+    assert result.outcome == "ok"
+    assert result.method == "raw-body"
+
+
+def test_either_header_may_carry_the_right_signature_when_the_other_is_wrong() -> None:
+    good = sign_base64(KEY, BODY)
+    bad = sign_hex(b"other", BODY)
+    secrets = Secrets((KEY,))
+    assert verify(BODY, {"x-amity-signature": good, "x-signature": bad}, secrets).ok
+    assert verify(BODY, {"x-amity-signature": bad, "x-signature": good}, secrets).ok
+    assert verify(BODY, {"x-amity-signature": "garbage!", "x-signature": good}, secrets).ok
+
+
+@FAST
+@given(body=bodies, key=keys, header=headers_names, hexed=st.booleans())
+def test_round_trip_for_random_bodies_and_secrets(
+    body: bytes, key: bytes, header: str, hexed: bool
+) -> None:
+    value = sign_hex(key, body) if hexed else sign_base64(key, body)
+    result = verify(body, {header: value}, Secrets((key,)))
+    assert result.ok
+    assert result.method == "raw-body"
+    # The same with the JSON fallback enabled: raw bytes are tried first.
+    assert verify(body, {header: value}, Secrets((key,)), jsoncodec.loads).method == "raw-body"
+
+
+@FAST
+@given(body=bodies, text=secret_texts, header=headers_names)
+def test_round_trip_through_secrets_parse(body: bytes, text: str, header: str) -> None:
+    secrets = Secrets.parse(text)
+    assert secrets.keys == (text.strip().encode(),)
+    assert verify(body, {header: sign_base64(secrets.keys[0], body)}, secrets).ok
+
+
+@FAST
+@given(body=bodies, key=keys, header=headers_names, form=st.sampled_from(sorted(encodings(b""))))
+def test_round_trip_in_every_encoding(body: bytes, key: bytes, header: str, form: str) -> None:
+    value = encodings(digest(key, body))[form]
+    assert decode_signature(value) == digest(key, body)
+    assert verify(body, {header: value}, Secrets((key,))).ok
+
+
+# -- tampering ----------------------------------------------------------------------------------
+
+
+@FAST
+@given(
+    body=bodies.filter(bool),
+    key=keys,
+    header=headers_names,
+    hexed=st.booleans(),
+    data=st.data(),
+)
+def test_any_single_byte_change_to_the_body_fails(
+    body: bytes, key: bytes, header: str, hexed: bool, data: st.DataObject
+) -> None:
+    value = sign_hex(key, body) if hexed else sign_base64(key, body)
+    index = data.draw(st.integers(0, len(body) - 1), label="index")
+    flip = data.draw(st.integers(1, 255), label="xor")
+    changed = bytearray(body)
+    changed[index] ^= flip
+    tampered = bytes(changed)
+    secrets = Secrets((key,))
+    assert verify(tampered, {header: value}, secrets).outcome == "mismatch"
+    # With the compact-JSON fallback, a changed body can only pass when it is the same
+    # JSON value whose compact form is exactly the signed bytes (e.g. 1E+16 for 1e+16).
+    with_fallback = verify(tampered, {header: value}, secrets, jsoncodec.loads)
+    if with_fallback.ok:
+        assert with_fallback.method == "compact-json"
+        assert compact_json(jsoncodec.loads(tampered)) == body
+
+
+@FAST
+@given(body=bodies, key=keys, data=st.data())
+def test_any_change_to_the_digest_fails(body: bytes, key: bytes, data: st.DataObject) -> None:
+    mac = bytearray(digest(key, body))
+    index = data.draw(st.integers(0, 31), label="index")
+    mac[index] ^= data.draw(st.integers(1, 255), label="xor")
+    secrets = Secrets((key,))
+    for value in encodings(bytes(mac)).values():
+        for header in SIGNATURE_HEADERS:
+            assert verify(body, {header: value}, secrets).outcome == "mismatch"
+
+
+@FAST
+@given(body=bodies, key=keys, header=headers_names, hexed=st.booleans(), data=st.data())
+def test_any_single_character_change_to_the_header_fails_unless_it_encodes_the_same_digest(
+    body: bytes, key: bytes, header: str, hexed: bool, data: st.DataObject
+) -> None:
+    """Hex case and the unused low bits of the last Base64 character carry no digest bits;
+    every other one-character change must fail (or be malformed)."""
+    value = sign_hex(key, body) if hexed else sign_base64(key, body)
+    index = data.draw(st.integers(0, len(value) - 1), label="index")
+    replacement = data.draw(st.sampled_from(string.printable), label="char")
+    assume(replacement != value[index])
+    tampered = value[:index] + replacement + value[index + 1 :]
+    result = verify(body, {header: tampered}, Secrets((key,)))
+    if result.ok:
+        assert decode_signature(tampered) == digest(key, body)
+    else:
+        assert result.outcome in ("mismatch", "malformed")
+
+
+def test_a_signature_made_with_another_key_fails() -> None:
+    value = sign_base64(b"attacker", BODY)
+    assert verify(BODY, {"x-amity-signature": value}, Secrets((KEY,))).outcome == "mismatch"
+
+
+def test_a_signature_of_another_body_fails() -> None:
+    value = sign_base64(KEY, BODY + b" ")
+    assert verify(BODY, {"x-amity-signature": value}, Secrets((KEY,))).outcome == "mismatch"
+
+
+# -- rotation -----------------------------------------------------------------------------------
+
+
+def test_two_comma_separated_secrets_are_both_accepted() -> None:
+    secrets = Secrets.parse("new-key, old-key")
+    assert secrets.keys == (b"new-key", b"old-key")
+    for key in (b"new-key", b"old-key"):
+        for header, value in (
+            ("x-amity-signature", sign_base64(key, BODY)),
+            ("x-signature", sign_hex(key, BODY)),
+        ):
+            assert verify(BODY, {header: value}, secrets).ok
+    third = sign_base64(b"retired-key", BODY)
+    assert verify(BODY, {"x-amity-signature": third}, secrets).outcome == "mismatch"
+
+
+@FAST
+@given(body=bodies, first=keys, second=keys, which=st.integers(0, 1))
+def test_rotation_accepts_each_configured_key(
+    body: bytes, first: bytes, second: bytes, which: int
+) -> None:
+    secrets = Secrets((first, second))
+    key = (first, second)[which]
+    assert verify(body, {"x-amity-signature": sign_base64(key, body)}, secrets).ok
+
+
+def test_secrets_parse_skips_blank_parts_and_rejects_an_empty_secret() -> None:
+    assert Secrets.parse(" a ,, b ,").keys == (b"a", b"b")
+    assert Secrets.parse("ключ").keys == ("ключ".encode(),)
+    for empty in ("", "   ", ",", " , ,"):
+        with pytest.raises(ValueError, match="empty"):
+            Secrets.parse(empty)
+
+
+# -- compact-JSON fallback ----------------------------------------------------------------------
+
+
+def js_stringify(value: Any) -> bytes:
+    """What JavaScript's JSON.stringify writes for ordinary values (the platform's guide)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_signature_over_the_compact_json_is_accepted_as_a_fallback() -> None:
+    payload = {"eventName": "message.shouldCreate", "data": {"text": "héllo ✓"}, "actor": {}}
+    pretty = json.dumps(payload, indent=2).encode()  # ASCII escapes, spaces, newlines
+    value = sign_hex(KEY, js_stringify(payload))
+    secrets = Secrets((KEY,))
+    result = verify(pretty, {"x-signature": value}, secrets, jsoncodec.loads)
+    assert result.ok
+    assert result.method == "compact-json"
+    # Without a parser there is no fallback.
+    assert verify(pretty, {"x-signature": value}, secrets).outcome == "mismatch"
+
+
+def test_the_fallback_does_not_accept_a_different_value() -> None:
+    payload = {"eventName": "message.shouldCreate", "data": {"text": "a"}}
+    value = sign_hex(KEY, js_stringify(payload))
+    other = json.dumps({**payload, "data": {"text": "b"}}, indent=1).encode()
+    assert verify(other, {"x-signature": value}, Secrets((KEY,)), jsoncodec.loads).outcome == (
+        "mismatch"
+    )
+
+
+def test_the_fallback_on_a_body_that_is_not_json_is_a_mismatch() -> None:
+    value = sign_hex(KEY, b"{}")
+    result = verify(b"{not json", {"x-signature": value}, Secrets((KEY,)), jsoncodec.loads)
+    assert result.outcome == "mismatch"
+
+
+def test_the_fallback_works_with_the_second_secret_too() -> None:
+    payload = {"eventName": "post.shouldCreate", "data": {"n": [1, 2.5, None]}}
+    value = sign_base64(b"old", js_stringify(payload))
+    body = json.dumps(payload).encode()  # Python's default separators add spaces
+    result = verify(body, {"x-amity-signature": value}, Secrets.parse("new,old"), jsoncodec.loads)
+    assert result.ok
+    assert result.method == "compact-json"
+
+
+@FAST
+@given(
+    value=json_values,
+    key=keys,
+    indent=st.sampled_from([None, 0, 2]),
+    ascii_only=st.booleans(),
+    header=headers_names,
+)
+def test_fallback_round_trip_for_random_json(
+    value: Any, key: bytes, indent: int | None, ascii_only: bool, header: str
+) -> None:
+    body = json.dumps(value, indent=indent, ensure_ascii=ascii_only).encode()
+    signature = sign_base64(key, js_stringify(value))
+    result = verify(body, {header: signature}, Secrets((key,)), jsoncodec.loads)
+    assert result.ok
+    assert result.method == ("raw-body" if body == js_stringify(value) else "compact-json")
+
+
+def test_compact_json_matches_json_stringify_for_non_ascii_text() -> None:
+    assert compact_json({"a": [1, "é", {"b": None}]}) == '{"a":[1,"é",{"b":null}]}'.encode()
+
+
+# -- malformed input ----------------------------------------------------------------------------
+
+
+def test_no_signature_header_is_missing() -> None:
+    result = verify(BODY, {"content-type": "application/json"}, Secrets((KEY,)))
+    assert result.outcome == "missing"
+    assert not result.ok
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "sha256=",
+        "not a signature",
+        "zz" * 32,  # 64 characters, not hex, not 32 bytes of Base64
+        "00" * 31,  # hex, 31 bytes
+        "00" * 33,  # hex, 33 bytes
+        base64.b64encode(b"\0" * 31).decode(),
+        base64.b64encode(b"\0" * 33).decode(),
+        "00 " * 20 + "0000",  # 64 characters of spaced hex: 22 bytes, not a digest
+        "é" * 44,
+        "\x00" * 44,
+        "====",
+    ],
+)
+def test_malformed_values_are_reported_as_malformed(value: str) -> None:
+    assert decode_signature(value) is None
+    assert verify(BODY, {"x-amity-signature": value}, Secrets((KEY,))).outcome == "malformed"
+
+
+@FAST
+@given(amity=st.none() | st.text(max_size=100), plain=st.none() | st.text(max_size=100))
+def test_arbitrary_header_values_never_raise(amity: str | None, plain: str | None) -> None:
+    headers = {
+        name: value
+        for name, value in (("x-amity-signature", amity), ("x-signature", plain))
+        if value is not None
+    }
+    result = verify(BODY, headers, Secrets((KEY,)), jsoncodec.loads)
+    if not headers:
+        assert result.outcome == "missing"
+    else:
+        assert result.outcome in ("malformed", "mismatch")
+
+
+@FAST
+@given(value=st.text(max_size=120))
+def test_decode_signature_gives_32_bytes_or_none(value: str) -> None:
+    decoded = decode_signature(value)
+    assert decoded is None or len(decoded) == 32
+
+
+@FAST
+@given(raw=st.binary(min_size=32, max_size=32), spaces=st.text(alphabet=" \t", max_size=3))
+def test_decode_signature_reads_hex_and_base64(raw: bytes, spaces: str) -> None:
+    for value in encodings(raw).values():
+        assert decode_signature(spaces + value + spaces) == raw
+
+
+@FAST
+@given(body=bodies)
+def test_arbitrary_bodies_with_a_json_parser_never_raise(body: bytes) -> None:
+    value = sign_base64(KEY, b"something else")
+    result = verify(body, {"x-signature": value}, Secrets((KEY,)), jsoncodec.loads)
+    assert result.outcome == "mismatch"
+
+
+# -- secrets never shown ------------------------------------------------------------------------
+
+
+@FAST
+@given(
+    texts=st.lists(
+        st.binary(min_size=8, max_size=20).map(lambda raw: f"key-{raw.hex()}"),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_repr_of_secrets_never_shows_a_key(texts: list[str]) -> None:
+    secrets = Secrets.parse(",".join(texts))
+    config = ServiceConfig(secrets=secrets)
+    shown = [repr(secrets), str(secrets), f"{secrets}", f"{secrets!r}", repr(config), str(config)]
+    for text in texts:
+        for rendered in shown:
+            assert text not in rendered
+    assert repr(secrets) == f"Secrets(<{len(texts)} key{'s' if len(texts) > 1 else ''}>)"
+
+
+def test_repr_of_secrets_counts_keys() -> None:
+    assert repr(Secrets.parse("only-one-key-here")) == "Secrets(<1 key>)"
+    assert repr(Secrets.parse("new-key-1234,old-key-5678")) == "Secrets(<2 keys>)"
