@@ -22,6 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from receiver.decision import Decision
 from receiver.events import BRAINCLOUD_HOOK_TYPES, BRAINCLOUD_PREFIX, KNOWN_EVENTS
@@ -34,6 +36,25 @@ LATENCY_BUCKETS = (
 _KNOWN = frozenset(KNOWN_EVENTS)
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
+
+
+class _DictCounter(Collector):
+    """A labelled counter whose values live in a plain dict (single-process hot paths)."""
+
+    def __init__(self, name: str, documentation: str, label: str, counts: dict[str, float]):
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._counts = counts
+
+    def describe(self) -> list[Metric]:
+        return [CounterMetricFamily(self._name, self._documentation, labels=[self._label])]
+
+    def collect(self) -> list[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in list(self._counts.items()):
+            family.add_metric([value], count)
+        return [family]
 
 
 def event_label(name: str) -> str:
@@ -112,13 +133,22 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
-        self.user_lookups = Counter(
-            "receiver_user_lookups",
+        self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        lookups_help = (
             "User lookups by result: hit, negative-hit (cached 'not found'), miss (fetched), "
-            "stale (served after a directory failure) or failed.",
-            ["result"],
-            registry=r,
+            "stale (served after a directory failure) or failed."
         )
+        # A cache hit is the hottest path of all: in one process it bumps a plain dict
+        # entry, read at scrape time; several workers need prometheus-client's files.
+        self.user_lookup_counts: dict[str, float] = {}
+        if self._multiprocess:
+            self.user_lookups: Counter | None = Counter(
+                "receiver_user_lookups", lookups_help, ["result"], registry=r
+            )
+        else:
+            self.user_lookups = None
+            r.register(_DictCounter("receiver_user_lookups", lookups_help, "result",
+                                    self.user_lookup_counts))  # fmt: skip
         self.user_directory = Histogram(
             "receiver_user_directory_seconds",
             "Latency of calls to the remote user directory.",
@@ -181,7 +211,11 @@ class Metrics:
         self._child(self.requests, platform, event_label(event), action, str(status)).inc()
 
     def lookup(self, result: str) -> None:
-        self._child(self.user_lookups, result).inc()
+        if self.user_lookups is None:
+            counts = self.user_lookup_counts
+            counts[result] = counts.get(result, 0.0) + 1.0
+        else:
+            self._child(self.user_lookups, result).inc()
 
     def directory_call(self, seconds: float, failure: str | None) -> None:
         self.user_directory.observe(seconds)

@@ -36,7 +36,7 @@ from receiver.reload import LivePolicies
 from receiver.signatures import verify
 from receiver.tokens import verify_bridge
 from receiver.tree import EventTree
-from receiver.usercache import UserCache
+from receiver.usercache import MISS, UserCache
 from receiver.users import StaticDirectory
 from receiver.values import Timestamp
 
@@ -152,7 +152,9 @@ class Service:
         try:
             user_id = next(run)
             while True:
-                record = await cache.lookup(user_id, deadline - perf_counter())
+                record = cache.fresh(user_id)  # the warm path: no coroutine, no await
+                if record is MISS:
+                    record = await cache.lookup(user_id, deadline - perf_counter())
                 user_id = run.send(record)
         except StopIteration as stop:
             result: Decision = stop.value

@@ -28,6 +28,9 @@ from receiver.userdir import DirectoryError
 log = logging.getLogger("receiver.users")
 
 
+MISS: Any = object()  # what UserCache.fresh answers when the user must be fetched
+
+
 class Directory(Protocol):
     async def fetch(self, user_id: str) -> dict[str, Any] | None: ...
 
@@ -85,6 +88,17 @@ class UserCache:
     def _count(self, result: str) -> None:
         if self.metrics is not None:
             self.metrics.lookup(result)
+
+    def fresh(self, user_id: str) -> Any:
+        """The cached answer while it is fresh (counted as a hit), else ``MISS``; no await."""
+        try:
+            entry: _Entry = self._cache[user_id]
+        except KeyError:
+            return MISS
+        if self._clock() < entry.fresh_until:
+            self._count("hit" if entry.record is not None else "negative-hit")
+            return entry.record
+        return MISS
 
     async def lookup(self, user_id: str, remaining: float | None = None) -> Any:
         """The user's record, ``None`` (no such user) or ``LOOKUP_FAILED``."""
