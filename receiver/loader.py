@@ -32,7 +32,8 @@ from receiver.policy import (
     RuleDoc,
     SetDoc,
 )
-from receiver.source import SourceFile, Span
+from receiver.source import SourceFile
+from receiver.yamlnodes import NodeReader, scalar_value
 
 POLICY_FIELDS = (
     "policy", "description", "priority", "on_error", "lists", "macros", "counters", "rules",
@@ -53,8 +54,6 @@ RULE_FIELDS = (
     "reason_code",
 )
 
-_constructor = yaml.constructor.SafeConstructor()
-
 
 def policy_files(paths: Iterable[Path]) -> list[Path]:
     """The policy files under the given files or directories, sorted by name."""
@@ -69,17 +68,6 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(path)
     return sorted(set(found), key=lambda p: (p.name, str(p)))
-
-
-def _span(source: SourceFile, node: yaml.Node) -> Span:
-    return source.span(node.start_mark.index, node.end_mark.index)
-
-
-def _scalar_value(node: yaml.ScalarNode) -> object:
-    try:
-        return _constructor.construct_object(node, deep=True)
-    except Exception:  # `2020-13-45`, `!!int x`, `!!bool maybe`, `!tag x`: keep the text as written
-        return node.value
 
 
 def _align(value: str, raw: str, base: int) -> tuple[int, ...]:
@@ -105,47 +93,12 @@ def _align(value: str, raw: str, base: int) -> tuple[int, ...]:
     return tuple(offsets)
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Turns the composed YAML node tree of one file into a PolicyDoc."""
-
-    def __init__(self, source: SourceFile, diagnostics: Diagnostics) -> None:
-        self.source = source
-        self.diags = diagnostics
-
-    def span(self, node: yaml.Node) -> Span:
-        return _span(self.source, node)
-
-    def error(self, code: str, message: str, node: yaml.Node) -> None:
-        self.diags.error(code, message, self.span(node))
-
-    def mapping(
-        self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """The entries of a mapping node, keyed by string; shape errors reported."""
-        if not isinstance(node, yaml.MappingNode):
-            self.error("type", f"{what} must be a mapping (key: value lines)", node)
-            return None
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = _scalar_value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                self.error("type", f"keys in {what} must be plain names", key_node)
-                continue
-            if key in out:
-                self.error("duplicate-key", f"'{key}' appears twice in {what}", key_node)
-                continue
-            if allowed is not None and key not in allowed:
-                hint = did_you_mean(key, allowed)
-                if not hint:
-                    hint = "; allowed fields are " + ", ".join(allowed)
-                self.error("unknown-field", f"unknown field '{key}' in {what}{hint}", key_node)
-                continue
-            out[key] = (key_node, value_node)
-        return out
 
     def string(self, node: yaml.Node, what: str) -> Located[str] | None:
         if isinstance(node, yaml.ScalarNode):
-            value = _scalar_value(node)
+            value = scalar_value(node)
             if isinstance(value, str) and value.strip():
                 return Located(value, self.span(node))
         self.error("type", f"{what} must be a non-empty string", node)
@@ -158,7 +111,7 @@ class _Reader:
             return None
         start, end = node.start_mark.index, node.end_mark.index
         raw = self.source.text[start:end]
-        value = _scalar_value(node)
+        value = scalar_value(node)
         if not isinstance(value, str):
             if node.style is None:  # `when: true`, `set: {data.n: 5}`: take the text as written
                 return ExprSource.contiguous(self.source, raw, start)
@@ -166,14 +119,14 @@ class _Reader:
         return ExprSource(self.source, value, _align(value, raw, start))
 
     def boolean(self, node: yaml.Node, what: str) -> bool | None:
-        value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+        value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
         if isinstance(value, bool):
             return value
         self.error("type", f"{what} must be true or false", node)
         return None
 
     def choice(self, node: yaml.Node, what: str, choices: tuple[str, ...]) -> Located[str] | None:
-        value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+        value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
         if isinstance(value, str) and value in choices:
             return Located(value, self.span(node))
         shown = f"'{value}'" if isinstance(value, str) else "this value"
@@ -203,7 +156,7 @@ class _Reader:
             doc.description = desc.value if desc else ""
         if "priority" in fields:
             node = fields["priority"][1]
-            value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+            value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
             if isinstance(value, int) and not isinstance(value, bool):
                 doc.priority = value
             else:
@@ -227,7 +180,7 @@ class _Reader:
                     rule = self.read_rule(item)
                     if rule is not None:
                         doc.rules.append(rule)
-            elif not (isinstance(node, yaml.ScalarNode) and _scalar_value(node) is None):
+            elif not (isinstance(node, yaml.ScalarNode) and scalar_value(node) is None):
                 self.error(
                     "type", "'rules' must be a list of rules (lines starting with '- ')", node
                 )
@@ -241,7 +194,7 @@ class _Reader:
                 continue
             items: list[Located[object]] = []
             for item in value_node.value:
-                value = _scalar_value(item) if isinstance(item, yaml.ScalarNode) else None
+                value = scalar_value(item) if isinstance(item, yaml.ScalarNode) else None
                 if isinstance(value, str | int | float | bool) and value is not None:
                     items.append(Located(value, self.span(item)))
                 else:
@@ -331,7 +284,7 @@ class _Reader:
 
     def error_code(self, node: yaml.Node, key: str) -> int | None:
         """``status`` (an error status, not 200) or ``reason_code`` of a brainCloud deny."""
-        value = _scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+        value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
         if not isinstance(value, int) or isinstance(value, bool):
             self.error("type", f"'{key}' must be a whole number", node)
             return None

@@ -47,6 +47,7 @@ from receiver.testing.model import (
 from receiver.testing.seeds import read_seeds
 from receiver.users import StaticDirectory
 from receiver.values import Timestamp
+from receiver.yamlnodes import NodeReader, scalar_value
 
 SUITE_FIELDS = (
     "suite",
@@ -91,7 +92,6 @@ SHADOW_FIELDS = ("rule", "action", "message", "message_contains")
 VERDICTS = ("allow", "deny")
 NONE_WORDS = ("none", "nothing")
 
-_constructor = yaml.constructor.SafeConstructor()
 # libyaml composes the same nodes with the same (character) positions, ten times faster
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NOTHING: Any = object()
@@ -101,13 +101,6 @@ Payload = tuple[str, Span, dict[str, Any], dict[str, Any], str | None]
 
 def is_test_file(path: Path) -> bool:
     return path.name.endswith((".test.yaml", ".test.yml"))
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    try:
-        return _constructor.construct_object(node, deep=True)
-    except Exception:  # `2020-13-45`, `!tag x`: keep the text as written
-        return node.value
 
 
 def _plain_scalar(value: Any) -> Any:
@@ -122,51 +115,19 @@ def _plain_scalar(value: Any) -> Any:
     return value
 
 
-class SuiteReader:
+class SuiteReader(NodeReader):
     """Turns the composed YAML of one test file into a :class:`Suite`."""
 
     def __init__(self, path: Path, source: SourceFile, diagnostics: Diagnostics) -> None:
+        super().__init__(source, diagnostics)
         self.path = path
-        self.source = source
-        self.diags = diagnostics
         self.folder = path.parent
 
     # -- helpers ------------------------------------------------------------------------
 
-    def span(self, node: yaml.Node) -> Span:
-        return self.source.span(node.start_mark.index, node.end_mark.index)
-
-    def error(self, code: str, message: str, node: yaml.Node) -> None:
-        self.diags.error(code, message, self.span(node))
-
-    def mapping(
-        self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.error("type", f"{what} must be a mapping (key: value lines)", node)
-            return None
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                hint = ""
-                if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
-                    hint = f" ('{key_node.value}' reads as {str(key).lower()}; quote it)"
-                self.error("type", f"keys in {what} must be plain names{hint}", key_node)
-                continue
-            if key in out:
-                self.error("duplicate-key", f"'{key}' appears twice in {what}", key_node)
-                continue
-            if allowed is not None and key not in allowed:
-                hint = did_you_mean(key, allowed) or "; allowed fields are " + ", ".join(allowed)
-                self.error("unknown-field", f"unknown field '{key}' in {what}{hint}", key_node)
-                continue
-            out[key] = (key_node, value_node)
-        return out
-
     def string(self, node: yaml.Node, what: str, *, allow_empty: bool = False) -> str | None:
         if isinstance(node, yaml.ScalarNode):
-            value = _scalar(node)
+            value = scalar_value(node)
             if isinstance(value, str) and (allow_empty or value.strip()):
                 return value
             if node.style is None and not isinstance(value, str) and value is not None:
@@ -190,7 +151,7 @@ class SuiteReader:
         if isinstance(node, yaml.SequenceNode):
             return not node.value
         if isinstance(node, yaml.ScalarNode):
-            value = _scalar(node)
+            value = scalar_value(node)
             return value is None or (isinstance(value, str) and value.lower() in NONE_WORDS)
         return False
 
@@ -215,10 +176,10 @@ class SuiteReader:
             items = [self.value(item, what, inner) for item in node.value]
             return _NOTHING if any(i is _NOTHING for i in items) else items
         assert isinstance(node, yaml.ScalarNode)
-        return _plain_scalar(_scalar(node))
+        return _plain_scalar(scalar_value(node))
 
     def data_map(self, node: yaml.Node, what: str) -> dict[str, Any] | None:
-        if isinstance(node, yaml.ScalarNode) and _scalar(node) is None:
+        if isinstance(node, yaml.ScalarNode) and scalar_value(node) is None:
             return {}
         if not isinstance(node, yaml.MappingNode):
             self.error("type", f"{what} must be a mapping (key: value lines)", node)
@@ -230,7 +191,7 @@ class SuiteReader:
         """A whole number, or ``none``/``~`` for "not set"."""
         if self.is_none_word(node):
             return None
-        value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         self.error("type", f"{what} must be a whole number (or none)", node)
@@ -297,7 +258,7 @@ class SuiteReader:
             return None
         if "user" in fields:
             node = fields["user"][1]
-            if isinstance(node, yaml.ScalarNode) and _scalar(node) is None:
+            if isinstance(node, yaml.ScalarNode) and scalar_value(node) is None:
                 return {}  # `user: ~`: no actor at all
             user_id = self.string(node, "'user'")
             return {"_id": user_id, "userId": user_id} if user_id is not None else None
@@ -503,7 +464,7 @@ class SuiteReader:
     def read_expect(self, node: yaml.Node) -> Expectation | None:
         span = self.span(node)
         if isinstance(node, yaml.ScalarNode):
-            value = _scalar(node)
+            value = scalar_value(node)
             if isinstance(value, str) and value.strip() in VERDICTS:
                 return Expectation(span, action=value.strip())
             hint = did_you_mean(value, VERDICTS) if isinstance(value, str) else ""
@@ -523,7 +484,7 @@ class SuiteReader:
         expect = Expectation(span)
         if "action" in fields:
             action_node = fields["action"][1]
-            value = _scalar(action_node) if isinstance(action_node, yaml.ScalarNode) else None
+            value = scalar_value(action_node) if isinstance(action_node, yaml.ScalarNode) else None
             if isinstance(value, str) and value in VERDICTS:
                 expect.action = value
             else:
@@ -565,7 +526,7 @@ class SuiteReader:
                 setattr(expect, f"{key}_given", True)
         if "errors" in fields:
             errors_node = fields["errors"][1]
-            value = _scalar(errors_node) if isinstance(errors_node, yaml.ScalarNode) else None
+            value = scalar_value(errors_node) if isinstance(errors_node, yaml.ScalarNode) else None
             if value == ANY_ERRORS:
                 expect.errors = ANY_ERRORS
             else:
@@ -623,7 +584,9 @@ class SuiteReader:
             action = None
             if "action" in fields:
                 action_node = fields["action"][1]
-                value = _scalar(action_node) if isinstance(action_node, yaml.ScalarNode) else None
+                value = (
+                    scalar_value(action_node) if isinstance(action_node, yaml.ScalarNode) else None
+                )
                 if value in ("allow", "deny", "modify"):
                     action = str(value)
                 else:
