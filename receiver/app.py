@@ -20,7 +20,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from time import perf_counter
 
 from starlette.applications import Starlette
@@ -33,11 +33,13 @@ from receiver.counters.runtime import CounterService
 from receiver.decisionlog import DecisionLog
 from receiver.metrics import Metrics
 from receiver.reload import LivePolicies
-from receiver.service import JSON, Service, error_body
+from receiver.service import JSON, Answer, Service, error_body
 from receiver.usercache import UserCache
 from receiver.userdir import HttpDirectory, new_client
 
 log = logging.getLogger("receiver")
+
+Handler = Callable[[bytes | None, Mapping[str, str], float], Awaitable[Answer]]
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -80,37 +82,23 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
     counters = CounterService(config.counters, metrics.registry)
     service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
 
-    async def socialplus_hook(request: Request) -> Response:
-        started = perf_counter()
-        try:
-            body = await read_limited(request, config.max_body)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        answer = await service.socialplus(body, request.headers, started)
-        headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
-        return Response(answer.body, answer.status, headers=headers, media_type=JSON)
+    def hook(handle: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """A route that reads the limited raw body and answers what ``handle`` decides."""
 
-    async def socialplus_events(request: Request) -> Response:
-        started = perf_counter()
-        try:
-            body = await read_limited(request, config.max_body)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        answer = await service.socialplus_events(body, request.headers, started)
-        return Response(answer.body, answer.status, media_type=JSON)
+        async def endpoint(request: Request) -> Response:
+            started = perf_counter()
+            try:
+                body = await read_limited(request, config.max_body)
+            except ClientDisconnect:
+                return Response(status_code=400)
+            answer = await handle(body, request.headers, started)
+            headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
+            return Response(answer.body, answer.status, headers=headers, media_type=JSON)
+
+        return endpoint
 
     async def hook_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})
-
-    async def braincloud_hook(request: Request) -> Response:
-        started = perf_counter()
-        try:
-            body = await read_limited(request, config.max_body)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        answer = await service.braincloud(body, request.headers, started)
-        headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
-        return Response(answer.body, answer.status, headers=headers, media_type=JSON)
 
     async def braincloud_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST brainCloud bridge envelopes here"})
@@ -172,11 +160,11 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
 
     app = Starlette(
         routes=[
-            Route("/hooks/socialplus", socialplus_hook, methods=["POST"]),
+            Route("/hooks/socialplus", hook(service.socialplus), methods=["POST"]),
             Route("/hooks/socialplus", hook_probe, methods=["GET", "HEAD"]),
-            Route("/hooks/braincloud", braincloud_hook, methods=["POST"]),
+            Route("/hooks/braincloud", hook(service.braincloud), methods=["POST"]),
             Route("/hooks/braincloud", braincloud_probe, methods=["GET", "HEAD"]),
-            Route("/hooks/socialplus/events", socialplus_events, methods=["POST"]),
+            Route("/hooks/socialplus/events", hook(service.socialplus_events), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/readyz", readyz, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -67,6 +67,13 @@ _ID_PREFIX = _secrets.token_hex(6)  # random per process, so ids from several wo
 _id_counter = itertools.count(1)
 
 
+SIGNATURE_PROBLEMS = {
+    "missing": "missing signature (x-amity-signature or x-signature)",
+    "malformed": "the signature header is not a Base64 or hex HMAC-SHA256",
+    "mismatch": "the signature does not match",
+}
+
+
 def new_decision_id() -> str:
     """Unique across processes, and cheap: a random per-process prefix and a counter."""
     return f"{_ID_PREFIX}{next(_id_counter):08x}"
@@ -109,26 +116,34 @@ class Service:
         self.metrics.latency.labels(platform).observe(perf_counter() - started)
         return Answer(status, error_body(message))
 
+    def too_large(self, started: float, platform: str = PLATFORM) -> Answer:
+        limit = self.config.max_body
+        message = f"the body is larger than the limit of {limit} bytes"
+        return self.refuse(413, "too-large", message, started, platform)
+
+    def check_socialplus_signature(
+        self, body: bytes, headers: Mapping[str, str], started: float
+    ) -> Answer | None:
+        """The refusal of an unsigned or wrongly signed social.plus call, or None."""
+        if self.config.secrets is None:
+            if self.socialplus_open:
+                return None
+            return self.refuse(401, "not-configured", NO_SECRET, started)
+        check = verify(body, headers, self.config.secrets, jsoncodec.loads)
+        if check.ok:
+            return None
+        what = SIGNATURE_PROBLEMS[check.outcome]
+        log.warning("refused a request: %s", what)
+        return self.refuse(401, check.outcome, what, started)
+
     async def socialplus(
         self, body: bytes | None, headers: Mapping[str, str], started: float
     ) -> Answer:
         if body is None:
-            limit = self.config.max_body
-            return self.refuse(
-                413, "too-large", f"the body is larger than the limit of {limit} bytes", started
-            )
-        if self.config.secrets is None and not self.socialplus_open:
-            return self.refuse(401, "not-configured", NO_SECRET, started)
-        if self.config.secrets is not None:
-            check = verify(body, headers, self.config.secrets, jsoncodec.loads)
-            if not check.ok:
-                what = {
-                    "missing": "missing signature (x-amity-signature or x-signature)",
-                    "malformed": "the signature header is not a Base64 or hex HMAC-SHA256",
-                    "mismatch": "the signature does not match",
-                }[check.outcome]
-                log.warning("refused a request: %s", what)
-                return self.refuse(401, check.outcome, what, started)
+            return self.too_large(started)
+        refused = self.check_socialplus_signature(body, headers, started)
+        if refused is not None:
+            return refused
         try:
             event = socialplus.parse_request(body)
         except PayloadError as err:
@@ -183,11 +198,7 @@ class Service:
     ) -> Answer:
         """One brainCloud API hook forwarded by the bridge script."""
         if body is None:
-            limit = self.config.max_body
-            return self.refuse(
-                413, "too-large", f"the body is larger than the limit of {limit} bytes", started,
-                BRAINCLOUD,
-            )  # fmt: skip
+            return self.too_large(started, BRAINCLOUD)
         tokens = self.config.braincloud_tokens
         if tokens is None and not self.braincloud_open:
             return self.refuse(401, "not-configured", NO_TOKEN, started, BRAINCLOUD)
@@ -267,16 +278,10 @@ class Service:
     ) -> Answer:
         """The platform's ordinary webhooks: user changes evict the user from the cache."""
         if body is None:
-            limit = self.config.max_body
-            return self.refuse(
-                413, "too-large", f"the body is larger than the limit of {limit} bytes", started
-            )
-        if self.config.secrets is None and not self.socialplus_open:
-            return self.refuse(401, "not-configured", NO_SECRET, started)
-        if self.config.secrets is not None:
-            check = verify(body, headers, self.config.secrets, jsoncodec.loads)
-            if not check.ok:
-                return self.refuse(401, check.outcome, "the signature does not match", started)
+            return self.too_large(started)
+        refused = self.check_socialplus_signature(body, headers, started)
+        if refused is not None:
+            return refused
         try:
             payload = jsoncodec.loads(body)
         except jsoncodec.JSONError as err:
