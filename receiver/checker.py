@@ -606,26 +606,9 @@ def parse_target(src: ExprSource, diags: Diagnostics) -> Target | None:
 
 def _check_events(rule: RuleDoc, diags: Diagnostics) -> None:
     for located in rule.events:
-        pattern = located.value
-        if pattern.startswith(ev.BRAINCLOUD_PREFIX):
-            problem = ev.braincloud_problem(pattern)
-            if problem is not None:
-                diags.warning("unknown-event", problem, located.span)
-        elif ev.is_glob(pattern):
-            if not any(ev.matches(pattern, e) for e in ev.KNOWN_EVENTS):
-                diags.warning(
-                    "unknown-event",
-                    f"the pattern '{pattern}' matches none of the known events "
-                    f"({', '.join(ev.KNOWN_EVENTS[:3])}, ...)",
-                    located.span,
-                )
-        elif pattern not in ev.KNOWN_EVENTS:
-            diags.warning(
-                "unknown-event",
-                f"'{pattern}' is not a known social.plus event"
-                f"{did_you_mean(pattern, ev.KNOWN_EVENTS)}",
-                located.span,
-            )
+        problem = ev.event_problem(located.value)
+        if problem is not None:
+            diags.warning("unknown-event", problem, located.span)
 
 
 def _check_rule(

@@ -77,3 +77,19 @@ def braincloud_problem(pattern: str) -> str | None:
     if not is_glob(pattern) and (len(parts) != 4 or not all(parts)):
         return f"brainCloud events are named {BRAINCLOUD_FORM}, e.g. braincloud.pre.event.SEND"
     return None
+
+
+def event_problem(pattern: str) -> str | None:
+    """Why an ``events`` entry names no event the receiver knows (a warning), or None."""
+    if pattern.startswith(BRAINCLOUD_PREFIX):
+        return braincloud_problem(pattern)
+    if is_glob(pattern):
+        if any(matches(pattern, e) for e in KNOWN_EVENTS):
+            return None
+        return (
+            f"the pattern '{pattern}' matches none of the known events "
+            f"({', '.join(KNOWN_EVENTS[:3])}, ...)"
+        )
+    if pattern in KNOWN_EVENTS:
+        return None
+    return f"'{pattern}' is not a known social.plus event{did_you_mean(pattern, KNOWN_EVENTS)}"

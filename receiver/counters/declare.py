@@ -270,24 +270,9 @@ def _expression(
 
 
 def _check_event(located: Located[str], diags: Diagnostics) -> None:
-    pattern = located.value
-    if pattern.startswith(ev.BRAINCLOUD_PREFIX):
-        problem = ev.braincloud_problem(pattern)
-        if problem is not None:
-            diags.warning("unknown-event", problem, located.span)
-    elif ev.is_glob(pattern):
-        if not any(ev.matches(pattern, e) for e in ev.KNOWN_EVENTS):
-            diags.warning(
-                "unknown-event",
-                f"the pattern '{pattern}' matches none of the known events",
-                located.span,
-            )
-    elif pattern not in ev.KNOWN_EVENTS:
-        diags.warning(
-            "unknown-event",
-            f"'{pattern}' is not a known social.plus event{did_you_mean(pattern, ev.KNOWN_EVENTS)}",
-            located.span,
-        )
+    problem = ev.event_problem(located.value)
+    if problem is not None:
+        diags.warning("unknown-event", problem, located.span)
 
 
 def warn_unused(scope: _Scope, doc: PolicyDoc, diags: Diagnostics) -> None:
