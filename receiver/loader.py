@@ -33,7 +33,7 @@ from receiver.policy import (
     SetDoc,
 )
 from receiver.source import SourceFile
-from receiver.yamlnodes import NodeReader, scalar_value
+from receiver.yamlnodes import NodeReader, compose_source, read_source_text, scalar_value
 
 POLICY_FIELDS = (
     "policy", "description", "priority", "on_error", "lists", "macros", "counters", "rules",
@@ -334,74 +334,13 @@ def _replace(rule: RuleDoc, changes: dict[str, Any]) -> RuleDoc:
     return replace(rule, **{k: v for k, v in changes.items() if v is not None})
 
 
-_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
-
-
-def _compose(text: str) -> yaml.Node | None:
-    """The YAML node tree, through libyaml when that gives the same answer (14x faster).
-
-    libyaml counts marks in bytes and is laxer about tabs, so it is used only for ASCII
-    text without tabs; anything it rejects is read again by the pure-Python loader,
-    whose error messages (and positions) are the ones we report.
-    """
-    if _FAST_LOADER is not None and text.isascii() and "\t" not in text:
-        try:
-            root = yaml.compose(text, Loader=_FAST_LOADER)
-        except yaml.YAMLError:
-            pass
-        else:
-            _plain_style_as_none(root)
-            return root
-    return yaml.compose(text, Loader=yaml.SafeLoader)
-
-
-def _plain_style_as_none(root: yaml.Node | None) -> None:
-    """libyaml marks plain scalars with style '' where PyYAML says None; use PyYAML's."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.ScalarNode):
-            if node.style == "":
-                node.style = None
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-
-
 def load_text(path: str, text: str, diagnostics: Diagnostics) -> PolicyDoc | None:
     """Read one policy file's text; problems go to ``diagnostics``."""
     source = SourceFile(path, text)
-    try:
-        root = _compose(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        offset = mark.index if mark is not None else 0
-        problem = err.problem or err.context or "invalid YAML"
-        hint = ""
-        if "tab" in problem.lower() or "'\\t'" in problem:  # PyYAML shows the tab as '\t'
-            hint = "; indent with spaces, not tabs"
-        diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
-        return None
-    except yaml.YAMLError as err:  # a ReaderError (control character) knows its position
-        first_line = str(err).splitlines()[0] if str(err) else "invalid YAML"
-        position = getattr(err, "position", 0)
-        diagnostics.error("yaml", f"YAML error: {first_line}", source.span(position))
-        return None
-    if root is None:
-        diagnostics.error("empty-file", "the policy file is empty", source.span(0))
-        return None
-    return _Reader(source, diagnostics).read(root)
+    root = compose_source(source, diagnostics, "policy file")
+    return None if root is None else _Reader(source, diagnostics).read(root)
 
 
 def load_file(path: Path, diagnostics: Diagnostics) -> PolicyDoc | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        diagnostics.error("encoding", f"the file is not UTF-8 text ({err.reason})", None, str(path))
-        return None
-    except OSError as err:
-        diagnostics.error("io", f"cannot read the file: {err.strerror}", None, str(path))
-        return None
-    return load_text(str(path), text, diagnostics)
+    text = read_source_text(path, diagnostics)
+    return None if text is None else load_text(str(path), text, diagnostics)

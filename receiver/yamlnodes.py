@@ -7,6 +7,7 @@ read, reporting problems as diagnostics that point at the node.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -26,6 +27,76 @@ def scalar_value(node: yaml.ScalarNode) -> Any:
     finally:  # the constructor remembers every node it built: forget them (reloads)
         _constructor.constructed_objects.clear()
         _constructor.recursive_objects.clear()
+
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The YAML node tree, through libyaml when that gives the same answer (14x faster).
+
+    libyaml counts marks in bytes and is laxer about tabs, so it is used only for ASCII
+    text without tabs; anything it rejects is read again by the pure-Python loader,
+    whose error messages (and positions) are the ones we report.
+    """
+    if _FAST_LOADER is not None and text.isascii() and "\t" not in text:
+        try:
+            root = yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+        else:
+            _plain_style_as_none(root)
+            return root
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _plain_style_as_none(root: yaml.Node | None) -> None:
+    """libyaml marks plain scalars with style '' where PyYAML says None; use PyYAML's."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.style == "":
+                node.style = None
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+
+
+def compose_source(source: SourceFile, diagnostics: Diagnostics, what: str) -> yaml.Node | None:
+    """The root node of a file's YAML; None (with a diagnostic) when broken or empty."""
+    try:
+        root = compose(source.text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        offset = mark.index if mark is not None else 0
+        problem = err.problem or err.context or "invalid YAML"
+        hint = ""
+        if "tab" in problem.lower() or "'\\t'" in problem:  # PyYAML shows the tab as '\t'
+            hint = "; indent with spaces, not tabs"
+        diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
+        return None
+    except yaml.YAMLError as err:  # a ReaderError (control character) knows its position
+        first_line = str(err).splitlines()[0] if str(err) else "invalid YAML"
+        position = getattr(err, "position", 0)
+        diagnostics.error("yaml", f"YAML error: {first_line}", source.span(position))
+        return None
+    if root is None:
+        diagnostics.error("empty-file", f"the {what} is empty", source.span(0))
+    return root
+
+
+def read_source_text(path: Path, diagnostics: Diagnostics) -> str | None:
+    """A file's UTF-8 text; None (with a diagnostic) when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        diagnostics.error("encoding", f"the file is not UTF-8 text ({err.reason})", None, str(path))
+    except OSError as err:
+        diagnostics.error("io", f"cannot read the file: {err.strerror}", None, str(path))
+    return None
 
 
 class NodeReader:

@@ -47,7 +47,7 @@ from receiver.testing.model import (
 from receiver.testing.seeds import read_seeds
 from receiver.users import StaticDirectory
 from receiver.values import Timestamp
-from receiver.yamlnodes import NodeReader, scalar_value
+from receiver.yamlnodes import NodeReader, compose_source, read_source_text, scalar_value
 
 SUITE_FIELDS = (
     "suite",
@@ -93,7 +93,6 @@ VERDICTS = ("allow", "deny")
 NONE_WORDS = ("none", "nothing")
 
 # libyaml composes the same nodes with the same (character) positions, ten times faster
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NOTHING: Any = object()
 
 Payload = tuple[str, Span, dict[str, Any], dict[str, Any], str | None]
@@ -612,36 +611,10 @@ class SuiteReader(NodeReader):
 def read_text(path: Path, text: str, diagnostics: Diagnostics) -> Suite | None:
     """Read one test file's text; problems go to ``diagnostics``."""
     source = SourceFile(str(path), text)
-    try:
-        try:
-            root = yaml.compose(text, Loader=_FAST_LOADER)
-        except yaml.YAMLError:  # read again for the pure-Python loader's messages
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        offset = mark.index if mark is not None else 0
-        problem = err.problem or err.context or "invalid YAML"
-        hint = "; indent with spaces, not tabs" if "\\t" in problem or "tab" in problem else ""
-        diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
-        return None
-    except yaml.YAMLError as err:
-        first_line = str(err).splitlines()[0] if str(err) else "invalid YAML"
-        position = getattr(err, "position", 0)
-        diagnostics.error("yaml", f"YAML error: {first_line}", source.span(position))
-        return None
-    if root is None:
-        diagnostics.error("empty-file", "the test file is empty", source.span(0))
-        return None
-    return SuiteReader(path, source, diagnostics).read(root)
+    root = compose_source(source, diagnostics, "test file")
+    return None if root is None else SuiteReader(path, source, diagnostics).read(root)
 
 
 def read_file(path: Path, diagnostics: Diagnostics) -> Suite | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        diagnostics.error("encoding", f"the file is not UTF-8 text ({err.reason})", None, str(path))
-        return None
-    except OSError as err:
-        diagnostics.error("io", f"cannot read the file: {err.strerror}", None, str(path))
-        return None
-    return read_text(path, text, diagnostics)
+    text = read_source_text(path, diagnostics)
+    return None if text is None else read_text(path, text, diagnostics)
