@@ -20,17 +20,19 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from time import perf_counter
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from receiver.config import ServiceConfig
 from receiver.counters.runtime import CounterService
 from receiver.decisionlog import DecisionLog
+from receiver.endpoint import Handler, HookEndpoint
 from receiver.metrics import Metrics
 from receiver.reload import LivePolicies
 from receiver.service import JSON, Answer, Service, error_body
@@ -39,25 +41,34 @@ from receiver.userdir import HttpDirectory, new_client
 
 log = logging.getLogger("receiver")
 
-Handler = Callable[[bytes | None, Mapping[str, str], float], Awaitable[Answer]]
+
+class ReceiverApp(Starlette):
+    """The service's Starlette app, with a fast path for the hook calls.
+
+    A POST to a hook path goes straight to its endpoint (``receiver.endpoint``): the
+    platform's calls are the service's whole load, and Starlette's error middleware,
+    exception middleware and router cost about as much again as reading the body. The
+    endpoints are also ordinary routes, and everything else (probes, health, metrics,
+    404/405 answers) goes through Starlette as usual.
+    """
+
+    hooks: dict[str, HookEndpoint]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hooks = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.hooks.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None when it is larger than ``limit`` bytes."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -> Starlette:
+def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -> ReceiverApp:
     metrics = Metrics()
 
     def on_reload(ok: bool, revision: str) -> None:
@@ -82,20 +93,14 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
     counters = CounterService(config.counters, metrics.registry)
     service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
 
-    def hook(handle: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def hook(handle: Handler, fallback: Answer) -> HookEndpoint:
         """A route that reads the limited raw body and answers what ``handle`` decides."""
+        return HookEndpoint(handle, config.max_body, fallback)
 
-        async def endpoint(request: Request) -> Response:
-            started = perf_counter()
-            try:
-                body = await read_limited(request, config.max_body)
-            except ClientDisconnect:
-                return Response(status_code=400)
-            answer = await handle(body, request.headers, started)
-            headers = {"X-Decision-Id": answer.decision_id} if answer.decision_id else None
-            return Response(answer.body, answer.status, headers=headers, media_type=JSON)
-
-        return endpoint
+    unavailable = Answer(503, error_body("internal error"))
+    socialplus_hook = hook(service.socialplus, service.socialplus_fail_safe())
+    braincloud_hook = hook(service.braincloud, unavailable)  # the bridge then falls back
+    events_hook = hook(service.socialplus_events, unavailable)  # the platform retries
 
     async def hook_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})
@@ -158,13 +163,13 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
                 await client.aclose()
             await counters.close()
 
-    app = Starlette(
+    app = ReceiverApp(
         routes=[
-            Route("/hooks/socialplus", hook(service.socialplus), methods=["POST"]),
+            Route("/hooks/socialplus", socialplus_hook, methods=["POST"]),
             Route("/hooks/socialplus", hook_probe, methods=["GET", "HEAD"]),
-            Route("/hooks/braincloud", hook(service.braincloud), methods=["POST"]),
+            Route("/hooks/braincloud", braincloud_hook, methods=["POST"]),
             Route("/hooks/braincloud", braincloud_probe, methods=["GET", "HEAD"]),
-            Route("/hooks/socialplus/events", hook(service.socialplus_events), methods=["POST"]),
+            Route("/hooks/socialplus/events", events_hook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/readyz", readyz, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -172,6 +177,11 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         exception_handlers={404: not_found, 405: method_not_allowed},
         lifespan=lifespan,
     )
+    app.hooks = {
+        "/hooks/socialplus": socialplus_hook,
+        "/hooks/braincloud": braincloud_hook,
+        "/hooks/socialplus/events": events_hook,
+    }
     app.state.live = live
     app.state.metrics = metrics
     app.state.service = service

@@ -22,11 +22,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_multiprocess
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from receiver.decision import Decision
 from receiver.events import BRAINCLOUD_HOOK_TYPES, BRAINCLOUD_PREFIX, KNOWN_EVENTS
+from receiver.metric_types import counter, histogram
 
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -34,27 +33,9 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 _KNOWN = frozenset(KNOWN_EVENTS)
+_STATUS = {code: str(code) for code in range(100, 600)}  # status labels without str() calls
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
-
-
-class _DictCounter(Collector):
-    """A labelled counter whose values live in a plain dict (single-process hot paths)."""
-
-    def __init__(self, name: str, documentation: str, label: str, counts: dict[str, float]):
-        self._name = name
-        self._documentation = documentation
-        self._label = label
-        self._counts = counts
-
-    def describe(self) -> list[Metric]:
-        return [CounterMetricFamily(self._name, self._documentation, labels=[self._label])]
-
-    def collect(self) -> list[Metric]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
-        for value, count in list(self._counts.items()):
-            family.add_metric([value], count)
-        return [family]
 
 
 def event_label(name: str) -> str:
@@ -76,25 +57,22 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
-            "receiver_requests",
+        # Updated on every request: plain dicts in one process (receiver/metric_types.py).
+        self.requests = counter(
+            r, "receiver_requests",
             "Requests answered, by platform, event, action and HTTP status.",
             ["platform", "event", "action", "status"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "receiver_request_duration_seconds",
+        )  # fmt: skip
+        self.latency = histogram(
+            r, "receiver_request_duration_seconds",
             "Time from reading the request to answering it.",
-            ["platform"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.rule_hits = Counter(
-            "receiver_rule_hits",
+            ["platform"], LATENCY_BUCKETS,
+        )  # fmt: skip
+        self.rule_hits = counter(
+            r, "receiver_rule_hits",
             "Rules that matched, by policy, rule, action and mode (enforce or shadow).",
             ["policy", "rule", "action", "mode"],
-            registry=r,
-        )
+        )  # fmt: skip
         self.signature_failures = Counter(
             "receiver_signature_failures",
             "Requests refused for a missing or wrong signature.",
@@ -107,13 +85,12 @@ class Metrics:
             ["platform", "reason"],
             registry=r,
         )
-        self.evaluation_errors = Counter(
-            "receiver_evaluation_errors",
+        self.evaluation_errors = counter(
+            r, "receiver_evaluation_errors",
             "Rules that failed at run time (kind=rule) and unexpected internal errors "
             "(kind=internal).",
             ["kind", "policy", "rule"],
-            registry=r,
-        )
+        )  # fmt: skip
         self.degraded = Counter(
             "receiver_degraded_answers",
             "Answers given with the fail-safe action, by reason (deadline or error).",
@@ -133,22 +110,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
-        self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        lookups_help = (
+        self.user_lookups = counter(
+            r, "receiver_user_lookups",
             "User lookups by result: hit, negative-hit (cached 'not found'), miss (fetched), "
-            "stale (served after a directory failure) or failed."
-        )
-        # A cache hit is the hottest path of all: in one process it bumps a plain dict
-        # entry, read at scrape time; several workers need prometheus-client's files.
-        self.user_lookup_counts: dict[str, float] = {}
-        if self._multiprocess:
-            self.user_lookups: Counter | None = Counter(
-                "receiver_user_lookups", lookups_help, ["result"], registry=r
-            )
-        else:
-            self.user_lookups = None
-            r.register(_DictCounter("receiver_user_lookups", lookups_help, "result",
-                                    self.user_lookup_counts))  # fmt: skip
+            "stale (served after a directory failure) or failed.",
+            ["result"],
+        )  # fmt: skip
         self.user_directory = Histogram(
             "receiver_user_directory_seconds",
             "Latency of calls to the remote user directory.",
@@ -188,8 +155,8 @@ class Metrics:
     def observe(
         self, platform: str, event: str, decision: Decision, status: int, seconds: float
     ) -> None:
-        self._child(self.requests, platform, event_label(event), decision.action, str(status)).inc()
-        self._child(self.latency, platform).observe(seconds)
+        self.requests.inc((platform, event_label(event), decision.action, _STATUS[status]))
+        self.latency.observe((platform,), seconds)
 
     def count_rules(self, decision: Decision, rule_actions: dict[str, str]) -> None:
         """Hits per rule: the deciding rule, every modifier, every shadow hit."""
@@ -202,20 +169,16 @@ class Metrics:
         hits.extend((s.rule, s.action, "shadow") for s in decision.shadow)
         for qualified, action, mode in hits:
             policy, _, rule = qualified.partition("/")
-            self._child(self.rule_hits, policy, rule, action, mode).inc()
+            self.rule_hits.inc((policy, rule, action, mode))
         for failure in decision.errors:
             policy, _, rule = failure.rule.partition("/")
-            self._child(self.evaluation_errors, "rule", policy, rule).inc()
+            self.evaluation_errors.inc(("rule", policy, rule))
 
     def count_status(self, platform: str, event: str, action: str, status: int) -> None:
-        self._child(self.requests, platform, event_label(event), action, str(status)).inc()
+        self.requests.inc((platform, event_label(event), action, _STATUS[status]))
 
     def lookup(self, result: str) -> None:
-        if self.user_lookups is None:
-            counts = self.user_lookup_counts
-            counts[result] = counts.get(result, 0.0) + 1.0
-        else:
-            self._child(self.user_lookups, result).inc()
+        self.user_lookups.inc((result,))
 
     def directory_call(self, seconds: float, failure: str | None) -> None:
         self.user_directory.observe(seconds)

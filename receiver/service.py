@@ -105,6 +105,10 @@ class Service:
         self.socialplus_open = unauthenticated_ok(config, config.secrets)
         self.braincloud_open = unauthenticated_ok(config, config.braincloud_tokens)
 
+    def socialplus_fail_safe(self) -> Answer:
+        """The answer when deciding failed: the platform's own default action."""
+        return Answer(200, socialplus.response_body(socialplus.fail_safe(self.fail_safe)))
+
     def refuse(
         self, status: int, reason: str, message: str, started: float, platform: str = PLATFORM
     ) -> Answer:
@@ -113,7 +117,7 @@ class Service:
         else:
             self.metrics.bad_requests.labels(platform, reason).inc()
         self.metrics.count_status(platform, "", "refused", status)
-        self.metrics.latency.labels(platform).observe(perf_counter() - started)
+        self.metrics.latency.observe((platform,), perf_counter() - started)
         return Answer(status, error_body(message))
 
     def too_large(self, started: float, platform: str = PLATFORM) -> Answer:
@@ -242,7 +246,7 @@ class Service:
         except Exception:
             log.exception("internal error deciding %s (%s); answered %s",
                           event.name, decision_id, safe.action)  # fmt: skip
-            self.metrics.evaluation_errors.labels("internal", "", "").inc()
+            self.metrics.evaluation_errors.inc(("internal", "", ""))
             decision = safe
             degraded_reason = "error"
         if degraded_reason is not None:

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SIGNATURE_HEADERS = ("x-amity-signature", "x-signature")
@@ -30,6 +30,22 @@ class Secrets:
     """One or more HMAC keys; ``repr`` never shows them."""
 
     keys: tuple[bytes, ...]
+    # An HMAC already keyed with each secret: copying one skips the key setup, half
+    # the cost of signing a small body.
+    _keyed: tuple[hmac.HMAC, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keyed = tuple(hmac.new(key, digestmod=hashlib.sha256) for key in self.keys)
+        object.__setattr__(self, "_keyed", keyed)
+
+    def digests(self, body: bytes) -> list[bytes]:
+        """The HMAC-SHA256 of ``body`` with each secret."""
+        out = []
+        for keyed in self._keyed:
+            mac = keyed.copy()
+            mac.update(body)
+            out.append(mac.digest())
+        return out
 
     @classmethod
     def parse(cls, text: str) -> Secrets:
@@ -124,7 +140,7 @@ def verify(
         return Verification("missing")
     if not given:
         return Verification("malformed")
-    expected = [digest(key, body) for key in secrets.keys]
+    expected = secrets.digests(body)
     matched = False
     for want in expected:
         for got in given:
@@ -137,8 +153,7 @@ def verify(
         except Exception:
             return Verification("mismatch")
         if compact != body:
-            for key in secrets.keys:
-                want = digest(key, compact)
+            for want in secrets.digests(compact):
                 for got in given:
                     matched |= hmac.compare_digest(want, got)
             if matched:

@@ -137,13 +137,23 @@ def plan_for(policyset: PolicySet, event: str) -> CounterPlan:
     """The (cached) plan of an event name; the empty plan when no counter is involved."""
     if not policyset.counters:
         return EMPTY_PLAN
+    tree = policyset.tree(event)
+    plan = tree.extra.get(_PLAN)  # the trees of named events live as long as the set
+    if plan is not None:
+        assert isinstance(plan, CounterPlan)
+        return plan
     cache = _PLANS.get(policyset)
     if cache is None:
         cache = _PLANS.setdefault(policyset, LRUCache(maxsize=PLAN_CACHE))
     plan = cache.get(event)
     if plan is None:
-        plan = cache[event] = build_plan(policyset.counters, policyset.tree(event))
+        plan = cache[event] = build_plan(policyset.counters, tree)
+        if policyset.trees.get(event) is tree:
+            tree.extra[_PLAN] = plan
     return plan
+
+
+_PLAN = "counter-plan"  # the key of an event's plan in its tree's ``extra``
 
 
 MAX_KEY_CHARS = 200  # longer keys (a whole message text) are stored as their SHA-256

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from time import perf_counter
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
 from receiver.counters.memory import MemoryBackend, Op
 from receiver.counters.plan import (
@@ -29,6 +29,7 @@ from receiver.counters.plan import (
 from receiver.counters.redis_backend import RedisBackend
 from receiver.counters.settings import CounterSettings
 from receiver.decision import Decision
+from receiver.metric_types import counter, histogram
 from receiver.payload import Event
 from receiver.userdir import expand_env
 from receiver.values import Timestamp
@@ -41,26 +42,23 @@ MARGIN = 0.005  # seconds of the deadline left for evaluating and answering
 
 class CounterMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls = Counter(
-            "receiver_counter_calls",
+        # once per event: plain dicts in one process (receiver/metric_types.py)
+        self.calls = counter(
+            registry, "receiver_counter_calls",
             "Counter backend calls, by backend and result (ok, timeout, error, skipped: "
             "not tried while the backend is considered down).",
             ["backend", "result"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "receiver_counter_call_seconds",
+        )  # fmt: skip
+        self.latency = histogram(
+            registry, "receiver_counter_call_seconds",
             "Latency of counter backend calls.",
-            ["backend"],
-            buckets=BUCKETS,
-            registry=registry,
-        )
-        self.fallbacks = Counter(
-            "receiver_counter_fallbacks",
+            ["backend"], BUCKETS,
+        )  # fmt: skip
+        self.fallbacks = counter(
+            registry, "receiver_counter_fallbacks",
             "Events whose counters fell back (mode memory or unknown), by reason.",
             ["mode", "reason"],
-            registry=registry,
-        )
+        )  # fmt: skip
 
 
 class CounterService:
@@ -105,17 +103,17 @@ class CounterService:
         if redis is None:
             started = perf_counter()
             values = self.memory.apply(ops, now_ms)
-            self.metrics.latency.labels("memory").observe(perf_counter() - started)
-            self.metrics.calls.labels("memory", "ok").inc()
+            self.metrics.latency.observe(("memory",), perf_counter() - started)
+            self.metrics.calls.inc(("memory", "ok"))
             return values, "memory"
         if time.monotonic() < self._down_until:
-            self.metrics.calls.labels("redis", "skipped").inc()
+            self.metrics.calls.inc(("redis", "skipped"))
             return self._fallback(ops, now_ms, "down")
         budget = self.settings.timeout_ms / 1000
         if deadline is not None:
             budget = min(budget, deadline - perf_counter() - MARGIN)
         if budget <= 0:
-            self.metrics.calls.labels("redis", "skipped").inc()
+            self.metrics.calls.inc(("redis", "skipped"))
             return self._fallback(ops, now_ms, "no-time")
         started = perf_counter()
         try:
@@ -126,14 +124,14 @@ class CounterService:
         except Exception as err:  # connection refused, reset, script errors, ...
             return self._failed(ops, now_ms, "error", f"{type(err).__name__}: {err}")
         finally:
-            self.metrics.latency.labels("redis").observe(perf_counter() - started)
-        self.metrics.calls.labels("redis", "ok").inc()
+            self.metrics.latency.observe(("redis",), perf_counter() - started)
+        self.metrics.calls.inc(("redis", "ok"))
         return values, "redis"
 
     def _failed(
         self, ops: Sequence[Op], now_ms: int, result: str, detail: str
     ) -> tuple[list[int] | None, str]:
-        self.metrics.calls.labels("redis", result).inc()
+        self.metrics.calls.inc(("redis", result))
         now = time.monotonic()
         self._down_until = now + self.settings.retry_after
         if now - self._logged_at >= self.settings.retry_after:
@@ -148,7 +146,7 @@ class CounterService:
         self, ops: Sequence[Op], now_ms: int, reason: str
     ) -> tuple[list[int] | None, str]:
         mode = self.settings.fallback
-        self.metrics.fallbacks.labels(mode, reason).inc()
+        self.metrics.fallbacks.inc((mode, reason))
         if mode == "memory":
             return self.memory.apply(ops, now_ms), "fallback-memory"
         return None, "unknown"
