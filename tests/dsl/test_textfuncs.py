@@ -254,6 +254,13 @@ def test_urls_on_url_dense_text_returns_substrings(text: str) -> None:
     assert all(url and url in text for url in urls(text))
 
 
+@given(st.one_of(texts_with_surrogates, url_ish_texts))
+def test_urls_quick_rejection_agrees_with_the_full_scan(text: str) -> None:
+    # urls() skips the RE2 scan for texts without "://" and without a "." followed by a
+    # non-space; the scan must find nothing in those.
+    assert urls(text) == textfuncs._scan_urls(text)
+
+
 @given(hosts, st.sampled_from(["", "/", "/path", "/a?b=c"]), st.sampled_from(["", ".", "!", ")"]))
 def test_urls_finds_generated_bare_domain_in_a_sentence(host: str, path: str, end: str) -> None:
     assert urls(f"see {host}{path}{end} now") == [host + path]
