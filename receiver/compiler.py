@@ -31,6 +31,7 @@ from receiver.checker import CheckedRule, compile_regex
 from receiver.context import MISSING, Context
 from receiver.dsl import ast
 from receiver.dsl.functions import FUNCTIONS, age
+from receiver.dsl.replace import Replacer
 from receiver.dsl.template import Template
 from receiver.dsl.textfuncs import PhraseMatcher
 from receiver.errors import EvaluationError
@@ -493,7 +494,7 @@ class _ExprCompiler:
         if node.func == "regex_replace":
             pattern = _unwrap(node.args[1])
             assert isinstance(pattern, ast.Literal)
-            regex = compile_regex(str(pattern.value))
+            replace = Replacer(compile_regex(str(pattern.value)), str(pattern.value))
             text_fn, repl_fn = args[0], args[2]
 
             def regex_replace(ctx: Context) -> Value:
@@ -502,11 +503,7 @@ class _ExprCompiler:
                     return None
                 if not isinstance(text, str) or not isinstance(repl, str):
                     raise EvaluationError("regex_replace() needs strings", span)
-                escaped = repl.replace("\\", "\\\\")
-                try:
-                    return regex.sub(escaped, text)
-                except UnicodeEncodeError:  # lone surrogates from JSON escapes
-                    return regex.sub(escaped, scrub_surrogates(text))
+                return replace(text, repl)
 
             return self._fold(regex_replace, consts[0], consts[2])
         assert impl is not None

@@ -435,3 +435,29 @@ def test_differential_generator_produces_switches() -> None:
         )
     )
     assert len(switches(compile_tree(rules, EVENT))) == 1
+
+
+# -- regex_replace -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "replacement", "text", "expected"),
+    [
+        ("[^\\\\p{L}]+", "", "Héllo, wörld! 42", "Héllowörld"),  # per character (translate)
+        ("[aeiou]", "é", "banana", "bénéné"),  # non-ASCII replacement, per character
+        ("na", "ñ€", "banana", "bañ€ñ€"),  # non-ASCII replacement through RE2's sub
+        ("\\\\s+", "\\\\1", "a  b", "a\\1b"),  # backslashes are literal
+    ],
+)
+def test_regex_replace_writes_its_replacement_literally(
+    pattern: str, replacement: str, text: str, expected: str
+) -> None:
+    tree = tree_of(
+        rule(
+            "r",
+            "modify",
+            set={"data.out": f'regex_replace(data.text, "{pattern}", "{replacement}")'},
+        )
+    )
+    decision = decide(tree, {"text": text})
+    assert decision.data is not None and decision.data["out"] == expected

@@ -267,6 +267,10 @@ class Matcher:
         self.lookahead = max_combinations(self.words)
         # The prefilter is exact enough only when lower-casing keeps one character per
         # character; an entry containing U+0307 (from "İ".lower()) turns it off.
+        # What the last contains() found, for a censor() of the same text right after
+        # it: a rule asks profane(text), then sets censor(text), and the walk is the
+        # expensive part of both. censor() takes it (so a later call walks again).
+        self._found: tuple[str, list[tuple[int, int]]] | None = None
         self.prefilter: re2._Regexp | None = None
         if not any("\u0307" in w for w in self.words):
             self.prefilter = re2.compile(
@@ -277,11 +281,15 @@ class Matcher:
 
     def censor(self, text: str) -> str:
         """``Profanity.censor(text)``: every match becomes ``****``."""
+        found, self._found = self._found, None  # one read: another thread may set it
+        if found is not None and (found[0] is text or found[0] == text):
+            return replace_spans(text, found[1])
         return replace_spans(text, self.spans(text))
 
     def contains(self, text: str) -> bool:
         """``Profanity.contains_profanity(text)``: whether censoring changes the text."""
         spans = self.spans(text)
+        self._found = (text, spans)
         # As the library: a "****" that is replaced by "****" changes nothing.
         return bool(spans) and replace_spans(text, spans) != text
 
