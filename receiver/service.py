@@ -12,11 +12,12 @@ internal failure becomes HTTP 200 with the fail-safe action, logged and counted.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import secrets as _secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from time import perf_counter
 
@@ -100,6 +101,7 @@ class Service:
         self.metrics = metrics
         self.decision_log = decision_log
         self.fail_safe = config.default_action
+        self._socialplus_safe = functools.partial(socialplus.fail_safe, self.fail_safe)
         self.user_cache = user_cache
         # Without a credential, an endpoint answers unauthenticated requests on loopback only.
         self.socialplus_open = unauthenticated_ok(config, config.secrets)
@@ -193,8 +195,7 @@ class Service:
         return decision
 
     async def decide(self, event: Event, decision_id: str, started: float) -> Answer:
-        safe = socialplus.fail_safe(self.fail_safe)
-        decision = await self.decision(event, decision_id, started, PLATFORM, safe)
+        decision = await self.decision(event, decision_id, started, PLATFORM, self._socialplus_safe)
         return Answer(200, socialplus.response_body(decision), decision_id)
 
     async def braincloud(
@@ -221,14 +222,18 @@ class Service:
         except braincloud.EnvelopeError as err:
             return self.refuse(400, err.reason, str(err), started, BRAINCLOUD)
         decision_id = new_decision_id()
-        safe = braincloud.fail_safe(call.hook_type, self.config.braincloud_pre_fail_safe)
-        decision = await self.decision(call.event, decision_id, started, BRAINCLOUD, safe)
+        hook_type, pre_action = call.hook_type, self.config.braincloud_pre_fail_safe
+        decision = await self.decision(
+            call.event, decision_id, started, BRAINCLOUD,
+            lambda: braincloud.fail_safe(hook_type, pre_action),
+        )  # fmt: skip
         return Answer(200, braincloud.response_body(call.hook_type, decision), decision_id)
 
     async def decision(
-        self, event: Event, decision_id: str, started: float, platform: str, safe: Decision
-    ) -> Decision:
-        """Decide under the deadline, answering ``safe`` on errors; count and log it."""
+        self, event: Event, decision_id: str, started: float, platform: str,
+        fail_safe: Callable[[], Decision],
+    ) -> Decision:  # fmt: skip
+        """Decide under the deadline, answering ``fail_safe()`` on errors; count and log it."""
         snapshot = self.live.current
         degraded_reason: str | None = None
         try:
@@ -239,11 +244,13 @@ class Service:
             )  # fmt: skip
             if decision.degraded:
                 degraded_reason = "deadline"
+                safe = fail_safe()
                 log.warning(
                     "decision %s for %s ran out of its %d ms deadline; answered %s",
                     decision_id, event.name, self.config.deadline_ms, safe.action,
                 )  # fmt: skip
         except Exception:
+            safe = fail_safe()
             log.exception("internal error deciding %s (%s); answered %s",
                           event.name, decision_id, safe.action)  # fmt: skip
             self.metrics.evaluation_errors.inc(("internal", "", ""))

@@ -87,7 +87,14 @@ def sign_hex(key: bytes, body: bytes) -> str:
 def decode_signature(value: str) -> bytes | None:
     """The 32 digest bytes in a header value: hex or Base64 (standard or URL-safe)."""
     value = value.strip()
-    if value.lower().startswith("sha256="):
+    if len(value) == 44 and value[43] == "=" and value.isascii():
+        try:  # the usual x-amity-signature: standard Base64 with its padding
+            raw = binascii.a2b_base64(value, strict_mode=True)
+        except binascii.Error:
+            pass
+        else:
+            return raw if len(raw) == 32 else None
+    if value[:7].lower() == "sha256=":
         value = value[7:]
     if len(value) == 64:
         try:

@@ -11,6 +11,7 @@ representation of the secrets shows a key.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import string
 from typing import Any
@@ -408,3 +409,42 @@ def test_repr_of_secrets_never_shows_a_key(texts: list[str]) -> None:
 def test_repr_of_secrets_counts_keys() -> None:
     assert repr(Secrets.parse("only-one-key-here")) == "Secrets(<1 key>)"
     assert repr(Secrets.parse("new-key-1234,old-key-5678")) == "Secrets(<2 keys>)"
+
+
+def _decode_reference(value: str) -> bytes | None:
+    """decode_signature before its Base64 shortcut: every value through b64decode."""
+    value = value.strip()
+    if value.lower().startswith("sha256="):
+        value = value[7:]
+    if len(value) == 64:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            pass
+        else:
+            return raw if len(raw) == 32 else None
+    try:
+        raw = base64.b64decode(
+            value + "=" * (-len(value) % 4),
+            altchars=b"-_" if ("-" in value or "_" in value) else None,
+            validate=True,
+        )
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(
+        st.binary(min_size=32, max_size=32).map(lambda d: base64.b64encode(d).decode()),
+        st.binary(min_size=32, max_size=32).map(lambda d: base64.urlsafe_b64encode(d).decode()),
+        st.text(alphabet=st.sampled_from(list("AZaz09+/=-_ \té")), min_size=40, max_size=48),
+    ),
+    st.data(),
+)
+def test_decode_signature_agrees_with_plain_b64decode(value: str, data: st.DataObject) -> None:
+    if value and data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(value) - 1))
+        value = value[:at] + data.draw(st.sampled_from(list("A=+/-_ é\n"))) + value[at + 1 :]
+    assert decode_signature(value) == _decode_reference(value)
