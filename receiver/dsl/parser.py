@@ -65,6 +65,11 @@ class ExprSource:
     def sub(self, start: int, end: int) -> ExprSource:
         return ExprSource(self.file, self.text[start:end], self.offsets[start : end + 1])
 
+    def is_contiguous(self) -> bool:
+        """Whether the text is written as is in the file (no escapes, quotes or folding inside)."""
+        start = self.offsets[0]
+        return self.offsets == tuple(range(start, start + len(self.text) + 1))
+
 
 def parse_duration(text: str) -> float:
     for unit in ("ms", "s", "m", "h", "d", "w"):
@@ -438,18 +443,59 @@ def _syntax_message(err: UnexpectedInput, src: ExprSource) -> tuple[str, int, in
     return f"unexpected '{token}'" + _describe_expected(set(expected)), start, end
 
 
-def parse_expression(src: ExprSource, diagnostics: Diagnostics) -> ast.Node | None:
+class ParseCache:
+    """The trees of the expressions parsed so far (during one check), by text.
+
+    A text met again (``{len(text)}`` in many messages, a condition shared by rules)
+    is not parsed again: the first tree is copied with its spans moved to the new
+    place. That is the very tree a parse there would give, since a span depends only
+    on where the characters it covers sit. Trees are kept only from contiguous sources,
+    where a span's file position gives back the offsets inside the expression.
+    """
+
+    def __init__(self) -> None:
+        self._trees: dict[str, tuple[ExprSource, ast.Node]] = {}
+
+    def get(self, src: ExprSource) -> ast.Node | None:
+        found = self._trees.get(src.text)
+        if found is None:
+            return None
+        first, tree = found
+        return ast.with_spans(tree, functools.partial(_moved_span, first, src))
+
+    def add(self, src: ExprSource, tree: ast.Node) -> None:
+        if src.text not in self._trees and src.is_contiguous():
+            self._trees[src.text] = (src, tree)
+
+
+def _moved_span(first: ExprSource, to: ExprSource, span: Span) -> Span:
+    """A span of a tree parsed from ``first`` (contiguous): the same characters in ``to``."""
+    base = first.offsets[0]
+    start = first.file.offset(span.line, span.column) - base
+    end = first.file.offset(span.end_line, span.end_column) - base
+    return to.span(start, end)
+
+
+def parse_expression(
+    src: ExprSource, diagnostics: Diagnostics, cache: ParseCache | None = None
+) -> ast.Node | None:
     """Parse one expression; on failure add one ``syntax`` error and return None."""
+    if cache is not None and (tree := cache.get(src)) is not None:
+        return tree
     if not src.text.strip():
         diagnostics.error("syntax", "the expression is empty", src.span(0, len(src.text)))
         return None
     try:
-        return _builder().build(src)
+        tree = _builder().build(src)
     except UnexpectedInput as err:
         message, start, end = _syntax_message(_tree_parser_error(src.text, err), src)
         diagnostics.error("syntax", message, src.span(start, end))
     except _LiteralError as err:
         diagnostics.error("syntax", err.message, err.span)
+    else:
+        if cache is not None:
+            cache.add(src, tree)
+        return tree
     return None
 
 
