@@ -25,7 +25,7 @@ from receiver.counters.declare import warn_unused as warn_unused_counters
 from receiver.diagnostics import Diagnostics, did_you_mean
 from receiver.dsl import ast
 from receiver.dsl.functions import FUNCTIONS, Function, Keyword, Type
-from receiver.dsl.parser import RESERVED, ExprSource, parse_expression
+from receiver.dsl.parser import RESERVED, ExprSource, ParseCache, parse_expression
 from receiver.dsl.template import Template, parse_template
 from receiver.policy import Action, Mode, OnError, PolicyDoc, RuleDoc
 from receiver.source import Span
@@ -141,9 +141,10 @@ class CheckResult:
 class _Scope:
     """Name resolution and type inference inside one policy."""
 
-    def __init__(self, doc: PolicyDoc, diags: Diagnostics) -> None:
+    def __init__(self, doc: PolicyDoc, diags: Diagnostics, parsed: ParseCache) -> None:
         self.doc = doc
         self.diags = diags
+        self.parsed = parsed  # shared by the policies of one check
         self.lists = {name: tuple(i.value for i in d.items) for name, d in doc.lists.items()}
         self.macro_bodies: dict[str, ast.Node | None] = {}
         self.macro_types: dict[str, Type] = {}
@@ -274,7 +275,7 @@ class _Scope:
             return None
         self.visiting.append(name)
         macro_doc = self.doc.macros[name]
-        parsed = parse_expression(macro_doc.expr, self.diags)
+        parsed = parse_expression(macro_doc.expr, self.diags, self.parsed)
         body: ast.Node | None = None
         if parsed is not None:
             errors_before = len(self.diags.errors)
@@ -558,13 +559,15 @@ def _walk_no_lambda(node: ast.Node) -> list[ast.Node]:
     return out
 
 
-def parse_target(src: ExprSource, diags: Diagnostics) -> Target | None:
+def parse_target(
+    src: ExprSource, diags: Diagnostics, cache: ParseCache | None = None
+) -> Target | None:
     """A ``set``/``unset`` target: ``text``, ``data``, ``data.a.b``, ``data["k"]``, ``data.a[0]``.
 
     Parsed with the expression parser; anything but a literal path is an error.
     """
     probe = Diagnostics()
-    node = parse_expression(src, probe)
+    node = parse_expression(src, probe, cache)
     span = src.span(0, len(src.text))
     if node is None:
         diags.error(
@@ -617,7 +620,7 @@ def _check_rule(
     def condition(src: ExprSource | None, what: str) -> ast.Node | None:
         if src is None:
             return None
-        parsed = parse_expression(src, diags)
+        parsed = parse_expression(src, diags, scope.parsed)
         if parsed is None:
             return None
         resolved, t = scope.resolve(parsed, in_lambda=False)
@@ -638,7 +641,7 @@ def _check_rule(
     unless = condition(rule.unless, "unless")
     message: Template | None = None
     if rule.message is not None:
-        message = parse_template(rule.message, diags)
+        message = parse_template(rule.message, diags, scope.parsed)
         if message is not None:
             parts: list[str | ast.Node] = []
             for part in message.parts:
@@ -651,8 +654,8 @@ def _check_rule(
         start = tspan.source.offset(tspan.line, tspan.column)
         start += max(0, tspan.text.find(set_doc.target.value))  # skip a YAML quote
         target_src = ExprSource.contiguous(tspan.source, set_doc.target.value, start)
-        target = parse_target(target_src, diags)
-        parsed = parse_expression(set_doc.value, diags)
+        target = parse_target(target_src, diags, scope.parsed)
+        parsed = parse_expression(set_doc.value, diags, scope.parsed)
         if isinstance(parsed, ast.Name) and parsed.name not in scope.candidates():
             diags.error(
                 "unknown-name",
@@ -672,9 +675,8 @@ def _check_rule(
     for located in rule.unsets:
         offset = located.span.source.offset(located.span.line, located.span.column)
         offset += max(0, located.span.text.find(located.value))  # skip a YAML quote
-        target = parse_target(
-            ExprSource.contiguous(located.span.source, located.value, offset), diags
-        )
+        target_src = ExprSource.contiguous(located.span.source, located.value, offset)
+        target = parse_target(target_src, diags, scope.parsed)
         if target is not None:
             if target.kind == "data" and not target.path:
                 diags.error("bad-target", "cannot unset the whole of 'data'", target.span)
@@ -716,6 +718,7 @@ def check(documents: list[PolicyDoc], diags: Diagnostics) -> CheckResult:
     rules: list[CheckedRule] = []
     policies: list[PolicyInfo] = []
     counters: list[CheckedCounter] = []
+    parsed = ParseCache()
     for doc in ordered:
         if doc.name.value in names:
             first = names[doc.name.value]
@@ -727,7 +730,7 @@ def check(documents: list[PolicyDoc], diags: Diagnostics) -> CheckResult:
             )
             continue
         names[doc.name.value] = doc
-        scope = _Scope(doc, diags)
+        scope = _Scope(doc, diags, parsed)
         for name, list_doc in doc.lists.items():
             _check_definition_name(name, list_doc.name.span, scope, "list", diags)
         for name, macro_doc in doc.macros.items():

@@ -76,14 +76,16 @@ def _align(value: str, raw: str, base: int) -> tuple[int, ...]:
     Greedy alignment: quotes, escapes, indentation and folded line breaks are skipped
     over. Good enough to put a caret under the right character in all usual styles.
     """
+    if value:
+        # The usual case, a scalar written without escapes or line breaks: the value is
+        # a piece of the raw text, where the greedy search below would find it too.
+        first = _find_char(raw, value[0], 0)
+        if first != -1 and raw.startswith(value, first):
+            return tuple(range(base + first, base + first + len(value) + 1))
     offsets: list[int] = []
     j = 0
     for char in value:
-        if char in " \n":
-            candidates = [k for k in (raw.find(" ", j), raw.find("\n", j)) if k != -1]
-            k = min(candidates) if candidates else -1
-        else:
-            k = raw.find(char, j)
+        k = _find_char(raw, char, j)
         if k == -1:
             offsets.append(offsets[-1] if offsets else base)
             continue
@@ -91,6 +93,14 @@ def _align(value: str, raw: str, base: int) -> tuple[int, ...]:
         j = k + 1
     offsets.append((offsets[-1] + 1) if offsets else base)
     return tuple(offsets)
+
+
+def _find_char(raw: str, char: str, start: int) -> int:
+    """Where ``_align`` places ``char``: its next occurrence; any space or line break for those."""
+    if char in " \n":
+        candidates = [k for k in (raw.find(" ", start), raw.find("\n", start)) if k != -1]
+        return min(candidates) if candidates else -1
+    return raw.find(char, start)
 
 
 class _Reader(NodeReader):
@@ -225,7 +235,8 @@ class _Reader(NodeReader):
         )
         if rule_id is None or events is None or action is None:
             return None
-        rule = RuleDoc(rule_id, span, events, cast(Located[Action], action))
+        # cast() with a string: Located[Action] would build a generic alias for every rule.
+        rule = RuleDoc(rule_id, span, events, cast("Located[Action]", action))
         changes: dict[str, Any] = {}
         for key in ("when", "unless", "message"):
             if key in fields:

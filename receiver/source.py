@@ -22,9 +22,10 @@ class SourceFile:
 
     def __post_init__(self) -> None:
         starts = [0]
-        for index, char in enumerate(self.text):
-            if char == "\n":
-                starts.append(index + 1)
+        index = self.text.find("\n")
+        while index != -1:
+            starts.append(index + 1)
+            index = self.text.find("\n", index + 1)
         self._line_starts = starts
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -49,6 +50,10 @@ class SourceFile:
         """A span from character offsets ``start`` to ``end`` (exclusive)."""
         end = start if end is None else max(start, end)
         line, column = self.position(start)
+        starts = self._line_starts
+        next_line = starts[line] if line < len(starts) else len(self.text)
+        if start >= 0 and end < next_line:  # on the start's line (most spans): no second search
+            return Span(self, line, column, line, column + end - start)
         end_line, end_column = self.position(end)
         return Span(self, line, column, end_line, end_column)
 

@@ -16,10 +16,13 @@ from receiver.diagnostics import Diagnostics, did_you_mean
 from receiver.source import SourceFile, Span
 
 _constructor = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def scalar_value(node: yaml.ScalarNode) -> Any:
     """The value of a scalar node as YAML types it; the text as written when that fails."""
+    if node.tag == _STR_TAG:  # most scalars: the constructor would return the text as is
+        return node.value
     try:
         return _constructor.construct_object(node, deep=True)
     except Exception:  # `2020-13-45`, `!!int x`, `!!bool maybe`, `!tag x`: keep the text

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from receiver.checker import check
 from receiver.diagnostics import Diagnostic, Diagnostics, render_json, render_text, summary_line
 from receiver.dsl import ast
-from receiver.dsl.parser import DURATION_UNITS, RESERVED, ExprSource, parse_expression
+from receiver.dsl.parser import DURATION_UNITS, RESERVED, ExprSource, ParseCache, parse_expression
 from receiver.loader import load_text
 from receiver.policyset import check_paths
 from receiver.source import SourceFile
@@ -257,6 +257,18 @@ def test_string_literals_decode_to_the_text_they_encode(literal: Expr) -> None:
     assert isinstance(node, ast.Literal)
     assert repr(node.value) == shape
     assert node.span.text == text
+
+
+@FAST
+@given(expressions, st.text(st.sampled_from("ab é\n"), max_size=12))
+def test_a_text_parsed_again_elsewhere_gives_the_tree_a_parse_there_gives(
+    expr: Expr, prefix: str
+) -> None:
+    text = expr[0]
+    cache = ParseCache()
+    parse_expression(ExprSource.contiguous(SourceFile("<a>", text), text, 0), Diagnostics(), cache)
+    there = ExprSource.contiguous(SourceFile("<b>", prefix + text), text, len(prefix))
+    assert parse_expression(there, Diagnostics(), cache) == parse_expression(there, Diagnostics())
 
 
 # -- random and mutated expressions --------------------------------------------------------------

@@ -9,6 +9,8 @@ resolved trees.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal as TLiteral
 
@@ -163,3 +165,25 @@ def walk(node: Node) -> list[Node]:
         out.append(current)
         stack.extend(reversed(children(current)))
     return out
+
+
+def with_spans(node: Node, move: Callable[[Span], Span]) -> Node:
+    """A copy of a tree with every span in it (nodes, operators, names) replaced by ``move``."""
+    cls: Callable[..., Node] = type(node)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(node))
+    return cls(*[_with_spans(getattr(node, name), move) for name in names])
+
+
+_FIELD_NAMES: dict[Callable[..., Node], tuple[str, ...]] = {}  # by node class
+
+
+def _with_spans(value: object, move: Callable[[Span], Span]) -> object:
+    if isinstance(value, Span):
+        return move(value)
+    if isinstance(value, Node):
+        return with_spans(value, move)
+    if isinstance(value, tuple):  # arguments, keyword arguments and their spans, map items
+        return tuple(_with_spans(item, move) for item in value)
+    return value

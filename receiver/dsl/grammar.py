@@ -1,4 +1,4 @@
-"""Loading ``grammar/policy.lark`` and building the one shared LALR parser.
+"""Loading ``grammar/policy.lark`` and building the LALR parsers made from it.
 
 In a built wheel the grammar ships as package data (``receiver/grammar/policy.lark``,
 see ``pyproject.toml``); in a source checkout or an editable install it is read
@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from lark import Lark
+from lark import Lark, Transformer
 
 GRAMMAR_NAME = "policy.lark"
 
@@ -24,13 +25,26 @@ def grammar_text() -> str:
     return checkout.read_text(encoding="utf-8")
 
 
-@functools.cache
-def parser() -> Lark:
-    """The LALR(1) parser; built once per process (a few milliseconds)."""
+def build_parser(transformer: Transformer[Any, Any] | None = None) -> Lark:
+    """A new LALR(1) parser (about 0.1 s to build).
+
+    With a ``transformer``, its methods run inside the parser, as each rule is reduced,
+    and ``parse`` returns what they build: no parse tree is made at all.
+    """
     return Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
         maybe_placeholders=True,
+        transformer=transformer,
     )
+
+
+@functools.cache
+def parser() -> Lark:
+    """The parser that builds Lark trees; built once per process.
+
+    The AST builder has its own parser (``receiver.dsl.parser``); this one serves the
+    syntax-error messages, which match the state of a failed parse against examples.
+    """
+    return build_parser()

@@ -8,16 +8,18 @@ diagnostics (``use 'and' instead of '&&'``), never exceptions.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from receiver.diagnostics import Diagnostics
 from receiver.dsl import ast
-from receiver.dsl.grammar import parser
+from receiver.dsl.grammar import build_parser, parser
 from receiver.source import SourceFile, Span
 from receiver.values import Duration
 
@@ -63,6 +65,11 @@ class ExprSource:
     def sub(self, start: int, end: int) -> ExprSource:
         return ExprSource(self.file, self.text[start:end], self.offsets[start : end + 1])
 
+    def is_contiguous(self) -> bool:
+        """Whether the text is written as is in the file (no escapes, quotes or folding inside)."""
+        start = self.offsets[0]
+        return self.offsets == tuple(range(start, start + len(self.text) + 1))
+
 
 def parse_duration(text: str) -> float:
     for unit in ("ms", "s", "m", "h", "d", "w"):
@@ -104,165 +111,16 @@ def decode_string(raw: str) -> str:
     return "".join(out)
 
 
-class _Builder(Transformer[Token, ast.Node]):
-    """Lark tree to AST. Only builds nodes; meaning is checked later."""
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """A parenthesised expression while the AST is built: the node, and its brackets.
 
-    def __init__(self, source: ExprSource) -> None:
-        super().__init__()
-        self.src = source
+    The node keeps its own span (without the brackets), but a node around it starts
+    or ends at the brackets: in ``(a or b) and c`` the ``and`` covers the ``(``.
+    """
 
-    def _span(self, item: Any) -> Span:
-        if isinstance(item, ast.Node):
-            return item.span
-        if isinstance(item, Token):
-            return self.src.span(item.start_pos or 0, item.end_pos or 0)
-        meta = item.meta if isinstance(item, Tree) else item  # a Tree or a lark Meta
-        return self.src.span(meta.start_pos, meta.end_pos)
-
-    @v_args(meta=True)
-    def or_(self, meta: object, children: list[ast.Node]) -> ast.Node:
-        return ast.BoolOp(self._span(meta), "or", children[0], children[1])
-
-    @v_args(meta=True)
-    def and_(self, meta: object, children: list[ast.Node]) -> ast.Node:
-        return ast.BoolOp(self._span(meta), "and", children[0], children[1])
-
-    @v_args(tree=True)
-    def not_(self, tree: Tree[ast.Node]) -> ast.Node:
-        operand = tree.children[0]
-        assert isinstance(operand, ast.Node)
-        return ast.Not(self._span(tree), operand)
-
-    def comp_op(self, tokens: list[Token]) -> tuple[str, Span]:
-        op = " ".join(str(t) for t in tokens)
-        return op, self._span(tokens[0]).to(self._span(tokens[-1]))
-
-    @v_args(meta=True)
-    def compare(self, meta: object, children: list[Any]) -> ast.Node:
-        left, (op, op_span), right = children
-        assert isinstance(left, ast.Node) and isinstance(right, ast.Node)
-        return ast.Compare(self._span(meta), str(op), op_span, left, right)
-
-    @v_args(meta=True)
-    def binary(self, meta: object, children: list[object]) -> ast.Node:
-        left, op, right = children
-        assert isinstance(left, ast.Node) and isinstance(right, ast.Node)
-        assert isinstance(op, Token)
-        return ast.Arith(self._span(meta), str(op), self._span(op), left, right)  # type: ignore[arg-type]
-
-    @v_args(meta=True)
-    def neg(self, meta: object, children: list[object]) -> ast.Node:
-        minus, operand = children
-        assert isinstance(minus, Token) and isinstance(operand, ast.Node)
-        return ast.Neg(self._span(meta), operand)
-
-    @v_args(meta=True)
-    def member(self, meta: object, children: list[object]) -> ast.Node:
-        obj, name = children
-        assert isinstance(obj, ast.Node) and isinstance(name, Token)
-        return ast.Member(self._span(meta), obj, str(name))
-
-    @v_args(tree=True)
-    def index(self, tree: Tree[ast.Node]) -> ast.Node:
-        obj, idx = tree.children
-        assert isinstance(obj, ast.Node) and isinstance(idx, ast.Node)
-        return ast.Index(self._span(tree), obj, idx)
-
-    @v_args(tree=True)
-    def call(self, tree: Tree[object]) -> ast.Node:
-        name, args = tree.children
-        assert isinstance(name, Token)
-        items = list(args) if isinstance(args, list) else []
-        positional: list[ast.Node] = []
-        keywords: dict[str, _Keyword] = {}
-        for item in items:
-            if isinstance(item, _Keyword):
-                if item.name in keywords:
-                    raise _LiteralError(f"keyword argument '{item.name}' is given twice", item.span)
-                keywords[item.name] = item
-            elif keywords:
-                raise _LiteralError(
-                    "a positional argument cannot follow keyword arguments; put it before them",
-                    self._span(item),
-                )
-            else:
-                positional.append(item)
-        return ast.Call(
-            self._span(tree),
-            str(name),
-            self._span(name),
-            tuple(positional),
-            tuple((k.name, k.value) for k in keywords.values()),
-            tuple(k.span for k in keywords.values()),
-        )
-
-    def arguments(self, children: list[ast.Node]) -> list[ast.Node]:
-        return list(children)
-
-    def call_arguments(self, children: list[object]) -> list[object]:
-        return list(children)
-
-    def keyword(self, children: list[object]) -> _Keyword:
-        name, value = children
-        assert isinstance(name, Token) and isinstance(value, ast.Node)
-        return _Keyword(str(name), self._span(name), value)
-
-    def pairs(self, children: list[tuple[str, ast.Node]]) -> list[tuple[str, ast.Node]]:
-        return list(children)
-
-    def pair(self, children: list[object]) -> tuple[str, ast.Node]:
-        key, value = children
-        assert isinstance(key, Token) and isinstance(value, ast.Node)
-        text = self._string(key) if key.type == "STRING" else str(key)
-        return text, value
-
-    def name(self, children: list[Token]) -> ast.Node:
-        # The contextual lexer reads a keyword as a NAME where the keyword cannot occur.
-        if str(children[0]) in RESERVED:
-            message = f"'{children[0]}' is a reserved word, not a name; a value is missing here"
-            raise _LiteralError(message, self._span(children[0]))
-        return ast.Name(self._span(children[0]), str(children[0]))
-
-    def _string(self, token: Token) -> str:
-        try:
-            return decode_string(str(token))
-        except ValueError as err:
-            raise _LiteralError(str(err), self._span(token)) from None
-
-    def string(self, children: list[Token]) -> ast.Node:
-        return ast.Literal(self._span(children[0]), self._string(children[0]))
-
-    def number(self, children: list[Token]) -> ast.Node:
-        text = str(children[0])
-        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-        return ast.Literal(self._span(children[0]), value)
-
-    def duration(self, children: list[Token]) -> ast.Node:
-        return ast.Literal(self._span(children[0]), Duration(parse_duration(str(children[0]))))
-
-    @v_args(tree=True)
-    def true(self, tree: Tree[object]) -> ast.Node:
-        return ast.Literal(self._span(tree), True)
-
-    @v_args(tree=True)
-    def false(self, tree: Tree[object]) -> ast.Node:
-        return ast.Literal(self._span(tree), False)
-
-    @v_args(tree=True)
-    def null(self, tree: Tree[object]) -> ast.Node:
-        return ast.Literal(self._span(tree), None)
-
-    @v_args(tree=True)
-    def list(self, tree: Tree[object]) -> ast.Node:
-        args = tree.children[0]
-        items = tuple(args) if isinstance(args, list) else ()
-        return ast.ListExpr(self._span(tree), items)
-
-    @v_args(tree=True)
-    def map(self, tree: Tree[object]) -> ast.Node:
-        pairs = tree.children[0]
-        items = tuple(pairs) if isinstance(pairs, list) else ()
-        return ast.MapExpr(self._span(tree), items)
+    node: ast.Node
+    outer: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +137,203 @@ class _LiteralError(Exception):
         super().__init__(message)
         self.message = message
         self.span = span
+
+
+_Child = ast.Node | _Group  # a sub-expression as the builder's methods receive it
+
+
+def _node(child: _Child) -> ast.Node:
+    return child.node if isinstance(child, _Group) else child
+
+
+class _Builder(Transformer[Token, object]):
+    """Builds the AST while Lark parses: each method runs when its rule is reduced.
+
+    Only builds nodes; meaning is checked later. A node's span runs from the start
+    of its first child (token or node, brackets included) to the end of its last one.
+    Problems inside literals (a bad escape, a reserved word used as a name) are
+    recorded, not raised: the first one is reported once the whole text has parsed,
+    so that a syntax error anywhere still takes precedence, as with a parse tree.
+
+    One instance serves every parse (Lark binds its methods once, when the parser is
+    built); ``build`` holds a lock while the per-parse fields are in use.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.src = ExprSource.contiguous(SourceFile("<none>", ""), "", 0)
+        self.error: _LiteralError | None = None
+        self._lock = threading.Lock()
+        self._lark = build_parser(self)
+
+    def build(self, src: ExprSource) -> ast.Node:
+        """The AST of ``src``; raises Lark's UnexpectedInput or the first _LiteralError."""
+        with self._lock:
+            self.src, self.error = src, None
+            result = self._lark.parse(src.text)
+            if self.error is not None:
+                raise self.error
+        assert isinstance(result, ast.Node | _Group)
+        return _node(result)
+
+    # -- spans and recorded errors ---------------------------------------------------------
+
+    def _token_span(self, token: Token) -> Span:
+        return self.src.span(token.start_pos or 0, token.end_pos or 0)
+
+    def _outer(self, item: _Child | Token) -> Span:
+        if isinstance(item, Token):
+            return self._token_span(item)
+        return item.outer if isinstance(item, _Group) else item.span
+
+    def _around(self, first: _Child | Token, last: _Child | Token) -> Span:
+        return self._outer(first).to(self._outer(last))
+
+    def _fail(self, message: str, span: Span) -> None:
+        if self.error is None:
+            self.error = _LiteralError(message, span)
+
+    # -- operators ---------------------------------------------------------------------------
+
+    def or_(self, children: list[_Child]) -> ast.Node:
+        left, right = children
+        return ast.BoolOp(self._around(left, right), "or", _node(left), _node(right))
+
+    def and_(self, children: list[_Child]) -> ast.Node:
+        left, right = children
+        return ast.BoolOp(self._around(left, right), "and", _node(left), _node(right))
+
+    def not_(self, children: list[Any]) -> ast.Node:
+        keyword, operand = children
+        return ast.Not(self._around(keyword, operand), _node(operand))
+
+    def comp_op(self, tokens: list[Token]) -> tuple[str, Span]:
+        op = " ".join(str(t) for t in tokens)
+        return op, self._token_span(tokens[0]).to(self._token_span(tokens[-1]))
+
+    def compare(self, children: list[Any]) -> ast.Node:
+        left, (op, op_span), right = children
+        return ast.Compare(self._around(left, right), op, op_span, _node(left), _node(right))
+
+    def binary(self, children: list[Any]) -> ast.Node:
+        left, op, right = children
+        span = self._around(left, right)
+        return ast.Arith(span, str(op), self._token_span(op), _node(left), _node(right))  # type: ignore[arg-type]
+
+    def neg(self, children: list[Any]) -> ast.Node:
+        minus, operand = children
+        return ast.Neg(self._around(minus, operand), _node(operand))
+
+    def member(self, children: list[Any]) -> ast.Node:
+        obj, _dot, name = children
+        return ast.Member(self._around(obj, name), _node(obj), str(name))
+
+    def index(self, children: list[Any]) -> ast.Node:
+        obj, _open, idx, close = children
+        return ast.Index(self._around(obj, close), _node(obj), _node(idx))
+
+    def group(self, children: list[Any]) -> _Group:
+        open_, inner, close = children
+        return _Group(_node(inner), self._around(open_, close))
+
+    # -- calls, lists, maps ----------------------------------------------------------------
+
+    def call(self, children: list[Any]) -> ast.Node:
+        name, _open, args, close = children
+        span = self._around(name, close)
+        positional: list[ast.Node] = []
+        keywords: dict[str, _Keyword] = {}
+        for item in args or ():
+            if isinstance(item, _Keyword):
+                if item.name in keywords:
+                    self._fail(f"keyword argument '{item.name}' is given twice", item.span)
+                keywords[item.name] = item
+            elif keywords:
+                self._fail(
+                    "a positional argument cannot follow keyword arguments; put it before them",
+                    item.span,
+                )
+            else:
+                positional.append(item)
+        return ast.Call(
+            span,
+            str(name),
+            self._token_span(name),
+            tuple(positional),
+            tuple((k.name, k.value) for k in keywords.values()),
+            tuple(k.span for k in keywords.values()),
+        )
+
+    def arguments(self, children: list[_Child]) -> list[ast.Node]:
+        return [_node(child) for child in children]
+
+    def call_arguments(self, children: list[_Child | _Keyword]) -> list[ast.Node | _Keyword]:
+        return [child if isinstance(child, _Keyword) else _node(child) for child in children]
+
+    def keyword(self, children: list[Any]) -> _Keyword:
+        name, value = children
+        return _Keyword(str(name), self._token_span(name), _node(value))
+
+    def pairs(self, children: list[tuple[str, ast.Node]]) -> list[tuple[str, ast.Node]]:
+        return children
+
+    def pair(self, children: list[Any]) -> tuple[str, ast.Node]:
+        key, value = children
+        text = self._string(key) if key.type == "STRING" else str(key)
+        return text, _node(value)
+
+    # -- names and literals ------------------------------------------------------------------
+
+    def name(self, children: list[Token]) -> ast.Node:
+        (token,) = children
+        span = self._token_span(token)
+        # The contextual lexer reads a keyword as a NAME where the keyword cannot occur.
+        if str(token) in RESERVED:
+            self._fail(f"'{token}' is a reserved word, not a name; a value is missing here", span)
+        return ast.Name(span, str(token))
+
+    def _string(self, token: Token) -> str:
+        try:
+            return decode_string(str(token))
+        except ValueError as err:
+            self._fail(str(err), self._token_span(token))
+            return str(token)
+
+    def string(self, children: list[Token]) -> ast.Node:
+        (token,) = children
+        return ast.Literal(self._token_span(token), self._string(token))
+
+    def number(self, children: list[Token]) -> ast.Node:
+        (token,) = children
+        text = str(token)
+        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        return ast.Literal(self._token_span(token), value)
+
+    def duration(self, children: list[Token]) -> ast.Node:
+        (token,) = children
+        return ast.Literal(self._token_span(token), Duration(parse_duration(str(token))))
+
+    def true(self, children: list[Token]) -> ast.Node:
+        return ast.Literal(self._token_span(children[0]), True)
+
+    def false(self, children: list[Token]) -> ast.Node:
+        return ast.Literal(self._token_span(children[0]), False)
+
+    def null(self, children: list[Token]) -> ast.Node:
+        return ast.Literal(self._token_span(children[0]), None)
+
+    # Last: once defined, these names shadow the builtins in the annotations below them.
+
+    def map(self, children: list[Any]) -> ast.Node:
+        open_, pairs, close = children
+        return ast.MapExpr(self._around(open_, close), tuple(pairs or ()))
+
+    def list(self, children: list[Any]) -> ast.Node:
+        open_, items, close = children
+        return ast.ListExpr(self._around(open_, close), tuple(items or ()))
+
+
+_builder = functools.cache(_Builder)
 
 
 # Friendly syntax errors: labelled malformed examples, matched against the parser
@@ -388,23 +443,70 @@ def _syntax_message(err: UnexpectedInput, src: ExprSource) -> tuple[str, int, in
     return f"unexpected '{token}'" + _describe_expected(set(expected)), start, end
 
 
-def parse_expression(src: ExprSource, diagnostics: Diagnostics) -> ast.Node | None:
+class ParseCache:
+    """The trees of the expressions parsed so far (during one check), by text.
+
+    A text met again (``{len(text)}`` in many messages, a condition shared by rules)
+    is not parsed again: the first tree is copied with its spans moved to the new
+    place. That is the very tree a parse there would give, since a span depends only
+    on where the characters it covers sit. Trees are kept only from contiguous sources,
+    where a span's file position gives back the offsets inside the expression.
+    """
+
+    def __init__(self) -> None:
+        self._trees: dict[str, tuple[ExprSource, ast.Node]] = {}
+
+    def get(self, src: ExprSource) -> ast.Node | None:
+        found = self._trees.get(src.text)
+        if found is None:
+            return None
+        first, tree = found
+        return ast.with_spans(tree, functools.partial(_moved_span, first, src))
+
+    def add(self, src: ExprSource, tree: ast.Node) -> None:
+        if src.text not in self._trees and src.is_contiguous():
+            self._trees[src.text] = (src, tree)
+
+
+def _moved_span(first: ExprSource, to: ExprSource, span: Span) -> Span:
+    """A span of a tree parsed from ``first`` (contiguous): the same characters in ``to``."""
+    base = first.offsets[0]
+    start = first.file.offset(span.line, span.column) - base
+    end = first.file.offset(span.end_line, span.end_column) - base
+    return to.span(start, end)
+
+
+def parse_expression(
+    src: ExprSource, diagnostics: Diagnostics, cache: ParseCache | None = None
+) -> ast.Node | None:
     """Parse one expression; on failure add one ``syntax`` error and return None."""
+    if cache is not None and (tree := cache.get(src)) is not None:
+        return tree
     if not src.text.strip():
         diagnostics.error("syntax", "the expression is empty", src.span(0, len(src.text)))
         return None
     try:
-        tree = parser().parse(src.text)
+        tree = _builder().build(src)
     except UnexpectedInput as err:
-        message, start, end = _syntax_message(err, src)
+        message, start, end = _syntax_message(_tree_parser_error(src.text, err), src)
         diagnostics.error("syntax", message, src.span(start, end))
-        return None
+    except _LiteralError as err:
+        diagnostics.error("syntax", err.message, err.span)
+    else:
+        if cache is not None:
+            cache.add(src, tree)
+        return tree
+    return None
+
+
+def _tree_parser_error(text: str, err: UnexpectedInput) -> UnexpectedInput:
+    """The same syntax error as raised by ``parser()``, whose states SYNTAX_EXAMPLES match.
+
+    Both parsers come from the same grammar and fail at the same token, but only the
+    error of the parser the examples are run through can be matched against them.
+    """
     try:
-        node = _Builder(src).transform(tree)
-    except Exception as err:  # Lark wraps builder errors in VisitError
-        inner = getattr(err, "orig_exc", err)
-        if isinstance(inner, _LiteralError):
-            diagnostics.error("syntax", inner.message, inner.span)
-            return None
-        raise
-    return node
+        parser().parse(text)
+    except UnexpectedInput as tree_err:
+        return tree_err
+    return err  # pragma: no cover  (both parsers accept the same texts)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from receiver.diagnostics import Diagnostics
 from receiver.dsl import ast
-from receiver.dsl.parser import ExprSource, parse_expression
+from receiver.dsl.parser import ExprSource, ParseCache, parse_expression
 from receiver.source import Span
 
 
@@ -48,7 +48,9 @@ def _closing_brace(text: str, start: int) -> int:
     return -1
 
 
-def parse_template(src: ExprSource, diags: Diagnostics) -> Template | None:
+def parse_template(
+    src: ExprSource, diags: Diagnostics, cache: ParseCache | None = None
+) -> Template | None:
     text = src.text
     parts: list[str | ast.Node] = []
     literal: list[str] = []
@@ -85,7 +87,7 @@ def parse_template(src: ExprSource, diags: Diagnostics) -> Template | None:
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            node = parse_expression(src.sub(i + 1, end), diags)
+            node = parse_expression(src.sub(i + 1, end), diags, cache)
             if node is None:
                 ok = False
             else:

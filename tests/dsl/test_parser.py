@@ -10,7 +10,7 @@ from lark.exceptions import UnexpectedInput
 from receiver.diagnostics import Diagnostic, Diagnostics
 from receiver.dsl import ast
 from receiver.dsl.grammar import parser
-from receiver.dsl.parser import SYNTAX_EXAMPLES, ExprSource, parse_expression
+from receiver.dsl.parser import SYNTAX_EXAMPLES, ExprSource, ParseCache, parse_expression
 from receiver.loader import load_text
 from receiver.source import SourceFile
 from receiver.values import Duration
@@ -557,6 +557,46 @@ def test_a_syntax_error_inside_a_double_quoted_scalar_points_inside_the_quotes()
     assert parse_expression(src, diags) is None
     (diag,) = diags
     assert str(diag.span) == "policy.yaml:5:19"
+
+
+# -- a repeated text is parsed once ----------------------------------------------------------
+
+CACHED = 'f(a, k=[1, {"x": (b)}]) and not (c.d)[0] in ["é"] or\n  -(e) > 2 * g(h=i)'
+
+
+def scattered(text: str) -> ExprSource:
+    """``text`` with filler characters and line breaks between its characters in the file."""
+    raw: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        offsets.append(len(raw))
+        raw.extend([char, *["~", "\n", ""][index % 3]])
+    offsets.append(len(raw))
+    return ExprSource(SourceFile("<scattered>", "".join(raw)), text, tuple(offsets))
+
+
+def test_a_repeated_text_gives_the_tree_a_parse_at_its_new_place_gives() -> None:
+    cache = ParseCache()
+    here = source(CACHED)
+    first = parse_expression(here, Diagnostics(), cache)
+    assert first is not None and first == parse_expression(here, Diagnostics())
+    prefix = "policy: é\n  when: "
+    elsewhere = ExprSource.contiguous(SourceFile("<b>", prefix + CACHED), CACHED, len(prefix))
+    for src in (elsewhere, scattered(CACHED)):
+        reused = parse_expression(src, Diagnostics(), cache)
+        assert reused == parse_expression(src, Diagnostics())
+        assert reused is not None and reused.span.source is src.file
+
+
+def test_a_text_that_fails_to_parse_is_reported_at_each_place() -> None:
+    cache = ParseCache()
+    for column in (1, 5):
+        text = " " * (column - 1) + "a && b"
+        diags = Diagnostics()
+        assert parse_expression(source(text), diags, cache) is None
+        assert [(d.message, d.span.column if d.span else 0) for d in diags] == [
+            ("use 'and' instead of '&&'", column + 2)
+        ]
 
 
 # -- friendly syntax errors ------------------------------------------------------------------
