@@ -22,6 +22,7 @@ the traced and the fast trees come from this same code.
 from __future__ import annotations
 
 import bisect
+import operator
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -54,6 +55,12 @@ from receiver.values import (
 )
 
 Fn = Callable[[Context], Value]
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _NOT_CONST: Any = object()
 
 
@@ -82,6 +89,11 @@ def _unwrap(node: ast.Node) -> ast.Node:
     while isinstance(node, ast.Macro):
         node = node.body
     return node
+
+
+def gives_bool(node: ast.Node) -> bool:
+    """Whether the node's closure always returns True or False (so truth() is a no-op)."""
+    return isinstance(_unwrap(node), ast.Compare | ast.BoolOp | ast.Not)
 
 
 def static_path(node: ast.Node) -> tuple[str, tuple[str | int, ...]] | None:
@@ -259,10 +271,38 @@ class _ExprCompiler:
             return (lambda ctx: ctx.it), _NOT_CONST
         if name == "decision_id":
             return (lambda ctx: ctx.decision_id), _NOT_CONST
-        return (lambda ctx: text_of(ctx.data)), _NOT_CONST
+
+        def text(ctx: Context) -> Value:  # text_of(ctx.data), inlined: read by most rules
+            data = ctx.data
+            value = data.get("text")
+            if isinstance(value, str):
+                return value
+            inner = data.get("data")
+            if isinstance(inner, dict):
+                value = inner.get("text")
+                if isinstance(value, str):
+                    return value
+            return None
+
+        return text, _NOT_CONST
 
     def _path(self, root: str, keys: tuple[str | int, ...]) -> Fn:
         base = self._var(ast.Var(None, root))[0]  # type: ignore[arg-type]
+        if len(keys) == 1 and isinstance(keys[0], str) and root in ("data", "actor"):
+            k0 = keys[0]
+            if root == "data":  # the roots read directly: one call less per path
+
+                def data1(ctx: Context) -> Value:
+                    obj = ctx.data
+                    return obj.get(k0) if type(obj) is dict else None
+
+                return data1
+
+            def actor1(ctx: Context) -> Value:
+                obj = ctx.actor
+                return obj.get(k0) if type(obj) is dict else None
+
+            return actor1
         if len(keys) == 1 and isinstance(keys[0], str):
             k0 = keys[0]
 
@@ -360,9 +400,9 @@ class _ExprCompiler:
             if lconst is not _NOT_CONST:
                 if not truth(lconst, lname):
                     return (lambda ctx: False), False
-                return self._as_bool(right, rconst, rname)
+                return self._as_bool(right, rconst, rname, node.right)
             if rconst is not _NOT_CONST and truth(rconst, rname):
-                return self._as_bool(left, lconst, lname)
+                return self._as_bool(left, lconst, lname, node.left)
 
             def and_(ctx: Context) -> Value:
                 # truth() inlined for the common true/false/null cases: this is the hot path
@@ -378,9 +418,9 @@ class _ExprCompiler:
         if lconst is not _NOT_CONST:
             if truth(lconst, lname):
                 return (lambda ctx: True), True
-            return self._as_bool(right, rconst, rname)
+            return self._as_bool(right, rconst, rname, node.right)
         if rconst is not _NOT_CONST and not truth(rconst, rname):
-            return self._as_bool(left, lconst, lname)
+            return self._as_bool(left, lconst, lname, node.left)
 
         def or_(ctx: Context) -> Value:
             a = left(ctx)
@@ -394,10 +434,12 @@ class _ExprCompiler:
         return or_, _NOT_CONST
 
     @staticmethod
-    def _as_bool(fn: Fn, const: Value, what: str) -> tuple[Fn, Value]:
+    def _as_bool(fn: Fn, const: Value, what: str, node: ast.Node) -> tuple[Fn, Value]:
         if const is not _NOT_CONST:
             value = truth(const, what)
             return (lambda ctx: value), value
+        if gives_bool(node):
+            return fn, _NOT_CONST
         return (lambda ctx: truth(fn(ctx), what)), _NOT_CONST
 
     def _compare(self, node: ast.Compare) -> tuple[Fn, Value]:
@@ -416,10 +458,12 @@ class _ExprCompiler:
                     return False
                 if not isinstance(value, str):
                     raise EvaluationError(f"'matches' needs a string, got {type_name(value)}", span)
+                # RE2 matches UTF-8 bytes; given a str, google-re2's wrapper encodes it and
+                # maps every offset back to characters, several times the cost of the match.
                 try:
-                    return search(value) is not None
+                    return search(value.encode()) is not None
                 except UnicodeEncodeError:  # lone surrogates from JSON escapes
-                    return search(scrub_surrogates(value)) is not None
+                    return search(scrub_surrogates(value).encode()) is not None
 
             return self._fold(matches, lconst)
         right, rconst = self.compile(node.right)
@@ -442,6 +486,27 @@ class _ExprCompiler:
 
                 return self._fold(in_set, lconst)
         fn: Fn
+        if op in ("==", "!=") and type(rconst) is str:  # the common `x == "literal"`
+            text, negated = rconst, op == "!="
+
+            def eq_text(ctx: Context) -> Value:
+                a = left(ctx)
+                return (a == text if type(a) is str else equals(a, text)) != negated
+
+            return self._fold(eq_text, lconst)
+        if op in ("<", "<=", ">", ">=") and type(rconst) in (int, float):  # `len(x) > 280`
+            limit, compare = rconst, _ORDER[op]
+
+            def order_number(ctx: Context) -> Value:
+                a = left(ctx)
+                if type(a) is type(limit):
+                    return compare(a, limit)
+                try:
+                    return order(op, a, limit)
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+            return self._fold(order_number, lconst)
         if op == "==":
             fn = lambda ctx: equals(left(ctx), right(ctx))  # noqa: E731
         elif op == "!=":
@@ -743,6 +808,8 @@ def _condition(
         return (lambda ctx: truth(w_(ctx), "'when'") and not truth(u_(ctx), "'unless'")), False
     if w is not None:
         w_ = w
+        if rule.when is not None and gives_bool(rule.when):
+            return w_, False  # it returns True or False
 
         def when_(ctx: Context) -> bool:
             value = w_(ctx)
