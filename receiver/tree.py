@@ -231,7 +231,7 @@ def render_tree(tree: EventTree) -> str:
         f"event {tree.event}: {_plural(len(tree.rules), 'rule', 'rules')} "
         f"from {_plural(len(policies), 'policy', 'policies')}, "
         f"{_plural(len(every), 'indexed switch', 'indexed switches')}, "
-        f"{_plural(tree.memo_size, 'shared sub-expression', 'shared sub-expressions')}"
+        f"{_plural(tree.memo_size, 'memo slot', 'memo slots')} for shared sub-expressions"
         + (", user lookup when a rule that reads user is reached" if tree.needs_user else "")
     ]
     if not tree.rules:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from receiver.checker import CheckedRule, check
-from receiver.compiler import compile_tree
+from receiver.compiler import TreeCompiler, compile_tree
 from receiver.decision import Decision
 from receiver.diagnostics import Diagnostics
 from receiver.evaluator import evaluate
@@ -115,6 +115,32 @@ def test_failing_constant_expression_is_not_folded_but_fails_at_run_time() -> No
     decision = decide(tree, {})
     assert decision.action == "allow"
     assert [e.message for e in decision.errors] == ["division by zero"]
+
+
+def test_tree_compiler_compiles_a_rule_once_for_all_its_events() -> None:
+    rules = checked(
+        policy_text(
+            "p",
+            [
+                rule("a", events="message.*", when="len(data.text) > 3"),
+                rule("b", events="message.*", when='event == "message.shouldCreate" and data.x'),
+            ],
+        )
+    )
+    compiler = TreeCompiler(rules)
+    create = compile_tree(rules, "message.shouldCreate", compiler=compiler)
+    update = compile_tree(rules, "message.shouldUpdate", compiler=compiler)
+    assert create.rules[0] is update.rules[0]
+    assert [r.rule.id for r in update.rules] == ["a"]
+    assert [r.id for r in update.dropped] == ["b"]
+    assert decide(create, {"x": True, "text": "hi"}).rule == "p/b"
+    assert decide(update, {"x": True, "text": "hi"}).rule is None
+
+
+def test_tree_compiler_is_refused_for_other_rules() -> None:
+    rules = checked(policy_text("p", [rule("a")]))
+    with pytest.raises(ValueError, match="other rules"):
+        compile_tree(list(rules), EVENT, compiler=TreeCompiler(rules))
 
 
 # -- shared sub-expressions ----------------------------------------------------------------
