@@ -91,6 +91,34 @@ def _unwrap(node: ast.Node) -> ast.Node:
     return node
 
 
+_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def required_literal(pattern: str) -> tuple[str | None, bool]:
+    """A string every match of an RE2 pattern contains (lowered when the pattern starts
+    with ``(?i)``; the flag is returned), or None. Conservative: only the plain letters
+    and digits that open the pattern (after ``(?i)``, ``^`` or ``\\b``), in a pattern
+    without ``|``; a letter followed by ``*``, ``?`` or ``{`` may be absent and is left
+    out. With ``(?i)`` the literal only decides for ASCII text: RE2 folds case by
+    Unicode rules (``k`` matches the Kelvin sign), ``str.lower`` does not.
+    """
+    ignore_case = pattern.startswith("(?i)")
+    rest = pattern[4:] if ignore_case else pattern
+    if "|" in rest or "(?" in rest:
+        return None, ignore_case
+    while rest.startswith(("^", "\\b")):
+        rest = rest[1:] if rest[0] == "^" else rest[2:]
+    end = 0
+    while end < len(rest) and rest[end] in _LITERAL_CHARS:
+        end += 1
+    if end < len(rest) and rest[end] in "*?{":
+        end -= 1
+    literal = rest[:end]
+    if len(literal) < 3:
+        return None, ignore_case
+    return (literal.lower() if ignore_case else literal), ignore_case
+
+
 def gives_bool(node: ast.Node) -> bool:
     """Whether the node's closure always returns True or False (so truth() is a no-op)."""
     return isinstance(_unwrap(node), ast.Compare | ast.BoolOp | ast.Not)
@@ -449,8 +477,9 @@ class _ExprCompiler:
         right_node = _unwrap(node.right)
         if op == "matches":
             assert isinstance(right_node, ast.Literal)
-            regex = compile_regex(str(right_node.value))
-            search = regex.search
+            pattern = str(right_node.value)
+            search = compile_regex(pattern).search
+            literal, ignore_case = required_literal(pattern)
 
             def matches(ctx: Context) -> Value:
                 value = left(ctx)
@@ -458,6 +487,12 @@ class _ExprCompiler:
                     return False
                 if not isinstance(value, str):
                     raise EvaluationError(f"'matches' needs a string, got {type_name(value)}", span)
+                if literal is not None:  # no match without it: skip the regex (usual case)
+                    if not ignore_case:
+                        if literal not in value:
+                            return False
+                    elif value.isascii() and literal not in value.lower():
+                        return False
                 # RE2 matches UTF-8 bytes; given a str, google-re2's wrapper encodes it and
                 # maps every offset back to characters, several times the cost of the match.
                 try:

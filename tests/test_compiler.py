@@ -16,8 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receiver.checker import CheckedRule, check
-from receiver.compiler import TreeCompiler, compile_tree
+from receiver.checker import CheckedRule, check, compile_regex
+from receiver.compiler import TreeCompiler, compile_tree, required_literal
 from receiver.decision import Decision
 from receiver.diagnostics import Diagnostics
 from receiver.evaluator import evaluate
@@ -141,6 +141,53 @@ def test_tree_compiler_is_refused_for_other_rules() -> None:
     rules = checked(policy_text("p", [rule("a")]))
     with pytest.raises(ValueError, match="other rules"):
         compile_tree(list(rules), EVENT, compiler=TreeCompiler(rules))
+
+
+# -- regex prefilter ---------------------------------------------------------------------
+
+
+def test_required_literal_of_a_plain_opening() -> None:
+    assert required_literal(r"(?i)\bkaka[a-z]*[0-9]{2,}") == ("kaka", True)
+    assert required_literal(r"^hello+") == ("hello", False)
+    assert required_literal(r"hello?") == ("hell", False)
+
+
+@pytest.mark.parametrize("pattern", [r"ab|cd", r"(?s)abcd", r"abcd(?i)e", r"\d+abc", r"ab*"])
+def test_no_required_literal_when_unsure(pattern: str) -> None:
+    assert required_literal(pattern)[0] is None
+
+
+PATTERN_PARTS = st.tuples(
+    st.sampled_from(["", "(?i)"]),
+    st.sampled_from(["", "^", "\\b", "^\\b"]),
+    st.sampled_from(["kaka", "Kas", "sKy1", "ab_c", "xyz"]),
+    st.sampled_from(["", "*", "?", "+", "{0,2}", "{2,}", "[a-z]*", "[0-9]{2,}", "\\b", "|q", "."]),
+)
+REGEX_TEXTS = st.text(alphabet="kKaAsSyY1_bcxzq \u212a\u017f\u00e9-", max_size=14)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=PATTERN_PARTS, text=REGEX_TEXTS)
+def test_a_regex_match_always_contains_the_required_literal(
+    parts: tuple[str, str, str, str], text: str
+) -> None:
+    pattern = "".join(parts)
+    literal, ignore_case = required_literal(pattern)
+    if literal is None or compile_regex(pattern).search(text) is None:
+        return
+    if ignore_case:
+        assert not text.isascii() or literal in text.lower()
+    else:
+        assert literal in text
+
+
+def test_matches_with_a_required_literal_decides_like_the_regex() -> None:
+    tree = tree_of(rule("r", when=r'text matches "(?i)\\bkaka[a-z]*[0-9]{2,}"', message="m"))
+    assert decide(tree, {"text": "hi KAKAbu12"}).action == "deny"
+    assert decide(tree, {"text": "hi kaka1"}).action == "allow"
+    assert decide(tree, {"text": "hi kak12"}).action == "allow"
+    kelvin = tree_of(rule("r", when='text matches "(?i)kaka"', message="m"))
+    assert decide(kelvin, {"text": "\u212aaka"}).action == "deny"  # RE2 folds the Kelvin sign
 
 
 # -- shared sub-expressions ----------------------------------------------------------------
