@@ -21,8 +21,12 @@ the traced and the fast trees come from this same code.
 
 from __future__ import annotations
 
+import bisect
+import operator
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from receiver import events as ev
@@ -52,6 +56,12 @@ from receiver.values import (
 )
 
 Fn = Callable[[Context], Value]
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _NOT_CONST: Any = object()
 
 
@@ -80,6 +90,39 @@ def _unwrap(node: ast.Node) -> ast.Node:
     while isinstance(node, ast.Macro):
         node = node.body
     return node
+
+
+_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def required_literal(pattern: str) -> tuple[str | None, bool]:
+    """A string every match of an RE2 pattern contains (lowered when the pattern starts
+    with ``(?i)``; the flag is returned), or None. Conservative: only the plain letters
+    and digits that open the pattern (after ``(?i)``, ``^`` or ``\\b``), in a pattern
+    without ``|``; a letter followed by ``*``, ``?`` or ``{`` may be absent and is left
+    out. With ``(?i)`` the literal only decides for ASCII text: RE2 folds case by
+    Unicode rules (``k`` matches the Kelvin sign), ``str.lower`` does not.
+    """
+    ignore_case = pattern.startswith("(?i)")
+    rest = pattern[4:] if ignore_case else pattern
+    if "|" in rest or "(?" in rest:
+        return None, ignore_case
+    while rest.startswith(("^", "\\b")):
+        rest = rest[1:] if rest[0] == "^" else rest[2:]
+    end = 0
+    while end < len(rest) and rest[end] in _LITERAL_CHARS:
+        end += 1
+    if end < len(rest) and rest[end] in "*?{":
+        end -= 1
+    literal = rest[:end]
+    if len(literal) < 3:
+        return None, ignore_case
+    return (literal.lower() if ignore_case else literal), ignore_case
+
+
+def gives_bool(node: ast.Node) -> bool:
+    """Whether the node's closure always returns True or False (so truth() is a no-op)."""
+    return isinstance(_unwrap(node), ast.Compare | ast.BoolOp | ast.Not)
 
 
 def static_path(node: ast.Node) -> tuple[str, tuple[str | int, ...]] | None:
@@ -143,14 +186,25 @@ def _reads(node: ast.Node) -> set[str]:
 
 
 class _ExprCompiler:
-    """Compiles expressions of one event tree, sharing memo slots between its rules."""
+    """Compiles the expressions of a rule set, sharing memo slots between its rules.
 
-    def __init__(self, event: str, trace: bool) -> None:
+    ``event`` is the event name that ``event`` folds to; None while compiling rules
+    that do not read it, whose closures then serve every event. ``cache`` (when set)
+    keeps each node's closure so that a node is compiled once (macros, and the parts
+    of a condition its gate-free variant reuses); ``known`` maps nodes to a value
+    assumed at run time (a gate the switch has already checked), and ``uncached``
+    holds the nodes above them, whose closures differ from the cached ones.
+    """
+
+    def __init__(self, event: str | None, trace: bool) -> None:
         self.event = event
         self.trace = trace
         self.slots: dict[tuple[object, ...], int] = {}
         self.data_slots: list[int] = []
         self.shared: set[tuple[object, ...]] = set()
+        self.cache: dict[int, tuple[Fn, Value]] | None = None
+        self.known: dict[int, Value] = {}
+        self.uncached: frozenset[int] = frozenset()
 
     def plan_sharing(self, exprs: Sequence[ast.Node]) -> None:
         """Pick the sub-expressions worth a memo slot: calls that occur more than once."""
@@ -170,9 +224,20 @@ class _ExprCompiler:
 
     def compile(self, node: ast.Node) -> tuple[Fn, Value]:
         """A closure for the node and, when it folds to a constant, that constant."""
+        ident = id(node)
+        if ident in self.known:
+            value = self.known[ident]
+            return (lambda ctx: value), value
+        cache = self.cache if ident not in self.uncached else None
+        if cache is not None:
+            found = cache.get(ident)
+            if found is not None:
+                return found
         fn, const = self._compile(node)
         if self.trace and const is _NOT_CONST and not isinstance(_unwrap(node), ast.Var):
             fn = _traced(fn, node)
+        if cache is not None:
+            cache[ident] = (fn, const)
         return fn, const
 
     def fn(self, node: ast.Node) -> Fn:
@@ -222,6 +287,8 @@ class _ExprCompiler:
         name = node.name
         if name == "event":
             event = self.event
+            if event is None:  # the caller said this rule does not read `event`
+                raise RuntimeError("compiling `event` without an event name")
             return (lambda ctx: event), event
         if name == "data":
             return (lambda ctx: ctx.data), _NOT_CONST
@@ -233,10 +300,38 @@ class _ExprCompiler:
             return (lambda ctx: ctx.it), _NOT_CONST
         if name == "decision_id":
             return (lambda ctx: ctx.decision_id), _NOT_CONST
-        return (lambda ctx: text_of(ctx.data)), _NOT_CONST
+
+        def text(ctx: Context) -> Value:  # text_of(ctx.data), inlined: read by most rules
+            data = ctx.data
+            value = data.get("text")
+            if isinstance(value, str):
+                return value
+            inner = data.get("data")
+            if isinstance(inner, dict):
+                value = inner.get("text")
+                if isinstance(value, str):
+                    return value
+            return None
+
+        return text, _NOT_CONST
 
     def _path(self, root: str, keys: tuple[str | int, ...]) -> Fn:
         base = self._var(ast.Var(None, root))[0]  # type: ignore[arg-type]
+        if len(keys) == 1 and isinstance(keys[0], str) and root in ("data", "actor"):
+            k0 = keys[0]
+            if root == "data":  # the roots read directly: one call less per path
+
+                def data1(ctx: Context) -> Value:
+                    obj = ctx.data
+                    return obj.get(k0) if type(obj) is dict else None
+
+                return data1
+
+            def actor1(ctx: Context) -> Value:
+                obj = ctx.actor
+                return obj.get(k0) if type(obj) is dict else None
+
+            return actor1
         if len(keys) == 1 and isinstance(keys[0], str):
             k0 = keys[0]
 
@@ -334,9 +429,9 @@ class _ExprCompiler:
             if lconst is not _NOT_CONST:
                 if not truth(lconst, lname):
                     return (lambda ctx: False), False
-                return self._as_bool(right, rconst, rname)
+                return self._as_bool(right, rconst, rname, node.right)
             if rconst is not _NOT_CONST and truth(rconst, rname):
-                return self._as_bool(left, lconst, lname)
+                return self._as_bool(left, lconst, lname, node.left)
 
             def and_(ctx: Context) -> Value:
                 # truth() inlined for the common true/false/null cases: this is the hot path
@@ -352,9 +447,9 @@ class _ExprCompiler:
         if lconst is not _NOT_CONST:
             if truth(lconst, lname):
                 return (lambda ctx: True), True
-            return self._as_bool(right, rconst, rname)
+            return self._as_bool(right, rconst, rname, node.right)
         if rconst is not _NOT_CONST and not truth(rconst, rname):
-            return self._as_bool(left, lconst, lname)
+            return self._as_bool(left, lconst, lname, node.left)
 
         def or_(ctx: Context) -> Value:
             a = left(ctx)
@@ -368,10 +463,12 @@ class _ExprCompiler:
         return or_, _NOT_CONST
 
     @staticmethod
-    def _as_bool(fn: Fn, const: Value, what: str) -> tuple[Fn, Value]:
+    def _as_bool(fn: Fn, const: Value, what: str, node: ast.Node) -> tuple[Fn, Value]:
         if const is not _NOT_CONST:
             value = truth(const, what)
             return (lambda ctx: value), value
+        if gives_bool(node):
+            return fn, _NOT_CONST
         return (lambda ctx: truth(fn(ctx), what)), _NOT_CONST
 
     def _compare(self, node: ast.Compare) -> tuple[Fn, Value]:
@@ -381,8 +478,9 @@ class _ExprCompiler:
         right_node = _unwrap(node.right)
         if op == "matches":
             assert isinstance(right_node, ast.Literal)
-            regex = compile_regex(str(right_node.value))
-            search = regex.search
+            pattern = str(right_node.value)
+            search = compile_regex(pattern).search
+            literal, ignore_case = required_literal(pattern)
 
             def matches(ctx: Context) -> Value:
                 value = left(ctx)
@@ -390,10 +488,18 @@ class _ExprCompiler:
                     return False
                 if not isinstance(value, str):
                     raise EvaluationError(f"'matches' needs a string, got {type_name(value)}", span)
+                if literal is not None:  # no match without it: skip the regex (usual case)
+                    if not ignore_case:
+                        if literal not in value:
+                            return False
+                    elif value.isascii() and literal not in value.lower():
+                        return False
+                # RE2 matches UTF-8 bytes; given a str, google-re2's wrapper encodes it and
+                # maps every offset back to characters, several times the cost of the match.
                 try:
-                    return search(value) is not None
+                    return search(value.encode()) is not None
                 except UnicodeEncodeError:  # lone surrogates from JSON escapes
-                    return search(scrub_surrogates(value)) is not None
+                    return search(scrub_surrogates(value).encode()) is not None
 
             return self._fold(matches, lconst)
         right, rconst = self.compile(node.right)
@@ -416,6 +522,27 @@ class _ExprCompiler:
 
                 return self._fold(in_set, lconst)
         fn: Fn
+        if op in ("==", "!=") and type(rconst) is str:  # the common `x == "literal"`
+            text, negated = rconst, op == "!="
+
+            def eq_text(ctx: Context) -> Value:
+                a = left(ctx)
+                return (a == text if type(a) is str else equals(a, text)) != negated
+
+            return self._fold(eq_text, lconst)
+        if op in ("<", "<=", ">", ">=") and type(rconst) in (int, float):  # `len(x) > 280`
+            limit, compare = rconst, _ORDER[op]
+
+            def order_number(ctx: Context) -> Value:
+                a = left(ctx)
+                if type(a) is type(limit):
+                    return compare(a, limit)
+                try:
+                    return order(op, a, limit)
+                except EvaluationError as err:
+                    raise err.at(span) from None
+
+            return self._fold(order_number, lconst)
         if op == "==":
             fn = lambda ctx: equals(left(ctx), right(ctx))  # noqa: E731
         elif op == "!=":
@@ -713,6 +840,8 @@ def _condition(
         return (lambda ctx: truth(w_(ctx), "'when'") and not truth(u_(ctx), "'unless'")), False
     if w is not None:
         w_ = w
+        if rule.when is not None and gives_bool(rule.when):
+            return w_, False  # it returns True or False
 
         def when_(ctx: Context) -> bool:
             value = w_(ctx)
@@ -727,19 +856,32 @@ def _condition(
     return None, False
 
 
-def _gate(rule: CheckedRule) -> Gate | None:
+@dataclass(frozen=True, slots=True)
+class _Gating:
+    """A rule's gate, with where it sits in the condition (for the gate-free variant)."""
+
+    gate: Gate
+    node: ast.Node  # the gating conjunct
+    above: frozenset[int]  # ids of the nodes between the ``when`` root and it (macros too)
+
+
+def _gate(rule: CheckedRule) -> _Gating | None:
     """An equality on a data/actor field that must hold for the rule to match."""
     if rule.when is None:
         return None
-    conjuncts: list[ast.Node] = []
-    stack = [rule.when]
+    conjuncts: list[tuple[ast.Node, frozenset[int]]] = []
+    stack: list[tuple[ast.Node, frozenset[int]]] = [(rule.when, frozenset())]
     while stack:
-        node = _unwrap(stack.pop())
+        node, above = stack.pop()
+        while isinstance(node, ast.Macro):
+            above |= {id(node)}
+            node = node.body
         if isinstance(node, ast.BoolOp) and node.op == "and":
-            stack.extend([node.right, node.left])
+            inner = above | {id(node)}
+            stack.extend([(node.right, inner), (node.left, inner)])
         else:
-            conjuncts.append(node)
-    for position, node in enumerate(conjuncts):
+            conjuncts.append((node, above))
+    for position, (node, above) in enumerate(conjuncts):
         if not isinstance(node, ast.Compare) or node.op not in ("==", "in"):
             continue
         left, right = _unwrap(node.left), _unwrap(node.right)
@@ -762,9 +904,10 @@ def _gate(rule: CheckedRule) -> Gate | None:
             continue
         if any(v is None or isinstance(v, list | dict) for v in values):
             continue
-        if not all(_cannot_fail(c) for c in conjuncts[:position]):
+        if not all(_cannot_fail(c) for c, _ in conjuncts[:position]):
             return None  # an earlier conjunct may fail: skipping the rule would hide that
-        return Gate(path[0], path[1], frozenset(key(v) for v in values), node.span.text)
+        gate = Gate(path[0], path[1], frozenset(key(v) for v in values), node.span.text)
+        return _Gating(gate, node, above)
     return None
 
 
@@ -782,93 +925,331 @@ def _cannot_fail(node: ast.Node) -> bool:
     return False
 
 
-def _touches(rule: CheckedRule, gate: Gate) -> bool:
-    """Whether an enforced modify rule may change the field a gate reads."""
-    if rule.action != "modify" or rule.mode != "enforce" or gate.root != "data":
+FieldRef = tuple[str, tuple[str | int, ...]]  # ("data", ("channelId",))
+
+
+def _touches(rule: CheckedRule, ref: FieldRef) -> bool:
+    """Whether an enforced modify rule may change the field ``ref``."""
+    root, keys = ref
+    if rule.action != "modify" or rule.mode != "enforce" or root != "data":
         return False
-    gate_paths = [gate.keys]
     for target in [t for t, _ in rule.sets] + list(rule.unsets):
         paths = [target.path] if target.kind == "data" else [("text",), ("data", "text")]
         for path in paths:
-            for gp in gate_paths:
-                n = min(len(path), len(gp))
-                if path[:n] == gp[:n]:
-                    return True
+            n = min(len(path), len(keys))
+            if path[:n] == keys[:n]:
+                return True
     return False
 
 
-def _compile_rule(compiler: _ExprCompiler, rule: CheckedRule) -> CompiledRule | None:
+def _compile_rule(
+    compiler: _ExprCompiler, rule: CheckedRule, needs_user: bool | None = None
+) -> CompiledRule | None:
     test, never = _condition(compiler, rule)
     if never:
         return None
     message = _template(compiler, rule.message) if rule.message is not None else None
     sets = tuple((target, compiler.fn(value)) for target, value in rule.sets)
-    return CompiledRule(rule, test, message, sets, rule.unsets, rule.needs_user)
+    if needs_user is None:
+        needs_user = rule.needs_user
+    return CompiledRule(rule, test, message, sets, rule.unsets, needs_user)
+
+
+def _inputs(rule: CheckedRule) -> tuple[bool, bool]:
+    """Whether the rule reads ``event``, and whether it reads ``user`` (one walk for both)."""
+    event = user = False
+    for expr in rule.expressions():
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Var):
+                event = event or n.name == "event"
+                user = user or n.name == "user"
+            elif isinstance(n, ast.Call) and n.func == "user_lookup_failed":
+                user = True
+    return event, user
+
+
+class TreeCompiler:
+    """Compiles the event trees of one rule set, each rule once for all its events.
+
+    A rule's closures do not depend on the event unless the rule reads ``event``
+    (which folds to a constant per event): those rules are compiled per event, the
+    others once, and their compiled form is shared by every tree they belong to.
+    Memo slots are numbered across the whole rule set, so shared closures agree on
+    them. Trees can be asked for at any time (``PolicySet.tree`` compiles unknown
+    event names on first sight); a lock keeps concurrent compilations apart.
+    """
+
+    def __init__(self, rules: Sequence[CheckedRule], trace: bool = False) -> None:
+        self.source = rules
+        self.trace = trace
+        self._rules = [(r, r.events) for r in rules if r.doc.enabled]
+        self._matching: dict[tuple[tuple[str, ...], str], bool] = {}  # few distinct `events`
+        self._exprs = _ExprCompiler(None, trace)
+        self._exprs.plan_sharing([e for r, _ in self._rules for e in r.expressions()])
+        self._cache: dict[int, tuple[Fn, Value]] = {}
+        self._inputs: dict[int, tuple[bool, bool]] = {}  # reads event, reads user
+        self._gates: dict[int, _Gating | None] = {}
+        self._compiled: dict[tuple[int, str], CompiledRule | None] = {}
+        self._gate_free: dict[tuple[int, str], CompiledRule] = {}
+        self._lock = threading.Lock()
+
+    def tree(self, event: str, index: bool = True) -> EventTree:
+        """The decision tree for one event name (``index=False``: a flat rule list)."""
+        with self._lock:
+            return self._tree(event, index)
+
+    def _tree(self, event: str, index: bool) -> EventTree:
+        compiled: list[CompiledRule] = []
+        dropped: list[CheckedRule] = []
+        matching = self._matching
+        for rule, patterns in self._rules:
+            applies = matching.get((patterns, event))
+            if applies is None:
+                applies = matching[patterns, event] = any(ev.matches(p, event) for p in patterns)
+            if not applies:
+                continue
+            result = self._rule(rule, event)
+            if result is None:
+                dropped.append(rule)
+            else:
+                compiled.append(result)
+        if index:
+            steps, gates = _Indexer(self, event, compiled).build()
+        else:
+            steps, gates = list(compiled), [None] * len(compiled)
+        return EventTree(
+            event=event,
+            steps=tuple(steps),
+            rules=tuple(compiled),
+            dropped=tuple(dropped),
+            memo_size=len(self._exprs.slots),
+            data_slots=tuple(self._exprs.data_slots),
+            needs_user=any(r.needs_user for r in compiled),
+            gates=tuple(gates) if any(g is not None for g in gates) else (),
+        )
+
+    def _for_event(self, rule: CheckedRule, event: str) -> str:
+        """The cache key part of ``event``: "" for rules that do not read it."""
+        reads = self._reads(rule)[0]
+        exprs = self._exprs
+        exprs.event = event if reads else None
+        exprs.cache = None if reads else self._cache  # closures of `event` differ per event
+        return event if reads else ""
+
+    def _reads(self, rule: CheckedRule) -> tuple[bool, bool]:
+        found = self._inputs.get(id(rule))
+        if found is None:
+            found = self._inputs[id(rule)] = _inputs(rule)
+        return found
+
+    def _rule(self, rule: CheckedRule, event: str) -> CompiledRule | None:
+        slot = (id(rule), self._for_event(rule, event))
+        if slot not in self._compiled:
+            self._compiled[slot] = _compile_rule(self._exprs, rule, self._reads(rule)[1])
+        return self._compiled[slot]
+
+    def gating(self, rule: CheckedRule) -> _Gating | None:
+        if id(rule) not in self._gates:
+            self._gates[id(rule)] = _gate(rule)
+        return self._gates[id(rule)]
+
+    def gate_free(self, compiled: CompiledRule, event: str) -> CompiledRule:
+        """The rule tested without its gate, for the branches of a switch that checked it.
+
+        The condition is compiled with the gating conjunct known to be true, so the
+        rest of its ``and`` chain runs exactly as before (same order, same errors:
+        nothing before a gate can fail, and the gate itself cannot).
+        """
+        rule = compiled.rule
+        if self.trace:
+            return compiled  # traced trees show the whole condition
+        slot = (id(rule), self._for_event(rule, event))
+        found = self._gate_free.get(slot)
+        if found is None:
+            gating = self.gating(rule)
+            if gating is None:  # pragma: no cover - only gated rules are asked for
+                raise ValueError(f"{rule.qualified_id} has no gate")
+            exprs = self._exprs
+            exprs.known, exprs.uncached = {id(gating.node): True}, gating.above
+            try:
+                test, never = _condition(exprs, rule)
+            finally:
+                exprs.known, exprs.uncached = {}, frozenset()
+            found = replace(compiled, test=_never if never else test)
+            self._gate_free[slot] = found
+        return found
+
+
+def _never(ctx: Context) -> bool:
+    return False
+
+
+class _Indexer:
+    """Groups one event's compiled rules into switches (see :mod:`receiver.tree`).
+
+    The most common gate field (``data.channelId``) dispatches regions: a region ends
+    with a rule that may change the field. A region with at least two rules gated on
+    the field becomes a :class:`Switch` whose branches merge each value's gated rules
+    (gate-free) with the region's other steps. Those other steps, and every region
+    without such a switch, group runs of consecutive rules gated on another field
+    into smaller switches of gated rules only; a run that a gated rule of some value
+    falls into is split, for that value's branch, around the rule.
+    """
+
+    def __init__(self, owner: TreeCompiler, event: str, rules: list[CompiledRule]) -> None:
+        self.owner = owner
+        self.event = event
+        self.rules = rules
+        self.gatings = [owner.gating(r.rule) for r in rules]
+        self.used: list[Gate | None] = [None] * len(rules)  # the gate each rule is indexed by
+        self.pieces: dict[tuple[int, ...], list[Step]] = {}
+
+    def build(self) -> tuple[list[Step], list[Gate | None]]:
+        counts = Counter(_ref(g.gate) for g in self.gatings if g is not None)
+        if not counts:
+            return list(self.rules), self.used
+        main = counts.most_common(1)[0][0]
+        steps: list[Step] = []
+        start = 0
+        while start < len(self.rules):
+            end = start + 1
+            while end < len(self.rules) and not _touches(self.rules[end - 1].rule, main):
+                end += 1
+            steps.extend(self._region(list(range(start, end)), main))
+            start = end
+        return steps, self.used
+
+    def _on(self, position: int, ref: FieldRef) -> bool:
+        gating = self.gatings[position]
+        return gating is not None and _ref(gating.gate) == ref
+
+    def _region(self, positions: list[int], main: FieldRef) -> list[Step]:
+        gated = [p for p in positions if self._on(p, main)]
+        if len(gated) < 2:
+            return [step for step, _ in self._others(positions)]
+        others = [p for p in positions if not self._on(p, main)]
+        parts = self._others(others)
+        owner: list[int] = []  # index into parts of each entry of `others`
+        for number, (_, span) in enumerate(parts):
+            owner.extend([number] * (span[1] - span[0]))
+
+        def segment(a: int, b: int) -> list[Step]:
+            """The steps for others[a:b], reusing whole parts and splitting cut ones."""
+            out: list[Step] = []
+            k = a
+            while k < b:
+                step, (s, e) = parts[owner[k]]
+                if s == k and e <= b:
+                    out.append(step)
+                else:
+                    out.extend(self._piece(tuple(others[k : min(e, b)])))
+                k = min(e, b)
+            return out
+
+        by_value: dict[object, list[int]] = {}
+        for p in gated:
+            gating = self.gatings[p]
+            assert gating is not None
+            self.used[p] = gating.gate
+            for k in gating.gate.values:
+                by_value.setdefault(k, []).append(p)
+        table: dict[object, tuple[Step, ...]] = {}
+        for k, chosen in by_value.items():
+            steps: list[Step] = []
+            cursor = 0
+            for p in chosen:
+                cut = bisect.bisect_left(others, p)
+                steps.extend(segment(cursor, cut))
+                steps.append(self.owner.gate_free(self.rules[p], self.event))
+                cursor = cut
+            steps.extend(segment(cursor, len(others)))
+            table[k] = tuple(steps)
+        root, keys = main
+        return [
+            Switch(
+                root=root,
+                keys=keys,
+                table=table,
+                default=tuple(step for step, _ in parts),
+                rules=tuple(self.rules[p] for p in positions),
+                gated=len(gated),
+            )
+        ]
+
+    def _piece(self, positions: tuple[int, ...]) -> list[Step]:
+        """The steps of part of a run (memoized: many values cut a run at the same place)."""
+        found = self.pieces.get(positions)
+        if found is None:
+            found = self.pieces[positions] = [step for step, _ in self._others(list(positions))]
+        return found
+
+    def _others(self, positions: list[int]) -> list[tuple[Step, tuple[int, int]]]:
+        """Steps for rules at ``positions`` (in order), each with the slice it covers:
+        runs of at least two consecutive rules gated on the same field become a switch
+        of those rules (a run ends with a rule that may change its field)."""
+        out: list[tuple[Step, tuple[int, int]]] = []
+        i = 0
+        while i < len(positions):
+            gating = self.gatings[positions[i]]
+            j = i + 1
+            if gating is not None:
+                ref = _ref(gating.gate)
+                if not _touches(self.rules[positions[i]].rule, ref):
+                    while j < len(positions) and self._on(positions[j], ref):
+                        j += 1
+                        if _touches(self.rules[positions[j - 1]].rule, ref):
+                            break
+            if gating is None or j - i < 2:
+                out.append((self.rules[positions[i]], (i, i + 1)))
+            else:
+                out.append((self._run(tuple(positions[i:j])), (i, j)))
+            i = j
+        return out
+
+    def _run(self, positions: tuple[int, ...]) -> Switch:
+        table: dict[object, list[Step]] = {}
+        gate: Gate | None = None
+        for p in positions:
+            gating = self.gatings[p]
+            assert gating is not None
+            gate = self.used[p] = gating.gate
+            free = self.owner.gate_free(self.rules[p], self.event)
+            for k in gate.values:
+                table.setdefault(k, []).append(free)
+        assert gate is not None
+        return Switch(
+            root=gate.root,
+            keys=gate.keys,
+            table={k: tuple(v) for k, v in table.items()},
+            default=(),
+            rules=tuple(self.rules[p] for p in positions),
+            gated=len(positions),
+        )
+
+
+def _ref(gate: Gate) -> FieldRef:
+    return gate.root, gate.keys
 
 
 def compile_tree(
-    rules: Sequence[CheckedRule], event: str, trace: bool = False, index: bool = True
+    rules: Sequence[CheckedRule],
+    event: str,
+    trace: bool = False,
+    index: bool = True,
+    *,
+    compiler: TreeCompiler | None = None,
 ) -> EventTree:
-    """The decision tree for one event name (``index=False``: a flat rule list, for reference)."""
-    applicable = [r for r in rules if r.doc.enabled and any(ev.matches(p, event) for p in r.events)]
-    compiler = _ExprCompiler(event, trace)
-    compiler.plan_sharing([e for r in applicable for e in r.expressions()])
-    compiled: list[CompiledRule] = []
-    dropped: list[CheckedRule] = []
-    for rule in applicable:
-        result = _compile_rule(compiler, rule)
-        if result is None:
-            dropped.append(rule)
-        else:
-            compiled.append(result)
-    steps: list[Step] = _index(compiled) if index else list(compiled)
-    return EventTree(
-        event=event,
-        steps=tuple(steps),
-        rules=tuple(compiled),
-        dropped=tuple(dropped),
-        memo_size=len(compiler.slots),
-        data_slots=tuple(compiler.data_slots),
-        needs_user=any(r.needs_user for r in compiled),
-    )
+    """The decision tree for one event name (``index=False``: a flat rule list, for reference).
 
-
-def _index(rules: list[CompiledRule]) -> list[Step]:
-    """Group runs of rules gated on the same field into switches."""
-    steps: list[Step] = []
-    gates = [_gate(r.rule) for r in rules]  # once per rule (it walks the condition)
-    i = 0
-    while i < len(rules):
-        gate = gates[i]
-        j = i + 1
-        if gate is not None and not _touches(rules[i].rule, gate):
-            while j < len(rules):
-                other = gates[j]
-                if other is None or (other.root, other.keys) != (gate.root, gate.keys):
-                    break
-                j += 1
-                if _touches(rules[j - 1].rule, gate):
-                    break
-        if gate is None or j - i < 2:
-            steps.append(rules[i])
-            i += 1
-            continue
-        run = rules[i:j]
-        table: dict[object, list[CompiledRule]] = {}
-        for rule, rule_gate in zip(run, gates[i:j], strict=True):
-            assert rule_gate is not None
-            for k in rule_gate.values:
-                table.setdefault(k, []).append(rule)
-        steps.append(
-            Switch(
-                root=gate.root,
-                keys=gate.keys,
-                table={k: tuple(v) for k, v in table.items()},
-                rules=tuple(run),
-            )
-        )
-        i = j
-    return steps
+    ``compiler``: a :class:`TreeCompiler` made for these same ``rules`` (and ``trace``),
+    which compiles each rule once across the trees it is asked for.
+    """
+    if compiler is None:  # sharing planned among this event's rules only
+        applicable = [r for r in rules if any(ev.matches(p, event) for p in r.events)]
+        return TreeCompiler(applicable, trace).tree(event, index)
+    if compiler.source is not rules or compiler.trace != trace:
+        raise ValueError("the tree compiler was made for other rules or another trace setting")
+    return compiler.tree(event, index)
 
 
 def compile_expression(node: ast.Node, event: str) -> Callable[[Context], Value]:

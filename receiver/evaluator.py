@@ -18,7 +18,7 @@ generator with an asynchronous one. Semantics (pinned):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -30,8 +30,8 @@ from receiver.decision import Decision, RuleFailure, ShadowResult, TraceStep
 from receiver.dsl import ast
 from receiver.errors import EvaluationError
 from receiver.payload import Event
-from receiver.tree import CompiledRule, EventTree, Switch
-from receiver.values import Timestamp, Value, key, show, to_json
+from receiver.tree import CompiledRule, EventTree, Step, Switch
+from receiver.values import Timestamp, Value, show, to_json
 
 
 class _LookupFailed:
@@ -109,112 +109,120 @@ def evaluation(
             result.data = ctx.data
         return result
 
-    for step in tree.steps:
-        if type(step) is Switch:
-            base = ctx.data if step.root == "data" else ctx.actor
-            value = lookup_path(base, step.keys)
-            try:
-                candidates = step.table.get(key(value), ()) if value is not None else ()
-            except TypeError:
-                candidates = ()
-            if trace is not None:
-                chosen = set(map(id, candidates))
-                for skipped in step.rules:
-                    if id(skipped) not in chosen:
-                        trace.append(
-                            _step(skipped, "skipped", note=f"{step.field} is {_show(value)}")
-                        )
-            rules: tuple[CompiledRule, ...] = candidates
-        else:
-            assert isinstance(step, CompiledRule)
-            rules = (step,)
-        for compiled in rules:
-            rule = compiled.rule
+    walk = _walk(tree.steps, ctx) if trace is None else _walk_traced(tree, ctx, trace)
+    for compiled in walk:
+        rule = compiled.rule
+        if deadline is not None and perf_counter() > deadline:
+            decision.degraded = True
+            return decision
+        if compiled.needs_user and not ctx.user_loaded:
+            user_id = ctx.user_id
+            record = (yield user_id) if user_id is not None else None
+            ctx.user_failed = record is LOOKUP_FAILED
+            ctx.user = record if isinstance(record, dict) else None
+            ctx.user_loaded = True
             if deadline is not None and perf_counter() > deadline:
                 decision.degraded = True
                 return decision
-            if compiled.needs_user and not ctx.user_loaded:
-                user_id = ctx.user_id
-                record = (yield user_id) if user_id is not None else None
-                ctx.user_failed = record is LOOKUP_FAILED
-                ctx.user = record if isinstance(record, dict) else None
-                ctx.user_loaded = True
-                if deadline is not None and perf_counter() > deadline:
-                    decision.degraded = True
-                    return decision
-            if trace is not None:
-                ctx.trace = []
-            try:
-                matched = compiled.test is None or compiled.test(ctx)
-            except Exception as err:
-                failure = _failure(compiled, err)
-                decision.errors.append(failure)
-                deny = rule.mode == "enforce" and rule.policy.on_error == "deny"
-                if trace is not None:
-                    trace.append(
-                        _step(
-                            compiled,
-                            "error",
-                            _trace_values(ctx),
-                            f"{failure.location}: {failure.message}; "
-                            + ("denied (on_error: deny)" if deny else "rule skipped"),
-                        )
-                    )
-                if deny:
-                    decision.action = "deny"
-                    decision.message = ERROR_DENY_MESSAGE
-                    decision.rule = rule.qualified_id
-                    decision.by_error = True
-                    return decision
-                continue
+        if trace is not None:
+            ctx.trace = []
+        try:
+            matched = compiled.test is None or compiled.test(ctx)
+        except Exception as err:
+            failure = _failure(compiled, err)
+            decision.errors.append(failure)
+            deny = rule.mode == "enforce" and rule.policy.on_error == "deny"
             if trace is not None:
                 trace.append(
-                    _step(compiled, "matched" if matched else "no match", _trace_values(ctx))
-                )
-            if not matched:
-                continue
-            if rule.mode == "shadow":
-                decision.shadow.append(_shadow(compiled, ctx, decision))
-                continue
-            if rule.action == "deny":
-                decision.action = "deny"
-                decision.message = _message(compiled, ctx, decision)
-                decision.rule = rule.qualified_id
-                decision.status = rule.doc.status
-                decision.reason_code = rule.doc.reason_code
-                return decision
-            if rule.action == "allow":
-                decision.rule = rule.qualified_id
-                return finish(decision)
-            try:
-                values = [(target, fn(ctx)) for target, fn in compiled.sets]
-                new_data = apply(ctx.data, values, compiled.unsets)
-            except Exception as err:
-                failure = _failure(compiled, err)
-                decision.errors.append(failure)
-                if trace is not None:
-                    trace[-1] = _step(
+                    _step(
                         compiled,
                         "error",
-                        trace[-1].values,
-                        f"{failure.location}: {failure.message}",
+                        _trace_values(ctx),
+                        f"{failure.location}: {failure.message}; "
+                        + ("denied (on_error: deny)" if deny else "rule skipped"),
                     )
-                if rule.policy.on_error == "deny":
-                    decision.action = "deny"
-                    decision.message = ERROR_DENY_MESSAGE
-                    decision.rule = rule.qualified_id
-                    decision.by_error = True
-                    return decision
-                continue
-            ctx.data = new_data
-            for slot in tree.data_slots:
-                ctx.memo[slot] = MISSING
-            decision.modified_by.append(rule.qualified_id)
+                )
+            if deny:
+                decision.action = "deny"
+                decision.message = ERROR_DENY_MESSAGE
+                decision.rule = rule.qualified_id
+                decision.by_error = True
+                return decision
+            continue
+        if trace is not None:
+            trace.append(_step(compiled, "matched" if matched else "no match", _trace_values(ctx)))
+        if not matched:
+            continue
+        if rule.mode == "shadow":
+            decision.shadow.append(_shadow(compiled, ctx, decision))
+            continue
+        if rule.action == "deny":
+            decision.action = "deny"
+            decision.message = _message(compiled, ctx, decision)
+            decision.rule = rule.qualified_id
+            decision.status = rule.doc.status
+            decision.reason_code = rule.doc.reason_code
+            return decision
+        if rule.action == "allow":
+            decision.rule = rule.qualified_id
+            return finish(decision)
+        try:
+            values = [(target, fn(ctx)) for target, fn in compiled.sets]
+            new_data = apply(ctx.data, values, compiled.unsets)
+        except Exception as err:
+            failure = _failure(compiled, err)
+            decision.errors.append(failure)
             if trace is not None:
-                changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
-                changes += "".join(f", unset {t}" for t in compiled.unsets)
-                trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
+                trace[-1] = _step(
+                    compiled,
+                    "error",
+                    trace[-1].values,
+                    f"{failure.location}: {failure.message}",
+                )
+            if rule.policy.on_error == "deny":
+                decision.action = "deny"
+                decision.message = ERROR_DENY_MESSAGE
+                decision.rule = rule.qualified_id
+                decision.by_error = True
+                return decision
+            continue
+        ctx.data = new_data
+        for slot in tree.data_slots:
+            ctx.memo[slot] = MISSING
+        decision.modified_by.append(rule.qualified_id)
+        if trace is not None:
+            changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
+            changes += "".join(f", unset {t}" for t in compiled.unsets)
+            trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
     return finish(decision)
+
+
+def _walk(steps: tuple[Step, ...], ctx: Context) -> Iterator[CompiledRule]:
+    """The rules to test, in order; a switch reads its field when evaluation reaches it."""
+    for step in steps:
+        if type(step) is not Switch:
+            yield step  # type: ignore[misc]  # a CompiledRule
+            continue
+        value = lookup_path(ctx.data if step.root == "data" else ctx.actor, step.keys)
+        for inner in step.select(value):  # a level unrolled: branches hold rules and switches
+            if type(inner) is Switch:
+                value = lookup_path(ctx.data if inner.root == "data" else ctx.actor, inner.keys)
+                yield from _walk(inner.select(value), ctx)
+            else:
+                yield inner  # type: ignore[misc]
+
+
+def _walk_traced(tree: EventTree, ctx: Context, trace: list[TraceStep]) -> Iterator[CompiledRule]:
+    """Every rule in order, with full tests; the rules a switch would not run for the
+    current value of its field are recorded as skipped (the same choice: within a
+    switch nothing changes the field before the switch's last rule)."""
+    for compiled, gate in tree.gate_of():
+        if gate is not None:
+            value = lookup_path(ctx.data if gate.root == "data" else ctx.actor, gate.keys)
+            if not gate.admits(value):
+                trace.append(_step(compiled, "skipped", note=f"{gate.field} is {_show(value)}"))
+                continue
+        yield compiled
 
 
 def _step(

@@ -22,7 +22,7 @@ from cachetools import LRUCache
 
 from receiver import events as ev
 from receiver.checker import CheckedRule, PolicyInfo, check
-from receiver.compiler import compile_tree
+from receiver.compiler import TreeCompiler, compile_tree
 from receiver.counters.declare import CheckedCounter
 from receiver.diagnostics import Diagnostic, Diagnostics
 from receiver.errors import PolicyLoadError
@@ -76,6 +76,8 @@ class PolicySet:
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _traced: dict[str, EventTree] = field(default_factory=dict)
+    _compiler: TreeCompiler | None = None  # shared by the trees: each rule compiled once
+    _traced_compiler: TreeCompiler | None = None
     counters: tuple[CheckedCounter, ...] = ()  # declared counters (receiver/counters/)
 
     @classmethod
@@ -93,8 +95,9 @@ class PolicySet:
         names = set(ev.KNOWN_EVENTS)
         for rule in rules:
             names.update(p for p in rule.events if not ev.is_glob(p))
+        compiler = policyset._compiler = TreeCompiler(rules)
         for name in sorted(names):
-            policyset.trees[name] = compile_tree(rules, name)
+            policyset.trees[name] = compile_tree(rules, name, compiler=compiler)
         return policyset
 
     def tree(self, event: str) -> EventTree:
@@ -107,7 +110,7 @@ class PolicySet:
         if tree is None:
             if not any(ev.matches(p, event) for r in self.rules for p in r.events):
                 return EventTree(event, (), ())
-            tree = compile_tree(self.rules, event)
+            tree = compile_tree(self.rules, event, compiler=self._compiler)
             with self._lock:
                 self._extra[event] = tree
         return tree
@@ -116,7 +119,10 @@ class PolicySet:
         """The same tree compiled with value recording, for explanations (cached)."""
         tree = self._traced.get(event)
         if tree is None:
-            tree = compile_tree(self.rules, event, trace=True)
+            with self._lock:
+                if self._traced_compiler is None:
+                    self._traced_compiler = TreeCompiler(self.rules, trace=True)
+            tree = compile_tree(self.rules, event, trace=True, compiler=self._traced_compiler)
             with self._lock:
                 if len(self._traced) > EXTRA_TREE_CACHE:
                     self._traced.clear()

@@ -16,15 +16,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receiver.checker import CheckedRule, check
-from receiver.compiler import compile_tree
+from receiver.checker import CheckedRule, check, compile_regex
+from receiver.compiler import TreeCompiler, compile_tree, required_literal
 from receiver.decision import Decision
 from receiver.diagnostics import Diagnostics
 from receiver.evaluator import evaluate
 from receiver.loader import load_text
 from receiver.payload import parse_event
 from receiver.profanity import Matcher
-from receiver.tree import EventTree, Switch
+from receiver.tree import CompiledRule, EventTree, Switch, render_tree
 from receiver.values import Timestamp
 
 EVENT = "message.shouldCreate"
@@ -115,6 +115,79 @@ def test_failing_constant_expression_is_not_folded_but_fails_at_run_time() -> No
     decision = decide(tree, {})
     assert decision.action == "allow"
     assert [e.message for e in decision.errors] == ["division by zero"]
+
+
+def test_tree_compiler_compiles_a_rule_once_for_all_its_events() -> None:
+    rules = checked(
+        policy_text(
+            "p",
+            [
+                rule("a", events="message.*", when="len(data.text) > 3"),
+                rule("b", events="message.*", when='event == "message.shouldCreate" and data.x'),
+            ],
+        )
+    )
+    compiler = TreeCompiler(rules)
+    create = compile_tree(rules, "message.shouldCreate", compiler=compiler)
+    update = compile_tree(rules, "message.shouldUpdate", compiler=compiler)
+    assert create.rules[0] is update.rules[0]
+    assert [r.rule.id for r in update.rules] == ["a"]
+    assert [r.id for r in update.dropped] == ["b"]
+    assert decide(create, {"x": True, "text": "hi"}).rule == "p/b"
+    assert decide(update, {"x": True, "text": "hi"}).rule is None
+
+
+def test_tree_compiler_is_refused_for_other_rules() -> None:
+    rules = checked(policy_text("p", [rule("a")]))
+    with pytest.raises(ValueError, match="other rules"):
+        compile_tree(list(rules), EVENT, compiler=TreeCompiler(rules))
+
+
+# -- regex prefilter ---------------------------------------------------------------------
+
+
+def test_required_literal_of_a_plain_opening() -> None:
+    assert required_literal(r"(?i)\bkaka[a-z]*[0-9]{2,}") == ("kaka", True)
+    assert required_literal(r"^hello+") == ("hello", False)
+    assert required_literal(r"hello?") == ("hell", False)
+
+
+@pytest.mark.parametrize("pattern", [r"ab|cd", r"(?s)abcd", r"abcd(?i)e", r"\d+abc", r"ab*"])
+def test_no_required_literal_when_unsure(pattern: str) -> None:
+    assert required_literal(pattern)[0] is None
+
+
+PATTERN_PARTS = st.tuples(
+    st.sampled_from(["", "(?i)"]),
+    st.sampled_from(["", "^", "\\b", "^\\b"]),
+    st.sampled_from(["kaka", "Kas", "sKy1", "ab_c", "xyz"]),
+    st.sampled_from(["", "*", "?", "+", "{0,2}", "{2,}", "[a-z]*", "[0-9]{2,}", "\\b", "|q", "."]),
+)
+REGEX_TEXTS = st.text(alphabet="kKaAsSyY1_bcxzq \u212a\u017f\u00e9-", max_size=14)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=PATTERN_PARTS, text=REGEX_TEXTS)
+def test_a_regex_match_always_contains_the_required_literal(
+    parts: tuple[str, str, str, str], text: str
+) -> None:
+    pattern = "".join(parts)
+    literal, ignore_case = required_literal(pattern)
+    if literal is None or compile_regex(pattern).search(text) is None:
+        return
+    if ignore_case:
+        assert not text.isascii() or literal in text.lower()
+    else:
+        assert literal in text
+
+
+def test_matches_with_a_required_literal_decides_like_the_regex() -> None:
+    tree = tree_of(rule("r", when=r'text matches "(?i)\\bkaka[a-z]*[0-9]{2,}"', message="m"))
+    assert decide(tree, {"text": "hi KAKAbu12"}).action == "deny"
+    assert decide(tree, {"text": "hi kaka1"}).action == "allow"
+    assert decide(tree, {"text": "hi kak12"}).action == "allow"
+    kelvin = tree_of(rule("r", when='text matches "(?i)kaka"', message="m"))
+    assert decide(kelvin, {"text": "\u212aaka"}).action == "deny"  # RE2 folds the Kelvin sign
 
 
 # -- shared sub-expressions ----------------------------------------------------------------
@@ -294,6 +367,108 @@ def test_actor_fields_can_gate_a_switch() -> None:
     assert decide(tree, {}, actor={"role": "banned"}).message == "banned"
 
 
+def test_ungated_rules_join_the_switch_region_in_every_branch() -> None:
+    tree = tree_of(
+        rule("a", when='data.channelId == "a"', message="a"),
+        rule("long", when="len(data.text) > 3", message="long"),
+        rule("b", when='data.channelId == "b"', message="b"),
+    )
+    (switch,) = tree.steps
+    assert isinstance(switch, Switch)
+    assert [r.rule.id for r in switch.rules] == ["a", "long", "b"]
+    assert {k: [s.rule.id for s in v] for k, v in switch.table.items()} == {  # type: ignore[union-attr]
+        "a": ["a", "long"],
+        "b": ["long", "b"],
+    }
+    assert switch.table["a"][1] is switch.default[0]  # ungated rules are shared
+    assert decide(tree, {"channelId": "b", "text": "hello"}).message == "long"
+    assert decide(tree, {"channelId": "b", "text": "hi"}).message == "b"
+    assert decide(tree, {"channelId": "c", "text": "hi"}).action == "allow"
+
+
+def test_branch_rules_are_tested_without_their_gate() -> None:
+    tree = tree_of(
+        rule("a", when='data.channelId == "a" and len(data.text) > 3', message="a"),
+        rule("b", when='data.channelId == "b"', message="b"),
+    )
+    (switch,) = switches(tree)
+    gated_a, full_a = switch.table["a"][0], tree.rules[0]
+    assert isinstance(gated_a, CompiledRule) and gated_a.rule is full_a.rule
+    assert gated_a.test is not full_a.test
+    assert switch.table["b"][0].test is None  # type: ignore[union-attr]  # gate was all
+    assert decide(tree, {"channelId": "a", "text": "hello"}).message == "a"
+    assert decide(tree, {"channelId": "b"}).message == "b"
+
+
+def test_gate_free_test_keeps_the_error_of_a_non_boolean_rest() -> None:
+    tree = tree_of(
+        rule("a", when='data.channelId == "a" and data.n', message="a"),
+        rule("b", when='data.channelId == "b"', message="b"),
+    )
+    flat = compile_tree(checked_rules(tree), EVENT, index=False)
+    for data in ({"channelId": "a", "n": 5}, {"channelId": "a", "n": True}, {"channelId": "b"}):
+        assert outcome(decide(tree, data)) == outcome(decide(flat, data))
+
+
+def checked_rules(tree: EventTree) -> list[CheckedRule]:
+    return [compiled.rule for compiled in tree.rules]
+
+
+def test_actor_run_nested_in_a_channel_switch_is_split_around_a_channel_rule() -> None:
+    tree = tree_of(
+        rule("c1", when='data.channelId == "c1"', message="c1"),
+        rule("u1", when='actor.userId == "u1" and data.n > 1', message="u1"),
+        rule("c2", when='data.channelId == "c2"', action="modify", set={"data.n": "5"}),
+        rule("u2", when='actor.userId == "u1" and data.n > 2', message="u2"),
+        rule("c3", when='data.channelId == "c3"', message="c3"),
+    )
+    (switch,) = tree.steps
+    assert isinstance(switch, Switch) and switch.field == "data.channelId"
+    (nested,) = [s for s in switch.default if isinstance(s, Switch)]
+    assert nested.field == "actor.userId" and len(nested.rules) == 2
+    assert nested in switch.table["c1"] and nested in switch.table["c3"]
+    assert nested not in switch.table["c2"]  # c2 runs between u1 and u2
+    assert decide(tree, {"channelId": "c2", "n": 0}, {"userId": "u1"}).message == "u2"
+    assert decide(tree, {"channelId": "c3", "n": 0}, {"userId": "u1"}).message == "c3"
+    rendered = render_tree(tree)
+    assert "switch on data.channelId (3 rules, 3 values; 2 others run for every value)" in rendered
+    assert "switch on actor.userId (2 rules, 1 value)" in rendered
+
+
+def test_time_written_into_the_gated_field_is_matched_as_its_text() -> None:
+    """Modifications store JSON values, so the switch sees the time's text."""
+    tree = tree_of(
+        rule("stamp", "modify", set={"data.channelId": "now()"}),
+        rule("a", when='data.channelId == "2026-01-31T12:00:00Z"', message="stamped"),
+        rule("b", when='data.channelId == "b"', message="b"),
+    )
+    assert len(switches(tree)) == 1
+    assert decide(tree, {"channelId": "x"}).message == "stamped"
+
+
+def test_explanation_lists_skipped_rules_in_order() -> None:
+    rules = checked(
+        policy_text(
+            "p",
+            [
+                rule("a", when='data.channelId == "a"'),
+                rule("long", when="len(data.text) > 3"),
+                rule("b", when='data.channelId == "b"'),
+                rule("c", when='data.channelId == "c"'),
+            ],
+        )
+    )
+    traced = compile_tree(rules, EVENT, trace=True)
+    event = parse_event({"eventName": EVENT, "data": {"channelId": "b", "text": "hi"}})
+    decision = evaluate(traced, event, NOW, explain=True)
+    assert [(s.rule, s.outcome) for s in decision.trace or []] == [
+        ("p/a", "skipped"),
+        ("p/long", "no match"),
+        ("p/b", "matched"),
+    ]
+    assert (decision.trace or [])[0].note == 'data.channelId is "b"'
+
+
 # -- differential property test -------------------------------------------------------------
 
 GATES = [
@@ -303,7 +478,12 @@ GATES = [
     'data.channelId in ["c0", "c2"]',
     "data.channelId in chans",
     "data.channelId == 3",
+    'data.channelId == "2026-01-31T12:00:00Z"',
     'actor.role == "mod"',
+    'actor.userId == "u1"',
+    'actor.userId in ["u1", "u2"]',
+    'data.kind == "a"',
+    'data.kind in ["a", "b"]',
 ]
 CONDITIONS = [
     "data.n > 2",
@@ -325,14 +505,18 @@ EFFECTS: list[dict[str, Any]] = [
     {"action": "modify", "set": {"text": "upper(text)"}},
     {"action": "modify", "unset": ["data.channelId"]},
     {"action": "modify", "set": {"data.n": "len(data.text)"}},
+    {"action": "modify", "set": {"data.kind": '"b"'}},
+    {"action": "modify", "unset": ["data.kind"]},
+    {"action": "modify", "set": {"data.channelId": "now()"}},
+    {"action": "modify", "set": {"data.kind": "data.channelId", "data.channelId": '"c2"'}},
 ]
 
 
 # Weighted choices for each part of a generated rule (repeats make a choice likelier).
-GATE_CHOICES: list[str | None] = [None, *GATES, *GATES[:5]]  # mostly gates on data.channelId
+GATE_CHOICES: list[str | None] = [None, None, *GATES, *GATES[:5], *GATES[:5]]  # mostly channels
 CONDITION_CHOICES: list[str | None] = [None] * 9 + CONDITIONS
 UNLESS_CHOICES: list[str | None] = [None] * 6 + ["data.n == 1", 'data.text == "skip"']
-EFFECT_CHOICES = [*EFFECTS, *(EFFECTS[3:5] * 2), EFFECTS[6]]  # changes of the gated field
+EFFECT_CHOICES = [*EFFECTS, *EFFECTS[:3], *EFFECTS[:3], *(EFFECTS[3:5] * 2), EFFECTS[6]]
 MODE_CHOICES = ["enforce", "enforce", "enforce", "shadow"]
 
 
@@ -369,7 +553,7 @@ def _yaml_rule(rule_id: str, shape: dict[str, Any]) -> str:
 def policy_sets(draw: st.DrawFn) -> list[str]:
     texts = []
     for p in range(draw(st.integers(1, 2))):
-        shapes = draw(st.lists(rule_shapes(), min_size=1, max_size=7))
+        shapes = draw(st.lists(rule_shapes(), min_size=1, max_size=12))
         priority = draw(st.integers(0, 2))
         on_error = draw(st.sampled_from(["skip", "deny"]))
         header = (
@@ -384,11 +568,12 @@ MISSING = object()
 payloads = st.fixed_dictionaries(
     {
         "channelId": st.sampled_from(
-            [MISSING, "c0", "c1", "c2", "c0", "c1", "c2", 3, 3.0, True, None]
+            [MISSING, "c0", "c1", "c2", "c0", "c1", "c2", 3, 3.0, True, None, ["c0"], {"c": 1}]
         ),
         "n": st.sampled_from([MISSING, 0, 1, 5, "s"]),
         "text": st.sampled_from([MISSING, "hello", "x marks", "shit happens", "skip"]),
         "flag": st.sampled_from([MISSING, True, False, "yes"]),
+        "kind": st.sampled_from([MISSING, "a", "b", "c", ["a"]]),
     }
 ).map(lambda d: {k: v for k, v in d.items() if v is not MISSING})
 actors = st.sampled_from([{}, {"userId": "u1", "role": "mod"}, {"userId": "u2"}])
@@ -423,7 +608,11 @@ def test_indexed_flat_and_traced_trees_decide_identically(
         assert outcome(decide(indexed, data, actor, USERS)) == expected
         assert outcome(decide(traced, data, actor, USERS)) == expected
         explained = parse_event({"eventName": EVENT, "data": data, "actor": actor})
-        assert outcome(evaluate(traced, explained, NOW, USERS.get, explain=True)) == expected
+        decision = evaluate(traced, explained, NOW, USERS.get, explain=True)
+        assert outcome(decision) == expected
+        order = {c.rule.qualified_id: n for n, c in enumerate(traced.rules)}
+        listed = [order[step.rule] for step in decision.trace or []]
+        assert listed == list(range(len(listed)))  # every rule considered, in order
 
 
 def test_differential_generator_produces_switches() -> None:

@@ -363,7 +363,9 @@ class PhraseMatcher:
         if not index:
             return None
         tokens = _folded_words(text)
-        if index.keys().isdisjoint(tokens):  # the usual case, decided at C speed
+        # The usual case, decided at C speed; against a set, isdisjoint walks the smaller
+        # side (this matcher's first words), not every word of a long text.
+        if index.keys().isdisjoint(_folded_word_set(text, tokens)):
             return None
         for position, token in enumerate(tokens):
             candidates = index.get(token)
@@ -381,15 +383,33 @@ class PhraseMatcher:
 _FOLD_CACHE_MAX_CHARS: Final = 8192
 
 
+def _fold_words(text: str) -> tuple[str, ...]:
+    if text.isascii():  # casefold is lower for ASCII, and lowering keeps word boundaries
+        return _ascii_words(text.lower())
+    return tuple(token.casefold() for token in _word_tuple(text))
+
+
 @functools.lru_cache(maxsize=64)
 def _cached_folded_words(text: str) -> tuple[str, ...]:
-    return tuple(token.casefold() for token in _word_tuple(text))
+    return _fold_words(text)
 
 
 def _folded_words(text: str) -> tuple[str, ...]:
     if len(text) <= _FOLD_CACHE_MAX_CHARS:
         return _cached_folded_words(text)
-    return tuple(token.casefold() for token in _word_tuple(text))
+    return _fold_words(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_word_set(text: str) -> frozenset[str]:
+    return frozenset(_cached_folded_words(text))
+
+
+def _folded_word_set(text: str, tokens: tuple[str, ...]) -> frozenset[str]:
+    """``frozenset(tokens)``, ``tokens`` being ``_folded_words(text)``, cached like it."""
+    if len(text) <= _FOLD_CACHE_MAX_CHARS:
+        return _cached_word_set(text)
+    return frozenset(tokens)
 
 
 @functools.lru_cache(maxsize=256)

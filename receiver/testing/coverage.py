@@ -41,7 +41,7 @@ from receiver.decision import Decision
 from receiver.dsl import ast
 from receiver.dsl.textfuncs import PhraseMatcher
 from receiver.policyset import PolicySet
-from receiver.tree import CompiledRule, EventTree, Step, Switch
+from receiver.tree import CompiledRule, EventTree, map_rules
 from receiver.values import Timestamp, Value, equals, key
 
 LAMBDAS = ("any", "all", "count")
@@ -124,10 +124,9 @@ class Instrument:
         return probe
 
     def _instrument(self, tree: EventTree) -> EventTree:
-        copies: dict[int, CompiledRule] = {}
-        for compiled in tree.rules:
+        def copy(compiled: CompiledRule) -> CompiledRule:
             rule = compiled.rule
-            copies[id(compiled)] = replace(
+            return replace(
                 compiled,
                 test=self._wrap(compiled.test, rule) if compiled.test is not None else None,
                 message=(
@@ -135,19 +134,8 @@ class Instrument:
                 ),
                 sets=tuple((t, self._wrap(fn, rule)) for t, fn in compiled.sets),
             )
-        steps: list[Step] = []
-        for step in tree.steps:
-            if isinstance(step, Switch):
-                steps.append(
-                    replace(
-                        step,
-                        table={k: tuple(copies[id(r)] for r in v) for k, v in step.table.items()},
-                        rules=tuple(copies[id(r)] for r in step.rules),
-                    )
-                )
-            else:
-                steps.append(copies[id(step)])
-        return replace(tree, steps=tuple(steps), rules=tuple(copies[id(r)] for r in tree.rules))
+
+        return map_rules(tree, copy)
 
 
 # -- which list entries a case exercised ------------------------------------------------

@@ -100,6 +100,13 @@ def test_words_ascii_fast_path_agrees_with_re2_path(text: str) -> None:
     assert words(text) == words(text + "😀")
 
 
+@given(ascii_texts)
+def test_folded_words_of_ascii_text_are_its_casefolded_words(text: str) -> None:
+    expected = tuple(word.casefold() for word in words(text))
+    assert textfuncs._fold_words(text) == expected
+    assert textfuncs._fold_words(text + "😀") == expected
+
+
 # ----------------------------------------------------------------------------- urls
 
 
