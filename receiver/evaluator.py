@@ -23,7 +23,7 @@ from time import perf_counter
 from typing import Any
 
 from receiver.changes import apply
-from receiver.checker import DEFAULT_DENY_MESSAGE
+from receiver.checker import DEFAULT_DENY_MESSAGE, CheckedRule
 from receiver.compiler import lookup_path
 from receiver.context import MISSING, Context
 from receiver.decision import Decision, RuleFailure, ShadowResult, TraceStep
@@ -143,11 +143,7 @@ def evaluation(
                     )
                 )
             if deny:
-                decision.action = "deny"
-                decision.message = ERROR_DENY_MESSAGE
-                decision.rule = rule.qualified_id
-                decision.by_error = True
-                return decision
+                return _denied_by_error(decision, rule)
             continue
         if trace is not None:
             trace.append(_step(compiled, "matched" if matched else "no match", _trace_values(ctx)))
@@ -180,11 +176,7 @@ def evaluation(
                     f"{failure.location}: {failure.message}",
                 )
             if rule.policy.on_error == "deny":
-                decision.action = "deny"
-                decision.message = ERROR_DENY_MESSAGE
-                decision.rule = rule.qualified_id
-                decision.by_error = True
-                return decision
+                return _denied_by_error(decision, rule)
             continue
         ctx.data = new_data
         for slot in tree.data_slots:
@@ -223,6 +215,15 @@ def _walk_traced(tree: EventTree, ctx: Context, trace: list[TraceStep]) -> Itera
                 trace.append(_step(compiled, "skipped", note=f"{gate.field} is {_show(value)}"))
                 continue
         yield compiled
+
+
+def _denied_by_error(decision: Decision, rule: CheckedRule) -> Decision:
+    """The decision of a rule that failed under ``on_error: deny``."""
+    decision.action = "deny"
+    decision.message = ERROR_DENY_MESSAGE
+    decision.rule = rule.qualified_id
+    decision.by_error = True
+    return decision
 
 
 def _step(
