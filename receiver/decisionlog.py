@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from typing import IO, Any
@@ -24,6 +25,8 @@ import orjson
 
 from receiver.decision import Decision
 from receiver.payload import Event
+
+log = logging.getLogger("receiver.decisionlog")
 
 
 class DecisionLog:
@@ -96,8 +99,11 @@ class DecisionLog:
                 return
             lines = b"".join(self._pending)
             self._pending.clear()
-            self._stream.write(lines)
-            self._stream.flush()
+            try:
+                self._stream.write(lines)
+                self._stream.flush()
+            except (OSError, ValueError):  # a full disk, a closed pipe: lose these lines only
+                log.exception("could not write %d decision log line(s)", lines.count(b"\n"))
 
     def close(self) -> None:
         self.flush()
