@@ -14,7 +14,6 @@ import contextlib
 import io
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from slow_policy import slow_policy, words_taking
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -31,11 +31,9 @@ from receiver.app import create_app
 from receiver.config import ServiceConfig
 from receiver.decisionlog import DecisionLog
 from receiver.errors import PolicyLoadError
-from receiver.evaluator import evaluate
-from receiver.payload import Event
-from receiver.policyset import load_policies
 from receiver.signatures import Secrets, sign_base64, sign_hex
-from receiver.values import Timestamp
+
+LAST_MESSAGE = "reached the last rule"
 
 SECRET = "current-secret-1234"
 OLD_SECRET = "previous-secret-5678"
@@ -450,46 +448,6 @@ def test_an_internal_error_answers_200_with_the_fail_safe_action(
     assert harness.post(message("hello")).json() == {"action": "allow"}
 
 
-def slow_policy(rules: int) -> str:
-    """``rules`` rules that each walk every word of the text and never match, then a deny.
-
-    Built from the language itself (no monkeypatching), so the time is spent where a
-    slow real policy spends it: in rule evaluation, between two deadline checks.
-    """
-    slow = [
-        f"""\
-  - id: slow-{k}
-    events: message.shouldCreate
-    when: count(words(text), len(it) > {k + 3}) < 0
-    action: deny
-    message: never
-"""
-        for k in range(rules)
-    ]
-    last = """\
-  - id: last
-    events: message.shouldCreate
-    action: deny
-    message: reached the last rule
-"""
-    return "policy: slow\nrules:\n" + "".join(slow) + last
-
-
-def words_taking(seconds: float, policy_text: str) -> int:
-    """How many words of text make the rules of ``policy_text`` take ``seconds`` here."""
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "slow.yaml").write_text(policy_text)
-        policyset = load_policies([Path(tmp)])
-    sample = 5000
-    event = Event("message.shouldCreate", {"text": "hello " * sample}, {})
-    tree = policyset.tree(event.name)
-    evaluate(tree, event, Timestamp(time.time()))  # warm up
-    started = time.perf_counter()
-    evaluate(tree, event, Timestamp(time.time()))
-    per_word = max((time.perf_counter() - started) / sample, 1e-9)
-    return max(sample, int(seconds / per_word))
-
-
 @pytest.mark.parametrize(
     ("default_action", "expected"),
     [
@@ -504,7 +462,8 @@ def test_past_the_deadline_the_answer_is_the_fail_safe_and_degraded(
     default_action: str,
     expected: dict[str, str],
 ) -> None:
-    policy = slow_policy(1)  # the first rule takes about 300 ms, the deadline is 50 ms
+    # the first rule takes about 300 ms, the deadline is 50 ms
+    policy = slow_policy(1, LAST_MESSAGE)
     (policies / "chat.yaml").unlink()
     (policies / "slow.yaml").write_text(policy)
     words = words_taking(0.3, policy)
@@ -529,10 +488,10 @@ def test_within_the_deadline_the_same_rules_decide(
     make: Callable[..., Harness], policies: Path
 ) -> None:
     (policies / "chat.yaml").unlink()
-    (policies / "slow.yaml").write_text(slow_policy(1))
+    (policies / "slow.yaml").write_text(slow_policy(1, LAST_MESSAGE))
     harness = make(deadline_ms=60_000)
     response = harness.post(message("hello " * 1000))
-    assert response.json() == {"action": "deny", "message": "reached the last rule"}
+    assert response.json() == {"action": "deny", "message": LAST_MESSAGE}
     assert harness.metric("receiver_degraded_answers_total") == 0
     assert harness.decisions()[0]["degraded"] is False
 

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,13 +28,12 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from slow_policy import slow_policy, words_taking
 
 from receiver import cli
-from receiver.evaluator import evaluate
-from receiver.payload import Event
-from receiver.policyset import load_policies
 from receiver.signatures import sign_base64, sign_hex
-from receiver.values import Timestamp
+
+LAST_MESSAGE = "finished after the slow rules"
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, process groups) needed"
@@ -451,48 +449,12 @@ def test_two_workers_share_the_port_reload_on_sighup_and_sum_metrics(
 # -- shutdown and refusing to start -------------------------------------------------------------
 
 
-def slow_policy(rules: int) -> str:
-    """``rules`` rules that each walk every word of the text and never match, then a deny."""
-    slow = [
-        f"""\
-  - id: slow-{k}
-    events: message.shouldCreate
-    when: count(words(text), len(it) > {k + 3}) < 0
-    action: deny
-    message: never
-"""
-        for k in range(rules)
-    ]
-    last = """\
-  - id: finished
-    events: message.shouldCreate
-    action: deny
-    message: finished after the slow rules
-"""
-    return "policy: slow\nrules:\n" + "".join(slow) + last
-
-
-def words_taking(seconds: float, policy_text: str) -> int:
-    """How many words of text make the rules of ``policy_text`` take ``seconds`` here."""
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "slow.yaml").write_text(policy_text)
-        policyset = load_policies([Path(tmp)])
-    sample = 2000
-    event = Event("message.shouldCreate", {"text": "hello " * sample}, {})
-    tree = policyset.tree(event.name)
-    evaluate(tree, event, Timestamp(time.time()))  # warm up
-    started = time.perf_counter()
-    evaluate(tree, event, Timestamp(time.time()))
-    per_word = max((time.perf_counter() - started) / sample, 1e-9)
-    return max(sample, int(seconds / per_word))
-
-
 def test_sigterm_lets_the_in_flight_request_finish(launch: Launch, tmp_path: Path) -> None:
-    policy = slow_policy(10)
+    policy = slow_policy(10, LAST_MESSAGE)
     policies = policy_dir(tmp_path, policy, "slow.yaml")
     limits = ("--deadline-ms", "60000", "--max-body", str(64 * 2**20))
     server = launch("--policies", str(policies), *limits)
-    slow = message("hello " * words_taking(2.0, policy))
+    slow = message("hello " * words_taking(2.0, policy, sample=2000))
     result: dict[str, Any] = {}
 
     def call() -> None:
@@ -520,7 +482,7 @@ def test_sigterm_lets_the_in_flight_request_finish(launch: Launch, tmp_path: Pat
     assert "error" not in result, result
     response = result["response"]
     assert response.status_code == 200
-    assert response.json() == {"action": "deny", "message": "finished after the slow rules"}
+    assert response.json() == {"action": "deny", "message": LAST_MESSAGE}
     # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully.
     assert server.proc.wait(timeout=20) in (0, -signal.SIGTERM)
     assert "Finished server process" in server.err()
