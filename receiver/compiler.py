@@ -37,7 +37,7 @@ from receiver.dsl import ast
 from receiver.dsl.functions import FUNCTIONS, age
 from receiver.dsl.replace import Replacer
 from receiver.dsl.template import Template
-from receiver.dsl.textfuncs import PhraseMatcher
+from receiver.dsl.textfuncs import PhraseMatcher, TextForms
 from receiver.errors import EvaluationError
 from receiver.tree import CompiledRule, EventTree, Gate, Step, Switch
 from receiver.values import (
@@ -196,9 +196,10 @@ class _ExprCompiler:
     holds the nodes above them, whose closures differ from the cached ones.
     """
 
-    def __init__(self, event: str | None, trace: bool) -> None:
+    def __init__(self, event: str | None, trace: bool, memo: bool = True) -> None:
         self.event = event
         self.trace = trace
+        self.memo = memo  # False: no memo slots (closures run on a context without any)
         self.slots: dict[tuple[object, ...], int] = {}
         self.data_slots: list[int] = []
         self.shared: set[tuple[object, ...]] = set()
@@ -268,12 +269,17 @@ class _ExprCompiler:
             fn = self._memoized(fn, skey, node)
         return fn, const
 
-    def _memoized(self, fn: Fn, skey: tuple[object, ...], node: ast.Node) -> Fn:
+    def _slot(self, skey: tuple[object, ...], node: ast.Node) -> int:
+        """The memo slot for the value ``skey`` names, computed from ``node``'s inputs."""
         slot = self.slots.get(skey)
         if slot is None:
             slot = self.slots[skey] = len(self.slots)
             if _reads(node) & {"data", "text"}:
                 self.data_slots.append(slot)
+        return slot
+
+    def _memoized(self, fn: Fn, skey: tuple[object, ...], node: ast.Node) -> Fn:
+        slot = self._slot(skey, node)
 
         def memo(ctx: Context) -> Value:
             value = ctx.memo[slot]
@@ -481,6 +487,8 @@ class _ExprCompiler:
             pattern = str(right_node.value)
             search = compile_regex(pattern).search
             literal, ignore_case = required_literal(pattern)
+            if self._may_share_forms(node.left, lconst):
+                return self._matches_forms(self._text_forms(node.left, left), search, pattern, span)
 
             def matches(ctx: Context) -> Value:
                 value = left(ctx)
@@ -643,6 +651,18 @@ class _ExprCompiler:
                 values = consts[1]
                 matcher = PhraseMatcher(str(v) for v in values if v is not None)
                 text_fn = args[0]
+                if self._may_share_forms(node.args[0], consts[0]):
+                    forms = self._text_forms(node.args[0], text_fn)
+
+                    def contains_any_forms(ctx: Context) -> Value:
+                        found = forms(ctx)
+                        if type(found) is TextForms:
+                            return matcher.search_forms(found) is not None
+                        if found is None:
+                            return False
+                        raise EvaluationError("contains_any() needs a string", span)
+
+                    return contains_any_forms, _NOT_CONST
 
                 def contains_any(ctx: Context) -> Value:
                     text = text_fn(ctx)
@@ -671,6 +691,50 @@ class _ExprCompiler:
                 raise err.at(span) from None
 
         return self._fold(call, *consts)
+
+    def _text_forms(self, node: ast.Node, fn: Fn) -> Fn:
+        """A closure giving the :class:`TextForms` of ``node``'s value, made once per
+        request (a memo slot per distinct expression); a value that is not a string
+        comes back as it is (null, or an error each caller reports its own way)."""
+        slot = self._slot(("text-forms", structural_key(node)), node)
+
+        def forms(ctx: Context) -> Value:
+            found = ctx.memo[slot]
+            if found is MISSING:
+                value = fn(ctx)
+                found = ctx.memo[slot] = TextForms(value) if type(value) is str else value
+            return found
+
+        return forms
+
+    @staticmethod
+    def _matches_forms(
+        forms: Fn, search: Callable[[bytes], object], pattern: str, span: Any
+    ) -> tuple[Fn, Value]:
+        """``TEXT matches PATTERN`` on the request's :class:`TextForms` of TEXT: the
+        required literal is looked for in the text (or its lowered ASCII form), and RE2
+        runs on UTF-8 bytes encoded once for every pattern (given a str, google-re2's
+        wrapper encodes it and maps offsets back, several times the cost of a match)."""
+        literal, ignore_case = required_literal(pattern)
+
+        def matches(ctx: Context) -> Value:
+            found = forms(ctx)
+            if type(found) is not TextForms:
+                if found is None:
+                    return False
+                raise EvaluationError(f"'matches' needs a string, got {type_name(found)}", span)
+            if literal is not None:  # no match without it: skip the regex (usual case)
+                if not ignore_case:
+                    if literal not in found.text:
+                        return False
+                elif found.lower is not None and literal not in found.lower:
+                    return False
+            return search(found.utf8) is not None
+
+        return matches, _NOT_CONST
+
+    def _may_share_forms(self, node: ast.Node, const: Value) -> bool:
+        return const is _NOT_CONST and self.memo and not self.trace and "it" not in _reads(node)
 
     def _profanity_call(self, node: ast.Call) -> tuple[Fn, Value]:
         """``profane``/``censor``: the matcher for the keyword arguments is fetched (built
@@ -1253,5 +1317,6 @@ def compile_tree(
 
 
 def compile_expression(node: ast.Node, event: str) -> Callable[[Context], Value]:
-    """One checked expression as a closure (for tools and tests; rules use compile_tree)."""
-    return _ExprCompiler(event, trace=False).fn(node)
+    """One checked expression as a closure that needs no memo slots in its context (for
+    counter keys, tools and tests; rules use compile_tree)."""
+    return _ExprCompiler(event, trace=False, memo=False).fn(node)

@@ -23,7 +23,7 @@ from time import perf_counter
 from typing import Any
 
 from receiver.changes import apply
-from receiver.checker import DEFAULT_DENY_MESSAGE, CheckedRule
+from receiver.checker import DEFAULT_DENY_MESSAGE, CheckedRule, Target
 from receiver.compiler import lookup_path
 from receiver.context import MISSING, Context
 from receiver.decision import Decision, RuleFailure, ShadowResult, TraceStep
@@ -101,107 +101,181 @@ def evaluation(
         ctx.counters = counters
     ctx.counters_unavailable = counters_unavailable
     decision = Decision("allow")
-    trace: list[TraceStep] | None = [] if explain else None
+    if explain:
+        return (yield from _traced(tree, ctx, decision, deadline))
+    # The untraced loop, the hot path: the steps are walked with an explicit stack of
+    # the enclosing levels (no generator per level), and everything a rule does besides
+    # failing its test happens in helpers.
+    outer: list[tuple[tuple[Step, ...], int]] = []
+    steps = tree.steps
+    position = 0
+    while True:
+        if position == len(steps):
+            if not outer:
+                break
+            steps, position = outer.pop()
+            continue
+        step = steps[position]
+        position += 1
+        if type(step) is Switch:
+            switch: Switch = step
+            value = lookup_path(ctx.data if switch.root == "data" else ctx.actor, switch.keys)
+            outer.append((steps, position))
+            steps, position = switch.select(value), 0
+            continue
+        compiled: CompiledRule = step  # type: ignore[assignment]  # not a Switch: a rule
+        if deadline is not None and perf_counter() > deadline:
+            decision.degraded = True
+            return decision
+        if compiled.needs_user and not ctx.user_loaded:
+            user_id = ctx.user_id
+            _user_loaded(ctx, (yield user_id) if user_id is not None else None)
+            if deadline is not None and perf_counter() > deadline:
+                decision.degraded = True
+                return decision
+        test = compiled.test
+        if test is not None:
+            try:
+                if not test(ctx):
+                    continue
+            except Exception as err:
+                if _failed(compiled, err, decision):
+                    return _denied_by_error(decision, compiled.rule)
+                continue
+        if _matched(compiled, ctx, decision, tree):
+            return decision
+    return _finish(decision, ctx)
+
+
+def _user_loaded(ctx: Context, record: Value) -> None:
+    """Record what the user directory answered (None, a record, or LOOKUP_FAILED)."""
+    ctx.user_failed = record is LOOKUP_FAILED
+    ctx.user = record if isinstance(record, dict) else None
+    ctx.user_loaded = True
+
+
+def _finish(decision: Decision, ctx: Context) -> Decision:
+    """The decision of an evaluation that ended with allow."""
+    if decision.modified_by:
+        decision.data = ctx.data
+    return decision
+
+
+def _failed(compiled: CompiledRule, err: Exception, decision: Decision) -> bool:
+    """Record a rule whose test failed; whether it denies (``on_error: deny``)."""
+    decision.errors.append(_failure(compiled, err))
+    rule = compiled.rule
+    return rule.mode == "enforce" and rule.policy.on_error == "deny"
+
+
+def _matched(compiled: CompiledRule, ctx: Context, decision: Decision, tree: EventTree) -> bool:
+    """Apply a rule whose test held; whether evaluation ends (``decision`` is final)."""
+    rule = compiled.rule
+    if rule.mode == "shadow":
+        decision.shadow.append(_shadow(compiled, ctx, decision))
+        return False
+    if rule.action == "deny":
+        _deny(compiled, ctx, decision)
+        return True
+    if rule.action == "allow":
+        decision.rule = rule.qualified_id
+        _finish(decision, ctx)
+        return True
+    try:
+        _modify(compiled, ctx, tree)
+    except Exception as err:
+        decision.errors.append(_failure(compiled, err))
+        if rule.policy.on_error == "deny":
+            _denied_by_error(decision, rule)
+            return True
+        return False
+    decision.modified_by.append(rule.qualified_id)
+    return False
+
+
+def _deny(compiled: CompiledRule, ctx: Context, decision: Decision) -> None:
+    rule = compiled.rule
+    decision.action = "deny"
+    decision.message = _message(compiled, ctx, decision)
+    decision.rule = rule.qualified_id
+    decision.status = rule.doc.status
+    decision.reason_code = rule.doc.reason_code
+
+
+def _modify(compiled: CompiledRule, ctx: Context, tree: EventTree) -> list[tuple[Target, Value]]:
+    """Apply a modify rule's changes to ``ctx.data`` (all or, when one fails, none)."""
+    values = [(target, fn(ctx)) for target, fn in compiled.sets]
+    ctx.data = apply(ctx.data, values, compiled.unsets)
+    memo = ctx.memo
+    for slot in tree.data_slots:
+        memo[slot] = MISSING
+    return values
+
+
+def _traced(
+    tree: EventTree, ctx: Context, decision: Decision, deadline: float | None
+) -> Evaluation:
+    """The evaluation with every rule's steps recorded (``--explain``): every rule in
+    order with its full test; the rules a switch would skip are recorded as skipped."""
+    trace: list[TraceStep] = []
     decision.trace = trace
-
-    def finish(result: Decision) -> Decision:
-        if result.action == "allow" and decision.modified_by:
-            result.data = ctx.data
-        return result
-
-    walk = _walk(tree.steps, ctx) if trace is None else _walk_traced(tree, ctx, trace)
-    for compiled in walk:
+    for compiled in _walk_traced(tree, ctx, trace):
         rule = compiled.rule
         if deadline is not None and perf_counter() > deadline:
             decision.degraded = True
             return decision
         if compiled.needs_user and not ctx.user_loaded:
             user_id = ctx.user_id
-            record = (yield user_id) if user_id is not None else None
-            ctx.user_failed = record is LOOKUP_FAILED
-            ctx.user = record if isinstance(record, dict) else None
-            ctx.user_loaded = True
+            _user_loaded(ctx, (yield user_id) if user_id is not None else None)
             if deadline is not None and perf_counter() > deadline:
                 decision.degraded = True
                 return decision
-        if trace is not None:
-            ctx.trace = []
+        ctx.trace = []
         try:
             matched = compiled.test is None or compiled.test(ctx)
         except Exception as err:
-            failure = _failure(compiled, err)
-            decision.errors.append(failure)
-            deny = rule.mode == "enforce" and rule.policy.on_error == "deny"
-            if trace is not None:
-                trace.append(
-                    _step(
-                        compiled,
-                        "error",
-                        _trace_values(ctx),
-                        f"{failure.location}: {failure.message}; "
-                        + ("denied (on_error: deny)" if deny else "rule skipped"),
-                    )
+            deny = _failed(compiled, err, decision)
+            failure = decision.errors[-1]
+            trace.append(
+                _step(
+                    compiled,
+                    "error",
+                    _trace_values(ctx),
+                    f"{failure.location}: {failure.message}; "
+                    + ("denied (on_error: deny)" if deny else "rule skipped"),
                 )
+            )
             if deny:
                 return _denied_by_error(decision, rule)
             continue
-        if trace is not None:
-            trace.append(_step(compiled, "matched" if matched else "no match", _trace_values(ctx)))
+        trace.append(_step(compiled, "matched" if matched else "no match", _trace_values(ctx)))
         if not matched:
             continue
         if rule.mode == "shadow":
             decision.shadow.append(_shadow(compiled, ctx, decision))
             continue
         if rule.action == "deny":
-            decision.action = "deny"
-            decision.message = _message(compiled, ctx, decision)
-            decision.rule = rule.qualified_id
-            decision.status = rule.doc.status
-            decision.reason_code = rule.doc.reason_code
+            _deny(compiled, ctx, decision)
             return decision
         if rule.action == "allow":
             decision.rule = rule.qualified_id
-            return finish(decision)
+            return _finish(decision, ctx)
         try:
-            values = [(target, fn(ctx)) for target, fn in compiled.sets]
-            new_data = apply(ctx.data, values, compiled.unsets)
+            values = _modify(compiled, ctx, tree)
         except Exception as err:
             failure = _failure(compiled, err)
             decision.errors.append(failure)
-            if trace is not None:
-                trace[-1] = _step(
-                    compiled,
-                    "error",
-                    trace[-1].values,
-                    f"{failure.location}: {failure.message}",
-                )
+            trace[-1] = _step(
+                compiled, "error", trace[-1].values, f"{failure.location}: {failure.message}"
+            )
             if rule.policy.on_error == "deny":
                 return _denied_by_error(decision, rule)
             continue
-        ctx.data = new_data
-        for slot in tree.data_slots:
-            ctx.memo[slot] = MISSING
         decision.modified_by.append(rule.qualified_id)
-        if trace is not None:
-            changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
-            changes += "".join(f", unset {t}" for t in compiled.unsets)
-            trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
-    return finish(decision)
-
-
-def _walk(steps: tuple[Step, ...], ctx: Context) -> Iterator[CompiledRule]:
-    """The rules to test, in order; a switch reads its field when evaluation reaches it."""
-    for step in steps:
-        if type(step) is not Switch:
-            yield step  # type: ignore[misc]  # a CompiledRule
-            continue
-        value = lookup_path(ctx.data if step.root == "data" else ctx.actor, step.keys)
-        for inner in step.select(value):  # a level unrolled: branches hold rules and switches
-            if type(inner) is Switch:
-                value = lookup_path(ctx.data if inner.root == "data" else ctx.actor, inner.keys)
-                yield from _walk(inner.select(value), ctx)
-            else:
-                yield inner  # type: ignore[misc]
+        changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
+        changes += "".join(f", unset {t}" for t in compiled.unsets)
+        trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
+    return _finish(decision, ctx)
 
 
 def _walk_traced(tree: EventTree, ctx: Context, trace: list[TraceStep]) -> Iterator[CompiledRule]:

@@ -192,6 +192,45 @@ def test_modify_rules_chain_later_rules_see_new_values(tmp_path: Path) -> None:
     assert decide(policyset, {"n": 1}).response() == {"action": "deny", "message": "n is 20"}
 
 
+def test_text_functions_see_text_changed_by_a_modify_rule(tmp_path: Path) -> None:
+    # contains_any and matches share one request's forms of `text` (lowered, folded
+    # words, UTF-8): the modify rule must make the later rules see the new text.
+    policyset = load(
+        tmp_path,
+        rule("early-phrase", when='contains_any(text, ["free money"])', message="early"),
+        rule("early-pattern", when='text matches "(?i)win big"', message="early"),
+        rule("rewrite", "modify", set={"text": '"Free   MONEY! and WIN BIG"'}),
+        rule("late-pattern", when='text matches "(?i)win big"', message="pattern"),
+    )
+    assert decide(policyset, {"text": "hello"}).response() == {
+        "action": "deny",
+        "message": "pattern",
+    }
+    phrases = load(
+        tmp_path,
+        rule("early", when='contains_any(text, ["free money"])', message="early"),
+        rule("rewrite", "modify", set={"text": '"Free   MONEY!"'}),
+        rule("late", when='contains_any(text, ["free money"])', message="phrase"),
+    )
+    assert decide(phrases, {"text": "hello"}).response() == {"action": "deny", "message": "phrase"}
+
+
+def test_text_functions_on_a_value_that_is_not_a_string_fail_each_rule(tmp_path: Path) -> None:
+    policyset = load(
+        tmp_path,
+        rule("phrase", when='contains_any(data.n, ["x"])'),
+        rule("pattern", when='data.n matches "x"'),
+        rule("null-phrase", when='contains_any(data.missing, ["x"])'),
+        rule("null-pattern", when='data.missing matches "x"'),
+    )
+    decision = decide(policyset, {"n": 5})
+    assert decision.response() == {"action": "allow"}
+    assert [(e.rule, e.message) for e in decision.errors] == [
+        ("p/phrase", "contains_any() needs a string"),
+        ("p/pattern", "'matches' needs a string, got number"),
+    ]
+
+
 def test_modified_response_contains_whole_data_not_just_changes(tmp_path: Path) -> None:
     policyset = load(tmp_path, rule("r", "modify", set={"data.text": "upper(data.text)"}))
     data = {"text": "hi", "channelId": "ch_1", "meta": {"a": [1, 2]}, "flag": None}

@@ -324,6 +324,51 @@ def domain(url: str) -> str | None:
 # ---------------------------------------------------------------- phrase matching
 
 
+class FoldedText:
+    """A text's casefolded words, in order and as a set: what :class:`PhraseMatcher`
+    compares phrases with. Folding once serves every matcher asked about the text."""
+
+    __slots__ = ("word_set", "words")
+
+    def __init__(self, text: str) -> None:
+        self.words = _folded_words(text)
+        self.word_set = frozenset(self.words)
+
+
+class TextForms:
+    """The forms of one text that several policy functions need, each made on first use
+    and kept for the rest of the request (the compiler gives each text a memo slot):
+    ``lower`` (the text lowered when it is ASCII, else None), its folded words and its
+    UTF-8 bytes."""
+
+    __slots__ = ("_folded", "_utf8", "lower", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lower = text.lower() if text.isascii() else None
+        self._folded: FoldedText | None = None
+        self._utf8: bytes | None = None
+
+    @property
+    def folded(self) -> FoldedText:
+        found = self._folded
+        if found is None:
+            found = self._folded = FoldedText(self.text)
+        return found
+
+    @property
+    def utf8(self) -> bytes:
+        """The text as UTF-8; lone surrogates (from JSON escapes) become U+FFFD."""
+        found = self._utf8
+        if found is None:
+            try:
+                found = self.text.encode()
+            except UnicodeEncodeError:
+                found = self.text.translate(_SURROGATE_TO_REPLACEMENT).encode()
+            self._utf8 = found
+        return found
+
+
 class PhraseMatcher:
     """Finds whole-word, case-insensitive occurrences of any of a fixed set of phrases.
 
@@ -333,7 +378,7 @@ class PhraseMatcher:
     ``"scammer"`` does not match ``"scam"``.  Phrases without words are ignored.
     """
 
-    __slots__ = ("_index", "phrases")
+    __slots__ = ("_ascii_firsts", "_index", "phrases")
 
     def __init__(self, phrases: Iterable[str]) -> None:
         if isinstance(phrases, str):
@@ -350,6 +395,7 @@ class PhraseMatcher:
             index.setdefault(tokens[0], []).append((tokens, phrase))
         self.phrases: tuple[str, ...] = tuple(kept)
         self._index = index
+        self._ascii_firsts = tuple(first for first in index if first.isascii())
 
     def __repr__(self) -> str:
         return f"PhraseMatcher({list(self.phrases)!r})"
@@ -367,6 +413,33 @@ class PhraseMatcher:
         # side (this matcher's first words), not every word of a long text.
         if index.keys().isdisjoint(_folded_word_set(text, tokens)):
             return None
+        return self._find(tokens)
+
+    def search_forms(self, text: TextForms) -> str | None:
+        """:meth:`search` on a request's :class:`TextForms` of the text.
+
+        For ASCII text, a phrase whose first word is not even a substring of the
+        lowered text cannot match (casefolding is lowering there, and every word of
+        the text is a substring of it): when that holds for all phrases, the text is
+        never split into words at all, the usual case.
+        """
+        index = self._index
+        if not index:
+            return None
+        lower = text.lower
+        if lower is not None:
+            for first in self._ascii_firsts:
+                if first in lower:
+                    break
+            else:
+                return None
+        folded = text.folded
+        if index.keys().isdisjoint(folded.word_set):
+            return None
+        return self._find(folded.words)
+
+    def _find(self, tokens: tuple[str, ...]) -> str | None:
+        index = self._index
         for position, token in enumerate(tokens):
             candidates = index.get(token)
             if candidates is None:

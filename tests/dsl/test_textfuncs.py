@@ -12,6 +12,7 @@ from receiver.dsl import textfuncs
 from receiver.dsl.textfuncs import (
     COMMON_TLDS,
     PhraseMatcher,
+    TextForms,
     caps_ratio,
     contains_any,
     domain,
@@ -432,6 +433,34 @@ def test_phrase_matcher_accepts_any_iterable_of_phrases() -> None:
 def test_phrase_matcher_rejects_a_single_string() -> None:
     with pytest.raises(TypeError):
         PhraseMatcher("scam")
+
+
+# Words that overlap (as prefixes, suffixes, with apostrophes, in other cases) so that
+# the substring prefilter of search_forms meets near misses.
+phrase_words = st.sampled_from(["free", "freedom", "ree", "money", "Free", "don't", "t", "ß", "ss"])
+phrase_texts = st.lists(
+    st.one_of(phrase_words, st.sampled_from([" ", ", ", "'", "’", "!", "  "])), max_size=12
+).map("".join)
+
+
+@given(
+    st.lists(st.lists(phrase_words, min_size=1, max_size=3).map(" ".join), max_size=4),
+    st.one_of(phrase_texts, texts_with_surrogates),
+)
+def test_phrase_matcher_search_forms_agrees_with_search(phrases: list[str], text: str) -> None:
+    matcher = PhraseMatcher(phrases)
+    forms = TextForms(text)
+    assert matcher.search_forms(forms) == matcher.search(text)
+    assert matcher.search_forms(forms) == matcher.search(text)  # folded words kept: same
+
+
+@given(texts_with_surrogates)
+def test_text_forms_are_the_lowered_ascii_text_and_scrubbed_utf8(text: str) -> None:
+    forms = TextForms(text)
+    assert forms.lower == (text.lower() if text.isascii() else None)
+    assert forms.utf8.decode("utf-8") == "".join(
+        "\ufffd" if 0xD800 <= ord(c) < 0xE000 else c for c in text
+    )
 
 
 def test_phrase_matcher_searches_long_texts() -> None:
