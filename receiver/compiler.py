@@ -63,6 +63,9 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
 }
 _NOT_CONST: Any = object()
+# Calls never given a memo slot: their value changes within a request, or computing it
+# again (the length of a value at hand) is cheaper than the slot's lookup.
+_NOT_SHARED = frozenset({"now", "user_lookup_failed", "len"})
 
 
 def text_of(data: dict[str, Value]) -> Value:
@@ -120,9 +123,16 @@ def required_literal(pattern: str) -> tuple[str | None, bool]:
     return (literal.lower() if ignore_case else literal), ignore_case
 
 
+# Functions whose closures return exactly True or False (null text gives False).
+_BOOL_CALLS = frozenset({"contains_any", "profane"})
+
+
 def gives_bool(node: ast.Node) -> bool:
     """Whether the node's closure always returns True or False (so truth() is a no-op)."""
-    return isinstance(_unwrap(node), ast.Compare | ast.BoolOp | ast.Not)
+    node = _unwrap(node)
+    return isinstance(node, ast.Compare | ast.BoolOp | ast.Not) or (
+        isinstance(node, ast.Call) and node.func in _BOOL_CALLS
+    )
 
 
 def static_path(node: ast.Node) -> tuple[str, tuple[str | int, ...]] | None:
@@ -215,7 +225,7 @@ class _ExprCompiler:
                 node = _unwrap(found)
                 if (
                     isinstance(node, ast.Call)
-                    and node.func not in ("now", "user_lookup_failed")
+                    and node.func not in _NOT_SHARED
                     and "it" not in _reads(node)
                 ):
                     counts[structural_key(node)] += 1
@@ -338,6 +348,14 @@ class _ExprCompiler:
                 return obj.get(k0) if type(obj) is dict else None
 
             return actor1
+        if len(keys) == 1 and isinstance(keys[0], str) and root == "user":  # `user.role`
+            k0 = keys[0]
+
+            def user1(ctx: Context) -> Value:
+                obj = ctx.user
+                return obj.get(k0) if type(obj) is dict else None
+
+            return user1
         if len(keys) == 1 and isinstance(keys[0], str):
             k0 = keys[0]
 
@@ -427,6 +445,34 @@ class _ExprCompiler:
             return (lambda ctx: value), value
         return fn, _NOT_CONST
 
+    def _len_order(
+        self, measured: ast.Call, op: str, limit: int | float, span: Any
+    ) -> tuple[Fn, Value]:
+        """``len(X) < N`` and the like, in one closure: the length of a string is taken
+        directly; anything else goes through ``len()`` and the general comparison, as
+        the two separate closures would."""
+        arg = self.fn(measured.args[0])
+        impl = FUNCTIONS["len"].impl
+        assert impl is not None
+        call_span, compare = measured.span, _ORDER[op]
+
+        def len_order(ctx: Context) -> Value:
+            value = arg(ctx)
+            if type(value) is str:
+                return compare(len(value), limit)
+            try:
+                size = impl(value)
+            except EvaluationError as err:
+                raise err.at(call_span) from None
+            if type(size) is type(limit):
+                return compare(size, limit)
+            try:
+                return order(op, size, limit)
+            except EvaluationError as err:
+                raise err.at(span) from None
+
+        return len_order, _NOT_CONST
+
     def _boolop(self, node: ast.BoolOp) -> tuple[Fn, Value]:
         left, lconst = self.compile(node.left)
         right, rconst = self.compile(node.right)
@@ -475,7 +521,14 @@ class _ExprCompiler:
             return (lambda ctx: value), value
         if gives_bool(node):
             return fn, _NOT_CONST
-        return (lambda ctx: truth(fn(ctx), what)), _NOT_CONST
+
+        def as_bool(ctx: Context) -> Value:  # truth() inlined for true, false and null
+            value = fn(ctx)
+            if value is True:
+                return True
+            return False if value is False or value is None else truth(value, what)
+
+        return as_bool, _NOT_CONST
 
     def _compare(self, node: ast.Compare) -> tuple[Fn, Value]:
         op = node.op
@@ -540,6 +593,14 @@ class _ExprCompiler:
             return self._fold(eq_text, lconst)
         if op in ("<", "<=", ">", ">=") and type(rconst) in (int, float):  # `len(x) > 280`
             limit, compare = rconst, _ORDER[op]
+            measured = _unwrap(node.left)
+            if (
+                isinstance(measured, ast.Call)
+                and measured.func == "len"
+                and lconst is _NOT_CONST
+                and not self.trace  # --explain shows the length on its own
+            ):
+                return self._len_order(measured, op, limit, span)
 
             def order_number(ctx: Context) -> Value:
                 a = left(ctx)
@@ -750,25 +811,30 @@ class _ExprCompiler:
         name = node.func
         span = node.span
 
-        def text_of_call(ctx: Context) -> str | None:
-            text = text_fn(ctx)
-            if text is None or isinstance(text, str):
-                return text
-            raise EvaluationError(f"{name}() needs a string, got {type_name(text)}", span)
+        def not_text(text: Value) -> EvaluationError:
+            return EvaluationError(f"{name}() needs a string, got {type_name(text)}", span)
 
         if name == "profane":
             contains = engine.contains
 
             def profane(ctx: Context) -> Value:
-                text = text_of_call(ctx)
-                return False if text is None else contains(text)
+                text = text_fn(ctx)
+                if type(text) is str:
+                    return contains(text)
+                if text is None:
+                    return False
+                raise not_text(text)
 
             return self._fold(profane, const)
         censor = engine.censor
 
         def censor_(ctx: Context) -> Value:
-            text = text_of_call(ctx)
-            return None if text is None else censor(text)
+            text = text_fn(ctx)
+            if type(text) is str:
+                return censor(text)
+            if text is None:
+                return None
+            raise not_text(text)
 
         return self._fold(censor_, const)
 

@@ -230,6 +230,12 @@ def test_call_used_once_gets_no_memo_slot() -> None:
     assert tree.memo_size == 0
 
 
+def test_length_is_taken_again_rather_than_memoized() -> None:
+    tree = tree_of(rule("a", when="len(data.text) > 3"), rule("b", when="len(data.text) > 5"))
+    assert tree.memo_size == 0
+    assert decide(tree, {"text": "four"}).rule == "p/a"
+
+
 def test_memo_slot_not_reading_data_survives_modifications() -> None:
     tree = tree_of(
         rule("a", when='lower(actor.name) == "x"'),
@@ -241,9 +247,9 @@ def test_memo_slot_not_reading_data_survives_modifications() -> None:
 
 def test_memo_slot_reading_data_is_cleared_after_modify() -> None:
     tree = tree_of(
-        rule("short", when="len(data.text) > 10", message="too long at first"),
+        rule("short", when="len(trim(data.text)) > 10", message="too long at first"),
         rule("grow", "modify", set={"data.text": '"a much longer text than before"'}),
-        rule("long", when="len(data.text) > 10", message="{len(data.text)} characters now"),
+        rule("long", when="len(trim(data.text)) > 10", message="{len(data.text)} characters now"),
     )
     assert tree.memo_size == 1
     decision = decide(tree, {"text": "short"})
