@@ -182,16 +182,26 @@ def structural_key(node: ast.Node) -> tuple[object, ...]:
     return (type(node).__name__, *extra, *(structural_key(c) for c in ast.children(node)))
 
 
-def _reads(node: ast.Node) -> set[str]:
-    """The variables an expression reads (``now`` counts as one)."""
-    out: set[str] = set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Var):
-            out.add(n.name)
-        elif isinstance(n, ast.Call) and n.func in ("now", "age"):
-            out.add("now")
-        elif isinstance(n, ast.Call) and n.func == "user_lookup_failed":
-            out.add("user")
+def _reads(node: ast.Node, cache: dict[int, frozenset[str]] | None = None) -> frozenset[str]:
+    """The variables an expression reads (``now`` counts as one). ``cache`` keeps the
+    answer for every node visited, by id (for nodes that outlive it)."""
+    if cache is not None:
+        found = cache.get(id(node))
+        if found is not None:
+            return found
+    out: frozenset[str]
+    if isinstance(node, ast.Var):
+        out = frozenset((str(node.name),))
+    elif isinstance(node, ast.Call) and node.func in ("now", "age"):
+        out = frozenset(("now",))
+    elif isinstance(node, ast.Call) and node.func == "user_lookup_failed":
+        out = frozenset(("user",))
+    else:
+        out = frozenset()
+    for child in ast.children(node):
+        out |= _reads(child, cache)
+    if cache is not None:
+        cache[id(node)] = out
     return out
 
 
@@ -216,6 +226,11 @@ class _ExprCompiler:
         self.cache: dict[int, tuple[Fn, Value]] | None = None
         self.known: dict[int, Value] = {}
         self.uncached: frozenset[int] = frozenset()
+        self._read_sets: dict[int, frozenset[str]] = {}
+
+    def reads(self, node: ast.Node) -> frozenset[str]:
+        """:func:`_reads`, kept per node: the rules' trees live as long as this compiler."""
+        return _reads(node, self._read_sets)
 
     def plan_sharing(self, exprs: Sequence[ast.Node]) -> None:
         """Pick the sub-expressions worth a memo slot: calls that occur more than once."""
@@ -226,7 +241,7 @@ class _ExprCompiler:
                 if (
                     isinstance(node, ast.Call)
                     and node.func not in _NOT_SHARED
-                    and "it" not in _reads(node)
+                    and "it" not in self.reads(node)
                 ):
                     counts[structural_key(node)] += 1
         self.shared = {k for k, n in counts.items() if n > 1}
@@ -284,7 +299,7 @@ class _ExprCompiler:
         slot = self.slots.get(skey)
         if slot is None:
             slot = self.slots[skey] = len(self.slots)
-            if _reads(node) & {"data", "text"}:
+            if self.reads(node) & {"data", "text"}:
                 self.data_slots.append(slot)
         return slot
 
@@ -795,7 +810,7 @@ class _ExprCompiler:
         return matches, _NOT_CONST
 
     def _may_share_forms(self, node: ast.Node, const: Value) -> bool:
-        return const is _NOT_CONST and self.memo and not self.trace and "it" not in _reads(node)
+        return const is _NOT_CONST and self.memo and not self.trace and "it" not in self.reads(node)
 
     def _profanity_call(self, node: ast.Call) -> tuple[Fn, Value]:
         """``profane``/``censor``: the matcher for the keyword arguments is fetched (built

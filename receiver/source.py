@@ -49,8 +49,12 @@ class SourceFile:
     def span(self, start: int, end: int | None = None) -> Span:
         """A span from character offsets ``start`` to ``end`` (exclusive)."""
         end = start if end is None else max(start, end)
-        line, column = self.position(start)
         starts = self._line_starts
+        if 0 <= start <= len(self.text):  # position(start), without its clamp
+            line = bisect.bisect_right(starts, start)
+            column = start - starts[line - 1] + 1
+        else:
+            line, column = self.position(start)
         next_line = starts[line] if line < len(starts) else len(self.text)
         if start >= 0 and end < next_line:  # on the start's line (most spans): no second search
             return Span(self, line, column, line, column + end - start)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from typing import Literal as TLiteral
 
 from receiver.source import Span
@@ -139,21 +140,29 @@ class Arith(Node):
 
 def children(node: Node) -> tuple[Node, ...]:
     """The direct sub-expressions of a node."""
-    if isinstance(node, Member | Not | Neg):
-        return (node.obj,) if isinstance(node, Member) else (node.operand,)
-    if isinstance(node, Index):
-        return (node.obj, node.index)
-    if isinstance(node, Call):
-        return node.args + tuple(value for _, value in node.kwargs) if node.kwargs else node.args
-    if isinstance(node, ListExpr):
-        return node.items
-    if isinstance(node, MapExpr):
-        return tuple(value for _, value in node.items)
-    if isinstance(node, BoolOp | Compare | Arith):
-        return (node.left, node.right)
-    if isinstance(node, Macro):
-        return (node.body,)
-    return ()
+    get = _CHILDREN.get(type(node))
+    return () if get is None else get(node)
+
+
+def _call_children(node: Call) -> tuple[Node, ...]:
+    return node.args + tuple(value for _, value in node.kwargs) if node.kwargs else node.args
+
+
+# By exact node class (the classes are never subclassed): one lookup instead of a chain
+# of isinstance tests, since compiling walks every tree several times.
+_CHILDREN: dict[type[Node], Callable[[Any], tuple[Node, ...]]] = {
+    Member: lambda node: (node.obj,),
+    Not: lambda node: (node.operand,),
+    Neg: lambda node: (node.operand,),
+    Index: lambda node: (node.obj, node.index),
+    Call: _call_children,
+    ListExpr: lambda node: node.items,
+    MapExpr: lambda node: tuple(value for _, value in node.items),
+    BoolOp: lambda node: (node.left, node.right),
+    Compare: lambda node: (node.left, node.right),
+    Arith: lambda node: (node.left, node.right),
+    Macro: lambda node: (node.body,),
+}
 
 
 def walk(node: Node) -> list[Node]:

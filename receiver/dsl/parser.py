@@ -56,8 +56,9 @@ class ExprSource:
         return cls(file, text, tuple(range(start, start + len(text) + 1)))
 
     def span(self, start: int, end: int) -> Span:
-        start = max(0, min(start, len(self.text)))
-        end = max(start, min(end, len(self.text)))
+        if not 0 <= start <= end <= len(self.text):  # clamp (rarely needed)
+            start = max(0, min(start, len(self.text)))
+            end = max(start, min(end, len(self.text)))
         file_start = self.offsets[start]
         file_end = self.offsets[end - 1] + 1 if end > start else file_start
         return self.file.span(file_start, file_end)
