@@ -81,14 +81,6 @@ def text_of(data: dict[str, Value]) -> Value:
     return None
 
 
-_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), 0xFFFD)
-
-
-def scrub_surrogates(text: str) -> str:
-    """The text with lone surrogates (which RE2 cannot take) replaced by U+FFFD."""
-    return text.translate(_SURROGATES)
-
-
 def _unwrap(node: ast.Node) -> ast.Node:
     while isinstance(node, ast.Macro):
         node = node.body
@@ -554,30 +546,8 @@ class _ExprCompiler:
             assert isinstance(right_node, ast.Literal)
             pattern = str(right_node.value)
             search = compile_regex(pattern).search
-            literal, ignore_case = required_literal(pattern)
-            if self._may_share_forms(node.left, lconst):
-                return self._matches_forms(self._text_forms(node.left, left), search, pattern, span)
-
-            def matches(ctx: Context) -> Value:
-                value = left(ctx)
-                if value is None:
-                    return False
-                if not isinstance(value, str):
-                    raise EvaluationError(f"'matches' needs a string, got {type_name(value)}", span)
-                if literal is not None:  # no match without it: skip the regex (usual case)
-                    if not ignore_case:
-                        if literal not in value:
-                            return False
-                    elif value.isascii() and literal not in value.lower():
-                        return False
-                # RE2 matches UTF-8 bytes; given a str, google-re2's wrapper encodes it and
-                # maps every offset back to characters, several times the cost of the match.
-                try:
-                    return search(value.encode()) is not None
-                except UnicodeEncodeError:  # lone surrogates from JSON escapes
-                    return search(scrub_surrogates(value).encode()) is not None
-
-            return self._fold(matches, lconst)
+            forms = self._text_forms(node.left, left, lconst)
+            return self._fold(self._matches(forms, search, pattern, span), lconst)
         right, rconst = self.compile(node.right)
         if op in ("in", "not in") and isinstance(right_node, ast.ListRef | ast.ListExpr):
             members = _constant_set(right_node)
@@ -726,27 +696,15 @@ class _ExprCompiler:
             ):
                 values = consts[1]
                 matcher = PhraseMatcher(str(v) for v in values if v is not None)
-                text_fn = args[0]
-                if self._may_share_forms(node.args[0], consts[0]):
-                    forms = self._text_forms(node.args[0], text_fn)
-
-                    def contains_any_forms(ctx: Context) -> Value:
-                        found = forms(ctx)
-                        if type(found) is TextForms:
-                            return matcher.search_forms(found) is not None
-                        if found is None:
-                            return False
-                        raise EvaluationError("contains_any() needs a string", span)
-
-                    return contains_any_forms, _NOT_CONST
+                forms = self._text_forms(node.args[0], args[0], consts[0])
 
                 def contains_any(ctx: Context) -> Value:
-                    text = text_fn(ctx)
-                    if text is None:
+                    found = forms(ctx)
+                    if type(found) is TextForms:
+                        return matcher.search_forms(found) is not None
+                    if found is None:
                         return False
-                    if not isinstance(text, str):
-                        raise EvaluationError("contains_any() needs a string", span)
-                    return matcher.search(text) is not None
+                    raise EvaluationError("contains_any() needs a string", span)
 
                 return self._fold(contains_any, consts[0])
         if len(args) == 1:
@@ -768,10 +726,19 @@ class _ExprCompiler:
 
         return self._fold(call, *consts)
 
-    def _text_forms(self, node: ast.Node, fn: Fn) -> Fn:
-        """A closure giving the :class:`TextForms` of ``node``'s value, made once per
-        request (a memo slot per distinct expression); a value that is not a string
-        comes back as it is (null, or an error each caller reports its own way)."""
+    def _text_forms(self, node: ast.Node, fn: Fn, const: Value) -> Fn:
+        """A closure giving the :class:`TextForms` of ``node``'s value; a value that is
+        not a string comes back as it is (null, or an error each caller reports its own
+        way). The forms are made once per request (a memo slot per distinct expression)
+        unless the value may change within a request (``it``), is a constant, or the
+        closures are traced or run without memo slots: then on every call."""
+        if const is not _NOT_CONST or not self.memo or self.trace or "it" in self.reads(node):
+
+            def fresh(ctx: Context) -> Value:
+                value = fn(ctx)
+                return TextForms(value) if type(value) is str else value
+
+            return fresh
         slot = self._slot(("text-forms", structural_key(node)), node)
 
         def forms(ctx: Context) -> Value:
@@ -784,9 +751,7 @@ class _ExprCompiler:
         return forms
 
     @staticmethod
-    def _matches_forms(
-        forms: Fn, search: Callable[[bytes], object], pattern: str, span: Any
-    ) -> tuple[Fn, Value]:
+    def _matches(forms: Fn, search: Callable[[bytes], object], pattern: str, span: Any) -> Fn:
         """``TEXT matches PATTERN`` on the request's :class:`TextForms` of TEXT: the
         required literal is looked for in the text (or its lowered ASCII form), and RE2
         runs on UTF-8 bytes encoded once for every pattern (given a str, google-re2's
@@ -807,10 +772,7 @@ class _ExprCompiler:
                     return False
             return search(found.utf8) is not None
 
-        return matches, _NOT_CONST
-
-    def _may_share_forms(self, node: ast.Node, const: Value) -> bool:
-        return const is _NOT_CONST and self.memo and not self.trace and "it" not in self.reads(node)
+        return matches
 
     def _profanity_call(self, node: ast.Call) -> tuple[Fn, Value]:
         """``profane``/``censor``: the matcher for the keyword arguments is fetched (built
@@ -826,32 +788,20 @@ class _ExprCompiler:
         name = node.func
         span = node.span
 
-        def not_text(text: Value) -> EvaluationError:
-            return EvaluationError(f"{name}() needs a string, got {type_name(text)}", span)
-
-        if name == "profane":
-            contains = engine.contains
-
-            def profane(ctx: Context) -> Value:
+        def on_text(apply: Callable[[str], Value], null: Value) -> Fn:
+            def call(ctx: Context) -> Value:
                 text = text_fn(ctx)
                 if type(text) is str:
-                    return contains(text)
+                    return apply(text)
                 if text is None:
-                    return False
-                raise not_text(text)
+                    return null
+                raise EvaluationError(f"{name}() needs a string, got {type_name(text)}", span)
 
-            return self._fold(profane, const)
-        censor = engine.censor
+            return call
 
-        def censor_(ctx: Context) -> Value:
-            text = text_fn(ctx)
-            if type(text) is str:
-                return censor(text)
-            if text is None:
-                return None
-            raise not_text(text)
-
-        return self._fold(censor_, const)
+        if name == "profane":
+            return self._fold(on_text(engine.contains, False), const)
+        return self._fold(on_text(engine.censor, None), const)
 
     def _lambda_call(self, node: ast.Call) -> tuple[Fn, Value]:
         items_fn = self.fn(node.args[0])

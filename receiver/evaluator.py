@@ -125,14 +125,11 @@ def evaluation(
             continue
         compiled: CompiledRule = step  # type: ignore[assignment]  # not a Switch: a rule
         if deadline is not None and perf_counter() > deadline:
-            decision.degraded = True
-            return decision
+            return _degraded(decision)
         if compiled.needs_user and not ctx.user_loaded:
-            user_id = ctx.user_id
-            _user_loaded(ctx, (yield user_id) if user_id is not None else None)
+            yield from _load_user(ctx)
             if deadline is not None and perf_counter() > deadline:
-                decision.degraded = True
-                return decision
+                return _degraded(decision)
         test = compiled.test
         if test is not None:
             try:
@@ -147,11 +144,19 @@ def evaluation(
     return _finish(decision, ctx)
 
 
-def _user_loaded(ctx: Context, record: Value) -> None:
-    """Record what the user directory answered (None, a record, or LOOKUP_FAILED)."""
+def _load_user(ctx: Context) -> Generator[str, Value, None]:
+    """Ask the caller for the actor's user record (None, a record, or LOOKUP_FAILED)."""
+    user_id = ctx.user_id
+    record = (yield user_id) if user_id is not None else None
     ctx.user_failed = record is LOOKUP_FAILED
     ctx.user = record if isinstance(record, dict) else None
     ctx.user_loaded = True
+
+
+def _degraded(decision: Decision) -> Decision:
+    """The decision of an evaluation stopped by its deadline."""
+    decision.degraded = True
+    return decision
 
 
 def _finish(decision: Decision, ctx: Context) -> Decision:
@@ -222,14 +227,11 @@ def _traced(
     for compiled in _walk_traced(tree, ctx, trace):
         rule = compiled.rule
         if deadline is not None and perf_counter() > deadline:
-            decision.degraded = True
-            return decision
+            return _degraded(decision)
         if compiled.needs_user and not ctx.user_loaded:
-            user_id = ctx.user_id
-            _user_loaded(ctx, (yield user_id) if user_id is not None else None)
+            yield from _load_user(ctx)
             if deadline is not None and perf_counter() > deadline:
-                decision.degraded = True
-                return decision
+                return _degraded(decision)
         ctx.trace = []
         try:
             matched = compiled.test is None or compiled.test(ctx)
