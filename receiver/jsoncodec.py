@@ -9,14 +9,17 @@ Those fall back to the standard library, so the answer is always the same JSON.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 # orjson does not reject integers beyond 64 bits: it silently reads them as floats. A body
 # with a run of 19 or more digits (which any such integer has) is parsed by ``json``.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# The run is found by mapping every digit to "0" and every other byte to " " and looking
+# for nineteen "0"s: two C loops over the body, several times faster than the regular
+# expression [0-9]{19} (which tries every position), itself slower than orjson.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 19
 
 
 class JSONError(ValueError):
@@ -24,7 +27,7 @@ class JSONError(ValueError):
 
 
 def loads(body: bytes) -> Any:
-    if _LONG_DIGITS.search(body) is None:
+    if _LONG_RUN not in body.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
