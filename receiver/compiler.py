@@ -35,10 +35,12 @@ from receiver.checker import CheckedRule, compile_regex
 from receiver.context import MISSING, Context
 from receiver.dsl import ast
 from receiver.dsl.functions import FUNCTIONS, age
+from receiver.dsl.regexfilter import required_literals
 from receiver.dsl.replace import Replacer
 from receiver.dsl.template import Template
 from receiver.dsl.textfuncs import PhraseMatcher, TextForms
 from receiver.errors import EvaluationError
+from receiver.re2search import Search, searcher
 from receiver.tree import CompiledRule, EventTree, Gate, Step, Switch
 from receiver.values import (
     Timestamp,
@@ -85,34 +87,6 @@ def _unwrap(node: ast.Node) -> ast.Node:
     while isinstance(node, ast.Macro):
         node = node.body
     return node
-
-
-_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-def required_literal(pattern: str) -> tuple[str | None, bool]:
-    """A string every match of an RE2 pattern contains (lowered when the pattern starts
-    with ``(?i)``; the flag is returned), or None. Conservative: only the plain letters
-    and digits that open the pattern (after ``(?i)``, ``^`` or ``\\b``), in a pattern
-    without ``|``; a letter followed by ``*``, ``?`` or ``{`` may be absent and is left
-    out. With ``(?i)`` the literal only decides for ASCII text: RE2 folds case by
-    Unicode rules (``k`` matches the Kelvin sign), ``str.lower`` does not.
-    """
-    ignore_case = pattern.startswith("(?i)")
-    rest = pattern[4:] if ignore_case else pattern
-    if "|" in rest or "(?" in rest:
-        return None, ignore_case
-    while rest.startswith(("^", "\\b")):
-        rest = rest[1:] if rest[0] == "^" else rest[2:]
-    end = 0
-    while end < len(rest) and rest[end] in _LITERAL_CHARS:
-        end += 1
-    if end < len(rest) and rest[end] in "*?{":
-        end -= 1
-    literal = rest[:end]
-    if len(literal) < 3:
-        return None, ignore_case
-    return (literal.lower() if ignore_case else literal), ignore_case
 
 
 # Functions whose closures return exactly True or False (null text gives False).
@@ -545,7 +519,7 @@ class _ExprCompiler:
         if op == "matches":
             assert isinstance(right_node, ast.Literal)
             pattern = str(right_node.value)
-            search = compile_regex(pattern).search
+            search = searcher(compile_regex(pattern))
             forms = self._text_forms(node.left, left, lconst)
             return self._fold(self._matches(forms, search, pattern, span), lconst)
         right, rconst = self.compile(node.right)
@@ -751,12 +725,16 @@ class _ExprCompiler:
         return forms
 
     @staticmethod
-    def _matches(forms: Fn, search: Callable[[bytes], object], pattern: str, span: Any) -> Fn:
+    def _matches(forms: Fn, search: Search, pattern: str, span: Any) -> Fn:
         """``TEXT matches PATTERN`` on the request's :class:`TextForms` of TEXT: the
-        required literal is looked for in the text (or its lowered ASCII form), and RE2
-        runs on UTF-8 bytes encoded once for every pattern (given a str, google-re2's
-        wrapper encodes it and maps offsets back, several times the cost of a match)."""
-        literal, ignore_case = required_literal(pattern)
+        literals one of which any match holds are looked for in the text (or its lowered
+        ASCII form) first, and RE2 runs on UTF-8 bytes encoded once for every pattern
+        (given a str, google-re2's wrapper encodes it and maps offsets back, several
+        times the cost of a match)."""
+        prefilter = required_literals(pattern)
+        literals = prefilter.literals if prefilter is not None else ()
+        ignore_case = prefilter is not None and prefilter.ignore_case
+        one = literals[0] if len(literals) == 1 else None
 
         def matches(ctx: Context) -> Value:
             found = forms(ctx)
@@ -764,13 +742,15 @@ class _ExprCompiler:
                 if found is None:
                     return False
                 raise EvaluationError(f"'matches' needs a string, got {type_name(found)}", span)
-            if literal is not None:  # no match without it: skip the regex (usual case)
-                if not ignore_case:
-                    if literal not in found.text:
+            if literals:  # no match without one of them: skip the regex (usual case)
+                hay = found.lower if ignore_case else found.text
+                if hay is not None:
+                    if one is not None:
+                        if one not in hay:
+                            return False
+                    elif not any(literal in hay for literal in literals):
                         return False
-                elif found.lower is not None and literal not in found.lower:
-                    return False
-            return search(found.utf8) is not None
+            return search(found.utf8, 0) is not None
 
         return matches
 
@@ -1349,5 +1329,17 @@ def compile_tree(
 
 def compile_expression(node: ast.Node, event: str) -> Callable[[Context], Value]:
     """One checked expression as a closure that needs no memo slots in its context (for
-    counter keys, tools and tests; rules use compile_tree)."""
+    tools and tests; rules use compile_tree)."""
     return _ExprCompiler(event, trace=False, memo=False).fn(node)
+
+
+def compile_expressions(
+    nodes: Sequence[ast.Node], event: str
+) -> tuple[list[Callable[[Context], Value]], int]:
+    """Checked expressions evaluated together on one context (an event's counter keys
+    and conditions), sharing memo slots for the calls they repeat; and the number of
+    slots their context needs."""
+    compiler = _ExprCompiler(event, trace=False)
+    compiler.plan_sharing(nodes)
+    fns = [compiler.fn(node) for node in nodes]
+    return fns, len(compiler.slots)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from cachetools import LRUCache
 
 from receiver import events as ev
-from receiver.compiler import compile_expression, lookup_path, static_path
+from receiver.compiler import compile_expressions, lookup_path, static_path
 from receiver.context import Context
 from receiver.counters.declare import CheckedCounter
 from receiver.counters.memory import MemoryBackend, Op
@@ -85,6 +85,7 @@ class PlannedCounter:
 class CounterPlan:
     event: str
     counters: tuple[PlannedCounter, ...] = ()
+    memo_size: int = 0  # the memo slots of the context its expressions run on
 
     def __bool__(self) -> bool:
         return bool(self.counters)
@@ -108,24 +109,35 @@ def build_plan(counters: Sequence[CheckedCounter], tree: EventTree) -> CounterPl
     event = tree.event
     reads = tree_reads(tree)
     applying = {c.rule.qualified_id for c in tree.rules if c.rule.mode == "enforce"}
-    planned: list[PlannedCounter] = []
+    chosen: list[tuple[CheckedCounter, bool, frozenset[str]]] = []
     for counter in counters:
         feeds = counter.kind == "events" and any(ev.matches(p, event) for p in counter.events)
         strikes = frozenset(counter.decisions) & applying
-        if not (feeds or strikes or counter.id in reads):
-            continue
-        planned.append(
-            PlannedCounter(
-                counter,
-                key=compile_expression(counter.key, event),
-                distinct=compile_expression(counter.distinct, event) if counter.distinct else None,
-                when=compile_expression(counter.when, event) if counter.when else None,
-                feeds=feeds,
-                reads=counter.id in reads,
-                strikes=strikes,
-            )
+        if feeds or strikes or counter.id in reads:
+            chosen.append((counter, feeds, strikes))
+    # Every key, distinct value and condition of the event in one compilation, so that
+    # what they repeat (trim(text) in a key and its condition) is computed once per event.
+    exprs = [
+        expr
+        for counter, _, _ in chosen
+        for expr in (counter.key, counter.distinct, counter.when)
+        if expr is not None
+    ]
+    compiled, memo_size = compile_expressions(exprs, event)
+    fns = iter(compiled)
+    planned = [
+        PlannedCounter(
+            counter,
+            key=next(fns),
+            distinct=next(fns) if counter.distinct else None,
+            when=next(fns) if counter.when else None,
+            feeds=feeds,
+            reads=counter.id in reads,
+            strikes=strikes,
         )
-    return CounterPlan(event, tuple(planned))
+        for counter, feeds, strikes in chosen
+    ]
+    return CounterPlan(event, tuple(planned), memo_size)
 
 
 _PLANS: weakref.WeakKeyDictionary[PolicySet, LRUCache[str, CounterPlan]] = (
@@ -269,7 +281,7 @@ def prepare(plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
             slots.append((planned, key, index))
             continue
         if ctx is None:
-            ctx = Context(event.name, event.data, event.actor, now, 0)
+            ctx = Context(event.name, event.data, event.actor, now, plan.memo_size)
         try:
             key = key_text(planned.key(ctx))
             member = None

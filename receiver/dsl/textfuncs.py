@@ -26,6 +26,8 @@ from typing import Any, Final
 
 import re2
 
+from receiver.re2search import fullmatcher, matcher, searcher
+
 __all__ = [
     "COMMON_TLDS",
     "PhraseMatcher",
@@ -164,6 +166,8 @@ _URL_CANDIDATE_RE: Final = _compile(
 )
 # Port and path after an accepted host; matched anchored at the end of the host.
 _URL_TAIL_RE: Final = _compile(rf"(?::[0-9]{{1,5}})?(?:[/?#]{_URL_BODY}*)?")
+_url_candidate: Final = searcher(_URL_CANDIDATE_RE)
+_url_tail: Final = matcher(_URL_TAIL_RE)
 
 _TRAILING_PUNCTUATION: Final = frozenset(".,;:!?)]}'\"`*>’”»…。，；：！？、")
 _OPENER_FOR: Final[dict[str, str]] = {")": "(", "]": "[", "}": "{"}
@@ -215,7 +219,19 @@ def urls(text: str) -> list[str]:
     """
     if "://" not in text and _DOT_THEN_HOST_CHAR.search(text) is None:
         return []
-    return _scan_urls(text)
+    last = _last_scan[0]  # one read: another thread may replace it
+    if last[0] is text:
+        return list(last[1])
+    found = _scan_urls(text)
+    _last_scan[0] = (text, tuple(found))
+    return found
+
+
+# The last text scanned and its URLs. A request's counters ask urls(text) before its
+# rules ask it again (rate-limits: links_per_hour and link-burst) of the very same str
+# object; the scan is the expensive part of both. Identity, not equality, decides, so
+# a stale answer is impossible (a str cannot change) and the check costs nothing.
+_last_scan: list[tuple[str, tuple[str, ...]]] = [("", ())]
 
 
 def _scan_urls(text: str) -> list[str]:
@@ -224,20 +240,19 @@ def _scan_urls(text: str) -> list[str]:
     pos = 0
     size = len(scan)
     while pos < size:
-        match = _URL_CANDIDATE_RE.search(scan, pos)
+        match = _url_candidate(scan, pos)
         if match is None:
             break
-        start: int = match.start()
-        end: int = match.end()
+        start, end = match
         head: bytes = scan[start : start + 8]
         if b"://" in head:
             url = _strip_trailing(_decode(raw, start, end))
             if len(url) > url.index("://") + 3:
                 found.append(url)
         elif b"@" not in scan[start:end] and _is_accepted_host(_decode(scan, start, end)):
-            tail = _URL_TAIL_RE.match(scan, end)
+            tail = _url_tail(scan, end)
             if tail is not None:
-                end = tail.end()
+                end = tail[1]
             found.append(_strip_trailing(_decode(raw, start, end)))
         pos = end
     return found
@@ -246,6 +261,7 @@ def _scan_urls(text: str) -> list[str]:
 # -------------------------------------------------------------------------- domain
 
 _HOST_RE: Final = _compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_host_fullmatch: Final = fullmatcher(_HOST_RE)
 _MAX_HOST_CHARS: Final = 253
 _MAX_PORT_DIGITS: Final = 5
 _SCHEME_SEARCH_CHARS: Final = 40
@@ -314,7 +330,7 @@ def domain(url: str) -> str | None:
     if "." not in host:
         return host if host == "localhost" else None
     scan, _raw = _encode(host)
-    if _HOST_RE.fullmatch(scan) is None:
+    if _host_fullmatch(scan, 0) is None:
         return None
     if host.startswith("www.") and "." in host[4:]:
         host = host[4:]

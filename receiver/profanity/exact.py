@@ -49,6 +49,7 @@ from receiver.profanity.wordlist import (
     prepare_words,
     python_class,
 )
+from receiver.re2search import Search, searcher
 
 _SIGMAS = frozenset("σςΣ")
 # ASCII word characters of better-profanity; their complement is a superset of the
@@ -272,10 +273,12 @@ class Matcher:
         # expensive part of both. censor() takes it (so a later call walks again).
         self._found: tuple[str, list[tuple[int, int]]] | None = None
         self.prefilter: re2._Regexp | None = None
+        self._search: Search | None = None
         if not any("\u0307" in w for w in self.words):
             self.prefilter = re2.compile(
                 _prefilter_pattern(self.words, CHARS_MAPPING).encode("ascii"), re2_options()
             )
+            self._search = searcher(self.prefilter)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -297,19 +300,19 @@ class Matcher:
         """The ``(start, end)`` ranges of ``text`` that better-profanity replaces, in order."""
         if len(text) < 2:
             return []
-        prefilter = self.prefilter
-        if prefilter is None:
+        search = self._search
+        if search is None:
             return self._walk(text, 0, None)
         scan = ScanBytes(text)
-        hit = prefilter.search(scan.raw)
+        hit = search(scan.raw, 0)
         if hit is None:
             return []
-        return self._walk(text, scan.to_str(hit.start()), (prefilter, scan))
+        return self._walk(text, scan.to_str(hit[0]), (search, scan))
 
     # -- the walk ---------------------------------------------------------------------------
 
     def _walk(
-        self, text: str, pos: int, prefilter: tuple[re2._Regexp, ScanBytes] | None
+        self, text: str, pos: int, prefilter: tuple[Search, ScanBytes] | None
     ) -> list[tuple[int, int]]:
         """better-profanity's walk from ``pos``, jumping to the prefilter's next hit."""
         n = len(text)
@@ -337,11 +340,11 @@ class Matcher:
             if prefilter is None:
                 pos = resume
                 continue
-            regex, scan = prefilter
-            hit = regex.search(scan.raw, scan.to_bytes(resume))
+            next_hit, scan = prefilter
+            hit = next_hit(scan.raw, scan.to_bytes(resume))
             if hit is None:
                 break
-            pos = max(resume, scan.to_str(hit.start()))
+            pos = max(resume, scan.to_str(hit[0]))
         return found
 
     def _match_at(self, text: str, start: int, end: int) -> int | None:

@@ -42,6 +42,7 @@ from receiver.profanity.exact import (
 )
 from receiver.profanity.normalize import normalize, normalize_with_origins
 from receiver.profanity.wordlist import CHARS_MAPPING, WORD_CHARACTERS, python_class
+from receiver.re2search import searcher
 
 #: Extra stand-ins of strict mode, on top of better-profanity's.
 EXTRA_STAND_INS: dict[str, tuple[str, ...]] = {"i": ("!", "|"), "l": ("|", "!"), "t": ("+",)}
@@ -132,6 +133,7 @@ class StrictMatcher:
         self.prefilter = re2.compile(
             _prefilter_pattern(self.entries, self.mapping).encode("ascii"), re2_options()
         )
+        self._search = searcher(self.prefilter)
 
     def contains(self, text: str) -> bool:
         return self.exact.contains(text) or bool(self.normalized_spans(normalize(text)))
@@ -169,10 +171,10 @@ class StrictMatcher:
         found: list[tuple[int, int]] = []
         resume = 0
         while resume < len(normalized):
-            hit = self.prefilter.search(scan.raw, scan.to_bytes(resume))
+            hit = self._search(scan.raw, scan.to_bytes(resume))
             if hit is None:
                 break
-            pos = max(resume, scan.to_str(hit.start()))
+            pos = max(resume, scan.to_str(hit[0]))
             words = self._words_from(normalized, pos)
             if not words:
                 break

@@ -735,3 +735,24 @@ def test_format_duration_round_trips_through_parse_duration(seconds: int) -> Non
 @given(st.integers(1, 999))
 def test_format_duration_round_trips_milliseconds(millis: int) -> None:
     assert parse_duration(format_duration(millis / 1000)) == millis / 1000
+
+
+def test_urls_of_the_same_text_object_are_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[str] = []
+    real_scan = textfuncs._scan_urls
+
+    def counting(text: str) -> list[str]:
+        scans.append(text)
+        return real_scan(text)
+
+    monkeypatch.setattr(textfuncs, "_scan_urls", counting)
+    text = "see example.com/a and https://x.org"
+    first = urls(text)
+    first.append("changed by the caller")
+    again = urls(text)
+    assert again == ["example.com/a", "https://x.org"]
+    assert len(scans) == 1
+    equal_but_other = "".join(["see example.com/a", " and https://x.org"])
+    assert urls(equal_but_other) == again
+    assert urls("other.net") == ["other.net"]
+    assert len(scans) == 3
