@@ -267,38 +267,34 @@ def prepare(plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
     slots = prepared.slots
     for planned in plan.counters:
         direct = planned.direct
-        if direct is not None:
+        member: str | None = None
+        if direct is not None:  # a plain path: read straight from the event
             value = lookup_path(event.actor if direct[0] == "actor" else event.data, direct[1])
-            if type(value) is str and len(value) <= MAX_KEY_CHARS:
-                key: str | None = value
-            else:
-                key = key_text(value)
+            key = value if type(value) is str and len(value) <= MAX_KEY_CHARS else key_text(value)
             fed = planned.feeds
-            index: int | None = None
-            if key is not None and (fed or planned.reads):
-                index = len(ops)
-                ops.append(_op(Op, (planned.id, planned.window_ms, key, False, None, fed)))
-            slots.append((planned, key, index))
-            continue
-        if ctx is None:
-            ctx = Context(event.name, event.data, event.actor, now, plan.memo_size)
-        try:
-            key = key_text(planned.key(ctx))
-            member = None
-            if planned.distinct is not None:
-                member = key_text(planned.distinct(ctx))
-            fed = planned.feeds and (planned.when is None or truth(planned.when(ctx), "'when'"))
-        except Exception as err:  # a failing key counts nothing and reads 0, like null
-            prepared.errors.append(f"counter {planned.id}: {err}")
-            key, member, fed = None, None, False
-        if planned.is_distinct and member is None:
-            fed = False
-        index = None
+        else:
+            if ctx is None:
+                ctx = Context(event.name, event.data, event.actor, now, plan.memo_size)
+            try:
+                value = planned.key(ctx)
+                key = (
+                    value if type(value) is str and len(value) <= MAX_KEY_CHARS else key_text(value)
+                )
+                if planned.distinct is not None:
+                    member = key_text(planned.distinct(ctx))
+                when = planned.when
+                fed = planned.feeds and (when is None or truth(when(ctx), "'when'"))
+            except Exception as err:  # a failing key counts nothing and reads 0, like null
+                prepared.errors.append(f"counter {planned.id}: {err}")
+                key, member, fed = None, None, False
+            if planned.is_distinct and member is None:
+                fed = False
+        index: int | None = None
         if key is not None and (fed or planned.reads):
             index = len(ops)
             ops.append(
-                Op(planned.id, planned.window_ms, key, planned.is_distinct,
-                   member if fed else None, fed)
+                _op(Op, (planned.id, planned.window_ms, key, planned.is_distinct,
+                         member if fed else None, fed))
             )  # fmt: skip
         slots.append((planned, key, index))
     return prepared
