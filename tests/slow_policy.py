@@ -50,7 +50,12 @@ def words_taking(seconds: float, policy_text: str, sample: int = 5000) -> int:
     event = Event("message.shouldCreate", {"text": "hello " * sample}, {})
     tree = policyset.tree(event.name)
     evaluate(tree, event, Timestamp(time.time()))  # warm up
-    started = time.perf_counter()
-    evaluate(tree, event, Timestamp(time.time()))
-    per_word = max((time.perf_counter() - started) / sample, 1e-9)
+    # The fastest of three runs: this machine's pace changes by up to 2x from one moment
+    # to the next, and erring towards more words only makes the policy slower.
+    fastest = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        evaluate(tree, event, Timestamp(time.time()))
+        fastest = min(fastest, time.perf_counter() - started)
+    per_word = max(fastest / sample, 1e-9)
     return max(sample, int(seconds / per_word))

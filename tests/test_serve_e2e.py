@@ -454,7 +454,9 @@ def test_sigterm_lets_the_in_flight_request_finish(launch: Launch, tmp_path: Pat
     policies = policy_dir(tmp_path, policy, "slow.yaml")
     limits = ("--deadline-ms", "60000", "--max-body", str(64 * 2**20))
     server = launch("--policies", str(policies), *limits)
-    slow = message("hello " * words_taking(2.0, policy, sample=2000))
+    # about 4 s in the server: the probe below needs more than its 1 s timeout, even
+    # when the machine runs twice as fast as while the words were counted
+    slow = message("hello " * words_taking(4.0, policy, sample=2000))
     result: dict[str, Any] = {}
 
     def call() -> None:
