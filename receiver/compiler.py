@@ -734,7 +734,6 @@ class _ExprCompiler:
         prefilter = required_literals(pattern)
         literals = prefilter.literals if prefilter is not None else ()
         ignore_case = prefilter is not None and prefilter.ignore_case
-        one = literals[0] if len(literals) == 1 else None
 
         def matches(ctx: Context) -> Value:
             found = forms(ctx)
@@ -745,10 +744,10 @@ class _ExprCompiler:
             if literals:  # no match without one of them: skip the regex (usual case)
                 hay = found.lower if ignore_case else found.text
                 if hay is not None:
-                    if one is not None:
-                        if one not in hay:
-                            return False
-                    elif not any(literal in hay for literal in literals):
+                    for literal in literals:
+                        if literal in hay:
+                            break
+                    else:
                         return False
             return search(found.utf8, 0) is not None
 

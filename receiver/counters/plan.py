@@ -172,6 +172,8 @@ MAX_KEY_CHARS = 200  # longer keys (a whole message text) are stored as their SH
 
 
 def key_text(value: Value) -> str | None:
+    if type(value) is str and len(value) <= MAX_KEY_CHARS:  # the usual key: itself
+        return value
     if value is None:
         return None
     if isinstance(value, str):
@@ -270,16 +272,13 @@ def prepare(plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
         member: str | None = None
         if direct is not None:  # a plain path: read straight from the event
             value = lookup_path(event.actor if direct[0] == "actor" else event.data, direct[1])
-            key = value if type(value) is str and len(value) <= MAX_KEY_CHARS else key_text(value)
+            key = key_text(value)
             fed = planned.feeds
         else:
             if ctx is None:
                 ctx = Context(event.name, event.data, event.actor, now, plan.memo_size)
             try:
-                value = planned.key(ctx)
-                key = (
-                    value if type(value) is str and len(value) <= MAX_KEY_CHARS else key_text(value)
-                )
+                key = key_text(planned.key(ctx))
                 if planned.distinct is not None:
                     member = key_text(planned.distinct(ctx))
                 when = planned.when

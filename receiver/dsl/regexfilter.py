@@ -22,7 +22,6 @@ from dataclasses import dataclass
 MIN_LITERAL = 2  # shorter literals filter too little to be worth the substring tests
 MAX_ALTERNATIVES = 16
 
-_ASCII_LETTERS_DIGITS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _CLASS_ESCAPES = frozenset("dDwWsSCntrfva")  # one character, not a literal we track
 _ZERO_WIDTH_ESCAPES = frozenset("bBAz")
 
@@ -227,7 +226,5 @@ def required_literals(pattern: str) -> Prefilter | None:
         return None
     if need is None or min(map(len, need)) < MIN_LITERAL:
         return None
-    literals = sorted(need, key=lambda s: (-len(s), s))
-    if ignore_case:
-        literals = sorted({s.lower() for s in literals}, key=lambda s: (-len(s), s))
-    return Prefilter(tuple(literals), ignore_case)
+    found = {s.lower() for s in need} if ignore_case else need
+    return Prefilter(tuple(sorted(found, key=lambda s: (-len(s), s))), ignore_case)

@@ -130,10 +130,11 @@ class StrictMatcher:
         self.entries = tuple(dict.fromkeys(e for w in exact.words if (e := strict_entry(w))))
         self.wordset = WordSet(self.entries, self.mapping)
         self.max_run = max((len(e) for e in self.entries), default=1)
-        self.prefilter = re2.compile(
-            _prefilter_pattern(self.entries, self.mapping).encode("ascii"), re2_options()
+        self._search = searcher(
+            re2.compile(
+                _prefilter_pattern(self.entries, self.mapping).encode("ascii"), re2_options()
+            )
         )
-        self._search = searcher(self.prefilter)
 
     def contains(self, text: str) -> bool:
         return self.exact.contains(text) or bool(self.normalized_spans(normalize(text)))
