@@ -1,50 +1,74 @@
-"""The baseline of ``bench/serve.py``: a bare Starlette endpoint that answers allow.
+"""The baselines of ``bench/serve.py``: bare Starlette endpoints that answer allow.
 
-One route, ``POST /hooks/socialplus``: read the whole body, parse it with the
-receiver's JSON parser (``receiver.jsoncodec.loads``: orjson, standard-library
-fallback) and answer ``{"action":"allow"}``. No signature check, no policies, no
-metrics, no decision log. It runs under uvicorn with the settings ``receiver serve``
-uses (uvloop and httptools when installed, one worker, no access log, no server
-header), so the difference between the two is the receiver's own work::
+One route each, ``POST /hooks/socialplus``, under uvicorn with the settings
+``receiver serve`` uses (uvloop and httptools when installed, one worker, no access log,
+no server header), so the difference to the receiver is the receiver's own work. No
+signature check, no policies, no metrics, no decision log.
 
-    python bench/bare_app.py --port 8081
+- ``starlette`` (the default, the issue's reference: "a bare Starlette endpoint that
+  only reads the JSON body and answers allow"): ``await request.json()`` and
+  ``JSONResponse({"action": "allow"})``, Starlette's own way of reading and answering
+  JSON;
+- ``orjson`` (a stricter reference): the raw body parsed with the receiver's own JSON
+  parser (``receiver.jsoncodec.loads``: orjson, standard-library fallback) and a
+  pre-encoded answer. It is faster than Starlette's way by the difference between
+  orjson and the standard library's ``json``, so ratios against it are lower.
+
+::
+
+    python bench/bare_app.py --port 8081 [--variant starlette|orjson]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver import jsoncodec
 
 ALLOW = b'{"action":"allow"}'
+INVALID = {"error": "invalid JSON"}
 
 
 async def hook(request: Request) -> Response:
+    """Starlette's way: the JSON body read by Starlette, the answer rendered by it."""
+    try:
+        await request.json()
+    except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+        return JSONResponse(INVALID, 400)
+    return JSONResponse({"action": "allow"})
+
+
+async def hook_orjson(request: Request) -> Response:
+    """The stricter reference: the receiver's own JSON parser, a pre-encoded answer."""
     body = await request.body()
     try:
         jsoncodec.loads(body)
     except jsoncodec.JSONError:
-        return Response(b'{"error":"invalid JSON"}', 400, media_type="application/json")
+        return Response(json.dumps(INVALID).encode(), 400, media_type="application/json")
     return Response(ALLOW, media_type="application/json")
 
 
 app = Starlette(routes=[Route("/hooks/socialplus", hook, methods=["POST"])])
+orjson_app = Starlette(routes=[Route("/hooks/socialplus", hook_orjson, methods=["POST"])])
+VARIANTS = {"starlette": app, "orjson": orjson_app}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="starlette")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
     uvicorn.run(
-        app,
+        VARIANTS[args.variant],
         host=args.host,
         port=args.port,
         loop="auto",  # as receiver serve: uvloop when installed

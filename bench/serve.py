@@ -12,9 +12,13 @@ What it does, one server at a time, each on its own free loopback port:
     user directory (``examples/users.yaml``) and the decision log appended to a file
     in a temporary directory (``--log devnull`` appends it to ``/dev/null`` instead:
     the record is still built and written, the file system is not involved);
-(b) ``bench/bare_app.py``: one Starlette route that reads the body, parses it with
-    ``receiver.jsoncodec.loads`` and answers ``{"action":"allow"}``, under uvicorn with
-    the same settings (uvloop, httptools, one worker, no access log).
+(b) ``bench/bare_app.py``, the reference the issue names ("a bare Starlette endpoint
+    that only reads the JSON body and answers allow"): one Starlette route doing
+    ``await request.json()`` and ``JSONResponse({"action": "allow"})``, under uvicorn
+    with the same settings (uvloop, httptools, one worker, no access log);
+(c) ``bench/bare_app.py --variant orjson``, a stricter reference shown beside it: the
+    raw body parsed with the receiver's own parser (orjson) and a pre-encoded answer.
+    The target is judged against (b); the ratio against (c) is printed too.
 
 Load: a corpus of realistic social.plus pre-hook payloads generated from
 ``examples/payloads/*.json`` with varied texts and actors, serialised compactly (as
@@ -859,7 +863,9 @@ def share(seconds: float, wall: float) -> str:
     return "-" if math.isnan(seconds) or not wall else f"{seconds / wall:.0%}"
 
 
-def throughput_table(title: str, bare: Row, others: Sequence[Row]) -> str:
+def throughput_table(
+    title: str, bare: Row, others: Sequence[Row], receivers: Sequence[Row], strict: Row | None
+) -> str:
     header = (
         f"{'server':<50} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} {'errors':>6} "
         f"{'vs bare':>7} {'CPU ms/req':>10} {'server CPU':>10} {'others':>6}"
@@ -875,7 +881,7 @@ def throughput_table(title: str, bare: Row, others: Sequence[Row]) -> str:
         )
         if len(row.wrks) > 1:
             lines.append(f"{'':<6}req/s by round: " + ", ".join(f"{x.rps:.1f}" for x in row.wrks))
-    for row in others:
+    for row in receivers:
         ratio = row.wrk.rps / bare.wrk.rps if bare.wrk.rps else 0.0
         by_cpu = bare.wrk.cpu_ms_per_request / row.wrk.cpu_ms_per_request
         valid = all(w.valid for w in (*row.wrks, *bare.wrks))
@@ -888,6 +894,12 @@ def throughput_table(title: str, bare: Row, others: Sequence[Row]) -> str:
             f"    cross-check, bare CPU ms/req / this CPU ms/req: {by_cpu:.1%} (less sensitive "
             "than req/s to other processes' load)"
         )
+        if strict is not None and strict.wrk.rps:
+            lines.append(
+                f"    against the stricter {strict.label}: "
+                f"{row.wrk.rps / strict.wrk.rps:.1%} of its req/s, "
+                f"{strict.wrk.cpu_ms_per_request / row.wrk.cpu_ms_per_request:.1%} by CPU"
+            )
     lines.append(
         "  server CPU: the server's CPU time / wall time; others: CPU time other processes took "
         f"on CPU {SERVER_CPU} (the server's) meanwhile. Under about 95% server CPU with others "
@@ -1013,8 +1025,10 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     common = ["--policies", str(args.policies), "--users", str(args.users), "--workers", "1"]
     servers = [
-        Server("bare", "bare Starlette (read + parse JSON + allow)",
+        Server("bare", "bare Starlette (request.json + JSONResponse)",
                [sys.executable, str(BENCH / "bare_app.py")], env),
+        Server("bare-orjson", "bare + orjson (stricter reference)",
+               [sys.executable, str(BENCH / "bare_app.py"), "--variant", "orjson"], env),
     ]  # fmt: skip
     for log in ("file", "devnull") if args.log == "both" else (args.log,):
         target = tmp / "decisions.jsonl" if log == "file" else Path("/dev/null")
@@ -1071,7 +1085,9 @@ def main(argv: list[str] | None = None) -> int:
                     for mix, indices in mixes.items():
                         row = results[mix][server.name]
                         profiled = (
-                            args.profile and server.name != "bare" and round_ == args.rounds - 1
+                            args.profile
+                            and not server.name.startswith("bare")
+                            and round_ == args.rounds - 1
                         )
                         measure(
                             args, wrk, pin=pin, tmp=tmp, port=port, mix=mix,
@@ -1151,6 +1167,8 @@ def report(
         count = len(mixes[mix])
         bare = rows["bare"]
         others = [rows[s.name] for s in servers[1:]]
+        receivers = [rows[s.name] for s in servers if not s.name.startswith("bare")]
+        strict = rows.get("bare-orjson")
         for row in (bare, *others):
             statuses = Counter(s for s, _, _ in row.probes)
             by_call: dict[bool, list[float]] = {True: [], False: []}
@@ -1173,6 +1191,8 @@ def report(
                 + (f", median of {args.rounds} rounds" if args.rounds > 1 else ""),
                 bare,
                 others,
+                receivers,
+                strict,
             )
         )
         print()
@@ -1187,7 +1207,7 @@ def report(
             )
         )
         print()
-        for row in others:
+        for row in receivers:
             if row.profile:
                 print(f"py-spy profile of {row.label} under wrk, mix '{mix}':\n{row.profile}\n")
 

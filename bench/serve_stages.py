@@ -6,7 +6,8 @@ Run from the repository root::
 
 It builds the real Starlette app (``receiver.app.create_app``: signature secret, the
 shipped policies, ``examples/users.yaml``, decision log to a temporary file) and the
-bare app of ``bench/bare_app.py``, and calls both directly as ASGI applications with
+two bare apps of ``bench/bare_app.py`` (Starlette's ``request.json`` and
+``JSONResponse``; orjson), and calls them directly as ASGI applications with
 the signed payloads of ``bench/serve.py`` (same generator, same seed), alternating
 them request by request. Reported:
 
@@ -226,8 +227,9 @@ async def run(args: argparse.Namespace) -> None:
         for body, signature in signed:  # warm-up, and a check that all answer 200
             await call(receiver, body, signature)
             await call(bare_app.app, body, signature)
-        bare_us, receiver_us = await cpu_per_request(
-            [bare_app.app, receiver], signed, args.requests, args.rounds
+            await call(bare_app.orjson_app, body, signature)
+        bare_us, strict_us, receiver_us = await cpu_per_request(
+            [bare_app.app, bare_app.orjson_app, receiver], signed, args.requests, args.rounds
         )
         gc.collect()
         samples: dict[str, list[int]] = defaultdict(list)
@@ -247,13 +249,15 @@ async def run(args: argparse.Namespace) -> None:
     print()
     print(f"{'app':<52} {'CPU us/request (best round)':>28}   rounds")
     apps = (
-        ("bare (read + parse JSON + allow)", bare_us),
+        ("bare Starlette (request.json + JSONResponse)", bare_us),
+        ("bare + orjson (stricter reference)", strict_us),
         ("receiver (signed, policies, users, log file)", receiver_us),
     )
     for label, values in apps:
         rounds = ", ".join(f"{v:.0f}" for v in values)
         print(f"{label:<52} {min(values):>28.1f}   {rounds}")
-    print(f"ratio bare / receiver (in process, without HTTP): {best_bare / best_receiver:.1%}")
+    print(f"ratio bare / receiver (in process, without HTTP): {best_bare / best_receiver:.1%}"
+          f" (stricter reference: {min(strict_us) / best_receiver:.1%})")  # fmt: skip
     print(f"receiver minus bare: {best_receiver - best_bare:.1f} us CPU per request")
     print()
     total_label = TOTAL_LABEL
