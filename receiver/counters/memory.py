@@ -37,19 +37,27 @@ class Op(NamedTuple):
 Entries = deque[int] | OrderedDict[str, int]
 
 
+_NEVER = -(2**62)
+
+
 class _Store:
-    __slots__ = ("distinct", "keys", "window")
+    __slots__ = ("distinct", "front", "keys", "window")
 
     def __init__(self, window: int, distinct: bool) -> None:
         self.window = window
         self.distinct = distinct
         self.keys: OrderedDict[str, Entries] = OrderedDict()
+        # A lower bound of the first key's last write (keys are ordered by last write, so
+        # of every key's): while it is inside the window no key is idle, and an operation
+        # skips looking at the first key. Writes only raise the true value, so the bound
+        # is refreshed only when it falls out of the window.
+        self.front = _NEVER
 
 
 def _last_write(entries: Entries) -> int:
     if isinstance(entries, deque):
-        return entries[-1] if entries else -(2**62)
-    return next(reversed(entries.values()), -(2**62))
+        return entries[-1] if entries else _NEVER
+    return next(reversed(entries.values()), _NEVER)
 
 
 def _prune(entries: Entries, floor: int) -> None:
@@ -101,10 +109,12 @@ class MemoryBackend:
         store = self._stores.get((counter, window, distinct)) or self._store(op)
         floor = now - window
         keys = store.keys
-        if keys:  # idle keys (everything they hold left the window) go, oldest write first
+        if store.front <= floor and keys:
+            # idle keys (everything they hold left the window) go, oldest write first
             first_key = next(iter(keys))
             if _last_write(keys[first_key]) <= floor:
                 self._evict_idle(keys, floor)
+            store.front = _last_write(keys[next(iter(keys))]) if keys else _NEVER
         entries = keys.get(key)
         if entries is None:
             if not add:
@@ -153,6 +163,7 @@ class MemoryBackend:
                 entries = deque([now_ms] * value)
             store.keys[op.key] = entries
             store.keys.move_to_end(op.key)
+            store.front = _NEVER  # a seed may be older than the keys written before it
 
     def key_count(self) -> int:
         """Keys held over all counters (for tests and metrics)."""
