@@ -58,6 +58,7 @@ from receiver.reload import LivePolicies
 from receiver.service import Service
 from receiver.usercache import CacheSettings, UserCache
 from receiver.userdir import HttpDirectory, HttpDirectoryConfig, new_client
+from receiver.values import Timestamp
 
 try:
     import uvloop
@@ -179,7 +180,10 @@ def bench_warm(args: argparse.Namespace, tmp: Path) -> bool:
 
     def evaluate(service: Service, tree: Any) -> Callable[[int], Decision]:
         def case(i: int) -> Decision:
-            return drive(service._evaluate(tree, events[i], None, "bench", perf_counter() + 2.0))
+            now = Timestamp(time.time())
+            return drive(
+                service._evaluate(tree, events[i], None, "bench", perf_counter() + 2.0, now=now)
+            )
 
         return case
 

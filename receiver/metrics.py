@@ -160,19 +160,22 @@ class Metrics:
 
     def count_rules(self, decision: Decision, rule_actions: dict[str, str]) -> None:
         """Hits per rule: the deciding rule, every modifier, every shadow hit."""
-        hits: list[tuple[str, str, str]] = []
-        if decision.rule is not None and not decision.by_error:
-            hits.append(
-                (decision.rule, rule_actions.get(decision.rule, decision.action), "enforce")
-            )
-        hits.extend((rule, "modify", "enforce") for rule in decision.modified_by)
-        hits.extend((s.rule, s.action, "shadow") for s in decision.shadow)
-        for qualified, action, mode in hits:
-            policy, _, rule = qualified.partition("/")
-            self.rule_hits.inc((policy, rule, action, mode))
+        rule = decision.rule
+        if rule is None and not (decision.modified_by or decision.shadow or decision.errors):
+            return  # most allows: nothing to count
+        inc = self.rule_hits.inc
+        if rule is not None and not decision.by_error:
+            policy, _, rule_id = rule.partition("/")
+            inc((policy, rule_id, rule_actions.get(rule, decision.action), "enforce"))
+        for qualified in decision.modified_by:
+            policy, _, rule_id = qualified.partition("/")
+            inc((policy, rule_id, "modify", "enforce"))
+        for shadow in decision.shadow:
+            policy, _, rule_id = shadow.rule.partition("/")
+            inc((policy, rule_id, shadow.action, "shadow"))
         for failure in decision.errors:
-            policy, _, rule = failure.rule.partition("/")
-            self.evaluation_errors.inc(("rule", policy, rule))
+            policy, _, rule_id = failure.rule.partition("/")
+            self.evaluation_errors.inc(("rule", policy, rule_id))
 
     def count_status(self, platform: str, event: str, action: str, status: int) -> None:
         self.requests.inc((platform, event_label(event), action, _STATUS[status]))

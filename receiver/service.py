@@ -24,7 +24,7 @@ from time import perf_counter
 from receiver import jsoncodec
 from receiver.adapters import braincloud, socialplus
 from receiver.config import ServiceConfig, unauthenticated_ok
-from receiver.counters.plan import EMPTY_PLAN, Prepared, counter_values, plan_for
+from receiver.counters.plan import Prepared, plan_for
 from receiver.counters.runtime import CounterService
 from receiver.decision import Decision
 from receiver.decisionlog import DecisionLog
@@ -159,17 +159,21 @@ class Service:
 
     async def _evaluate(
         self, tree: EventTree, event: Event, users: StaticDirectory | None, decision_id: str,
-        deadline: float, *, counted: Prepared | None = None,
+        deadline: float, *, now: Timestamp, counted: Prepared | None = None,
     ) -> Decision:  # fmt: skip
-        now = Timestamp(time.time())
         cache = self.user_cache
-        more = counter_values(counted)
+        values = None if counted is None else counted.values
+        unavailable = counted is not None and counted.unavailable
         if cache is None or not tree.needs_user:
-            lookup = users.get if users is not None else None
             return evaluate(
-                tree, event, now, lookup, decision_id=decision_id, deadline=deadline, **more
-            )
-        run = evaluation(tree, event, now, decision_id=decision_id, deadline=deadline, **more)
+                tree, event, now, users.get if users is not None else None,
+                decision_id=decision_id, deadline=deadline, counters=values,
+                counters_unavailable=unavailable,
+            )  # fmt: skip
+        run = evaluation(
+            tree, event, now, decision_id=decision_id, deadline=deadline, counters=values,
+            counters_unavailable=unavailable,
+        )  # fmt: skip
         try:
             user_id = next(run)
             while True:
@@ -186,12 +190,18 @@ class Service:
         users: StaticDirectory | None, *, decision_id: str, deadline: float,
     ) -> Decision:  # fmt: skip
         """Evaluate with the event's counters: one backend call before, strikes after."""
-        plan = plan_for(policies, event.name) if self.counters is not None else EMPTY_PLAN
-        if self.counters is None or not (plan or self.counters.down):
-            return await self._evaluate(tree, event, users, decision_id, deadline)
-        counted = await self.counters.before(plan, event, Timestamp(time.time()), deadline)
-        decision = await self._evaluate(tree, event, users, decision_id, deadline, counted=counted)
-        await self.counters.after(counted, decision, deadline)
+        now = Timestamp(time.time())  # one clock reading for the counters and the rules
+        counters = self.counters
+        if counters is None:
+            return await self._evaluate(tree, event, users, decision_id, deadline, now=now)
+        plan = plan_for(policies, event.name, tree)
+        if not (plan or counters.down):
+            return await self._evaluate(tree, event, users, decision_id, deadline, now=now)
+        counted = await counters.before(plan, event, now, deadline)
+        decision = await self._evaluate(
+            tree, event, users, decision_id, deadline, now=now, counted=counted
+        )
+        await counters.after(counted, decision, deadline)
         return decision
 
     async def decide(self, event: Event, decision_id: str, started: float) -> Answer:

@@ -145,11 +145,13 @@ _PLANS: weakref.WeakKeyDictionary[PolicySet, LRUCache[str, CounterPlan]] = (
 )
 
 
-def plan_for(policyset: PolicySet, event: str) -> CounterPlan:
-    """The (cached) plan of an event name; the empty plan when no counter is involved."""
+def plan_for(policyset: PolicySet, event: str, tree: EventTree | None = None) -> CounterPlan:
+    """The (cached) plan of an event name; the empty plan when no counter is involved.
+    ``tree``: the event's tree, when the caller already has it."""
     if not policyset.counters:
         return EMPTY_PLAN
-    tree = policyset.tree(event)
+    if tree is None:
+        tree = policyset.tree(event)
     plan = tree.extra.get(_PLAN)  # the trees of named events live as long as the set
     if plan is not None:
         assert isinstance(plan, CounterPlan)
