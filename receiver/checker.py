@@ -89,14 +89,15 @@ class CheckedRule:
     message: Template | None
     sets: tuple[tuple[Target, ast.Node], ...]
     unsets: tuple[Target, ...]
+    # policy/rule-id, kept: every decision a rule makes names it
+    qualified_id: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "qualified_id", f"{self.policy.name}/{self.doc.id.value}")
 
     @property
     def id(self) -> str:
         return self.doc.id.value
-
-    @property
-    def qualified_id(self) -> str:
-        return f"{self.policy.name}/{self.doc.id.value}"
 
     @property
     def action(self) -> Action:
