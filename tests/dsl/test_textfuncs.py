@@ -244,6 +244,29 @@ def test_urls_tolerates_lone_surrogates_and_returns_substrings() -> None:
     assert urls(text) == ["http://x.com/\ud800y", "bit.ly/\udfff"]
 
 
+# Texts made of what decides the prefilter: dots, digits, whitespace, "www" in any case,
+# TLD pieces, the Kelvin sign (it lower-cases to "k": "example.\u212ae" is a .ke host).
+PREFILTER_PIECES = [
+    ".", "..", "0", "1", " ", "\u00a0", "\n", "w", "W", "www", "WwW", "x", "co", "m", "com",
+    "ly", "\u212a", "e", "_", "-", "é", "/", ":", "@", "a",
+]  # fmt: skip
+prefilter_texts = st.lists(st.sampled_from(PREFILTER_PIECES), max_size=14).map("".join)
+
+
+@given(st.one_of(prefilter_texts, url_ish_texts, texts_with_surrogates))
+def test_urls_prefilter_never_hides_a_url(text: str) -> None:
+    textfuncs._last_scan[0] = ("", ())
+    assert urls(text) == textfuncs._scan_urls(text)
+
+
+def test_urls_prefilter_skips_texts_without_a_possible_host() -> None:
+    for text in ("send 0.1 BTC", "wait... ok", "Thanks. See you", "v2.0 is out"):
+        assert textfuncs._MAYBE_HOST.search(text) is None
+    for text in ("example.\u212ae", "www.1.2", "WWW.x", "a.b"):
+        assert textfuncs._MAYBE_HOST.search(text) is not None
+    assert urls("example.\u212ae and www.1.2") == ["example.\u212ae", "www.1.2"]
+
+
 def test_common_tlds_is_a_compact_lowercase_set() -> None:
     assert isinstance(COMMON_TLDS, frozenset)
     assert 70 <= len(COMMON_TLDS) <= 120
