@@ -158,7 +158,7 @@ class Metrics:
         self.requests.inc((platform, event_label(event), decision.action, _STATUS[status]))
         self.latency.observe((platform,), seconds)
 
-    def count_rules(self, decision: Decision, rule_actions: dict[str, str]) -> None:
+    def count_rules(self, decision: Decision) -> None:
         """Hits per rule: the deciding rule, every modifier, every shadow hit."""
         rule = decision.rule
         if rule is None and not (decision.modified_by or decision.shadow or decision.errors):
@@ -166,7 +166,7 @@ class Metrics:
         inc = self.rule_hits.inc
         if rule is not None and not decision.by_error:
             policy, _, rule_id = rule.partition("/")
-            inc((policy, rule_id, rule_actions.get(rule, decision.action), "enforce"))
+            inc((policy, rule_id, decision.action, "enforce"))
         for qualified in decision.modified_by:
             policy, _, rule_id = qualified.partition("/")
             inc((policy, rule_id, "modify", "enforce"))

@@ -274,7 +274,7 @@ class Service:
             self.metrics.degraded.labels(platform, degraded_reason).inc()
         elapsed = perf_counter() - started
         self.metrics.observe(platform, event.name, decision, 200, elapsed)
-        self.metrics.count_rules(decision, {})
+        self.metrics.count_rules(decision)
         for failure in decision.errors:
             log.warning("rule %s failed at %s: %s", failure.rule, failure.location, failure.message)
         if self.decision_log is not None:

@@ -111,10 +111,8 @@ class MemoryBackend:
         keys = store.keys
         if store.front <= floor and keys:
             # idle keys (everything they hold left the window) go, oldest write first
-            first_key = next(iter(keys))
-            if _last_write(keys[first_key]) <= floor:
-                self._evict_idle(keys, floor)
-            store.front = _last_write(keys[next(iter(keys))]) if keys else _NEVER
+            self._evict_idle(keys, floor)
+            store.front = _last_write(next(iter(keys.values()))) if keys else _NEVER
         entries = keys.get(key)
         if entries is None:
             if not add:
