@@ -64,6 +64,8 @@ class Context:
     @property
     def user_id(self) -> str | None:
         user_id = self.actor.get("userId")
-        if isinstance(user_id, str | int) and not isinstance(user_id, bool):
+        if type(user_id) is str:
+            return user_id
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
             return str(user_id)
         return None

@@ -28,6 +28,15 @@ from receiver.payload import Event
 
 log = logging.getLogger("receiver.decisionlog")
 
+_ACTOR_ID = (str, int)  # a tuple: ``str | int`` would build a union on every record
+
+
+def _milliseconds(value: float) -> float:
+    """A non-negative ``value`` to three decimals, as ``round(value, 3)`` but without its
+    decimal formatting (which costs as much as the rest of a record): ``k / 1000`` prints
+    as the shortest decimal that reads back as that float, which is ``k``'s."""
+    return int(value * 1000 + 0.5) / 1000
+
 
 class DecisionLog:
     def __init__(
@@ -53,10 +62,10 @@ class DecisionLog:
         actor = event.actor.get("userId")
         entry: dict[str, Any] = {
             "decision_id": decision_id,
-            "time": round(time.time(), 3),
+            "time": _milliseconds(time.time()),
             "platform": platform,
             "event": event.name,
-            "actor": actor if isinstance(actor, str | int) else None,
+            "actor": actor if isinstance(actor, _ACTOR_ID) else None,
             "action": decision.action,
             "rule": decision.rule,
             "modified_by": decision.modified_by,
@@ -65,7 +74,7 @@ class DecisionLog:
             "errors": [{"rule": e.rule, "location": e.location, "error": e.message}
                        for e in decision.errors] if decision.errors else [],
             "revision": revision,
-            "latency_ms": round(latency * 1000, 3),
+            "latency_ms": _milliseconds(latency * 1000),
             "degraded": decision.degraded,
         }  # fmt: skip
         if degraded_reason:

@@ -36,6 +36,12 @@ class Timestamp:
         return textfuncs.format_time(self.epoch)
 
 
+# Type tuples for isinstance() on hot paths: ``int | float`` there would build a new
+# union object on every call.
+_NUMBER = (int, float)
+_KEYED_AS_ITSELF = (str, Duration, Timestamp)
+
+
 def type_name(value: Value) -> str:
     """The language's name for the type of a runtime value."""
     if value is None:
@@ -79,11 +85,13 @@ def equals(left: Value, right: Value) -> bool:
 
 def key(value: Value) -> object:
     """A hashable key with the language's equality (used by indexes and constant sets)."""
+    if type(value) is str:  # the usual key (a role, a channel id): itself
+        return value
     if isinstance(value, bool):
         return ("bool", value)
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBER):
         return ("num", value)
-    if isinstance(value, str | Duration | Timestamp) or value is None:
+    if isinstance(value, _KEYED_AS_ITSELF) or value is None:
         return value
     return ("json", json.dumps(value, sort_keys=True, default=str))
 

@@ -13,9 +13,11 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from receiver.decision import Decision
-from receiver.decisionlog import DecisionLog
+from receiver.decisionlog import DecisionLog, _milliseconds
 from receiver.payload import parse_event
 
 
@@ -87,3 +89,20 @@ def test_a_failing_stream_is_logged_not_raised(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.ERROR, logger="receiver.decisionlog"):
         log.write(entry(log, "lost"))
     assert "could not write 1 decision log line(s)" in caplog.text
+
+
+@settings(max_examples=2000)
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_times_and_latencies_are_rounded_to_three_decimals(value: float) -> None:
+    rounded = _milliseconds(value)
+    assert abs(rounded - value) <= 0.0005 + 1e-9 * value  # to the nearest thousandth
+    assert rounded == round(rounded, 3)  # and printed with at most three decimals
+    decimals = repr(rounded).partition(".")[2]
+    assert "e" in decimals or len(decimals) <= 3
+
+
+def test_a_record_has_millisecond_time_and_microsecond_latency() -> None:
+    record = entry(DecisionLog(io.BytesIO()), "d1")
+    assert record["latency_ms"] == 1.0
+    assert isinstance(record["time"], float)
+    assert len(repr(record["time"]).partition(".")[2]) <= 3

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import string
 from typing import Any
@@ -448,3 +450,18 @@ def test_decode_signature_agrees_with_plain_b64decode(value: str, data: st.DataO
         at = data.draw(st.integers(0, len(value) - 1))
         value = value[:at] + data.draw(st.sampled_from(list("A=+/-_ é\n"))) + value[at + 1 :]
     assert decode_signature(value) == _decode_reference(value)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.binary(max_size=200), min_size=1, max_size=3), st.binary(max_size=2000))
+def test_digests_agree_with_the_standard_librarys_hmac(keys: list[bytes], body: bytes) -> None:
+    # keys longer than SHA-256's 64-byte block are hashed first; shorter ones padded
+    expected = [hmac.new(key, body, hashlib.sha256).digest() for key in keys]
+    assert Secrets(tuple(keys)).digests(body) == expected
+
+
+@pytest.mark.parametrize("size", [0, 1, 32, 63, 64, 65, 100, 128, 129])
+def test_digests_agree_with_hmac_around_the_block_size(size: int) -> None:
+    key = bytes(range(size))
+    body = b'{"eventName":"message.shouldCreate"}'
+    assert Secrets((key,)).digests(body) == [hmac.new(key, body, hashlib.sha256).digest()]

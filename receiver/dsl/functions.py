@@ -87,10 +87,13 @@ def _list(name: str, value: Value) -> Sequence[Value]:
     raise EvaluationError(f"{name}() needs a list, got {type_name(value)}")
 
 
+_SIZED = (str, list, tuple, dict)  # a tuple: ``str | list | ...`` is a new union per call
+
+
 def _len(value: Value) -> Value:
     if value is None:
         return None
-    if isinstance(value, str | list | tuple | dict):
+    if isinstance(value, _SIZED):
         return len(value)
     raise EvaluationError(f"len() needs a string, list or map, got {type_name(value)}")
 
