@@ -90,7 +90,7 @@ class DecisionLog:
 
     def write(self, entry: dict[str, Any]) -> None:
         try:
-            line = orjson.dumps(entry, default=str) + b"\n"
+            line = orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE)
         except (TypeError, orjson.JSONEncodeError):
             line = json.dumps(entry, default=str).encode("ascii") + b"\n"
         with self._lock:

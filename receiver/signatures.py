@@ -94,6 +94,14 @@ class Verification:
         return self.outcome == "ok"
 
 
+# The answers of verify(), made once (a frozen dataclass is costly to make per request)
+_MISSING = Verification("missing")
+_MALFORMED = Verification("malformed")
+_MISMATCH = Verification("mismatch")
+_RAW_BODY = Verification("ok", "raw-body")
+_COMPACT_JSON = Verification("ok", "compact-json")
+
+
 def digest(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()
 
@@ -168,25 +176,25 @@ def verify(
         if decoded is not None:
             given.append(decoded)
     if not present:
-        return Verification("missing")
+        return _MISSING
     if not given:
-        return Verification("malformed")
+        return _MALFORMED
     expected = secrets.digests(body)
     matched = False
     for want in expected:
         for got in given:
             matched |= hmac.compare_digest(want, got)
     if matched:
-        return Verification("ok", "raw-body")
+        return _RAW_BODY
     if parse is not None:
         try:
             compact = compact_json(parse(body))
         except Exception:
-            return Verification("mismatch")
+            return _MISMATCH
         if compact != body:
             for want in secrets.digests(compact):
                 for got in given:
                     matched |= hmac.compare_digest(want, got)
             if matched:
-                return Verification("ok", "compact-json")
-    return Verification("mismatch")
+                return _COMPACT_JSON
+    return _MISMATCH
