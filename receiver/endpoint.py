@@ -92,18 +92,15 @@ class HookEndpoint:
         except Exception:
             log.exception("unexpected error answering %s; answered the fail-safe", scope["path"])
             answer = self.fallback
-        await send_answer(send, answer)
-
-
-async def send_answer(send: Send, answer: Answer) -> None:
-    body = answer.body
-    response_headers = [
-        (b"content-type", JSON_TYPE),
-        (b"content-length", str(len(body)).encode("latin-1")),
-    ]
-    if answer.decision_id:
-        response_headers.append((b"x-decision-id", answer.decision_id.encode("latin-1")))
-    await send(
-        {"type": "http.response.start", "status": answer.status, "headers": response_headers}
-    )
-    await send({"type": "http.response.body", "body": body})
+        # the answer in two ASGI messages (inline: a coroutine per request saved)
+        content = answer.body
+        response_headers = [
+            (b"content-type", JSON_TYPE),
+            (b"content-length", str(len(content)).encode("latin-1")),
+        ]
+        if answer.decision_id:
+            response_headers.append((b"x-decision-id", answer.decision_id.encode("latin-1")))
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": response_headers}
+        )
+        await send({"type": "http.response.body", "body": content})

@@ -18,8 +18,9 @@ import logging
 import secrets as _secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from time import perf_counter
+from typing import NamedTuple
 
 from receiver import jsoncodec
 from receiver.adapters import braincloud, socialplus
@@ -57,8 +58,10 @@ NO_TOKEN = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
+    """An HTTP answer: status, JSON body, decision id (for ``X-Decision-Id``). A NamedTuple,
+    immutable and, unlike a frozen dataclass, cheap to make once per request."""
+
     status: int
     body: bytes
     decision_id: str | None = None
@@ -155,24 +158,30 @@ class Service:
         except PayloadError as err:
             return self.refuse(400, "malformed", str(err), started)
         decision_id = new_decision_id()
-        return await self.decide(event, decision_id, started)
+        decision = await self.decision(event, decision_id, started, PLATFORM, self._socialplus_safe)
+        return Answer(200, socialplus.response_body(decision), decision_id)
 
-    async def _evaluate(
+    def _evaluate(
         self, tree: EventTree, event: Event, users: StaticDirectory | None, decision_id: str,
-        deadline: float, *, now: Timestamp, counted: Prepared | None = None,
+        deadline: float, *, now: Timestamp, counted: Prepared | None,
     ) -> Decision:  # fmt: skip
-        cache = self.user_cache
-        values = None if counted is None else counted.values
-        unavailable = counted is not None and counted.unavailable
-        if cache is None or not tree.needs_user:
-            return evaluate(
-                tree, event, now, users.get if users is not None else None,
-                decision_id=decision_id, deadline=deadline, counters=values,
-                counters_unavailable=unavailable,
-            )  # fmt: skip
+        """Evaluate with the snapshot's static directory (or none): no await needed."""
+        return evaluate(
+            tree, event, now, users.get if users is not None else None,
+            decision_id=decision_id, deadline=deadline,
+            counters=None if counted is None else counted.values,
+            counters_unavailable=counted is not None and counted.unavailable,
+        )  # fmt: skip
+
+    async def _evaluate_cached(
+        self, cache: UserCache, tree: EventTree, event: Event, decision_id: str,
+        deadline: float, *, now: Timestamp, counted: Prepared | None,
+    ) -> Decision:  # fmt: skip
+        """Evaluate with users from the cache, awaiting the directory on a miss."""
         run = evaluation(
-            tree, event, now, decision_id=decision_id, deadline=deadline, counters=values,
-            counters_unavailable=unavailable,
+            tree, event, now, decision_id=decision_id, deadline=deadline,
+            counters=None if counted is None else counted.values,
+            counters_unavailable=counted is not None and counted.unavailable,
         )  # fmt: skip
         try:
             user_id = next(run)
@@ -192,21 +201,28 @@ class Service:
         """Evaluate with the event's counters: one backend call before, strikes after."""
         now = Timestamp(time.time())  # one clock reading for the counters and the rules
         counters = self.counters
-        if counters is None:
-            return await self._evaluate(tree, event, users, decision_id, deadline, now=now)
-        plan = plan_for(policies, event.name, tree)
-        if not (plan or counters.down):
-            return await self._evaluate(tree, event, users, decision_id, deadline, now=now)
-        counted = await counters.before(plan, event, now, deadline)
-        decision = await self._evaluate(
-            tree, event, users, decision_id, deadline, now=now, counted=counted
-        )
-        await counters.after(counted, decision, deadline)
+        counted: Prepared | None = None
+        if counters is not None:
+            plan = plan_for(policies, event.name, tree)
+            if plan or counters.down:
+                counted = await counters.before(plan, event, now, deadline)
+        cache = self.user_cache
+        if cache is None or not tree.needs_user:
+            decision = self._evaluate(
+                tree, event, users, decision_id, deadline, now=now, counted=counted
+            )
+        else:
+            decision = await self._evaluate_cached(
+                cache, tree, event, decision_id, deadline, now=now, counted=counted
+            )
+        # Only a deciding rule or a modification can be a strike (most decisions are not)
+        if (
+            counters is not None
+            and counted is not None
+            and (decision.rule is not None or decision.modified_by)
+        ):
+            await counters.after(counted, decision, deadline)
         return decision
-
-    async def decide(self, event: Event, decision_id: str, started: float) -> Answer:
-        decision = await self.decision(event, decision_id, started, PLATFORM, self._socialplus_safe)
-        return Answer(200, socialplus.response_body(decision), decision_id)
 
     async def braincloud(
         self, body: bytes | None, headers: Mapping[str, str], started: float

@@ -101,11 +101,7 @@ class CounterService:
             return [], self.backend
         redis = self.redis
         if redis is None:
-            started = perf_counter()
-            values = self.memory.apply(ops, now_ms)
-            self.metrics.latency.observe(("memory",), perf_counter() - started)
-            self.metrics.calls.inc(("memory", "ok"))
-            return values, "memory"
+            return self._memory_call(ops, now_ms), "memory"
         if time.monotonic() < self._down_until:
             self.metrics.calls.inc(("redis", "skipped"))
             return self._fallback(ops, now_ms, "down")
@@ -127,6 +123,13 @@ class CounterService:
             self.metrics.latency.observe(("redis",), perf_counter() - started)
         self.metrics.calls.inc(("redis", "ok"))
         return values, "redis"
+
+    def _memory_call(self, ops: Sequence[Op], now_ms: int) -> list[int]:
+        started = perf_counter()
+        values = self.memory.apply(ops, now_ms)
+        self.metrics.latency.observe(("memory",), perf_counter() - started)
+        self.metrics.calls.inc(("memory", "ok"))
+        return values
 
     def _failed(
         self, ops: Sequence[Op], now_ms: int, result: str, detail: str
@@ -158,7 +161,11 @@ class CounterService:
         prepared = prepare(plan, event, now)
         for problem in prepared.errors:
             log.warning("%s: %s", event.name, problem)
-        results, source = await self.call(prepared.ops, prepared.now_ms, deadline)
+        if self.redis is None and prepared.ops:  # memory answers at once: no coroutine
+            results: list[int] | None = self._memory_call(prepared.ops, prepared.now_ms)
+            source = "memory"
+        else:
+            results, source = await self.call(prepared.ops, prepared.now_ms, deadline)
         complete(prepared, results, source)
         if not prepared.ops and self.down:  # an event without counter calls: recent state
             prepared.unavailable = True
