@@ -35,10 +35,10 @@ class Disconnected(Exception):
 
 def header_dict(scope: Scope) -> dict[str, str]:
     """The request headers by lower-case name; the first of repeated headers wins."""
-    return {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in reversed(scope["headers"])
-    }
+    headers = {}
+    for name, value in reversed(scope["headers"]):  # a loop: no comprehension to set up
+        headers[name.decode("latin-1")] = value.decode("latin-1")
+    return headers
 
 
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes | None:

@@ -17,7 +17,9 @@ import orjson
 # with a run of 19 or more digits (which any such integer has) is parsed by ``json``.
 # The run is found by mapping every digit to "0" and every other byte to " " and looking
 # for nineteen "0"s: two C loops over the body, several times faster than the regular
-# expression [0-9]{19} (which tries every position), itself slower than orjson.
+# expression [0-9]{19} (which tries every position), itself slower than orjson. The
+# search is bytes.find: ``bytes in bytes`` first tries its operand as an integer and
+# builds, then drops, a TypeError every time (as much work again as the search).
 _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 _LONG_RUN = b"0" * 19
 
@@ -27,7 +29,7 @@ class JSONError(ValueError):
 
 
 def loads(body: bytes) -> Any:
-    if _LONG_RUN not in body.translate(_DIGITS_AS_ZERO):
+    if body.translate(_DIGITS_AS_ZERO).find(_LONG_RUN) < 0:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:

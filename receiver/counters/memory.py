@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
+from itertools import repeat
 from typing import NamedTuple
 
 from receiver.counters.settings import DEFAULT_MAX_KEYS, DEFAULT_MAX_PER_KEY
@@ -92,7 +93,7 @@ class MemoryBackend:
         with self._lock:
             if len(ops) == 1:
                 return [one(ops[0], now_ms)]
-            return [one(op, now_ms) for op in ops]
+            return list(map(one, ops, repeat(now_ms, len(ops))))
 
     async def apply_async(self, ops: Sequence[Op], now_ms: int) -> list[int]:
         return self.apply(ops, now_ms)

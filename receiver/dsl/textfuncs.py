@@ -248,11 +248,11 @@ def _scan_urls(text: str) -> list[str]:
             break
         start, end = match
         head: bytes = scan[start : start + 8]
-        if b"://" in head:
+        if head.find(b"://") >= 0:  # (bytes.find: ``in`` tries an int first, see jsoncodec)
             url = _strip_trailing(_decode(raw, start, end))
             if len(url) > url.index("://") + 3:
                 found.append(url)
-        elif b"@" not in scan[start:end] and _is_accepted_host(_decode(scan, start, end)):
+        elif scan.find(b"@", start, end) < 0 and _is_accepted_host(_decode(scan, start, end)):
             tail = _url_tail(scan, end)
             if tail is not None:
                 end = tail[1]
