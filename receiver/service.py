@@ -25,7 +25,7 @@ from typing import NamedTuple
 from receiver import jsoncodec
 from receiver.adapters import braincloud, socialplus
 from receiver.config import ServiceConfig, unauthenticated_ok
-from receiver.counters.plan import Prepared, plan_for
+from receiver.counters.plan import Prepared, may_strike, plan_for
 from receiver.counters.runtime import CounterService
 from receiver.decision import Decision
 from receiver.decisionlog import DecisionLog
@@ -215,12 +215,7 @@ class Service:
             decision = await self._evaluate_cached(
                 cache, tree, event, decision_id, deadline, now=now, counted=counted
             )
-        # Only a deciding rule or a modification can be a strike (most decisions are not)
-        if (
-            counters is not None
-            and counted is not None
-            and (decision.rule is not None or decision.modified_by)
-        ):
+        if counters is not None and counted is not None and may_strike(decision):
             await counters.after(counted, decision, deadline)
         return decision
 

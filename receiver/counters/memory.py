@@ -91,8 +91,6 @@ class MemoryBackend:
         """Each operation's value after it (an add counts itself), in order."""
         one = self._one
         with self._lock:
-            if len(ops) == 1:
-                return [one(ops[0], now_ms)]
             return list(map(one, ops, repeat(now_ms, len(ops))))
 
     async def apply_async(self, ops: Sequence[Op], now_ms: int) -> list[int]:

@@ -316,6 +316,12 @@ def complete(prepared: Prepared, results: Sequence[int] | None, source: str) -> 
     return prepared
 
 
+def may_strike(decision: Decision) -> bool:
+    """Whether a decision can be a strike at all: only a deciding rule or a modification
+    can (most decisions have neither, and skip the strike step)."""
+    return decision.rule is not None or bool(decision.modified_by)
+
+
 def striking_rules(decision: Decision) -> set[str]:
     """The rules whose decision counts as a strike: the enforced deny that ended evaluation
     (not a failure under on_error: deny), or the modify rules whose changes were applied."""
@@ -328,7 +334,7 @@ def striking_rules(decision: Decision) -> set[str]:
 
 def strike_ops(prepared: Prepared, decision: Decision) -> list[Op]:
     """The adds to decision counters after the decision (empty for most events)."""
-    if decision.rule is None and not decision.modified_by:
+    if not may_strike(decision):
         return []
     striking = striking_rules(decision)
     if not striking:

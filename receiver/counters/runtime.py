@@ -97,11 +97,11 @@ class CounterService:
         self, ops: Sequence[Op], now_ms: int, deadline: float | None
     ) -> tuple[list[int] | None, str]:
         """The answers to ``ops`` (None: unknown) and which backend gave them."""
-        if not ops:
-            return [], self.backend
+        answer = self._at_once(ops, now_ms)
+        if answer is not None:
+            return answer
         redis = self.redis
-        if redis is None:
-            return self._memory_call(ops, now_ms), "memory"
+        assert redis is not None  # _at_once answered for the memory backend
         if time.monotonic() < self._down_until:
             self.metrics.calls.inc(("redis", "skipped"))
             return self._fallback(ops, now_ms, "down")
@@ -123,6 +123,15 @@ class CounterService:
             self.metrics.latency.observe(("redis",), perf_counter() - started)
         self.metrics.calls.inc(("redis", "ok"))
         return values, "redis"
+
+    def _at_once(self, ops: Sequence[Op], now_ms: int) -> tuple[list[int], str] | None:
+        """The answers when nothing needs awaiting (no operations, or the memory backend:
+        callers then skip a coroutine), else None."""
+        if not ops:
+            return [], self.backend
+        if self.redis is None:
+            return self._memory_call(ops, now_ms), "memory"
+        return None
 
     def _memory_call(self, ops: Sequence[Op], now_ms: int) -> list[int]:
         started = perf_counter()
@@ -161,11 +170,9 @@ class CounterService:
         prepared = prepare(plan, event, now)
         for problem in prepared.errors:
             log.warning("%s: %s", event.name, problem)
-        if self.redis is None and prepared.ops:  # memory answers at once: no coroutine
-            results: list[int] | None = self._memory_call(prepared.ops, prepared.now_ms)
-            source = "memory"
-        else:
-            results, source = await self.call(prepared.ops, prepared.now_ms, deadline)
+        ops, now_ms = prepared.ops, prepared.now_ms
+        answer = self._at_once(ops, now_ms)
+        results, source = answer if answer is not None else await self.call(ops, now_ms, deadline)
         complete(prepared, results, source)
         if not prepared.ops and self.down:  # an event without counter calls: recent state
             prepared.unavailable = True
