@@ -74,6 +74,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -894,6 +895,15 @@ def throughput_table(
             f"    cross-check, bare CPU ms/req / this CPU ms/req: {by_cpu:.1%} (less sensitive "
             "than req/s to other processes' load)"
         )
+        if 1 < len(row.wrks) == len(bare.wrks):
+            # A round runs the servers one after the other within seconds, so a slow spell
+            # of the host more often hits both of a pair than the medians of all rounds.
+            pairs = [w.rps / b.rps for w, b in zip(row.wrks, bare.wrks, strict=True) if b.rps]
+            lines.append(
+                "    round by round, this req/s / bare req/s: "
+                + ", ".join(f"{p:.1%}" for p in pairs)
+                + f"; median {statistics.median(pairs):.1%}"
+            )
         if strict is not None and strict.wrk.rps:
             lines.append(
                 f"    against the stricter {strict.label}: "
