@@ -25,7 +25,7 @@ from typing import NamedTuple
 from receiver import jsoncodec
 from receiver.adapters import braincloud, socialplus
 from receiver.config import ServiceConfig, unauthenticated_ok
-from receiver.counters.plan import Prepared, may_strike, plan_for
+from receiver.counters.plan import Prepared, counter_values, may_strike, plan_for
 from receiver.counters.runtime import CounterService
 from receiver.decision import Decision
 from receiver.decisionlog import DecisionLog
@@ -168,9 +168,7 @@ class Service:
         """Evaluate with the snapshot's static directory (or none): no await needed."""
         return evaluate(
             tree, event, now, users.get if users is not None else None,
-            decision_id=decision_id, deadline=deadline,
-            counters=None if counted is None else counted.values,
-            counters_unavailable=counted is not None and counted.unavailable,
+            decision_id=decision_id, deadline=deadline, **counter_values(counted),
         )  # fmt: skip
 
     async def _evaluate_cached(
@@ -180,8 +178,7 @@ class Service:
         """Evaluate with users from the cache, awaiting the directory on a miss."""
         run = evaluation(
             tree, event, now, decision_id=decision_id, deadline=deadline,
-            counters=None if counted is None else counted.values,
-            counters_unavailable=counted is not None and counted.unavailable,
+            **counter_values(counted),
         )  # fmt: skip
         try:
             user_id = next(run)

@@ -69,10 +69,7 @@ class Secrets:
 
     def digests(self, body: bytes) -> list[bytes]:
         """The HMAC-SHA256 of ``body`` with each secret."""
-        keyed = self._keyed
-        if len(keyed) == 1:  # the usual single secret (no comprehension to set up)
-            return [keyed[0].digest(body)]
-        return [each.digest(body) for each in keyed]
+        return [each.digest(body) for each in self._keyed]
 
     @classmethod
     def parse(cls, text: str) -> Secrets:
