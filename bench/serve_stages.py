@@ -45,6 +45,7 @@ import bare_app
 import serve as bench_serve
 import uvloop
 
+import receiver as receiver_package
 from receiver import app as receiver_app
 from receiver.config import ServiceConfig
 from receiver.signatures import Secrets
@@ -251,6 +252,7 @@ async def run(args: argparse.Namespace) -> None:
         f"{args.rounds} rounds per app, in process (ASGI)"
     )
     print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print(f"receiver's request path: {receiver_package.BUILD}")
     best_bare, best_receiver = min(bare_us), min(receiver_us)
     print()
     print(f"{'app':<52} {'CPU us/request (best round)':>28}   rounds")
@@ -269,6 +271,11 @@ async def run(args: argparse.Namespace) -> None:
     total_label = TOTAL_LABEL
     total = samples.get(total_label, [])
     total_median = statistics.median(total) if total else float("nan")
+    if receiver_package.BUILD.startswith("compiled"):
+        print("stages: not timed; compiled modules call each other directly, past any timer "
+              "wrapped around them.\nRECEIVER_PURE_PYTHON=1 runs them from source and times "
+              "them.")  # fmt: skip
+        return
     print(f"stages of the receiver's handler, one pass of {requests} requests with timers "
           f"(wall time, us):")  # fmt: skip
     print(f"{'stage':<52} {'median':>8} {'share':>7} {'mean':>8} {'calls':>6}")

@@ -8,3 +8,8 @@ per-event decision trees, then evaluated against each pre-hook payload.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+# Before any other module of the package: whether the compiled request path may be used.
+from receiver import _native
+
+BUILD = _native.RUNNING  # "compiled with mypyc (...)" or "Python source (why)"

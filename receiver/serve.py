@@ -24,6 +24,7 @@ from types import FrameType
 import uvicorn
 from prometheus_client import multiprocess as prom_multiprocess
 
+import receiver
 from receiver.app import create_app
 from receiver.config import ServiceConfig, is_loopback
 from receiver.diagnostics import render_text
@@ -98,9 +99,10 @@ def _announce(config: ServiceConfig) -> None:
     _announce_braincloud(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
-        "deadline %d ms",
+        "deadline %d ms; request path: %s",
         config.policies, config.host, config.port, config.workers,
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
+        receiver.BUILD,
     )  # fmt: skip
 
 

@@ -81,7 +81,8 @@ class Secrets:
     def __repr__(self) -> str:
         return f"Secrets(<{len(self.keys)} key{'s' if len(self.keys) != 1 else ''}>)"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return repr(self)
 
 
 @dataclass(frozen=True, slots=True)

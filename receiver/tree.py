@@ -16,13 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
+from receiver.checker import CheckedRule, Target
+from receiver.context import Context
 from receiver.values import Value, key
-
-if TYPE_CHECKING:
-    from receiver.checker import CheckedRule, Target
-    from receiver.context import Context
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -595,7 +595,7 @@ def parse_time(value: object) -> float:
     return (moment - _EPOCH).total_seconds()
 
 
-def format_time(epoch: float) -> str:
+def format_time(epoch: object) -> str:
     """ISO-8601 UTC for epoch seconds, e.g. ``2024-01-31T10:00:00Z``.
 
     Milliseconds are shown only when non-zero (``2024-01-31T10:00:00.250Z``); the value
@@ -630,7 +630,7 @@ _FORMAT_UNITS: Final[tuple[tuple[str, int], ...]] = (
 _DURATION_RE: Final = _compile(r"[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w)")
 
 
-def format_duration(seconds: float) -> str:
+def format_duration(seconds: object) -> str:
     """Compact form using the policy language's units, largest first.
 
     ``0.5`` -> ``500ms``, ``90`` -> ``1m30s``, ``90061`` -> ``1d1h1m1s``, ``0`` -> ``0s``;
@@ -653,7 +653,7 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: object) -> float:
     """Seconds for a duration literal: ``500ms``, ``30s``, ``5m``, ``2h``, ``7d``, ``2w``, ``1.5h``.
 
     Surrounding whitespace is ignored; anything else raises :class:`ValueError`.
