@@ -46,7 +46,7 @@ class TraceStep:
     note: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Decision:
     action: Verdict
     message: str | None = None
@@ -60,6 +60,37 @@ class Decision:
     status: int | None = None  # a deny rule's brainCloud status, when it set one
     reason_code: int | None = None  # a deny rule's brainCloud reason code, when it set one
     trace: list[TraceStep] | None = None
+
+    # Written out, not generated: one per request, and where this module is compiled the
+    # generated __init__ would be the one Python function left in making a decision.
+    def __init__(
+        self,
+        action: Verdict,
+        message: str | None = None,
+        *,
+        data: dict[str, Value] | None = None,
+        rule: str | None = None,
+        modified_by: list[str] | None = None,
+        shadow: list[ShadowResult] | None = None,
+        errors: list[RuleFailure] | None = None,
+        degraded: bool = False,
+        by_error: bool = False,
+        status: int | None = None,
+        reason_code: int | None = None,
+        trace: list[TraceStep] | None = None,
+    ) -> None:
+        self.action = action
+        self.message = message
+        self.data = data
+        self.rule = rule
+        self.modified_by = [] if modified_by is None else modified_by
+        self.shadow = [] if shadow is None else shadow
+        self.errors = [] if errors is None else errors
+        self.degraded = degraded
+        self.by_error = by_error
+        self.status = status
+        self.reason_code = reason_code
+        self.trace = trace
 
     @property
     def modified(self) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -40,7 +40,7 @@ def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-class DictCounter(Collector):
+class DictCounter:  # a Collector by duck typing (a compiled class cannot subclass it)
     """A labelled counter whose values live in a plain dict: label values -> count."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
@@ -63,7 +63,7 @@ class DictCounter(Collector):
         return [family]
 
 
-class DictHistogram(Collector):
+class DictHistogram:  # a Collector by duck typing, as DictCounter
     """A labelled histogram in plain lists: per label values, bucket counts and a sum."""
 
     def __init__(
@@ -134,7 +134,7 @@ def counter(
     if multiprocess():
         return _ClientCounter(Counter(name, documentation, labelnames, registry=registry))
     collector = DictCounter(name, documentation, labelnames)
-    registry.register(collector)
+    registry.register(cast(Collector, collector))
     return collector
 
 
@@ -149,5 +149,5 @@ def histogram(
         metric = Histogram(name, documentation, labelnames, buckets=buckets, registry=registry)
         return _ClientHistogram(metric)
     collector = DictHistogram(name, documentation, labelnames, buckets)
-    registry.register(collector)
+    registry.register(cast(Collector, collector))
     return collector
