@@ -19,8 +19,7 @@ import importlib.util
 import json
 import os
 import sys
-import sysconfig
-from importlib.machinery import ModuleSpec
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -57,7 +56,7 @@ def state(package_dir: Path = PACKAGE_DIR) -> tuple[dict[str, Path], str | None]
     sources = {_module_name(rel): package_dir / rel for rel in listed}
     if os.environ.get("RECEIVER_PURE_PYTHON", "") not in ("", "0"):
         return sources, "RECEIVER_PURE_PYTHON is set"
-    suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
+    suffix = EXTENSION_SUFFIXES[0]  # this interpreter's tagged one, as the build made
     for relative, digest in sorted(listed.items()):
         source = package_dir / relative
         if not source.with_suffix(suffix).exists():
