@@ -23,7 +23,7 @@ from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-MANIFEST = PACKAGE_DIR / "_compiled.json"
+MANIFEST = "_compiled.json"  # in the package, written by hatch_build.py
 
 
 class SourceFinder:
@@ -48,7 +48,7 @@ def _module_name(relative: str) -> str:
 def state(package_dir: Path = PACKAGE_DIR) -> tuple[dict[str, Path], str | None]:
     """The listed modules' sources, and why they must run from source (None: they may
     run compiled). No manifest: nothing was compiled, and there is nothing to do."""
-    manifest = package_dir / "_compiled.json"
+    manifest = package_dir / MANIFEST
     try:
         listed: dict[str, str] = json.loads(manifest.read_text(encoding="utf-8"))
     except FileNotFoundError:
