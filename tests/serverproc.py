@@ -1,0 +1,177 @@
+"""Running the real ``receiver serve`` process in tests: start, probe, stop.
+
+``launcher(workdir)`` starts servers on free loopback ports, each in its own session
+with stdout and stderr in files, waits for ``/readyz`` and stops every one it started
+(its whole process group) when the block ends. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from receiver.signatures import sign_base64, sign_hex
+
+START_TIMEOUT = 30.0
+HOOK = "/hooks/socialplus"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEIVER_", "PROMETHEUS_"))}
+    env.update(extra)
+    return env
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# -- running servers ----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    stdout: Path
+    stderr: Path
+    # No keep-alive: every request opens a new connection, so workers share the traffic.
+    client: httpx.Client = field(
+        default_factory=lambda: httpx.Client(
+            timeout=15, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+    )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def err(self) -> str:
+        return self.stderr.read_text(errors="replace")
+
+    def post(
+        self, payload: Any, key: str | None = None, header: str = "x-amity-signature"
+    ) -> httpx.Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"content-type": "application/json"}
+        if key is not None:
+            sign = sign_hex if header == "x-signature" else sign_base64
+            headers[header] = sign(key.encode(), body)
+        return self.client.post(self.base + HOOK, content=body, headers=headers)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(self.base + path)
+
+    def metrics(self) -> list[tuple[str, dict[str, str], float]]:
+        return [
+            (s.name, s.labels, s.value)
+            for family in text_string_to_metric_families(self.get("/metrics").text)
+            for s in family.samples
+        ]
+
+    def metric(self, name: str, **labels: str) -> float:
+        return sum(
+            v
+            for n, have, v in self.metrics()
+            if n == name and all(have.get(k) == w for k, w in labels.items())
+        )
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.err()}")
+        try:
+            return self.get("/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session, and anything left in its process group."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # workers left behind, if any
+
+
+Launch = Callable[..., Server]
+
+
+@contextlib.contextmanager
+def launcher(workdir: Path) -> Iterator[Launch]:
+    started: list[Server] = []
+
+    def spawn(args: tuple[str, ...], env: dict[str, str]) -> Server:
+        port = free_port()
+        index = len(started)
+        stdout, stderr = workdir / f"server{index}.out", workdir / f"server{index}.err"
+        command = [sys.executable, "-m", "receiver", "serve", "--port", str(port), *args]
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            proc = subprocess.Popen(
+                command, stdout=out, stderr=err, env=env, cwd=workdir, start_new_session=True
+            )
+        server = Server(proc, port, stdout, stderr)
+        started.append(server)
+        return server
+
+    def launch(
+        *args: str, secret: str | None = None, env: dict[str, str] | None = None,
+        ready: bool = True,
+    ) -> Server:  # fmt: skip
+        """``receiver serve ARGS --port P``; ``secret`` and ``env`` add to a clean environment
+        (no ``RECEIVER_*`` or ``PROMETHEUS_*`` variables of the caller's)."""
+        extra = dict(env or {})
+        if secret:
+            extra["RECEIVER_SOCIALPLUS_SECRET"] = secret
+        for _ in range(3):
+            server = spawn(args, clean_env(**extra))
+            if not ready:
+                return server
+            try:
+                wait_for("/readyz", server.ready, START_TIMEOUT)
+            except AssertionError:
+                # The free port may have been taken by someone else between free_port()
+                # and the bind: try another one.
+                if server.proc.poll() is not None and "address already in use" in server.err():
+                    continue
+                raise
+            return server
+        raise AssertionError("no free port could be bound in three attempts")
+
+    try:
+        yield launch
+    finally:
+        for server in started:
+            stop(server.proc)
+            server.client.close()
