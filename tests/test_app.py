@@ -449,6 +449,39 @@ def test_an_internal_error_answers_200_with_the_fail_safe_action(
 
 
 @pytest.mark.parametrize(
+    ("path", "platform", "status"),
+    [
+        (HOOK, "socialplus", 200),
+        ("/hooks/braincloud", "braincloud", 503),
+        ("/hooks/socialplus/events", "socialplus-webhook", 503),
+    ],
+)
+def test_a_bug_escaping_a_hook_handler_is_still_answered_and_counted(
+    service: Harness,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    platform: str,
+    status: int,
+) -> None:
+    async def broken(body: bytes | None, headers: Any, started: float) -> Any:
+        raise RuntimeError("a bug past the handler's own checks")
+
+    service.app.hooks[path].handle = broken  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="receiver.endpoint"):
+        response = service.client.post(path, content=b"{}")
+    assert response.status_code == status
+    assert "a bug past the handler's own checks" in caplog.text
+    errors = "receiver_evaluation_errors_total"
+    assert service.metric(errors, kind="internal") == 1
+    assert (
+        service.metric(
+            "receiver_requests_total", platform=platform, action="error", status=str(status)
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
     ("default_action", "expected"),
     [
         ("allow", {"action": "allow"}),
