@@ -93,14 +93,20 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
     counters = CounterService(config.counters, metrics.registry)
     service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
 
-    def hook(handle: Handler, fallback: Answer) -> HookEndpoint:
+    def hook(handle: Handler, fallback: Answer, platform: str) -> HookEndpoint:
         """A route that reads the limited raw body and answers what ``handle`` decides."""
-        return HookEndpoint(handle, config.max_body, fallback)
+
+        def escaped(answer: Answer) -> None:  # a bug escaped the handler: still counted
+            metrics.evaluation_errors.inc(("internal", "", ""))
+            metrics.count_status(platform, "", "error", answer.status)
+
+        return HookEndpoint(handle, config.max_body, fallback, escaped)
 
     unavailable = Answer(503, error_body("internal error"))
-    socialplus_hook = hook(service.socialplus, service.socialplus_fail_safe())
-    braincloud_hook = hook(service.braincloud, unavailable)  # the bridge then falls back
-    events_hook = hook(service.socialplus_events, unavailable)  # the platform retries
+    socialplus_hook = hook(service.socialplus, service.socialplus_fail_safe(), "socialplus")
+    # the bridge then falls back; the platform retries a webhook
+    braincloud_hook = hook(service.braincloud, unavailable, "braincloud")
+    events_hook = hook(service.socialplus_events, unavailable, "socialplus-webhook")
 
     async def hook_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})

@@ -52,7 +52,7 @@ from receiver.send import send as send_payload
 from receiver.serve import StartupError, serve
 from receiver.settings import BRAINCLOUD_TOKEN_ENV, SECRET_ENV
 from receiver.settings import build as build_settings
-from receiver.signatures import Secrets
+from receiver.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE, Secrets
 from receiver.testing import command as test_command
 from receiver.tree import render_tree
 from receiver.users import StaticDirectory
@@ -154,6 +154,27 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help=f"file holding the signature secret(s) (default: ${SECRET_ENV})",
+    )
+    opt(
+        "--signature-fallback",
+        choices=("off", "compact-json"),
+        help="also accept a signature over the compact re-serialised JSON body "
+        "(JSON.stringify) when the raw body's fails; it parses unauthenticated bodies, so "
+        "it is bounded by the two options below (default: off)",
+    )
+    opt(
+        "--signature-fallback-max-body",
+        type=int,
+        metavar="BYTES",
+        help="larger bodies never try the compact-JSON fallback "
+        f"(default: {DEFAULT_FALLBACK_MAX_BODY})",
+    )
+    opt(
+        "--signature-fallback-rate",
+        type=float,
+        metavar="N",
+        help="compact-JSON fallback attempts per second per process; over it a request is "
+        f"refused, counted as reason over-budget (default: {DEFAULT_FALLBACK_RATE:g})",
     )
     opt(
         "--default-action",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from receiver.counters.settings import CounterSettings
-from receiver.signatures import Secrets
+from receiver.signatures import FallbackSettings, Secrets
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig
 
@@ -52,6 +52,7 @@ class ServiceConfig:
     braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
     counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters
+    signature_fallback: FallbackSettings | None = None  # None: raw-body signatures only
 
     @property
     def deadline(self) -> float:

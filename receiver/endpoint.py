@@ -71,14 +71,22 @@ class HookEndpoint:
     """An ASGI app answering one hook with ``handle``.
 
     The handler answers every failure it knows of itself; should anything still
-    escape it (a bug), the endpoint logs it and answers ``fallback`` (the platform's
-    fail-safe answer) rather than an HTTP 500.
+    escape it (a bug), the endpoint logs it, answers ``fallback`` (the platform's
+    fail-safe answer) rather than an HTTP 500, and calls ``escaped`` with that answer,
+    so that the request is still counted.
     """
 
-    def __init__(self, handle: Handler, limit: int, fallback: Answer) -> None:
+    def __init__(
+        self,
+        handle: Handler,
+        limit: int,
+        fallback: Answer,
+        escaped: Callable[[Answer], None] | None = None,
+    ) -> None:
         self.handle = handle
         self.limit = limit
         self.fallback = fallback
+        self.escaped = escaped
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -92,6 +100,8 @@ class HookEndpoint:
         except Exception:
             log.exception("unexpected error answering %s; answered the fail-safe", scope["path"])
             answer = self.fallback
+            if self.escaped is not None:
+                self.escaped(answer)
         # the answer in two ASGI messages (inline: a coroutine per request saved)
         content = answer.body
         response_headers = [

@@ -96,6 +96,12 @@ def _announce(config: ServiceConfig) -> None:
     elif config.secrets is not None:
         count = len(config.secrets.keys)
         log.info("verifying signatures with %d secret%s", count, "s" if count > 1 else "")
+        fallback = config.signature_fallback
+        if fallback is not None:
+            log.info(
+                "compact-JSON signature fallback on: bodies up to %d bytes, %g attempts/s",
+                fallback.max_body, fallback.rate,
+            )  # fmt: skip
     _announce_braincloud(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "

@@ -35,7 +35,7 @@ from receiver.metrics import Metrics
 from receiver.payload import Event
 from receiver.policyset import PolicySet
 from receiver.reload import LivePolicies
-from receiver.signatures import verify
+from receiver.signatures import CompactFallback, verify
 from receiver.tokens import verify_bridge
 from receiver.tree import EventTree
 from receiver.usercache import MISS, UserCache
@@ -75,6 +75,8 @@ SIGNATURE_PROBLEMS = {
     "missing": "missing signature (x-amity-signature or x-signature)",
     "malformed": "the signature header is not a Base64 or hex HMAC-SHA256",
     "mismatch": "the signature does not match",
+    # the compact-JSON fallback's budget was spent: to the client, a mismatch like any other
+    "over-budget": "the signature does not match",
 }
 
 
@@ -109,6 +111,10 @@ class Service:
         # Without a credential, an endpoint answers unauthenticated requests on loopback only.
         self.socialplus_open = unauthenticated_ok(config, config.secrets)
         self.braincloud_open = unauthenticated_ok(config, config.braincloud_tokens)
+        fallback = config.signature_fallback  # its budget is this process's own
+        self.signature_fallback = (
+            CompactFallback(jsoncodec.loads, fallback) if fallback is not None else None
+        )
 
     def socialplus_fail_safe(self) -> Answer:
         """The answer when deciding failed: the platform's own default action."""
@@ -138,11 +144,11 @@ class Service:
             if self.socialplus_open:
                 return None
             return self.refuse(401, "not-configured", NO_SECRET, started)
-        check = verify(body, headers, self.config.secrets, jsoncodec.loads)
+        check = verify(body, headers, self.config.secrets, self.signature_fallback)
         if check.ok:
             return None
         what = SIGNATURE_PROBLEMS[check.outcome]
-        log.warning("refused a request: %s", what)
+        log.warning("refused a request: %s (%s)", what, check.outcome)
         return self.refuse(401, check.outcome, what, started)
 
     async def socialplus(

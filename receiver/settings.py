@@ -39,7 +39,12 @@ from receiver.counters.settings import (
     CounterSettings,
 )
 from receiver.errors import ReceiverError
-from receiver.signatures import Secrets
+from receiver.signatures import (
+    DEFAULT_FALLBACK_MAX_BODY,
+    DEFAULT_FALLBACK_RATE,
+    FallbackSettings,
+    Secrets,
+)
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig, expand_env
 
@@ -64,6 +69,9 @@ TOP_KEYS = {
     "braincloud_token_file": "path",
     "braincloud_pre_fail_safe": "str",
     "counters": "map",
+    "signature_fallback": "str",
+    "signature_fallback_max_body": "int",
+    "signature_fallback_rate": "number",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -210,6 +218,16 @@ def _counter_settings(values: Mapping[str, Any], positive: Any) -> CounterSettin
     )
 
 
+def _signature_fallback(values: Mapping[str, Any], positive: Any) -> FallbackSettings | None:
+    """``--signature-fallback off|compact-json`` and its bounds (off by default)."""
+    mode = values.get("signature_fallback", "off")
+    if mode not in ("off", "compact-json"):
+        raise SettingsError(f"signature_fallback must be off or compact-json, got {mode!r}")
+    max_body = positive("signature_fallback_max_body", DEFAULT_FALLBACK_MAX_BODY)
+    rate = positive("signature_fallback_rate", DEFAULT_FALLBACK_RATE)
+    return FallbackSettings(max_body, rate) if mode == "compact-json" else None
+
+
 def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
@@ -287,4 +305,5 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         log_level=values.get("log_level", "info"),
         braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
         braincloud_pre_fail_safe=pre_fail_safe,
+        signature_fallback=_signature_fallback(values, positive),
     )

@@ -3,10 +3,16 @@
 social.plus documents two schemes (protocols.md A.6): ``x-amity-signature`` carrying
 the Base64 digest of the raw body, and ``x-signature`` carrying the hex digest.
 Which one pre-hooks use is not documented, so both headers and both encodings are
-accepted. As a documented compatibility fallback, the digest of the compact
-re-serialised JSON (what JavaScript's ``JSON.stringify`` gives) is accepted too.
-Several secrets may be configured at once (comma-separated) for zero-downtime
-rotation. This module has no web-framework imports and never logs secrets.
+accepted. Several secrets may be configured at once (comma-separated) for
+zero-downtime rotation. This module has no web-framework imports and never logs secrets.
+
+Refusing must stay cheap, or forged traffic becomes an amplifier: a wrong signature
+costs one HMAC per secret over the body, and a header value too long to be a digest
+is malformed before it is decoded. The compatibility fallback that also accepts the
+digest of the compact re-serialised JSON (what JavaScript's ``JSON.stringify`` gives)
+parses and re-serialises the whole body, so it is opt-in (:class:`CompactFallback`)
+and bounded: only bodies up to a size, and at most a budget of attempts per second
+in each process; past the budget a request is refused as ``over-budget``.
 """
 
 from __future__ import annotations
@@ -16,13 +22,21 @@ import binascii
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SIGNATURE_HEADERS = ("x-amity-signature", "x-signature")
 
-Outcome = Literal["ok", "missing", "malformed", "mismatch"]
+Outcome = Literal["ok", "missing", "malformed", "mismatch", "over-budget"]
+
+# The longest header value that can hold a digest: 64 hex digits after "sha256=", with
+# room for spaces around it. Longer values are malformed before anything decodes them.
+MAX_SIGNATURE_TEXT = 128
+
+DEFAULT_FALLBACK_MAX_BODY = 64 * 1024
+DEFAULT_FALLBACK_RATE = 10.0  # attempts per second, per process
 
 
 _BLOCK = 64  # SHA-256's block size: HMAC pads the key to it
@@ -99,6 +113,7 @@ class Verification:
 _MISSING = Verification("missing")
 _MALFORMED = Verification("malformed")
 _MISMATCH = Verification("mismatch")
+_OVER_BUDGET = Verification("over-budget")
 _RAW_BODY = Verification("ok", "raw-body")
 _COMPACT_JSON = Verification("ok", "compact-json")
 
@@ -119,6 +134,8 @@ def sign_hex(key: bytes, body: bytes) -> str:
 
 def decode_signature(value: str) -> bytes | None:
     """The 32 digest bytes in a header value: hex or Base64 (standard or URL-safe)."""
+    if len(value) > MAX_SIGNATURE_TEXT:
+        return None
     value = value.strip()
     if len(value) == 44 and value[43] == "=" and value.isascii():
         try:  # the usual x-amity-signature: standard Base64 with its padding
@@ -154,17 +171,68 @@ def compact_json(parsed: Any) -> bytes:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FallbackSettings:
+    """``--signature-fallback compact-json``: the bounds of the compact-JSON fallback.
+
+    Plain values, so that the service's settings can be pickled to worker processes;
+    each process makes its own :class:`CompactFallback` (and budget) from them.
+    """
+
+    max_body: int = DEFAULT_FALLBACK_MAX_BODY  # bytes; larger bodies never try it
+    rate: float = DEFAULT_FALLBACK_RATE  # attempts per second (and at most that many at once)
+
+
+class CompactFallback:
+    """The compact-JSON fallback of :func:`verify`, with its size limit and budget.
+
+    The budget is a token bucket: ``rate`` attempts a second, refilled continuously,
+    holding at most ``max(rate, 1)``. An attempt spends one whether it matches or not;
+    with the bucket empty, a body whose raw digest failed is refused unparsed. So
+    forged bodies cost a process at most ``rate`` parses of ``max_body`` bytes a second.
+    """
+
+    __slots__ = ("_burst", "_clock", "_last", "_rate", "_tokens", "max_body", "parse")
+
+    def __init__(
+        self,
+        parse: Callable[[bytes], Any],
+        settings: FallbackSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if settings.max_body < 0 or settings.rate <= 0:
+            raise ValueError("the fallback needs a size limit >= 0 and a rate > 0")
+        self.parse = parse
+        self.max_body = settings.max_body
+        self._rate = float(settings.rate)
+        self._burst = max(self._rate, 1.0)
+        self._clock = clock
+        self._tokens = self._burst
+        self._last = clock()
+
+    def spend(self) -> bool:
+        """Take one attempt from the budget; False when none is left."""
+        now = self._clock()
+        tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1.0
+        return True
+
+
 def verify(
     body: bytes,
     headers: Mapping[str, str],
     secrets: Secrets,
-    parse: Callable[[bytes], Any] | None = None,
+    fallback: CompactFallback | None = None,
 ) -> Verification:
     """Check the request's signature headers against every secret.
 
-    ``parse`` (the JSON parser) enables the compact re-serialisation fallback. Every
-    comparison is ``hmac.compare_digest``; all candidates are compared, so the time
-    taken does not depend on which one matched.
+    ``fallback`` enables the compact re-serialisation fallback, for bodies up to its
+    size limit and within its budget. Every comparison is ``hmac.compare_digest``; all
+    candidates are compared, so the time taken does not depend on which one matched.
     """
     given: list[bytes] = []
     present = False
@@ -187,15 +255,18 @@ def verify(
             matched |= hmac.compare_digest(want, got)
     if matched:
         return _RAW_BODY
-    if parse is not None:
-        try:
-            compact = compact_json(parse(body))
-        except Exception:
-            return _MISMATCH
-        if compact != body:
-            for want in secrets.digests(compact):
-                for got in given:
-                    matched |= hmac.compare_digest(want, got)
-            if matched:
-                return _COMPACT_JSON
+    if fallback is None or len(body) > fallback.max_body:
+        return _MISMATCH
+    if not fallback.spend():
+        return _OVER_BUDGET
+    try:
+        compact = compact_json(fallback.parse(body))
+    except Exception:
+        return _MISMATCH
+    if compact != body:
+        for want in secrets.digests(compact):
+            for got in given:
+                matched |= hmac.compare_digest(want, got)
+        if matched:
+            return _COMPACT_JSON
     return _MISMATCH

@@ -8,6 +8,12 @@ the raw body keyed with the token, which also protects the body. Either header
 passes; every comparison is ``hmac.compare_digest`` and all candidates are compared,
 so the time taken does not depend on which one matched. Several comma-separated
 tokens are all accepted, for rotation. Nothing here logs a token.
+
+Tokens are compared as bytes: the header's bytes as they came over the wire against
+the configured token's UTF-8 bytes. The endpoint decodes header values as Latin-1,
+which maps each byte to one character, so encoding them as Latin-1 again gives back
+exactly the bytes the client sent; a token with non-ASCII characters then matches when
+the client sends it as UTF-8, as HTTP clients (and brainCloud's) do.
 """
 
 from __future__ import annotations
@@ -26,6 +32,18 @@ def sign(token: bytes, body: bytes) -> str:
     return digest(token, body).hex()
 
 
+def header_bytes(value: str) -> bytes:
+    """The raw bytes of a header value decoded as Latin-1 (as ASGI servers give them).
+
+    A value holding characters beyond Latin-1 cannot have come from that decoding; it
+    was decoded as UTF-8 by its caller, so it is encoded back the same way.
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
 def verify_bridge(body: bytes, headers: Mapping[str, str], tokens: Secrets) -> Verification:
     """Check the bridge's token or signature header against every configured token."""
     token = headers.get(TOKEN_HEADER)
@@ -35,7 +53,7 @@ def verify_bridge(body: bytes, headers: Mapping[str, str], tokens: Secrets) -> V
     given = decode_signature(signature) if signature is not None else None
     if token is None and given is None:
         return Verification("malformed")
-    presented = token.strip().encode("utf-8", "surrogatepass") if token is not None else b""
+    presented = header_bytes(token).strip() if token is not None else b""
     token_ok = signature_ok = False
     for key in tokens.keys:
         if token is not None:

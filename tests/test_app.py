@@ -31,7 +31,7 @@ from receiver.app import create_app
 from receiver.config import ServiceConfig
 from receiver.decisionlog import DecisionLog
 from receiver.errors import PolicyLoadError
-from receiver.signatures import Secrets, sign_base64, sign_hex
+from receiver.signatures import FallbackSettings, Secrets, sign_base64, sign_hex
 
 LAST_MESSAGE = "reached the last rule"
 
@@ -260,13 +260,55 @@ def test_either_header_and_either_rotated_secret_is_accepted(
     assert assert_json_answer(response)["action"] == "deny"
 
 
-def test_a_signature_over_the_compact_json_is_accepted(service: Harness) -> None:
-    payload = message("héllo forbidden")
+def compact_signed(text: str) -> tuple[bytes, dict[str, str]]:
+    """A pretty-printed body signed over its compact form (JSON.stringify's bytes)."""
+    payload = message(text)
     compact = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     body = json.dumps(payload, indent=2).encode()
-    headers = {"x-signature": sign_hex(SECRET.encode(), compact)}
+    return body, {"x-signature": sign_hex(SECRET.encode(), compact)}
+
+
+def test_a_signature_over_the_compact_json_is_refused_by_default(service: Harness) -> None:
+    body, headers = compact_signed("héllo forbidden")
     response = service.client.post(HOOK, content=body, headers=headers)
+    assert assert_json_answer(response, 401) == {"error": "the signature does not match"}
+    assert service.metric("receiver_signature_failures_total", reason="mismatch") == 1
+
+
+def test_with_the_fallback_on_a_compact_json_signature_is_accepted(
+    make: Callable[..., Harness],
+) -> None:
+    harness = make(signature_fallback=FallbackSettings())
+    body, headers = compact_signed("héllo forbidden")
+    response = harness.client.post(HOOK, content=body, headers=headers)
     assert assert_json_answer(response)["action"] == "deny"
+
+
+def test_the_fallback_past_its_budget_refuses_and_counts_over_budget(
+    make: Callable[..., Harness],
+) -> None:
+    # A rate of one attempt an hour: the first attempt passes, the next ones are refused.
+    harness = make(signature_fallback=FallbackSettings(rate=1 / 3600))
+    body, headers = compact_signed("héllo forbidden")
+    assert harness.client.post(HOOK, content=body, headers=headers).status_code == 200
+    for _ in range(3):
+        response = harness.client.post(HOOK, content=body, headers=headers)
+        assert assert_json_answer(response, 401) == {"error": "the signature does not match"}
+    assert harness.metric("receiver_signature_failures_total", reason="over-budget") == 3
+    assert harness.metric("receiver_signature_failures_total", reason="mismatch") == 0
+    # raw-body signatures never spend the budget
+    assert harness.post(message("hello")).status_code == 200
+    assert len(harness.decisions()) == 2
+
+
+def test_the_fallback_never_parses_a_body_over_its_size_limit(
+    make: Callable[..., Harness],
+) -> None:
+    body, headers = compact_signed("héllo forbidden")
+    harness = make(signature_fallback=FallbackSettings(max_body=len(body) - 1))
+    response = harness.client.post(HOOK, content=body, headers=headers)
+    assert assert_json_answer(response, 401) == {"error": "the signature does not match"}
+    assert harness.metric("receiver_signature_failures_total", reason="mismatch") == 1
 
 
 @pytest.mark.parametrize(
@@ -446,6 +488,39 @@ def test_an_internal_error_answers_200_with_the_fail_safe_action(
     # The next request, without the failure, is decided normally.
     monkeypatch.undo()
     assert harness.post(message("hello")).json() == {"action": "allow"}
+
+
+@pytest.mark.parametrize(
+    ("path", "platform", "status"),
+    [
+        (HOOK, "socialplus", 200),
+        ("/hooks/braincloud", "braincloud", 503),
+        ("/hooks/socialplus/events", "socialplus-webhook", 503),
+    ],
+)
+def test_a_bug_escaping_a_hook_handler_is_still_answered_and_counted(
+    service: Harness,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    platform: str,
+    status: int,
+) -> None:
+    async def broken(body: bytes | None, headers: Any, started: float) -> Any:
+        raise RuntimeError("a bug past the handler's own checks")
+
+    service.app.hooks[path].handle = broken  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="receiver.endpoint"):
+        response = service.client.post(path, content=b"{}")
+    assert response.status_code == status
+    assert "a bug past the handler's own checks" in caplog.text
+    errors = "receiver_evaluation_errors_total"
+    assert service.metric(errors, kind="internal") == 1
+    assert (
+        service.metric(
+            "receiver_requests_total", platform=platform, action="error", status=str(status)
+        )
+        == 1
+    )
 
 
 @pytest.mark.parametrize(

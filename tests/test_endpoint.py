@@ -142,11 +142,14 @@ def test_an_exception_escaping_the_handler_gets_the_fallback_not_a_500(
     async def broken(body: bytes | None, headers: Mapping[str, str], started: float) -> Answer:
         raise RuntimeError("a bug")
 
+    escaped: list[Answer] = []
+    endpoint = HookEndpoint(broken, 100, FALLBACK, escaped.append)
     with caplog.at_level(logging.ERROR, logger="receiver.endpoint"):
-        sent = run(HookEndpoint(broken, 100, FALLBACK), [{"type": "http.request", "body": b"{}"}])
+        sent = run(endpoint, [{"type": "http.request", "body": b"{}"}])
     assert sent[0]["status"] == 200
     assert sent[1]["body"] == b'{"action":"allow"}'
     assert "a bug" in caplog.text and "/hooks/test" in caplog.text
+    assert escaped == [FALLBACK]  # told, so that the request is counted
 
 
 def test_the_app_sends_hook_posts_to_their_endpoints_and_the_rest_through_starlette(

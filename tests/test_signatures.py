@@ -2,7 +2,8 @@
 
 Unit tests pin the accepted header forms (Base64 in ``x-amity-signature``, hex in
 ``x-signature``, either encoding in either header, URL-safe Base64, a ``sha256=``
-prefix), rotation with several secrets and the compact-JSON fallback. Property tests
+prefix), rotation with several secrets, and the opt-in compact-JSON fallback with its
+size limit and budget (a token bucket, driven by a clock the tests move). Property tests
 check the round trip for random bodies and secrets, that a changed byte in the body
 or a changed digest never verifies, that malformed headers never raise, and that no
 representation of the secrets shows a key.
@@ -15,17 +16,24 @@ import binascii
 import hashlib
 import hmac
 import json
+import pickle
 import string
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from receiver import jsoncodec
+from receiver import cli, jsoncodec
 from receiver.config import ServiceConfig
+from receiver.settings import SettingsError
+from receiver.settings import build as build_settings
 from receiver.signatures import (
+    MAX_SIGNATURE_TEXT,
     SIGNATURE_HEADERS,
+    CompactFallback,
+    FallbackSettings,
     Secrets,
     compact_json,
     decode_signature,
@@ -39,6 +47,33 @@ FAST = settings(max_examples=200, deadline=None)
 
 KEY = b"s3cr3t-key-from-social.plus"
 BODY = b'{"eventName":"message.shouldCreate","data":{"text":"hi"},"actor":{"userId":"u1"}}'
+
+
+def unbounded() -> CompactFallback:
+    """The compact-JSON fallback without practical bounds: for checking what it accepts."""
+    return CompactFallback(jsoncodec.loads, FallbackSettings(max_body=10**9, rate=1e9))
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingParser:
+    """jsoncodec.loads, counting its calls: how many fallback attempts really parsed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, body: bytes) -> Any:
+        self.calls += 1
+        return jsoncodec.loads(body)
+
 
 # -- strategies ---------------------------------------------------------------------------------
 
@@ -128,7 +163,7 @@ def test_round_trip_for_random_bodies_and_secrets(
     assert result.ok
     assert result.method == "raw-body"
     # The same with the JSON fallback enabled: raw bytes are tried first.
-    assert verify(body, {header: value}, Secrets((key,)), jsoncodec.loads).method == "raw-body"
+    assert verify(body, {header: value}, Secrets((key,)), unbounded()).method == "raw-body"
 
 
 @FAST
@@ -171,7 +206,7 @@ def test_any_single_byte_change_to_the_body_fails(
     assert verify(tampered, {header: value}, secrets).outcome == "mismatch"
     # With the compact-JSON fallback, a changed body can only pass when it is the same
     # JSON value whose compact form is exactly the signed bytes (e.g. 1E+16 for 1e+16).
-    with_fallback = verify(tampered, {header: value}, secrets, jsoncodec.loads)
+    with_fallback = verify(tampered, {header: value}, secrets, unbounded())
     if with_fallback.ok:
         assert with_fallback.method == "compact-json"
         assert compact_json(jsoncodec.loads(tampered)) == body
@@ -265,10 +300,10 @@ def test_a_signature_over_the_compact_json_is_accepted_as_a_fallback() -> None:
     pretty = json.dumps(payload, indent=2).encode()  # ASCII escapes, spaces, newlines
     value = sign_hex(KEY, js_stringify(payload))
     secrets = Secrets((KEY,))
-    result = verify(pretty, {"x-signature": value}, secrets, jsoncodec.loads)
+    result = verify(pretty, {"x-signature": value}, secrets, unbounded())
     assert result.ok
     assert result.method == "compact-json"
-    # Without a parser there is no fallback.
+    # Without the fallback (the default) it is a mismatch.
     assert verify(pretty, {"x-signature": value}, secrets).outcome == "mismatch"
 
 
@@ -276,14 +311,14 @@ def test_the_fallback_does_not_accept_a_different_value() -> None:
     payload = {"eventName": "message.shouldCreate", "data": {"text": "a"}}
     value = sign_hex(KEY, js_stringify(payload))
     other = json.dumps({**payload, "data": {"text": "b"}}, indent=1).encode()
-    assert verify(other, {"x-signature": value}, Secrets((KEY,)), jsoncodec.loads).outcome == (
+    assert verify(other, {"x-signature": value}, Secrets((KEY,)), unbounded()).outcome == (
         "mismatch"
     )
 
 
 def test_the_fallback_on_a_body_that_is_not_json_is_a_mismatch() -> None:
     value = sign_hex(KEY, b"{}")
-    result = verify(b"{not json", {"x-signature": value}, Secrets((KEY,)), jsoncodec.loads)
+    result = verify(b"{not json", {"x-signature": value}, Secrets((KEY,)), unbounded())
     assert result.outcome == "mismatch"
 
 
@@ -291,7 +326,7 @@ def test_the_fallback_works_with_the_second_secret_too() -> None:
     payload = {"eventName": "post.shouldCreate", "data": {"n": [1, 2.5, None]}}
     value = sign_base64(b"old", js_stringify(payload))
     body = json.dumps(payload).encode()  # Python's default separators add spaces
-    result = verify(body, {"x-amity-signature": value}, Secrets.parse("new,old"), jsoncodec.loads)
+    result = verify(body, {"x-amity-signature": value}, Secrets.parse("new,old"), unbounded())
     assert result.ok
     assert result.method == "compact-json"
 
@@ -309,9 +344,77 @@ def test_fallback_round_trip_for_random_json(
 ) -> None:
     body = json.dumps(value, indent=indent, ensure_ascii=ascii_only).encode()
     signature = sign_base64(key, js_stringify(value))
-    result = verify(body, {header: signature}, Secrets((key,)), jsoncodec.loads)
+    result = verify(body, {header: signature}, Secrets((key,)), unbounded())
     assert result.ok
     assert result.method == ("raw-body" if body == js_stringify(value) else "compact-json")
+
+
+def pretty_and_compact_signature() -> tuple[bytes, dict[str, str]]:
+    payload = {"eventName": "message.shouldCreate", "data": {"text": "hi"}}
+    return json.dumps(payload, indent=2).encode(), {
+        "x-signature": sign_hex(KEY, js_stringify(payload))
+    }
+
+
+def test_the_fallback_skips_bodies_over_its_size_limit_without_parsing() -> None:
+    body, headers = pretty_and_compact_signature()
+    parse = CountingParser()
+    fallback = CompactFallback(parse, FallbackSettings(max_body=len(body) - 1, rate=100))
+    assert verify(body, headers, Secrets((KEY,)), fallback).outcome == "mismatch"
+    assert parse.calls == 0
+    fallback = CompactFallback(parse, FallbackSettings(max_body=len(body), rate=100))
+    assert verify(body, headers, Secrets((KEY,)), fallback).method == "compact-json"
+    assert parse.calls == 1
+
+
+def test_the_fallback_budget_refuses_past_its_rate_and_refills_with_time() -> None:
+    body, headers = pretty_and_compact_signature()
+    forged = {"x-signature": sign_hex(b"attacker", body)}
+    parse, clock = CountingParser(), Clock()
+    fallback = CompactFallback(parse, FallbackSettings(max_body=1 << 20, rate=2), clock)
+    secrets = Secrets((KEY,))
+    # two attempts at once (the burst is the rate), forged or not, then none
+    assert verify(body, forged, secrets, fallback).outcome == "mismatch"
+    assert verify(body, headers, secrets, fallback).method == "compact-json"
+    assert verify(body, headers, secrets, fallback).outcome == "over-budget"
+    assert verify(body, forged, secrets, fallback).outcome == "over-budget"
+    assert parse.calls == 2
+    clock.now += 0.49  # not yet one attempt's worth at 2 a second
+    assert verify(body, headers, secrets, fallback).outcome == "over-budget"
+    clock.now += 0.02
+    assert verify(body, headers, secrets, fallback).method == "compact-json"
+    assert verify(body, headers, secrets, fallback).outcome == "over-budget"
+    clock.now += 3600  # an idle hour refills the bucket to its size only
+    outcomes = [verify(body, forged, secrets, fallback).outcome for _ in range(4)]
+    assert outcomes == ["mismatch", "mismatch", "over-budget", "over-budget"]
+    assert parse.calls == 5
+
+
+def test_raw_body_matches_never_spend_the_budget() -> None:
+    parse, clock = CountingParser(), Clock()
+    fallback = CompactFallback(parse, FallbackSettings(max_body=1 << 20, rate=1), clock)
+    headers = {"x-amity-signature": sign_base64(KEY, BODY)}
+    for _ in range(5):
+        assert verify(BODY, headers, Secrets((KEY,)), fallback).method == "raw-body"
+    assert parse.calls == 0
+    body, compact_signed = pretty_and_compact_signature()
+    assert verify(body, compact_signed, Secrets((KEY,)), fallback).method == "compact-json"
+
+
+def test_a_rate_below_one_still_allows_one_attempt_at_a_time() -> None:
+    body, headers = pretty_and_compact_signature()
+    clock = Clock()
+    fallback = CompactFallback(jsoncodec.loads, FallbackSettings(1 << 20, rate=0.5), clock)
+    assert verify(body, headers, Secrets((KEY,)), fallback).ok
+    assert verify(body, headers, Secrets((KEY,)), fallback).outcome == "over-budget"
+    clock.now += 2
+    assert verify(body, headers, Secrets((KEY,)), fallback).ok
+
+
+@pytest.mark.parametrize(("max_body", "rate"), [(-1, 1.0), (10, 0.0), (10, -5.0)])
+def test_the_fallback_refuses_meaningless_bounds(max_body: int, rate: float) -> None:
+    with pytest.raises(ValueError, match="fallback"):
+        CompactFallback(jsoncodec.loads, FallbackSettings(max_body, rate))
 
 
 def test_compact_json_matches_json_stringify_for_non_ascii_text() -> None:
@@ -350,6 +453,27 @@ def test_malformed_values_are_reported_as_malformed(value: str) -> None:
     assert verify(BODY, {"x-amity-signature": value}, Secrets((KEY,))).outcome == "malformed"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        " " * (MAX_SIGNATURE_TEXT - 64) + "00" * 32 + " ",  # a digest with too many spaces
+        "A" * (MAX_SIGNATURE_TEXT + 1),
+        "0" * 10_000_000,  # a 10 MB header value: refused on its length alone
+    ],
+)
+def test_header_values_longer_than_any_digest_form_are_malformed(value: str) -> None:
+    assert decode_signature(value) is None
+    assert verify(BODY, {"x-signature": value}, Secrets((KEY,))).outcome == "malformed"
+
+
+def test_the_longest_accepted_value_still_decodes() -> None:
+    mac = digest(KEY, BODY)
+    value = "sha256=" + mac.hex()
+    padded = value.center(MAX_SIGNATURE_TEXT)
+    assert len(padded) == MAX_SIGNATURE_TEXT
+    assert verify(BODY, {"x-signature": padded}, Secrets((KEY,))).ok
+
+
 @FAST
 @given(amity=st.none() | st.text(max_size=100), plain=st.none() | st.text(max_size=100))
 def test_arbitrary_header_values_never_raise(amity: str | None, plain: str | None) -> None:
@@ -358,7 +482,7 @@ def test_arbitrary_header_values_never_raise(amity: str | None, plain: str | Non
         for name, value in (("x-amity-signature", amity), ("x-signature", plain))
         if value is not None
     }
-    result = verify(BODY, headers, Secrets((KEY,)), jsoncodec.loads)
+    result = verify(BODY, headers, Secrets((KEY,)), unbounded())
     if not headers:
         assert result.outcome == "missing"
     else:
@@ -383,7 +507,7 @@ def test_decode_signature_reads_hex_and_base64(raw: bytes, spaces: str) -> None:
 @given(body=bodies)
 def test_arbitrary_bodies_with_a_json_parser_never_raise(body: bytes) -> None:
     value = sign_base64(KEY, b"something else")
-    result = verify(body, {"x-signature": value}, Secrets((KEY,)), jsoncodec.loads)
+    result = verify(body, {"x-signature": value}, Secrets((KEY,)), unbounded())
     assert result.outcome == "mismatch"
 
 
@@ -465,3 +589,56 @@ def test_digests_agree_with_hmac_around_the_block_size(size: int) -> None:
     key = bytes(range(size))
     body = b'{"eventName":"message.shouldCreate"}'
     assert Secrets((key,)).digests(body) == [hmac.new(key, body, hashlib.sha256).digest()]
+
+
+# -- settings: --signature-fallback and its bounds -------------------------------------------
+
+
+def serve_flags(argv: list[str]) -> dict[str, Any]:
+    """The flags ``receiver serve ARGV`` gives the settings (as cmd_serve passes them)."""
+    args = cli._parser().parse_args(["serve", *argv])
+    return {k: v for k, v in vars(args).items() if k != "command"}
+
+
+def test_the_fallback_is_off_unless_asked_for() -> None:
+    assert build_settings(serve_flags([])).signature_fallback is None
+    assert build_settings(serve_flags(["--signature-fallback", "off"])).signature_fallback is None
+    assert ServiceConfig().signature_fallback is None
+
+
+def test_the_fallback_flags_set_its_bounds() -> None:
+    config = build_settings(serve_flags(["--signature-fallback", "compact-json"]))
+    assert config.signature_fallback == FallbackSettings(64 * 1024, 10.0)
+    flags = ["--signature-fallback", "compact-json", "--signature-fallback-max-body", "4096"]
+    flags += ["--signature-fallback-rate", "2.5"]
+    assert build_settings(serve_flags(flags)).signature_fallback == FallbackSettings(4096, 2.5)
+
+
+def test_the_config_file_sets_the_fallback_and_flags_win(tmp_path: Path) -> None:
+    config_file = tmp_path / "receiver.yaml"
+    config_file.write_text(
+        "signature_fallback: compact-json\nsignature_fallback_max_body: 1000\n"
+        "signature_fallback_rate: 3\n"
+    )
+    config = build_settings({"config": config_file})
+    assert config.signature_fallback == FallbackSettings(1000, 3)
+    flags = {"config": config_file, "signature_fallback": "off"}
+    assert build_settings(flags).signature_fallback is None
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        ({"signature_fallback": "always"}, "signature_fallback must be off or compact-json"),
+        ({"signature_fallback": "compact-json", "signature_fallback_rate": 0}, "rate must be"),
+        ({"signature_fallback_max_body": -1}, "signature-fallback-max-body must be positive"),
+    ],
+)
+def test_bad_fallback_settings_are_errors(values: dict[str, Any], says: str) -> None:
+    with pytest.raises(SettingsError, match=says):
+        build_settings(values)
+
+
+def test_the_fallback_settings_survive_pickling_to_workers() -> None:
+    settings = FallbackSettings(1234, 7.5)
+    assert pickle.loads(pickle.dumps(settings)) == settings
