@@ -175,3 +175,10 @@ def launcher(workdir: Path) -> Iterator[Launch]:
         for server in started:
             stop(server.proc)
             server.client.close()
+
+
+def policy_dir(root: Path, text: str, name: str = "chat.yaml") -> Path:
+    directory = root / "policies"
+    directory.mkdir(parents=True)
+    (directory / name).write_text(text)
+    return directory

@@ -29,6 +29,7 @@ from serverproc import (
     Server,
     free_port,
     launcher,
+    policy_dir,
     wait_for,
 )
 from slow_policy import slow_policy, words_taking
@@ -80,13 +81,6 @@ def message(text: str) -> dict[str, Any]:
 def launch(tmp_path: Path) -> Iterator[Launch]:
     with launcher(tmp_path) as start:
         yield start
-
-
-def policy_dir(root: Path, text: str, name: str = "chat.yaml") -> Path:
-    directory = root / "policies"
-    directory.mkdir(parents=True)
-    (directory / name).write_text(text)
-    return directory
 
 
 @pytest.fixture(scope="module")

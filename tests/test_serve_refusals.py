@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_serve_e2e import Server, launcher, policy_dir
+from serverproc import Server, launcher, policy_dir
 
 from receiver.signatures import sign_base64, sign_hex
 
