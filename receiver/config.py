@@ -52,6 +52,8 @@ class ServiceConfig:
     braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
     counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters
+    metrics_tokens: Secrets | None = None  # Bearer token(s) for /metrics (receiver.admin)
+    public_metrics: bool = False  # no token on a public address: /metrics open to anyone
 
     @property
     def deadline(self) -> float:

@@ -23,6 +23,7 @@ import uvicorn
 from prometheus_client import multiprocess as prom_multiprocess
 
 import receiver
+from receiver.admin import AdminAccess
 from receiver.app import create_app
 from receiver.config import ServiceConfig, is_loopback
 from receiver.diagnostics import render_text
@@ -103,6 +104,11 @@ def _announce(config: ServiceConfig) -> None:
         count = len(config.secrets.keys)
         log.info("verifying signatures with %d secret%s", count, "s" if count > 1 else "")
     _announce_braincloud(config)
+    access = AdminAccess.of(config)
+    if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
+        log.info("%s", access.describe(config.host))
+    else:
+        log.warning("%s", access.describe(config.host))
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; request path: %s",
