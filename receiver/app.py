@@ -6,8 +6,8 @@
     POST /hooks/braincloud   brainCloud API hook from the bridge script (token; hook answer)
     GET|HEAD /hooks/braincloud  200, for checking the Web Services entry
     GET /healthz             alive
-    GET /readyz              policies loaded (503 until then)
-    GET /metrics             Prometheus text format
+    GET /readyz              policies loaded (503 until then); the policy names for operators
+    GET /metrics             Prometheus text format, for operators (receiver.admin)
 
 The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
 reload handler and, with ``watch``, the file watcher.
@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from receiver.admin import AdminAccess
 from receiver.config import ServiceConfig
 from receiver.counters.runtime import CounterService
 from receiver.decisionlog import DecisionLog
@@ -92,6 +93,7 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         user_cache = UserCache(directory, config.users_cache, metrics)
     counters = CounterService(config.counters, metrics.registry)
     service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
+    admin = AdminAccess.of(config)
 
     def hook(handle: Handler, fallback: Answer, platform: str) -> HookEndpoint:
         """A route that reads the limited raw body and answers what ``handle`` decides."""
@@ -121,6 +123,8 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         if not live.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
         snapshot = live.current
+        if not admin.allows(request.headers.raw):  # the policy names are for operators
+            return JSONResponse({"status": "ready", "revision": snapshot.revision})
         return JSONResponse(
             {
                 "status": "ready",
@@ -131,7 +135,17 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         )
 
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(metrics.render(), media_type=metrics.content_type)
+        if admin.allows(request.headers.raw):
+            return Response(metrics.render(), media_type=metrics.content_type)
+        if admin.mode == "token":
+            return Response(
+                error_body("metrics need 'Authorization: Bearer <metrics token>'"), 401,
+                headers={"www-authenticate": 'Bearer realm="metrics"'}, media_type=JSON,
+            )  # fmt: skip
+        return Response(
+            error_body("metrics are not served on a public address without a metrics token"),
+            403, media_type=JSON,
+        )  # fmt: skip
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return Response(error_body("not found"), 404, media_type=JSON)

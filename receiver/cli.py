@@ -50,7 +50,7 @@ from receiver.register import run as register_run
 from receiver.send import DEFAULT_URL
 from receiver.send import send as send_payload
 from receiver.serve import StartupError, serve
-from receiver.settings import BRAINCLOUD_TOKEN_ENV, SECRET_ENV
+from receiver.settings import BRAINCLOUD_TOKEN_ENV, METRICS_TOKEN_ENV, SECRET_ENV
 from receiver.settings import build as build_settings
 from receiver.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE, Secrets
 from receiver.testing import command as test_command
@@ -298,6 +298,28 @@ def _parser() -> argparse.ArgumentParser:
         "(default: 50)",
     )
 
+    opt(
+        "--metrics-token-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the Bearer token(s) that /metrics and the policy names in "
+        "/readyz require, comma-separated for rotation "
+        f"(default: ${METRICS_TOKEN_ENV}; without one, open on loopback, 403 elsewhere)",
+    )
+    opt(
+        "--metrics-token",
+        metavar="TOKEN",
+        help="the metrics token itself; visible to anyone who can list processes, so "
+        f"prefer --metrics-token-file or ${METRICS_TOKEN_ENV}",
+    )
+    opt(
+        "--public-metrics",
+        action="store_true",
+        default=None,
+        help="serve /metrics and the policy names in /readyz to anyone, without a token, "
+        "on any address (default: off)",
+    )
+
     register = commands.add_parser(
         "register",
         help="set the social.plus pre-hook callback URL (admin API)",
@@ -469,6 +491,11 @@ def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
     except ReceiverError as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
+    if args.metrics_token is not None:
+        err.write(
+            "receiver: warning: --metrics-token shows the token to anyone who can list "
+            f"processes; prefer --metrics-token-file or ${METRICS_TOKEN_ENV}\n"
+        )
     try:
         return serve(config)
     except StartupError as exc:

@@ -53,6 +53,8 @@ class ServiceConfig:
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
     counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters
     signature_fallback: FallbackSettings | None = None  # None: raw-body signatures only
+    metrics_tokens: Secrets | None = None  # Bearer token(s) for /metrics (receiver.admin)
+    public_metrics: bool = False  # no token on a public address: /metrics open to anyone
 
     @property
     def deadline(self) -> float:

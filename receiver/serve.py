@@ -1,35 +1,35 @@
 """Running the service: ``receiver serve``.
 
 One worker runs uvicorn in this process. Several workers run a small pre-fork
-supervisor: this process binds the socket, starts N worker processes that share it
-(each a uvicorn server on its own event loop), forwards SIGHUP to them (each worker
-then reloads its policies atomically), restarts a worker that dies, and on SIGTERM
-or SIGINT lets every worker finish its in-flight requests before exiting. Metrics
-of all workers are summed through prometheus-client's multiprocess mode.
+supervisor (``receiver.supervisor``): this process binds the socket, starts N worker
+processes that share it (each a uvicorn server on its own event loop, its app built
+in the worker), forwards SIGHUP to them (each worker then reloads its policies
+atomically), restarts a worker that dies (with a back-off, giving up on a crash loop),
+and on SIGTERM or SIGINT lets every worker finish its in-flight requests before
+exiting. Metrics of all workers are summed through prometheus-client's multiprocess
+mode, in a temporary folder removed on every exit, failed starts included.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import shutil
-import signal
 import socket
 import sys
 import tempfile
-import time
-from types import FrameType
 
 import uvicorn
 from prometheus_client import multiprocess as prom_multiprocess
 
 import receiver
+from receiver.admin import AdminAccess
 from receiver.app import create_app
 from receiver.config import ServiceConfig, is_loopback
 from receiver.diagnostics import render_text
 from receiver.errors import PolicyLoadError, ReceiverError
 from receiver.reload import load_snapshot
+from receiver.supervisor import Supervisor, WorkersFailing
 
 log = logging.getLogger("receiver.serve")
 
@@ -60,6 +60,13 @@ def preflight(config: ServiceConfig) -> None:
             "--braincloud-token-file) to the token of the brainCloud bridge script, or bind "
             "127.0.0.1 for local testing."
         )
+    if config.decision_log is not None:
+        try:  # here, not in each worker: a worker that cannot open it dies at start
+            config.decision_log.open("ab").close()
+        except OSError as err:
+            raise StartupError(
+                f"cannot open the decision log {config.decision_log}: {err.strerror}"
+            ) from None
     try:
         load_snapshot(config.policies, config.users)
     except PolicyLoadError as err:
@@ -103,6 +110,11 @@ def _announce(config: ServiceConfig) -> None:
                 fallback.max_body, fallback.rate,
             )  # fmt: skip
     _announce_braincloud(config)
+    access = AdminAccess.of(config)
+    if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
+        log.info("%s", access.describe(config.host))
+    else:
+        log.warning("%s", access.describe(config.host))
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; request path: %s",
@@ -157,54 +169,31 @@ async def _placeholder(scope: object, receive: object, send: object) -> None:
     """Never called: only lets uvicorn bind the shared socket in the supervisor."""
 
 
+def _bind(config: ServiceConfig) -> socket.socket:
+    # Bind with a placeholder app: the real app (and its decision log) lives in the workers.
+    try:
+        return uvicorn.Config(_placeholder, host=config.host, port=config.port).bind_socket()
+    except SystemExit:  # uvicorn has logged why (address in use, permission denied, ...)
+        raise StartupError(f"cannot listen on {config.host}:{config.port}") from None
+
+
 def _supervise(config: ServiceConfig) -> int:
+    sock = _bind(config)
     metrics_dir: str | None = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="receiver-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    # Bind with a placeholder app: the real app (and its decision log) lives in the workers.
-    sock = uvicorn.Config(_placeholder, host=config.host, port=config.port).bind_socket()
-    context = multiprocessing.get_context("spawn")
-    workers: list[multiprocessing.process.BaseProcess] = []
-    stopping = False
-
-    def spawn() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_worker, args=(config, sock), daemon=False)
-        process.start()
-        return process
-
-    def on_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        for process in workers:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
-
-    def on_hup(signum: int, frame: FrameType | None) -> None:
-        log.info("SIGHUP: asking %d workers to reload their policies", len(workers))
-        for process in workers:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signal.SIGHUP)
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
-    workers.extend(spawn() for _ in range(config.workers))
-    while not stopping:
-        time.sleep(0.2)
-        for index, process in enumerate(workers):
-            if not process.is_alive() and not stopping:
-                log.error("worker %s exited with code %s; starting a new one",
-                          process.pid, process.exitcode)  # fmt: skip
-                if process.pid is not None:
-                    prom_multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
-                workers[index] = spawn()
-    deadline = time.monotonic() + GRACEFUL_SECONDS + 5
-    for process in workers:
-        process.join(max(0.1, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-    sock.close()
-    if metrics_dir is not None:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+    supervisor = Supervisor(
+        _worker, (config, sock), config.workers, graceful=GRACEFUL_SECONDS + 5,
+        on_exit=prom_multiprocess.mark_process_dead,
+    )  # fmt: skip
+    try:
+        supervisor.run()
+    except WorkersFailing as err:
+        raise StartupError(str(err)) from None
+    finally:
+        sock.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
     return 0

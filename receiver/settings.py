@@ -51,6 +51,7 @@ from receiver.userdir import HttpDirectoryConfig, expand_env
 SECRET_ENV = "RECEIVER_SOCIALPLUS_SECRET"
 REDIS_URL_ENV = "RECEIVER_REDIS_URL"
 BRAINCLOUD_TOKEN_ENV = "RECEIVER_BRAINCLOUD_TOKEN"
+METRICS_TOKEN_ENV = "RECEIVER_METRICS_TOKEN"
 
 TOP_KEYS = {
     "policies": "path",
@@ -72,6 +73,8 @@ TOP_KEYS = {
     "signature_fallback": "str",
     "signature_fallback_max_body": "int",
     "signature_fallback_rate": "number",
+    "metrics_token_file": "path",
+    "public_metrics": "bool",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -187,6 +190,28 @@ def _braincloud_tokens(token_file: Path | None) -> Secrets | None:
     return Secrets.parse(text) if text.strip() else None
 
 
+def _metrics_tokens(token: str | None, token_file: Path | None) -> Secrets | None:
+    """``--metrics-token``, else ``--metrics-token-file``, else ``$RECEIVER_METRICS_TOKEN``;
+    comma-separated tokens are all accepted, for rotation."""
+    if token is not None and token_file is not None:
+        raise SettingsError("use either --metrics-token or --metrics-token-file, not both")
+    where = "--metrics-token"
+    if token_file is not None:
+        where = f"metrics token file {token_file}"
+        try:
+            token = token_file.read_text(encoding="utf-8")
+        except OSError as err:
+            raise SettingsError(f"{where}: {err.strerror}") from None
+    elif token is None:
+        where, token = f"${METRICS_TOKEN_ENV}", os.environ.get(METRICS_TOKEN_ENV, "")
+        if not token.strip():
+            return None
+    try:
+        return Secrets.parse(token)
+    except ValueError:
+        raise SettingsError(f"{where} holds no token") from None
+
+
 def _counter_settings(values: Mapping[str, Any], positive: Any) -> CounterSettings:
     """``--counters``, ``--redis-url``, ``--counters-fallback``, ``--redis-timeout-ms`` (or
     ``counters: {backend, redis_url, fallback, timeout_ms, max_keys, max_per_key, key_prefix}``
@@ -286,6 +311,12 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
             f"braincloud_pre_fail_safe must be allow or deny, got {pre_fail_safe!r}"
         )
     counters = _counter_settings(values, positive)
+    metrics_tokens = _metrics_tokens(values.get("metrics_token"), values.get("metrics_token_file"))
+    public_metrics = bool(values.get("public_metrics", False))
+    if metrics_tokens is not None and public_metrics:
+        raise SettingsError(
+            "--public-metrics opens /metrics to anyone: it cannot go with a metrics token"
+        )
     return ServiceConfig(
         counters=counters,
         policies=values.get("policies") or shipped_policies(),
@@ -306,4 +337,6 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
         braincloud_pre_fail_safe=pre_fail_safe,
         signature_fallback=_signature_fallback(values, positive),
+        metrics_tokens=metrics_tokens,
+        public_metrics=public_metrics,
     )

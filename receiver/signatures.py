@@ -81,6 +81,14 @@ class Secrets:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_keyed", tuple(_KeyedSHA256(key) for key in self.keys))
 
+    def __reduce__(self) -> tuple[type[Secrets], tuple[tuple[bytes, ...]]]:
+        """Pickle the keys only; unpickling builds the keyed states again.
+
+        hashlib's states cannot be pickled, and ``receiver serve --workers N`` hands its
+        configuration to each spawned worker by pickling it (over the worker's pipe).
+        """
+        return (Secrets, (self.keys,))
+
     def digests(self, body: bytes) -> list[bytes]:
         """The HMAC-SHA256 of ``body`` with each secret."""
         return [each.digest(body) for each in self._keyed]

@@ -661,7 +661,9 @@ def test_without_a_token_loopback_accepts_unauthenticated_hooks(
 
 
 def test_without_a_token_off_loopback_the_endpoint_is_off(make: Callable[..., Harness]) -> None:
-    harness = make(braincloud_tokens=None, host="0.0.0.0", secrets=Secrets.parse("s"))
+    harness = make(
+        braincloud_tokens=None, host="0.0.0.0", secrets=Secrets.parse("s"), public_metrics=True
+    )  # public metrics: this test reads them without a metrics token
     response = harness.post(envelope(), token=None)
     assert response.status_code == 401
     assert "brainCloud hooks are off" in response.json()["error"]

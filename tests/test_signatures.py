@@ -642,3 +642,30 @@ def test_bad_fallback_settings_are_errors(values: dict[str, Any], says: str) -> 
 def test_the_fallback_settings_survive_pickling_to_workers() -> None:
     settings = FallbackSettings(1234, 7.5)
     assert pickle.loads(pickle.dumps(settings)) == settings
+
+
+# -- pickling (how --workers N hands the settings to each spawned worker) ---------------------
+
+
+@given(
+    text=st.text(alphabet=string.printable + "é€", min_size=1).filter(
+        lambda t: any(part.strip() for part in t.split(","))
+    )
+)
+@FAST
+def test_pickled_secrets_sign_the_same_as_the_original(text: str) -> None:
+    secrets = Secrets.parse(text)
+    copy = pickle.loads(pickle.dumps(secrets))
+    assert copy.keys == secrets.keys
+    assert copy.digests(b'{"a":1}') == secrets.digests(b'{"a":1}')
+    assert repr(copy) == repr(secrets)
+
+
+def test_a_pickled_secret_carries_only_the_keys() -> None:
+    # hashlib states cannot be pickled: the copy rebuilds them from the keys.
+    secrets = Secrets((KEY, b"old-key"))
+    assert secrets.__reduce__() == (Secrets, ((KEY, b"old-key"),))
+    body = b'{"eventName":"message.shouldCreate","data":{}}'
+    copy = pickle.loads(pickle.dumps(secrets))
+    headers = {"x-amity-signature": sign_base64(b"old-key", body)}
+    assert verify(body, headers, copy).ok
