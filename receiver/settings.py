@@ -42,6 +42,7 @@ from receiver.errors import ReceiverError
 from receiver.signatures import Secrets
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig, expand_env
+from receiver.yamlnodes import safe_load
 
 SECRET_ENV = "RECEIVER_SOCIALPLUS_SECRET"
 REDIS_URL_ENV = "RECEIVER_REDIS_URL"
@@ -112,7 +113,7 @@ def _check(where: str, key: str, value: Any, kind: str, base: Path) -> Any:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise SettingsError(f"{path}: cannot read the config file: {err.strerror}") from None
     except yaml.MarkedYAMLError as err:
