@@ -28,6 +28,7 @@ from receiver.config import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
+    DEFAULT_RELOAD_TIMEOUT,
     ServiceConfig,
     shipped_policies,
 )
@@ -60,6 +61,7 @@ TOP_KEYS = {
     "decision_log": "path",
     "log_content": "bool",
     "watch": "bool",
+    "reload_timeout": "number",
     "log_level": "str",
     "users": "map",
     "braincloud_token_file": "path",
@@ -285,6 +287,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         decision_log=values.get("decision_log"),
         log_content=bool(values.get("log_content", False)),
         watch=bool(values.get("watch", False)),
+        reload_timeout=positive("reload_timeout", DEFAULT_RELOAD_TIMEOUT),
         log_level=values.get("log_level", "info"),
         braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
         braincloud_pre_fail_safe=pre_fail_safe,
