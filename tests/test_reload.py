@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 
 from receiver import reload
+from receiver.config import DEFAULT_RELOAD_TIMEOUT
+from receiver.errors import ReceiverError
 from receiver.evaluator import evaluate
 from receiver.payload import parse_event
 from receiver.reload import LivePolicies, ReloadFailed, check_in_child, check_with_time_limit
+from receiver.settings import build
 from receiver.values import Timestamp
 
 GOOD = """\
@@ -268,3 +271,13 @@ def test_a_watcher_that_fails_starts_again(
     assert len(starts) == 2
     assert "watcher failed; starting it again" in caplog.text
     assert counted.ok == 2
+
+
+def test_the_reload_timeout_comes_from_the_flag_or_the_config_file(tmp_path: Path) -> None:
+    config_file = tmp_path / "receiver.yaml"
+    config_file.write_text("reload_timeout: 5\n", encoding="utf-8")
+    assert build({}).reload_timeout == DEFAULT_RELOAD_TIMEOUT == 30
+    assert build({"config": config_file}).reload_timeout == 5
+    assert build({"config": config_file, "reload_timeout": 2.5}).reload_timeout == 2.5
+    with pytest.raises(ReceiverError, match="reload-timeout must be positive"):
+        build({"reload_timeout": 0})
