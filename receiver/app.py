@@ -77,7 +77,7 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         if ok:
             metrics.set_revision(revision)
 
-    live = LivePolicies(config.policies, config.users, on_reload)
+    live = LivePolicies(config.policies, config.users, on_reload, config.reload_timeout)
     if decision_log is None:
         if config.decision_log is not None:
             decision_log = DecisionLog(
@@ -164,10 +164,13 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []
+
+        def on_sighup() -> None:
+            tasks[:] = [task for task in tasks if not task.done()]  # reloads coalesce
+            tasks.append(loop.create_task(_reload(live)))
+
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(live)))
-            )
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
         if config.watch:
             tasks.append(loop.create_task(live.watch()))
         try:

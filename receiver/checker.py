@@ -25,7 +25,14 @@ from receiver.counters.declare import warn_unused as warn_unused_counters
 from receiver.diagnostics import Diagnostics, did_you_mean
 from receiver.dsl import ast
 from receiver.dsl.functions import FUNCTIONS, Function, Keyword, Type
-from receiver.dsl.parser import RESERVED, ExprSource, ParseCache, parse_expression
+from receiver.dsl.parser import (
+    MAX_EXPRESSION_DEPTH,
+    RESERVED,
+    ExprSource,
+    ParseCache,
+    parse_expression,
+    too_deep_message,
+)
 from receiver.dsl.template import Template, parse_template
 from receiver.policy import Action, Mode, OnError, PolicyDoc, RuleDoc
 from receiver.source import Span
@@ -151,6 +158,7 @@ class _Scope:
         self.macro_types: dict[str, Type] = {}
         self.macro_uses_it: dict[str, bool] = {}
         self.visiting: list[str] = []
+        self.visiting_depth = 0  # summed parse depths of the macros in `visiting`
         self.used: set[str] = set()
         self.counters = counter_ids(doc)
 
@@ -278,9 +286,15 @@ class _Scope:
         macro_doc = self.doc.macros[name]
         parsed = parse_expression(macro_doc.expr, self.diags, self.parsed)
         body: ast.Node | None = None
-        if parsed is not None:
+        levels = ast.depth(parsed) if parsed is not None else 0
+        if parsed is not None and self.visiting_depth + levels > MAX_EXPRESSION_DEPTH:
+            # Resolving would recurse through every macro of the chain at once.
+            self.diags.error("too-deep", too_deep_message(macros=True), use)
+        elif parsed is not None:
             errors_before = len(self.diags.errors)
+            self.visiting_depth += levels
             resolved, t = self.resolve(parsed, in_lambda=True)
+            self.visiting_depth -= levels
             if len(self.diags.errors) == errors_before:
                 body = resolved
                 self.macro_types[name] = t
@@ -290,6 +304,18 @@ class _Scope:
         self.visiting.pop()
         self.macro_bodies[name] = body
         return body
+
+    def bounded(self, resolved: ast.Node) -> ast.Node | None:
+        """A resolved top-level expression, or None (``too-deep``) when macros nest it too deep.
+
+        Every later stage (compiler, evaluator, explanations, coverage) recurses over
+        resolved trees, so none is deeper than MAX_EXPRESSION_DEPTH.
+        """
+        found = ast.deeper_than(resolved, MAX_EXPRESSION_DEPTH)
+        if found is None:
+            return resolved
+        self.diags.error("too-deep", too_deep_message(macros=True), found[1].span)
+        return None
 
     # -- operators -----------------------------------------------------------------------
 
@@ -625,6 +651,8 @@ def _check_rule(
         if parsed is None:
             return None
         resolved, t = scope.resolve(parsed, in_lambda=False)
+        if scope.bounded(resolved) is None:
+            return None
         if t not in ("bool", "any", ERROR):
             diags.error(
                 "not-boolean",
@@ -646,7 +674,10 @@ def _check_rule(
         if message is not None:
             parts: list[str | ast.Node] = []
             for part in message.parts:
-                parts.append(part if isinstance(part, str) else scope.resolve(part, False)[0])
+                if isinstance(part, str):
+                    parts.append(part)
+                elif (bounded := scope.bounded(scope.resolve(part, False)[0])) is not None:
+                    parts.append(bounded)
             message = Template(tuple(parts), message.span)
     sets: list[tuple[Target, ast.Node]] = []
     seen_targets: dict[str, Span] = {}
@@ -666,6 +697,7 @@ def _check_rule(
             )
             parsed = None
         value = scope.resolve(parsed, in_lambda=False)[0] if parsed is not None else None
+        value = scope.bounded(value) if value is not None else None
         if target is not None and value is not None:
             key = str(target)
             if key in seen_targets:

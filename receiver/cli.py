@@ -33,6 +33,7 @@ from receiver.config import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
+    DEFAULT_RELOAD_TIMEOUT,
 )
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.plan import count_sync, counter_values, plan_for, strike_sync
@@ -263,6 +264,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="reload the policies when their files change",
+    )
+    opt(
+        "--reload-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="abandon a policy reload that takes longer, and count it as failed "
+        f"(default: {DEFAULT_RELOAD_TIMEOUT:g})",
     )
     opt(
         "--log-level",

@@ -30,6 +30,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DEADLINE_MS = 2000
 DEFAULT_MAX_BODY = 256 * 1024
+DEFAULT_RELOAD_TIMEOUT = 30.0  # seconds a policy reload may take before it is abandoned
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ServiceConfig:
     decision_log: Path | None = None  # None: stdout
     log_content: bool = False
     watch: bool = False
+    reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
     log_level: str = "info"
     braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null

@@ -35,6 +35,10 @@ from receiver.policy import (
 from receiver.source import SourceFile
 from receiver.yamlnodes import NodeReader, compose_source, read_source_text, scalar_value
 
+# A policy file larger than this is refused (``too-large``) before it is parsed: the
+# shipped files are a few KiB, and a generated set of 10,000 rules is better split.
+MAX_POLICY_FILE_BYTES = 1024 * 1024
+
 POLICY_FIELDS = (
     "policy", "description", "priority", "on_error", "lists", "macros", "counters", "rules",
 )  # fmt: skip
@@ -353,5 +357,5 @@ def load_text(path: str, text: str, diagnostics: Diagnostics) -> PolicyDoc | Non
 
 
 def load_file(path: Path, diagnostics: Diagnostics) -> PolicyDoc | None:
-    text = read_source_text(path, diagnostics)
+    text = read_source_text(path, diagnostics, MAX_POLICY_FILE_BYTES)
     return None if text is None else load_text(str(path), text, diagnostics)

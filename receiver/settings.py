@@ -28,6 +28,7 @@ from receiver.config import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
+    DEFAULT_RELOAD_TIMEOUT,
     ServiceConfig,
     shipped_policies,
 )
@@ -47,6 +48,7 @@ from receiver.signatures import (
 )
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig, expand_env
+from receiver.yamlnodes import safe_load
 
 SECRET_ENV = "RECEIVER_SOCIALPLUS_SECRET"
 REDIS_URL_ENV = "RECEIVER_REDIS_URL"
@@ -65,6 +67,7 @@ TOP_KEYS = {
     "decision_log": "path",
     "log_content": "bool",
     "watch": "bool",
+    "reload_timeout": "number",
     "log_level": "str",
     "users": "map",
     "braincloud_token_file": "path",
@@ -123,7 +126,7 @@ def _check(where: str, key: str, value: Any, kind: str, base: Path) -> Any:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise SettingsError(f"{path}: cannot read the config file: {err.strerror}") from None
     except yaml.MarkedYAMLError as err:
@@ -333,6 +336,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         decision_log=values.get("decision_log"),
         log_content=bool(values.get("log_content", False)),
         watch=bool(values.get("watch", False)),
+        reload_timeout=positive("reload_timeout", DEFAULT_RELOAD_TIMEOUT),
         log_level=values.get("log_level", "info"),
         braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
         braincloud_pre_fail_safe=pre_fail_safe,

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from receiver.errors import ReceiverError
+from receiver.yamlnodes import safe_load
 
 
 class UserFileError(ReceiverError):
@@ -58,7 +59,7 @@ class StaticDirectory:
         except OSError as err:
             raise UserFileError(f"{path}: cannot read the users file: {err.strerror}") from None
         try:
-            records = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            records = json.loads(text) if path.suffix == ".json" else safe_load(text)
         except json.JSONDecodeError as err:
             raise UserFileError(
                 f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"

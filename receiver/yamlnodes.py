@@ -2,7 +2,18 @@
 
 Shared by the policy loader and the policy-test reader: both compose YAML with
 ``yaml.compose`` (so every node keeps its marks) and check the shape of what they
-read, reporting problems as diagnostics that point at the node.
+read, reporting problems as diagnostics that point at the node. The users file, the
+``--config`` file and counter seed files are read through :func:`safe_load`, the same
+composition turned into plain Python values.
+
+Limits (text stage, before anything walks a tree): YAML aliases share one node among
+many places, so a few hundred bytes of nested aliases (``&a [*b, *b, ...]``) stand for
+billions of nodes to whoever walks the tree as if it were one (a reader, a JSON
+encoder, a user record copy). Composing stays linear, and the walk here visits every
+node once; when a document has aliases, the nodes they add are counted from the
+parser's events and a document whose aliases add more than
+:data:`MAX_ALIAS_EXPANSION` nodes, or whose alias refers to the collection it sits in,
+is refused at that alias (:class:`AliasError`).
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from receiver.diagnostics import Diagnostics, did_you_mean
 from receiver.source import SourceFile, Span
 
 _constructor = yaml.constructor.SafeConstructor()
+MAX_ALIAS_EXPANSION = 10_000  # nodes that aliases may add to one YAML document
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -35,12 +47,22 @@ def scalar_value(node: yaml.ScalarNode) -> Any:
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 
 
+class AliasError(yaml.MarkedYAMLError):
+    """A YAML alias past the expansion limit, or one inside the collection it names."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        # libyaml's marks are another class, with the same index, line and column.
+        plain = yaml.Mark("<yaml>", mark.index, mark.line, mark.column, None, 0)
+        super().__init__(problem=problem, problem_mark=plain)
+
+
 def compose(text: str) -> yaml.Node | None:
     """The YAML node tree, through libyaml when that gives the same answer (14x faster).
 
     libyaml counts marks in bytes and is laxer about tabs, so it is used only for ASCII
     text without tabs; anything it rejects is read again by the pure-Python loader,
-    whose error messages (and positions) are the ones we report.
+    whose error messages (and positions) are the ones we report. Raises
+    :class:`AliasError` for aliases past the limits (see the module docstring).
     """
     if _FAST_LOADER is not None and text.isascii() and "\t" not in text:
         try:
@@ -48,16 +70,29 @@ def compose(text: str) -> yaml.Node | None:
         except yaml.YAMLError:
             pass
         else:
-            _plain_style_as_none(root)
+            if _plain_style_as_none(root):
+                _check_aliases(text, _FAST_LOADER)
             return root
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if _has_shared_nodes(root):
+        _check_aliases(text, yaml.SafeLoader)
+    return root
 
 
-def _plain_style_as_none(root: yaml.Node | None) -> None:
-    """libyaml marks plain scalars with style '' where PyYAML says None; use PyYAML's."""
+def _plain_style_as_none(root: yaml.Node | None) -> bool:
+    """libyaml marks plain scalars with style '' where PyYAML says None; use PyYAML's.
+
+    Visits each node once, however many aliases share it; says whether any does.
+    """
+    seen: set[int] = set()
+    shared = False
     stack = [root]
     while stack:
         node = stack.pop()
+        if id(node) in seen:
+            shared = True
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             if node.style == "":
                 node.style = None
@@ -66,12 +101,97 @@ def _plain_style_as_none(root: yaml.Node | None) -> None:
         elif isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 stack.extend((key, value))
+    return shared
+
+
+def _has_shared_nodes(root: yaml.Node | None) -> bool:
+    """Whether a node is reached twice (an alias), visiting each node once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return False
+
+
+def _check_aliases(text: str, loader: Any) -> None:
+    """Count the nodes the aliases of each document add; raise AliasError past the limit.
+
+    Runs on the parser's events (only for texts that have aliases): an anchored node's
+    expanded size is known when it ends, and each alias adds that many nodes.
+    """
+    sizes: dict[str, int] = {}  # anchor -> expanded node count, once its node has ended
+    open_anchors: set[str] = set()
+    stack: list[tuple[int, str | None]] = []  # open collections: (node count, anchor)
+    added = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            sizes.clear()
+            added = 0
+        elif isinstance(event, yaml.CollectionStartEvent):
+            stack.append((1, event.anchor))
+            if event.anchor is not None:
+                open_anchors.add(event.anchor)
+        elif isinstance(event, yaml.ScalarEvent | yaml.CollectionEndEvent | yaml.AliasEvent):
+            if isinstance(event, yaml.ScalarEvent):
+                size, anchor = 1, event.anchor
+            elif isinstance(event, yaml.CollectionEndEvent):
+                size, anchor = stack.pop()
+                open_anchors.discard(anchor or "")
+            else:
+                anchor = None
+                if event.anchor in open_anchors:
+                    raise AliasError(
+                        f"the alias '*{event.anchor}' is inside the collection it names, so "
+                        "it never ends; write the values out instead of an alias",
+                        event.start_mark,
+                    )
+                size = sizes.get(event.anchor or "", 1)
+                added += size
+                if added > MAX_ALIAS_EXPANSION:
+                    raise AliasError(
+                        f"the aliases up to '*{event.anchor}' stand for more than "
+                        f"{MAX_ALIAS_EXPANSION:,} YAML nodes; write the values out instead "
+                        "of nesting aliases",
+                        event.start_mark,
+                    )
+            if anchor is not None:
+                sizes[anchor] = size
+            if stack:
+                count, open_anchor = stack[-1]
+                stack[-1] = (count + size, open_anchor)
+
+
+def safe_load(text: str) -> Any:
+    """Plain Python values of a YAML text (like ``yaml.safe_load``), aliases bounded.
+
+    Raises yaml.YAMLError (AliasError past the alias limits) as ``yaml.safe_load`` does.
+    """
+    root = compose(text)
+    if root is None:
+        return None
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 def compose_source(source: SourceFile, diagnostics: Diagnostics, what: str) -> yaml.Node | None:
     """The root node of a file's YAML; None (with a diagnostic) when broken or empty."""
     try:
         root = compose(source.text)
+    except AliasError as err:
+        offset = err.problem_mark.index if err.problem_mark is not None else 0
+        diagnostics.error("yaml-alias", str(err.problem), source.span(offset))
+        return None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         offset = mark.index if mark is not None else 0
@@ -91,15 +211,34 @@ def compose_source(source: SourceFile, diagnostics: Diagnostics, what: str) -> y
     return root
 
 
-def read_source_text(path: Path, diagnostics: Diagnostics) -> str | None:
-    """A file's UTF-8 text; None (with a diagnostic) when it cannot be read."""
+def read_source_text(path: Path, diagnostics: Diagnostics, limit: int | None = None) -> str | None:
+    """A file's UTF-8 text; None (with a diagnostic) when it cannot be read.
+
+    With ``limit``, a file of more bytes than that is refused (``too-large``) without
+    reading past the limit.
+    """
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        diagnostics.error("encoding", f"the file is not UTF-8 text ({err.reason})", None, str(path))
+        with path.open("rb") as file:
+            data = file.read() if limit is None else file.read(limit + 1)
     except OSError as err:
         diagnostics.error("io", f"cannot read the file: {err.strerror}", None, str(path))
-    return None
+        return None
+    if limit is not None and len(data) > limit:
+        diagnostics.error(
+            "too-large",
+            f"the file is larger than {limit:,} bytes, the limit for this kind of file; "
+            "split it into several files",
+            None,
+            str(path),
+        )
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        diagnostics.error("encoding", f"the file is not UTF-8 text ({err.reason})", None, str(path))
+        return None
+    # The universal newlines of text mode, as Path.read_text reads them.
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 class NodeReader:

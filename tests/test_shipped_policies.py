@@ -130,6 +130,7 @@ ANNOUNCEMENTS = "channel-access/announcements-read-only"
 ADULTS_MESSAGES = "channel-access/adults-messages-need-age-verification"
 NO_LINKS = "channel-access/no-links-in-newcomer-channels"
 BROADCAST = "channel-access/broadcast-create-staff-only"
+NAME_NOT_TEXT = "channel-naming/channel-name-not-text"
 NAME_LENGTH = "channel-naming/channel-name-length"
 NAME_PROFANE = "channel-naming/channel-name-profane"
 NAME_RESERVED = "channel-naming/channel-name-reserved"
@@ -144,6 +145,7 @@ PROFANITY = "profanity/censor-profanity"
 PHONES = "privacy/redact-phone-numbers"
 POST_DELETE = "post-deletion/post-delete-allowed"
 BC_EXTRADATA = "braincloud-event-enrichment/send-event-extradata"
+BC_XP_NOT_A_NUMBER = "braincloud-experience/xp-not-a-number"
 BC_XP_MULTIPLIER = "braincloud-experience/xp-multiplier"
 BC_XP_TOO_HIGH = "braincloud-experience/xp-too-high"
 BC_FULL_NAME = "braincloud-entities/contact-full-name"
@@ -453,6 +455,18 @@ CASES: list[Case] = [
         rule=NAME_LENGTH,
     ),
     Case(
+        "a channel name that is not text is refused, not skipped",
+        payload("channel.shouldCreate", {"channelId": "ch_x", "displayName": 12345}),
+        deny("Channel names must be text."),
+        rule=NAME_NOT_TEXT,
+    ),
+    Case(
+        "a flag reason that is not text is an unknown reason",
+        payload("message.shouldFlag", {"messageId": "m1", "reason": ["spam"]}),
+        deny(MSG_FLAG_REASONS),
+        rule=FLAG_UNKNOWN,
+    ),
+    Case(
         "a conversation channel has no name to check",
         payload("channel.shouldCreate", {"channelId": "ch_dm", "type": "conversation"}),
         ALLOW,
@@ -501,6 +515,12 @@ CASES: list[Case] = [
         hook("pre-set-xp-multiplied.json"),
         hook_modified("pre-set-xp-multiplied.json", {"xp_points": 6000}),
         modified_by=(BC_XP_MULTIPLIER,),
+    ),
+    Case(
+        "brainCloud XP sent as a string is refused (issue 18: it passed as status 200)",
+        hook("pre-set-xp-too-high.json", message={"xp_points": "99999"}),
+        {"action": "deny", "message": "XP must be a number."},
+        rule=BC_XP_NOT_A_NUMBER,
     ),
     Case(
         "brainCloud XP over 10000 after the multiplier",

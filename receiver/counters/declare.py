@@ -242,7 +242,7 @@ def _expression(
         return None
     errors = len(diags.errors)
     resolved, t = scope.resolve(parsed, in_lambda=False)
-    if len(diags.errors) > errors:
+    if len(diags.errors) > errors or scope.bounded(resolved) is None:
         return None
     if boolean and t not in ("bool", "any", "null"):
         diags.error(

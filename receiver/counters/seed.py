@@ -17,6 +17,7 @@ from receiver.counters.plan import now_ms
 from receiver.diagnostics import did_you_mean
 from receiver.errors import ReceiverError
 from receiver.values import Timestamp
+from receiver.yamlnodes import safe_load
 
 
 class SeedError(ReceiverError):
@@ -79,7 +80,7 @@ def seed_mapping(
 
 def read_seed_file(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as err:
         raise SeedError(f"{path}: cannot read the counter seeds: {err.strerror}") from None
     except yaml.YAMLError as err:

@@ -176,23 +176,61 @@ def walk(node: Node) -> list[Node]:
     return out
 
 
+def depth(node: Node) -> int:
+    """Levels of nodes from the root to the deepest leaf (a leaf alone is 1); no recursion."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(current))
+    return deepest
+
+
+def deeper_than(node: Node, limit: int) -> tuple[Node, Node] | None:
+    """A node more than ``limit`` levels down, and where to report it; None if none is.
+
+    Where to report is the node itself, or the outermost inlined macro on its path
+    (the name where the rule uses it). No recursion, whatever the depth.
+    """
+    stack: list[tuple[Node, int, Node | None]] = [(node, 1, None)]
+    while stack:
+        current, level, macro = stack.pop()
+        if level > limit:
+            return current, macro or current
+        if macro is None and isinstance(current, Macro):
+            macro = current
+        stack.extend((child, level + 1, macro) for child in children(current))
+    return None
+
+
 def with_spans(node: Node, move: Callable[[Span], Span]) -> Node:
-    """A copy of a tree with every span in it (nodes, operators, names) replaced by ``move``."""
-    cls: Callable[..., Node] = type(node)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(node))
-    return cls(*[_with_spans(getattr(node, name), move) for name in names])
+    """A copy of a tree with every span in it (nodes, operators, names) replaced by ``move``.
+
+    Builds the copies children first, from a list of the nodes, so that no recursion
+    follows the depth of the tree.
+    """
+    copies: dict[int, Node] = {}
+    for current in reversed(walk(node)):
+        cls: Callable[..., Node] = type(current)
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(current))
+        copies[id(current)] = cls(
+            *[_with_spans(getattr(current, name), move, copies) for name in names]
+        )
+    return copies[id(node)]
 
 
 _FIELD_NAMES: dict[Callable[..., Node], tuple[str, ...]] = {}  # by node class
 
 
-def _with_spans(value: object, move: Callable[[Span], Span]) -> object:
+def _with_spans(value: object, move: Callable[[Span], Span], copies: dict[int, Node]) -> object:
     if isinstance(value, Span):
         return move(value)
     if isinstance(value, Node):
-        return with_spans(value, move)
+        copied = copies.get(id(value))
+        return with_spans(value, move) if copied is None else copied
     if isinstance(value, tuple):  # arguments, keyword arguments and their spans, map items
-        return tuple(_with_spans(item, move) for item in value)
+        return tuple(_with_spans(item, move, copies) for item in value)
     return value

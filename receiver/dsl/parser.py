@@ -23,6 +23,13 @@ from receiver.dsl.grammar import build_parser, parser
 from receiver.source import SourceFile, Span
 from receiver.values import Duration
 
+# How many levels an expression may nest (each operator, call, list, index or field
+# access is a level; brackets alone are not), macros inlined: the checker, compiler,
+# evaluator, explanations and coverage recurse up to about six frames per level, and
+# this keeps them far from Python's recursion limit of 1,000 (tests/dsl/test_depth.py
+# runs every stage at the limit within 700 frames). Deeper expressions get ``too-deep``.
+MAX_EXPRESSION_DEPTH = 100
+
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 RESERVED = frozenset(
     [
@@ -480,7 +487,7 @@ def _moved_span(first: ExprSource, to: ExprSource, span: Span) -> Span:
 def parse_expression(
     src: ExprSource, diagnostics: Diagnostics, cache: ParseCache | None = None
 ) -> ast.Node | None:
-    """Parse one expression; on failure add one ``syntax`` error and return None."""
+    """Parse one expression; on failure add one ``syntax`` (or ``too-deep``) error, return None."""
     if cache is not None and (tree := cache.get(src)) is not None:
         return tree
     if not src.text.strip():
@@ -494,10 +501,23 @@ def parse_expression(
     except _LiteralError as err:
         diagnostics.error("syntax", err.message, err.span)
     else:
+        found = ast.deeper_than(tree, MAX_EXPRESSION_DEPTH)
+        if found is not None:
+            diagnostics.error("too-deep", too_deep_message(), found[1].span)
+            return None
         if cache is not None:
             cache.add(src, tree)
         return tree
     return None
+
+
+def too_deep_message(macros: bool = False) -> str:
+    where = " with the macros it uses inlined" if macros else ""
+    return (
+        f"this expression nests more than {MAX_EXPRESSION_DEPTH} levels deep{where} (each "
+        "operator, call, list, index or field access is a level); write a long chain of "
+        "alternatives as a list (x in [a, b, c]) or a list of lists, or split the rule"
+    )
 
 
 def _tree_parser_error(text: str, err: UnexpectedInput) -> UnexpectedInput:

@@ -1,0 +1,115 @@
+"""End to end: reloads of the real ``receiver serve`` that fail never take it down.
+
+A ``--watch`` server gets an alias bomb and a too-deep expression, stays up, counts
+both failures and applies the next good edit; a SIGHUP reload of a set that loads
+slower than ``--reload-timeout`` is abandoned and counted, requests are answered
+meanwhile, and the next reload applies. Servers come from the harness of
+``test_serve_e2e`` (own session, killed at the end, every wait bounded).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_serve_e2e import Launch, Server, answer_message, launcher, policy, policy_dir, wait_for
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, process groups) needed"
+)
+
+BOMB = (
+    "policy: bomb\nlists:\n  l0: &l0 [a, a, a, a, a, a, a, a, a]\n"
+    + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 11))
+    + "rules: []\n"
+)
+TOO_DEEP = """\
+policy: deep
+rules:
+  - id: deep
+    events: message.shouldCreate
+    when: {condition}
+    action: deny
+""".replace("{condition}", " or ".join(f"data.n == {i}" for i in range(1000)))
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Launch]:
+    with launcher(tmp_path) as start:
+        yield start
+
+
+def reloads(server: Server, result: str) -> float:
+    return server.metric("receiver_policy_reloads_total", result=result)
+
+
+def reached(server: Server, result: str, count: int) -> Callable[[], bool]:
+    return lambda: reloads(server, result) >= count
+
+
+def test_watch_survives_a_bomb_and_a_too_deep_file_and_applies_the_next_edit(
+    launch: Launch, tmp_path: Path
+) -> None:
+    policies = policy_dir(tmp_path, policy("v1"))
+    server = launch("--policies", str(policies), "--watch")
+    assert answer_message(server) == "v1"
+    for failures, (name, text, code) in enumerate(
+        [("bomb.yaml", BOMB, "yaml-alias"), ("deep.yaml", TOO_DEEP, "too-deep")], start=1
+    ):
+        (policies / name).write_text(text)
+        wait_for(f"the failed reload of {name}", reached(server, "failed", failures), 30)
+        assert reloads(server, "failed") == failures
+        assert code in server.err()
+        assert answer_message(server) == "v1"  # the old set still serves
+        (policies / name).unlink()
+        wait_for(f"the reload without {name}", reached(server, "ok", failures + 1), 30)
+    (policies / "chat.yaml").write_text(policy("v2"))
+    wait_for("the v2 answer", lambda: answer_message(server) == "v2", 30)
+    assert server.proc.poll() is None
+    assert "Traceback" not in server.err()
+
+
+def slow_set(directory: Path, files: int = 8, rules: int = 2500) -> None:
+    """Files that each take most of a second to load here (15,000 rules: about 5 s)."""
+    for f in range(files):
+        lines = [f"policy: big{f}", "rules:"]
+        for k in range(rules):
+            lines += [
+                f"  - id: r{k}",
+                "    events: message.shouldCreate",
+                f'    when: text contains "w{f}x{k}" and len(text) > {k % 50} or data.n == {k}',
+                "    action: deny",
+                "    message: no",
+            ]
+        (directory / f"big{f}.yaml").write_text("\n".join(lines) + "\n")
+
+
+def test_a_reload_past_the_time_limit_is_abandoned_and_later_reloads_apply(
+    launch: Launch, tmp_path: Path
+) -> None:
+    policies = policy_dir(tmp_path, policy("v1"))
+    server = launch("--policies", str(policies), "--reload-timeout", "3")
+    slow_set(policies)
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGHUP)
+    slowest = 0.0
+    while reloads(server, "failed") == 0 and time.monotonic() - started < 30:
+        asked = time.monotonic()
+        assert answer_message(server) == "v1"  # answered while the child loads
+        slowest = max(slowest, time.monotonic() - asked)
+        time.sleep(0.1)
+    abandoned_after = time.monotonic() - started
+    assert reloads(server, "failed") == 1
+    assert "longer than the reload time limit (3 s)" in server.err()
+    assert abandoned_after < 15  # 3 s and the kill, not the whole load
+    assert slowest < 1.0
+    for path in policies.glob("big*.yaml"):
+        path.unlink()
+    (policies / "chat.yaml").write_text(policy("v2"))
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for("the v2 answer", lambda: answer_message(server) == "v2", 30)
+    assert reloads(server, "ok") == 2
+    assert server.proc.poll() is None
