@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_serve_e2e import Launch, Server, answer_message, launcher, policy, policy_dir, wait_for
+from serverproc import Launch, Server, launcher, policy_dir, wait_for
+from test_serve_e2e import answer_message, policy
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, process groups) needed"
