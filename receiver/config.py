@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from receiver.counters.settings import CounterSettings
+from receiver.limits import ConnectionLimits
 from receiver.signatures import Secrets
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig
@@ -52,6 +53,7 @@ class ServiceConfig:
     braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
     counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)  # per worker
 
     @property
     def deadline(self) -> float:

@@ -27,6 +27,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 import receiver
 from receiver.app import create_app
 from receiver.config import ServiceConfig, is_loopback
+from receiver.connections import protocol_class, raise_fd_limit
 from receiver.diagnostics import render_text
 from receiver.errors import PolicyLoadError, ReceiverError
 from receiver.reload import load_snapshot
@@ -71,12 +72,16 @@ def preflight(config: ServiceConfig) -> None:
 
 
 def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
+    app = create_app(config)
+    limits = config.connections
+    raise_fd_limit(limits)
     return uvicorn.Config(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         loop="auto",  # uvloop when installed
-        http="auto",  # httptools when installed
+        http=protocol_class(limits, app.state.metrics.refused_connection),  # httptools
+        h11_max_incomplete_event_size=limits.max_head_bytes,  # the same bound, were h11 chosen
         lifespan="on",
         access_log=False,
         server_header=False,

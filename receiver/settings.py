@@ -39,6 +39,13 @@ from receiver.counters.settings import (
     CounterSettings,
 )
 from receiver.errors import ReceiverError
+from receiver.limits import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    ConnectionLimits,
+)
 from receiver.signatures import Secrets
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig, expand_env
@@ -64,6 +71,10 @@ TOP_KEYS = {
     "braincloud_token_file": "path",
     "braincloud_pre_fail_safe": "str",
     "counters": "map",
+    "max_head_bytes": "int",
+    "read_timeout": "number",
+    "max_concurrency": "int",
+    "max_connections": "int",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -268,8 +279,15 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
             f"braincloud_pre_fail_safe must be allow or deny, got {pre_fail_safe!r}"
         )
     counters = _counter_settings(values, positive)
+    connections = ConnectionLimits(
+        max_head_bytes=positive("max_head_bytes", DEFAULT_MAX_HEAD_BYTES),
+        read_timeout=float(positive("read_timeout", DEFAULT_READ_TIMEOUT)),
+        max_concurrency=positive("max_concurrency", DEFAULT_MAX_CONCURRENCY),
+        max_connections=positive("max_connections", DEFAULT_MAX_CONNECTIONS),
+    )
     return ServiceConfig(
         counters=counters,
+        connections=connections,
         policies=values.get("policies") or shipped_policies(),
         host=values.get("host", DEFAULT_HOST),
         port=values.get("port", DEFAULT_PORT),
