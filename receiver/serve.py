@@ -102,6 +102,13 @@ def _announce(config: ServiceConfig) -> None:
         count = len(config.secrets.keys)
         log.info("verifying signatures with %d secret%s", count, "s" if count > 1 else "")
     _announce_braincloud(config)
+    limits = config.connections
+    log.info(
+        "connection limits per worker: request head %d bytes, read timeout %g s, %d "
+        "requests answered at once, %d open connections",
+        limits.max_head_bytes, limits.read_timeout, limits.max_concurrency,
+        limits.max_connections,
+    )  # fmt: skip
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; request path: %s",

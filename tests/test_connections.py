@@ -463,3 +463,6 @@ def test_every_worker_enforces_the_limits(launch: Launch, tmp_path: Path) -> Non
     assert refused(server, "head-too-large") == 6  # summed over the workers
     assert refused(server, "read-timeout") == 1
     assert server.post(message("forbidden")).json()["action"] == "deny"
+    assert "connection limits per worker: request head 4096 bytes, read timeout 1 s" in (
+        server.err()
+    )
