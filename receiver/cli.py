@@ -44,6 +44,12 @@ from receiver.dsl import textfuncs
 from receiver.errors import PayloadError, PolicyLoadError, ReceiverError
 from receiver.evaluator import evaluate
 from receiver.explain import render_explanation
+from receiver.limits import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_READ_TIMEOUT,
+)
 from receiver.payload import parse_event
 from receiver.policyset import PolicySet, check_paths, load_policies
 from receiver.register import REGIONS, TOKEN_ENV, RegisterError, build_request
@@ -207,6 +213,34 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="BYTES",
         help=f"largest accepted request body; 413 above (default: {DEFAULT_MAX_BODY})",
+    )
+    opt(
+        "--max-head-bytes",
+        type=int,
+        metavar="BYTES",
+        help="largest request head (request line and headers); 431 and closed above "
+        f"(default: {DEFAULT_MAX_HEAD_BYTES})",
+    )
+    opt(
+        "--read-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time for a request head, and again for its body, to arrive; 408 and closed "
+        f"after it (default: {DEFAULT_READ_TIMEOUT:g})",
+    )
+    opt(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="requests answered at once per worker; 503 above "
+        f"(default: {DEFAULT_MAX_CONCURRENCY})",
+    )
+    opt(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="open connections per worker; further ones are closed at once "
+        f"(default: {DEFAULT_MAX_CONNECTIONS})",
     )
     opt(
         "--users",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from receiver.counters.settings import CounterSettings
+from receiver.limits import ConnectionLimits
 from receiver.signatures import FallbackSettings, Secrets
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig
@@ -57,6 +58,7 @@ class ServiceConfig:
     signature_fallback: FallbackSettings | None = None  # None: raw-body signatures only
     metrics_tokens: Secrets | None = None  # Bearer token(s) for /metrics (receiver.admin)
     public_metrics: bool = False  # no token on a public address: /metrics open to anyone
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)  # per worker
 
     @property
     def deadline(self) -> float:

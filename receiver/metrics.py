@@ -25,6 +25,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 
 from receiver.decision import Decision
 from receiver.events import BRAINCLOUD_HOOK_TYPES, BRAINCLOUD_PREFIX, KNOWN_EVENTS
+from receiver.limits import REFUSAL_REASONS
 from receiver.metric_types import counter, histogram
 
 LATENCY_BUCKETS = (
@@ -133,6 +134,16 @@ class Metrics:
             "Users evicted from the cache by platform webhooks.",
             registry=r,
         )
+        self.connections_refused = Counter(
+            "receiver_connections_refused",
+            "Connections refused or closed by the connection limits, by reason: "
+            "head-too-large (431), read-timeout (408, or closed when nothing had arrived), "
+            "over-capacity (503) or too-many-connections (closed at once).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in REFUSAL_REASONS:  # every reason shows, at 0 until it happens
+            self.connections_refused.labels(reason)
         self._current_revision: str | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
 
@@ -179,6 +190,9 @@ class Metrics:
 
     def count_status(self, platform: str, event: str, action: str, status: int) -> None:
         self.requests.inc((platform, event_label(event), action, _STATUS[status]))
+
+    def refused_connection(self, reason: str) -> None:
+        self._child(self.connections_refused, reason).inc()
 
     def lookup(self, result: str) -> None:
         self.user_lookups.inc((result,))

@@ -26,6 +26,7 @@ import receiver
 from receiver.admin import AdminAccess
 from receiver.app import create_app
 from receiver.config import ServiceConfig, is_loopback
+from receiver.connections import protocol_class, raise_fd_limit
 from receiver.diagnostics import render_text
 from receiver.errors import PolicyLoadError, ReceiverError
 from receiver.reload import load_snapshot
@@ -78,12 +79,16 @@ def preflight(config: ServiceConfig) -> None:
 
 
 def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
+    app = create_app(config)
+    limits = config.connections
+    raise_fd_limit(limits)
     return uvicorn.Config(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         loop="auto",  # uvloop when installed
-        http="auto",  # httptools when installed
+        http=protocol_class(limits, app.state.metrics.refused_connection),  # httptools
+        h11_max_incomplete_event_size=limits.max_head_bytes,  # the same bound, were h11 chosen
         lifespan="on",
         access_log=False,
         server_header=False,
@@ -115,6 +120,13 @@ def _announce(config: ServiceConfig) -> None:
         log.info("%s", access.describe(config.host))
     else:
         log.warning("%s", access.describe(config.host))
+    limits = config.connections
+    log.info(
+        "connection limits per worker: request head %d bytes, read timeout %g s, %d "
+        "requests answered at once, %d open connections",
+        limits.max_head_bytes, limits.read_timeout, limits.max_concurrency,
+        limits.max_connections,
+    )  # fmt: skip
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; request path: %s",

@@ -40,6 +40,13 @@ from receiver.counters.settings import (
     CounterSettings,
 )
 from receiver.errors import ReceiverError
+from receiver.limits import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    ConnectionLimits,
+)
 from receiver.signatures import (
     DEFAULT_FALLBACK_MAX_BODY,
     DEFAULT_FALLBACK_RATE,
@@ -78,6 +85,10 @@ TOP_KEYS = {
     "signature_fallback_rate": "number",
     "metrics_token_file": "path",
     "public_metrics": "bool",
+    "max_head_bytes": "int",
+    "read_timeout": "number",
+    "max_concurrency": "int",
+    "max_connections": "int",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -320,8 +331,15 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         raise SettingsError(
             "--public-metrics opens /metrics to anyone: it cannot go with a metrics token"
         )
+    connections = ConnectionLimits(
+        max_head_bytes=positive("max_head_bytes", DEFAULT_MAX_HEAD_BYTES),
+        read_timeout=float(positive("read_timeout", DEFAULT_READ_TIMEOUT)),
+        max_concurrency=positive("max_concurrency", DEFAULT_MAX_CONCURRENCY),
+        max_connections=positive("max_connections", DEFAULT_MAX_CONNECTIONS),
+    )
     return ServiceConfig(
         counters=counters,
+        connections=connections,
         policies=values.get("policies") or shipped_policies(),
         host=values.get("host", DEFAULT_HOST),
         port=values.get("port", DEFAULT_PORT),
