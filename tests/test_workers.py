@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,10 +34,10 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import yaml
 from fake_directory import FakeDirectory
 from prometheus_client.parser import text_string_to_metric_families
+from serverproc import free_port, wait_for
 
 from receiver.signatures import sign_base64
 
@@ -106,22 +105,6 @@ def bridge_envelope(operation: str) -> dict[str, Any]:
         "parms": {},
         "message": {},
     }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def metrics_folders(tmp: Path) -> list[Path]:
@@ -296,49 +279,6 @@ CREDENTIALS = {
 
 
 # -- Redis and the user directory ---------------------------------------------------------------
-
-
-def _reachable(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("RECEIVER_TEST_REDIS_URL")
-    if given:
-        if not _reachable(given):
-            pytest.skip(f"RECEIVER_TEST_REDIS_URL={given} does not answer")
-        yield given
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no Redis: set RECEIVER_TEST_REDIS_URL or install redis-server")
-    port = free_port()
-    log = tmp_path_factory.mktemp("redis") / "redis.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-             "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_for("redis-server", lambda: _reachable(url), 20)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
