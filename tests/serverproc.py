@@ -60,6 +60,7 @@ class Server:
     port: int
     stdout: Path
     stderr: Path
+    metrics_token: str | None = None  # sent as a Bearer token by get()
     # No keep-alive: every request opens a new connection, so workers share the traffic.
     client: httpx.Client = field(
         default_factory=lambda: httpx.Client(
@@ -85,7 +86,8 @@ class Server:
         return self.client.post(self.base + HOOK, content=body, headers=headers)
 
     def get(self, path: str) -> httpx.Response:
-        return self.client.get(self.base + path)
+        headers = {"authorization": f"Bearer {self.metrics_token}"} if self.metrics_token else {}
+        return self.client.get(self.base + path, headers=headers)
 
     def metrics(self) -> list[tuple[str, dict[str, str], float]]:
         return [
@@ -141,7 +143,7 @@ def launcher(workdir: Path) -> Iterator[Launch]:
             proc = subprocess.Popen(
                 command, stdout=out, stderr=err, env=env, cwd=workdir, start_new_session=True
             )
-        server = Server(proc, port, stdout, stderr)
+        server = Server(proc, port, stdout, stderr, env.get("RECEIVER_METRICS_TOKEN"))
         started.append(server)
         return server
 
