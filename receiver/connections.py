@@ -20,7 +20,8 @@ uvicorn's httptools protocol plus four limits, each enforced in this worker:
   uvicorn alone closes idle kept-alive connections but none that stall inside a
   request, nor one that never sends a byte;
 - **concurrency**: a request whose head arrives while ``max_concurrency`` requests are
-  being answered in this worker gets ``503`` at once (and the connection is closed).
+  being answered in this worker gets ``503`` at once (and the connection is closed);
+  ``/healthz`` and ``/readyz`` are answered all the same.
   A request is being answered from its last byte until its answer is sent (or its
   connection lost): requests still sending their body do not count (the read timeout
   bounds them), so slow senders cannot take the places of real requests;
@@ -48,6 +49,10 @@ from receiver.limits import ConnectionLimits, RefusalReason
 from receiver.service import error_body
 
 log = logging.getLogger("receiver.connections")
+
+# Probes are answered even over the concurrency limit: they cost next to nothing, and a
+# liveness probe that failed under load would have an orchestrator restart a busy worker.
+PROBES = frozenset({b"/healthz", b"/readyz"})
 
 FD_RESERVE = 64  # descriptors besides connections: logs, policy files, Redis, the directory
 
@@ -209,7 +214,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.deadline = self.loop.time() + self.read_timeout  # for the body
         self.reading = True
         guard = self.guard
-        if guard.answering < guard.limits.max_concurrency:
+        if guard.answering < guard.limits.max_concurrency or self.url in PROBES:
             super().on_headers_complete()
             return
         guard.count("over-capacity")

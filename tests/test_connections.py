@@ -418,6 +418,8 @@ rules:
         assert over.headers["connection"] == "close"
         assert over.headers["retry-after"] == "1"
         assert elapsed < 0.5, elapsed
+        assert server.get("/healthz").status_code == 200  # probes are answered regardless
+        assert server.get("/readyz").status_code == 200
         for thread in threads:
             thread.join(15)
         assert [results[u].status_code for u in ("u1", "u2")] == [200, 200]
