@@ -36,6 +36,7 @@ from receiver.payload import Event
 from receiver.policyset import PolicySet
 from receiver.reload import LivePolicies
 from receiver.signatures import CompactFallback, verify
+from receiver.throttle import LogThrottle, held_note
 from receiver.tokens import verify_bridge
 from receiver.tree import EventTree
 from receiver.usercache import MISS, UserCache
@@ -111,6 +112,8 @@ class Service:
         # Without a credential, an endpoint answers unauthenticated requests on loopback only.
         self.socialplus_open = unauthenticated_ok(config, config.secrets)
         self.braincloud_open = unauthenticated_ok(config, config.braincloud_tokens)
+        # refusals and rule failures are caused from outside: at most a line per kind per 10 s
+        self.log_throttle = LogThrottle()
         fallback = config.signature_fallback  # its budget is this process's own
         self.signature_fallback = (
             CompactFallback(jsoncodec.loads, fallback) if fallback is not None else None
@@ -148,7 +151,9 @@ class Service:
         if check.ok:
             return None
         what = SIGNATURE_PROBLEMS[check.outcome]
-        log.warning("refused a request: %s (%s)", what, check.outcome)
+        held = self.log_throttle.admit(f"socialplus:{check.outcome}")
+        if held >= 0:
+            log.warning("refused a request: %s (%s)%s", what, check.outcome, held_note(held))
         return self.refuse(401, check.outcome, what, started)
 
     async def socialplus(
@@ -239,7 +244,9 @@ class Service:
                     "malformed": "x-receiver-signature is not a hex or Base64 HMAC-SHA256",
                     "mismatch": "the bridge token does not match",
                 }[check.outcome]
-                log.warning("refused a brainCloud hook: %s", what)
+                held = self.log_throttle.admit(f"braincloud:{check.outcome}")
+                if held >= 0:
+                    log.warning("refused a brainCloud hook: %s%s", what, held_note(held))
                 return self.refuse(401, check.outcome, what, started, BRAINCLOUD)
         try:
             call = braincloud.parse_request(body)
@@ -290,7 +297,10 @@ class Service:
         self.metrics.observe(platform, event.name, decision, 200, elapsed)
         self.metrics.count_rules(decision)
         for failure in decision.errors:
-            log.warning("rule %s failed at %s: %s", failure.rule, failure.location, failure.message)
+            held = self.log_throttle.admit(f"rule:{failure.rule}")
+            if held >= 0:
+                log.warning("rule %s failed at %s: %s%s", failure.rule, failure.location,
+                            failure.message, held_note(held))  # fmt: skip
         if self.decision_log is not None:
             try:
                 self.decision_log.write(

@@ -219,6 +219,10 @@ def test_forged_bodies_are_refused_and_the_compact_fallback_is_off(prod: Server)
         "the refusals counted",
         lambda: prod.metric("receiver_signature_failures_total", reason="mismatch") >= before + 5,
     )
+    # the log gets at most one such line per worker per 10 s, not one per forged request
+    refusal = "refused a request: the signature does not match"
+    wait_for("the refusal logged", lambda: refusal in prod.err(), 10)
+    assert 1 <= prod.err().count(refusal) <= 2
 
 
 HUGE_INT = b'{"eventName":"message.shouldCreate","data":{"n":' + b"9" * 5000 + b"}}"
