@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from receiver.counters.settings import CounterSettings
+from receiver.decisionlog import QUEUE_LINES
 from receiver.signatures import Secrets
 from receiver.usercache import CacheSettings
 from receiver.userdir import HttpDirectoryConfig
@@ -30,6 +31,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DEADLINE_MS = 2000
 DEFAULT_MAX_BODY = 256 * 1024
+DEFAULT_LOG_QUEUE = QUEUE_LINES  # decision-log lines and log records waiting for their sink
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class ServiceConfig:
     log_content: bool = False
     watch: bool = False
     log_level: str = "info"
+    log_queue: int = DEFAULT_LOG_QUEUE  # per queue: the decision log's and the log's
     braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
     counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters

@@ -133,6 +133,18 @@ class Metrics:
             "Users evicted from the cache by platform webhooks.",
             registry=r,
         )
+        self.decision_log_dropped = Counter(
+            "receiver_decision_log_dropped",
+            "Decision-log lines not written: the queue was full (the sink is stalled or "
+            "slower than the requests) or the sink failed.",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "receiver_log_dropped",
+            "Log records dropped because the log queue was full (stderr stalled or slower "
+            "than the service).",
+            registry=r,
+        )
         self._current_revision: str | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
 

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import time
 from types import FrameType
@@ -25,8 +24,9 @@ import uvicorn
 from prometheus_client import multiprocess as prom_multiprocess
 
 import receiver
+from receiver import logqueue
 from receiver.app import create_app
-from receiver.config import ServiceConfig, is_loopback
+from receiver.config import DEFAULT_LOG_QUEUE, ServiceConfig, is_loopback
 from receiver.diagnostics import render_text
 from receiver.errors import PolicyLoadError, ReceiverError
 from receiver.reload import load_snapshot
@@ -40,12 +40,9 @@ class StartupError(ReceiverError):
     """The service cannot start with this configuration; the message says why."""
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-        stream=sys.stderr,
-    )
+def setup_logging(level: str, queue: int = DEFAULT_LOG_QUEUE) -> None:
+    """Log to stderr through a bounded queue and a writer thread (``receiver.logqueue``)."""
+    logqueue.install(level, queue)
 
 
 def preflight(config: ServiceConfig) -> None:
@@ -79,6 +76,7 @@ def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
         http="auto",  # httptools when installed
         lifespan="on",
         access_log=False,
+        log_config=None,  # uvicorn's loggers propagate to the root's queue (receiver.logqueue)
         server_header=False,
         log_level=config.log_level,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
@@ -133,7 +131,7 @@ def _announce_braincloud(config: ServiceConfig) -> None:
 
 
 def serve(config: ServiceConfig) -> int:
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_queue)
     preflight(config)
     _announce(config)
     if config.workers <= 1:
@@ -143,7 +141,7 @@ def serve(config: ServiceConfig) -> int:
 
 
 def _worker(config: ServiceConfig, sock: socket.socket) -> None:
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_queue)
     uvicorn.Server(_uvicorn_config(config)).run(sockets=[sock])
 
 

@@ -26,6 +26,7 @@ import yaml
 from receiver.config import (
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
+    DEFAULT_LOG_QUEUE,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
     ServiceConfig,
@@ -60,6 +61,7 @@ TOP_KEYS = {
     "log_content": "bool",
     "watch": "bool",
     "log_level": "str",
+    "log_queue": "int",
     "users": "map",
     "braincloud_token_file": "path",
     "braincloud_pre_fail_safe": "str",
@@ -285,6 +287,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         log_content=bool(values.get("log_content", False)),
         watch=bool(values.get("watch", False)),
         log_level=values.get("log_level", "info"),
+        log_queue=positive("log_queue", DEFAULT_LOG_QUEUE),
         braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
         braincloud_pre_fail_safe=pre_fail_safe,
     )
