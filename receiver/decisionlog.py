@@ -47,16 +47,17 @@ def _milliseconds(value: float) -> float:
 QUEUE_LINES = 10_000  # default of --log-queue: lines waiting for the sink
 QUEUE_BYTES = 64 * 1024 * 1024  # whatever the line count (--log-content lines hold payloads)
 CLOSE_SECONDS = 5.0  # the longest close() waits for a stalled sink
-WARN_SECONDS = 10.0  # at most one "dropping lines" warning this often
+WARN_SECONDS = 10.0  # at most one "dropping lines" warning (and one write error) this often
 RETRY_SECONDS = 0.01  # a non-blocking sink that is full: try again this much later
 
 
 def write_all(stream: IO[bytes], data: bytes) -> None:
     """Write all of ``data``: a raw stream (an unbuffered file, a pipe) may take part of
     it, and one in non-blocking mode (a parent may have set it) may take none for now."""
+    raw: Any = stream  # typeshed says write() returns int, and compiled code would check it
     view = memoryview(data)
     while view:
-        count = stream.write(view)
+        count = raw.write(view)
         if count is None:  # non-blocking and full: the writer thread may wait
             time.sleep(RETRY_SECONDS)
         else:
@@ -102,8 +103,11 @@ class DecisionLog:
         self._writing = 0  # lines the writer has taken and not yet written
         self._idle = True  # the writer sleeps (or was never started)
         self._closing = False
-        self._thread: threading.Thread | None = None  # started by the first line
-        self._next_warning = 0.0
+        # Started by the first line. (Not "_thread": mypyc would name its C field __thread,
+        # a C keyword.)
+        self._writer: threading.Thread | None = None
+        self._next_warning = 0.0  # of the request path's "dropping" warning
+        self._next_error = 0.0  # of the writer's "could not write" error
         self.dropped = 0  # lines not written: the queue was full, or the sink failed
         self.log_content = log_content
 
@@ -165,11 +169,11 @@ class DecisionLog:
                 if not self._idle:
                     return  # the writer is awake and will take it
                 self._idle = False
-                if self._thread is None:
-                    self._thread = threading.Thread(
+                if self._writer is None:
+                    self._writer = threading.Thread(
                         target=self._run, name="receiver-decision-log", daemon=True
                     )
-                    self._thread.start()
+                    self._writer.start()
                     return
                 wake = True
             else:
@@ -184,7 +188,7 @@ class DecisionLog:
         if self._on_drop is not None:
             self._on_drop(count)
         now = time.monotonic()
-        if now >= self._next_warning:
+        if now >= self._next_warning and not self._closing:
             self._next_warning = now + WARN_SECONDS
             with self._lock:
                 waiting = len(self._pending) + self._writing
@@ -223,12 +227,16 @@ class DecisionLog:
         except Exception as err:  # a full disk, a closed pipe: lose these lines only
             with self._lock:
                 self.dropped += len(batch)
-            log.error(
-                "could not write %d decision log line(s): %s",
-                len(batch), getattr(err, "strerror", None) or type(err).__name__,
-            )  # fmt: skip
+                dropped = self.dropped
             if self._on_drop is not None:
                 self._on_drop(len(batch))
+            now = time.monotonic()
+            if now >= self._next_error:  # a sink that stays broken: not an error a batch
+                self._next_error = now + WARN_SECONDS
+                log.error(
+                    "could not write %d decision log line(s): %s; %d line(s) dropped so far",
+                    len(batch), getattr(err, "strerror", None) or type(err).__name__, dropped,
+                )  # fmt: skip
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every line queued so far is written (at most ``timeout`` seconds);
@@ -242,7 +250,7 @@ class DecisionLog:
         gives up on what it holds. Whether everything was written."""
         with self._lock:
             self._closing = True  # lines written from now on are dropped and counted
-            thread = self._thread
+            thread = self._writer
         if thread is not None:
             self._wake.set()
             thread.join(self._close_timeout if timeout is None else timeout)

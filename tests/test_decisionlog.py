@@ -163,8 +163,11 @@ def test_a_failing_stream_is_logged_and_counted_not_raised(
     with caplog.at_level(logging.ERROR, logger="receiver.decisionlog"):
         log.write(entry(log, "lost"))
         assert log.flush(WAIT)
+        log.write(entry(log, "lost too"))  # within 10 s of the first: counted, not logged
+        assert log.flush(WAIT)
+    assert caplog.text.count("could not write") == 1
     assert "could not write 1 decision log line(s): No space left on device" in caplog.text
-    assert log.dropped == 1 and counted == [1]
+    assert log.dropped == 2 and counted == [1, 1]
     assert log.close()
 
 
