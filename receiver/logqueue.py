@@ -7,13 +7,15 @@ stop every request at its first warning. Instead, :func:`install` puts a
 logged (as :class:`logging.handlers.QueueHandler` does) and puts it on a bounded queue
 without waiting; when the queue is full the record is dropped and counted
 (``receiver_log_dropped_total``). A :class:`BoundedQueueListener` thread writes the
-records to stderr. At exit it writes what is queued, waiting at most
-:data:`STOP_SECONDS` for a stalled stderr.
+records to stderr, those of a busy moment in one write (as the decision log's writer
+does). At exit it writes what is queued, waiting at most :data:`STOP_SECONDS` for a
+stalled stderr.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import queue
 import sys
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from logging.handlers import QueueHandler, QueueListener
 from typing import IO
 
-from receiver.decisionlog import QUEUE_LINES, write_all
+from receiver.decisionlog import LINGER_SECONDS, QUEUE_LINES, write_all
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 STOP_SECONDS = 2.0  # the longest the exit waits for a stalled stderr
@@ -61,13 +63,16 @@ class DroppingQueueHandler(QueueHandler):
 
 
 class StreamSink(logging.Handler):
-    """Writes formatted records to a raw stream, without holding the handler's lock while
-    it writes: only the listener thread calls it, and ``logging.shutdown`` at exit takes
-    every handler's lock, which a write blocked on a stalled stderr would never give back."""
+    """Collects formatted records for :meth:`write_out`, which writes them to a raw stream
+    in one call. Only the listener thread uses it, and it never holds the handler's lock
+    while it writes: ``logging.shutdown`` at exit takes every handler's lock (and calls
+    ``flush``, which writes nothing here), and a write blocked on a stalled stderr would
+    never give it back."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__()
         self.stream = stream
+        self._lines: list[str] = []
 
     def handle(self, record: logging.LogRecord) -> bool:
         if not self.filter(record):
@@ -77,17 +82,45 @@ class StreamSink(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
-            write_all(self.stream, line.encode("utf-8", "backslashreplace"))
-        except OSError:
-            pass  # stderr is gone: there is nowhere left to say so
+            self._lines.append(self.format(record) + "\n")
         except Exception:
             self.handleError(record)
 
+    def write_out(self) -> None:
+        if not self._lines:
+            return
+        data = "".join(self._lines).encode("utf-8", "backslashreplace")
+        self._lines.clear()
+        with contextlib.suppress(OSError):  # stderr is gone: there is nowhere left to say so
+            write_all(self.stream, data)
+
 
 class BoundedQueueListener(QueueListener):
-    """A :class:`QueueListener` whose :meth:`stop` waits a bounded time (the standard one
-    waits forever, and cannot even queue its stop signal while the queue is full)."""
+    """A :class:`QueueListener` that writes the records of a busy moment in one write, and
+    whose :meth:`stop` waits a bounded time (the standard one waits forever, and cannot
+    even queue its stop signal while the queue is full)."""
+
+    def __init__(
+        self,
+        records: queue.Queue[logging.LogRecord | None],
+        sink: StreamSink,
+        linger: float = LINGER_SECONDS,
+    ) -> None:
+        super().__init__(records, sink)
+        self.records = records  # the same queue, with its type
+        self.sink = sink
+        self.linger = linger
+
+    def dequeue(self, block: bool) -> logging.LogRecord | None:  # type: ignore[override]  # None: the stop signal
+        try:
+            return self.records.get_nowait()
+        except queue.Empty:
+            if not block:
+                raise
+        self.sink.write_out()  # the queue is empty: write what was handled, in one call
+        record = self.records.get()
+        time.sleep(self.linger)  # let the records of a busy moment gather behind this one
+        return record
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         thread = self._thread
@@ -101,9 +134,9 @@ class BoundedQueueListener(QueueListener):
         thread.join(max(0.0, deadline - time.monotonic()))
         if not thread.is_alive():
             self._thread = None
+            self.sink.write_out()  # what came just before the stop signal
 
 
-# This process's handler and listener (at most one pair), for report_drops and a re-install.
 _installed: list[tuple[DroppingQueueHandler, BoundedQueueListener]] = []
 
 

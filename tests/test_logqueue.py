@@ -78,19 +78,45 @@ def test_records_are_formatted_where_they_are_logged() -> None:
     assert queued is not None and queued.getMessage() == "12 rules" and queued.args is None
 
 
-def test_the_sink_writes_whole_lines_without_holding_its_lock() -> None:
+def test_the_sink_writes_whole_lines_in_one_call_without_holding_its_lock() -> None:
     stream = StalledStream()
     sink = sink_on(stream)
-    writer = threading.Thread(target=sink.handle, args=(record("slow"),), daemon=True)
+    sink.handle(record("slow"))
+    sink.handle(record("slower"))
+    writer = threading.Thread(target=sink.write_out, daemon=True)
     writer.start()
     assert stream.entered.wait(WAIT)  # blocked in the write
     # What logging.shutdown() does to every handler at exit: it must not wait for the write.
     taken = sink.lock is not None and sink.lock.acquire(timeout=1.0)
     assert taken
+    sink.flush()  # writes nothing: the listener's thread does the writing
     sink.release()
     stream.release.set()
     writer.join(WAIT)
-    assert stream.getvalue() == b"WARNING slow\n"
+    assert stream.getvalue() == b"WARNING slow\nWARNING slower\n"
+
+
+def test_the_listener_writes_the_records_of_a_busy_moment_in_one_call() -> None:
+    class Counting(io.BytesIO):
+        writes = 0
+
+        def write(self, data: Any) -> int:
+            self.writes += 1
+            return super().write(data)
+
+    stream = Counting()
+    records: queue.Queue[logging.LogRecord | None] = queue.Queue(100)
+    listener = BoundedQueueListener(records, sink_on(stream), linger=0.2)
+    handler = DroppingQueueHandler(records)
+    listener.start()
+    for n in range(20):  # within the listener's linger after the first
+        handler.handle(record(f"line {n}"))
+    deadline = time.monotonic() + WAIT
+    while stream.writes == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.writes == 1
+    assert stream.getvalue().decode().splitlines() == [f"WARNING line {n}" for n in range(20)]
+    listener.stop()
 
 
 def test_stop_writes_out_everything_queued() -> None:
