@@ -9,7 +9,8 @@ without waiting; when the queue is full the record is dropped and counted
 (``receiver_log_dropped_total``). A :class:`BoundedQueueListener` thread writes the
 records to stderr, those of a busy moment in one write (as the decision log's writer
 does). At exit it writes what is queued, waiting at most :data:`STOP_SECONDS` for a
-stalled stderr.
+stalled stderr, also when the process ends by SIGTERM (uvicorn re-raises it after
+its graceful shutdown, which skips ``atexit``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import atexit
 import contextlib
 import logging
 import queue
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from logging.handlers import QueueHandler, QueueListener
+from types import FrameType
 from typing import IO
 
 from receiver.decisionlog import LINGER_SECONDS, QUEUE_LINES, write_all
@@ -168,8 +171,21 @@ def install(level: str, capacity: int = QUEUE_LINES) -> DroppingQueueHandler:
     root.setLevel(level.upper())
     listener.start()
     atexit.register(listener.stop)  # before logging's own exit hook, which runs later
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _write_out_then_die)
     _installed.append((handler, listener))
     return handler
+
+
+def _write_out_then_die(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM: write out the queued records (boundedly), then die of the signal as before.
+    uvicorn, once it has shut down on a SIGTERM, puts back the handler it found and raises
+    the signal again, which skips ``atexit``: its last records would be lost."""
+    for _handler, listener in _installed:
+        listener.stop()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 def report_drops(on_drop: DropCallback) -> None:
