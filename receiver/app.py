@@ -19,9 +19,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import IO, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,10 +28,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from receiver import logqueue
 from receiver.admin import AdminAccess
 from receiver.config import ServiceConfig
 from receiver.counters.runtime import CounterService
-from receiver.decisionlog import DecisionLog
+from receiver.decisionlog import DecisionLog, stdout_stream
 from receiver.endpoint import Handler, HookEndpoint
 from receiver.metrics import Metrics
 from receiver.reload import LivePolicies
@@ -78,13 +78,17 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
             metrics.set_revision(revision)
 
     live = LivePolicies(config.policies, config.users, on_reload, config.reload_timeout)
+    logqueue.report_drops(metrics.log_dropped.inc)
     if decision_log is None:
+        stream: IO[bytes]
         if config.decision_log is not None:
-            decision_log = DecisionLog(
-                config.decision_log.open("ab", buffering=0), config.log_content, owned=True
-            )
+            stream, owned = config.decision_log.open("ab", buffering=0), True
         else:
-            decision_log = DecisionLog(sys.stdout.buffer, config.log_content)
+            stream, owned = stdout_stream()
+        decision_log = DecisionLog(
+            stream, config.log_content, owned=owned, capacity=config.log_queue,
+            on_drop=metrics.decision_log_dropped.inc,
+        )  # fmt: skip
     client = None
     user_cache = None
     if config.users_http is not None:

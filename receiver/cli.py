@@ -31,6 +31,7 @@ from receiver.adapters import braincloud
 from receiver.config import (
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
+    DEFAULT_LOG_QUEUE,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
     DEFAULT_RELOAD_TIMEOUT,
@@ -310,6 +311,14 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         help="log level (default: info)",
+    )
+    opt(
+        "--log-queue",
+        type=int,
+        metavar="LINES",
+        help="decision-log lines (and, separately, log records) that may wait for a slow "
+        "stdout, stderr or disk; beyond that they are dropped and counted, never waited "
+        f"for (default: {DEFAULT_LOG_QUEUE})",
     )
     opt(
         "--counters",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from receiver.counters.settings import CounterSettings
+from receiver.decisionlog import QUEUE_LINES
 from receiver.limits import ConnectionLimits
 from receiver.signatures import FallbackSettings, Secrets
 from receiver.usercache import CacheSettings
@@ -32,6 +33,7 @@ DEFAULT_PORT = 8080
 DEFAULT_DEADLINE_MS = 2000
 DEFAULT_MAX_BODY = 256 * 1024
 DEFAULT_RELOAD_TIMEOUT = 30.0  # seconds a policy reload may take before it is abandoned
+DEFAULT_LOG_QUEUE = QUEUE_LINES  # decision-log lines and log records waiting for their sink
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class ServiceConfig:
     watch: bool = False
     reload_timeout: float = DEFAULT_RELOAD_TIMEOUT
     log_level: str = "info"
+    log_queue: int = DEFAULT_LOG_QUEUE  # per queue: the decision log's and the log's
     braincloud_tokens: Secrets | None = None  # the bridge's shared token(s)
     braincloud_pre_fail_safe: Literal["allow", "deny"] = "allow"  # post hooks: always null
     counters: CounterSettings = field(default_factory=CounterSettings)  # backend of counters

@@ -144,6 +144,18 @@ class Metrics:
         )
         for reason in REFUSAL_REASONS:  # every reason shows, at 0 until it happens
             self.connections_refused.labels(reason)
+        self.decision_log_dropped = Counter(
+            "receiver_decision_log_dropped",
+            "Decision-log lines not written: the queue was full (the sink is stalled or "
+            "slower than the requests) or the sink failed.",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "receiver_log_dropped",
+            "Log records dropped because the log queue was full (stderr stalled or slower "
+            "than the service).",
+            registry=r,
+        )
         self._current_revision: str | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
 

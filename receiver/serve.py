@@ -16,16 +16,16 @@ import logging
 import os
 import shutil
 import socket
-import sys
 import tempfile
 
 import uvicorn
 from prometheus_client import multiprocess as prom_multiprocess
 
 import receiver
+from receiver import logqueue
 from receiver.admin import AdminAccess
 from receiver.app import create_app
-from receiver.config import ServiceConfig, is_loopback
+from receiver.config import DEFAULT_LOG_QUEUE, ServiceConfig, is_loopback
 from receiver.connections import protocol_class, raise_fd_limit
 from receiver.diagnostics import render_text
 from receiver.errors import PolicyLoadError, ReceiverError
@@ -41,12 +41,9 @@ class StartupError(ReceiverError):
     """The service cannot start with this configuration; the message says why."""
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-        stream=sys.stderr,
-    )
+def setup_logging(level: str, queue: int = DEFAULT_LOG_QUEUE) -> None:
+    """Log to stderr through a bounded queue and a writer thread (``receiver.logqueue``)."""
+    logqueue.install(level, queue)
 
 
 def preflight(config: ServiceConfig) -> None:
@@ -91,6 +88,7 @@ def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
         h11_max_incomplete_event_size=limits.max_head_bytes,  # the same bound, were h11 chosen
         lifespan="on",
         access_log=False,
+        log_config=None,  # uvicorn's loggers propagate to the root's queue (receiver.logqueue)
         server_header=False,
         log_level=config.log_level,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
@@ -163,7 +161,7 @@ def _announce_braincloud(config: ServiceConfig) -> None:
 
 
 def serve(config: ServiceConfig) -> int:
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_queue)
     preflight(config)
     _announce(config)
     if config.workers <= 1:
@@ -173,7 +171,7 @@ def serve(config: ServiceConfig) -> int:
 
 
 def _worker(config: ServiceConfig, sock: socket.socket) -> None:
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_queue)
     uvicorn.Server(_uvicorn_config(config)).run(sockets=[sock])
 
 

@@ -26,6 +26,7 @@ import yaml
 from receiver.config import (
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
+    DEFAULT_LOG_QUEUE,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
     DEFAULT_RELOAD_TIMEOUT,
@@ -76,6 +77,7 @@ TOP_KEYS = {
     "watch": "bool",
     "reload_timeout": "number",
     "log_level": "str",
+    "log_queue": "int",
     "users": "map",
     "braincloud_token_file": "path",
     "braincloud_pre_fail_safe": "str",
@@ -356,6 +358,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         watch=bool(values.get("watch", False)),
         reload_timeout=positive("reload_timeout", DEFAULT_RELOAD_TIMEOUT),
         log_level=values.get("log_level", "info"),
+        log_queue=positive("log_queue", DEFAULT_LOG_QUEUE),
         braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
         braincloud_pre_fail_safe=pre_fail_safe,
         signature_fallback=_signature_fallback(values, positive),

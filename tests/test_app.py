@@ -104,6 +104,7 @@ class Harness:
         return self.client.post(HOOK, content=body, headers=headers)
 
     def decisions(self) -> list[dict[str, Any]]:
+        assert self.app.state.service.decision_log.flush(5)  # the writer thread has written
         lines = self.log_stream.getvalue().decode().splitlines()
         return [json.loads(line) for line in lines]
 

@@ -456,6 +456,7 @@ def test_preflight_needs_a_credential_off_loopback(
 class Harness:
     client: TestClient
     log_stream: io.BytesIO
+    log: DecisionLog
 
     def post(
         self, payload: Any, *, token: str | None = TOKEN, headers: dict[str, str] | None = None
@@ -467,6 +468,7 @@ class Harness:
         return self.client.post(HOOK, content=body, headers=sent)
 
     def decisions(self) -> list[dict[str, Any]]:
+        assert self.log.flush(5)  # the writer thread has written them
         return [json.loads(line) for line in self.log_stream.getvalue().decode().splitlines()]
 
     def metric(self, name: str, **labels: str) -> float:
@@ -499,8 +501,9 @@ def make(policies: Path) -> Iterator[Callable[..., Harness]]:
                 **overrides,
             }
             stream = io.BytesIO()
-            app = create_app(ServiceConfig(**settings), DecisionLog(stream, log_content))
-            return Harness(stack.enter_context(TestClient(app)), stream)
+            log = DecisionLog(stream, log_content)
+            app = create_app(ServiceConfig(**settings), log)
+            return Harness(stack.enter_context(TestClient(app)), stream, log)
 
         yield start
 

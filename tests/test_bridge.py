@@ -222,8 +222,14 @@ def test_the_bridge_envelope_is_the_documented_one(
         "message": {"toId": "profile1", "eventType": "gift", "eventData": {"item": "sword"}},
         "profileId": "prof_envelope",
     }
-    logged = [json.loads(line) for line in decision_log.read_text().splitlines()]
-    mine = [entry for entry in logged if entry["actor"] == "prof_envelope"]
+    # The writer thread appends the line just after the answer: wait for it, boundedly.
+    deadline = time.monotonic() + 5
+    while True:
+        logged = [json.loads(line) for line in decision_log.read_text().splitlines()]
+        mine = [entry for entry in logged if entry["actor"] == "prof_envelope"]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [(e["platform"], e["event"]) for e in mine] == [
         ("braincloud", "braincloud.pre.event.SEND")
     ]

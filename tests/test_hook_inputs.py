@@ -77,8 +77,10 @@ rules:
 class Hooks:
     client: TestClient
     log: io.BytesIO
+    decision_log: DecisionLog
 
     def lines(self) -> int:
+        self.decision_log.flush(5)  # its writer thread has written everything queued
         return len(self.log.getvalue().splitlines())
 
     def samples(self) -> list[tuple[str, dict[str, str], float]]:
@@ -111,9 +113,10 @@ def hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hooks]:
         braincloud_tokens=Secrets.parse(TOKEN),
     )
     stream = io.BytesIO()
-    app = create_app(config, DecisionLog(stream, log_content=True))  # content: more to write
+    decision_log = DecisionLog(stream, log_content=True)  # content: more to write
+    app = create_app(config, decision_log)
     with TestClient(app, raise_server_exceptions=True) as client:
-        yield Hooks(client, stream)
+        yield Hooks(client, stream, decision_log)
 
 
 def headers_for(route: str, body: bytes, how: str) -> dict[str, str]:

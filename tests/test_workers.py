@@ -343,8 +343,12 @@ def test_the_production_shape_answers_from_every_worker_and_shares_counters(
     ]
     # Each worker looked the user up once (its own cache), and wrote its decisions.
     assert directory.calls["u-banned"] - lookups == 2
-    log = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    assert len(log) == 2 * 5 + 6  # 3 socialplus + 2 bridge decisions per worker, 6 floods
+
+    def log() -> list[Any]:  # written by each worker's writer thread, a few ms later
+        return (tmp_path / "decisions.jsonl").read_text().splitlines()
+
+    wait_for("every decision in the log", lambda: len(log()) >= 2 * 5 + 6, 10)
+    assert len(log()) == 2 * 5 + 6  # 3 socialplus + 2 bridge decisions per worker, 6 floods
     # /metrics needs the token and sums both workers; /readyz hides the policy names.
     assert server.get("/metrics", token=None).status_code == 401
     assert server.metric("receiver_requests_total", platform="socialplus", status="200") == 12
