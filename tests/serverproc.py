@@ -60,6 +60,7 @@ class Server:
     port: int
     stdout: Path
     stderr: Path
+    tmp: Path  # the server's TMPDIR: what it leaves there can be seen
     metrics_token: str | None = None  # sent as a Bearer token by get()
     # No keep-alive: every request opens a new connection, so workers share the traffic.
     client: httpx.Client = field(
@@ -85,14 +86,20 @@ class Server:
             headers[header] = sign(key.encode(), body)
         return self.client.post(self.base + HOOK, content=body, headers=headers)
 
-    def get(self, path: str) -> httpx.Response:
-        headers = {"authorization": f"Bearer {self.metrics_token}"} if self.metrics_token else {}
+    def get(self, path: str, *, authorized: bool = True) -> httpx.Response:
+        """GET ``path``, with the metrics token (when the server has one) unless not
+        ``authorized``."""
+        token = self.metrics_token if authorized else None
+        headers = {"authorization": f"Bearer {token}"} if token else {}
         return self.client.get(self.base + path, headers=headers)
 
     def metrics(self) -> list[tuple[str, dict[str, str], float]]:
+        response = self.get("/metrics")
+        if response.status_code != 200:
+            raise AssertionError(f"/metrics answered {response.status_code}: {response.text}")
         return [
             (s.name, s.labels, s.value)
-            for family in text_string_to_metric_families(self.get("/metrics").text)
+            for family in text_string_to_metric_families(response.text)
             for s in family.samples
         ]
 
@@ -102,6 +109,27 @@ class Server:
             for n, have, v in self.metrics()
             if n == name and all(have.get(k) == w for k, w in labels.items())
         )
+
+    def workers(self) -> set[int]:
+        """The live workers' pids, from their revision gauges (dead ones are removed)."""
+        return {
+            int(labels["pid"])
+            for name, labels, value in self.metrics()
+            if name == "receiver_policy_revision" and value == 1 and "pid" in labels
+        }
+
+    @contextlib.contextmanager
+    def only(self, pid: int) -> Iterator[None]:
+        """Every new connection goes to worker ``pid``: the others are stopped meanwhile."""
+        others = self.workers() - {pid}
+        for other in others:
+            os.kill(other, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for other in others:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(other, signal.SIGCONT)
 
     def ready(self) -> bool:
         if self.proc.poll() is not None:
@@ -116,9 +144,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop a server started in its own session, and anything left in its process group."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGCONT)  # a worker left stopped by a failed test
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -131,33 +160,41 @@ Launch = Callable[..., Server]
 
 
 @contextlib.contextmanager
-def launcher(workdir: Path) -> Iterator[Launch]:
+def launcher(workdir: Path, server_class: type[Server] = Server) -> Iterator[Launch]:
+    """Start servers (``launch(...)``) in ``workdir``; stop every one when the block ends."""
     started: list[Server] = []
 
-    def spawn(args: tuple[str, ...], env: dict[str, str]) -> Server:
-        port = free_port()
+    def spawn(args: tuple[str, ...], env: dict[str, str], port: int | None) -> Server:
+        port = port or free_port()
         index = len(started)
         stdout, stderr = workdir / f"server{index}.out", workdir / f"server{index}.err"
+        tmp = workdir / f"tmp{index}"  # its own TMPDIR: what it leaves there can be seen
+        tmp.mkdir()
+        env = {**env, "TMPDIR": str(tmp)}
         command = [sys.executable, "-m", "receiver", "serve", "--port", str(port), *args]
         with stdout.open("wb") as out, stderr.open("wb") as err:
             proc = subprocess.Popen(
                 command, stdout=out, stderr=err, env=env, cwd=workdir, start_new_session=True
             )
-        server = Server(proc, port, stdout, stderr, env.get("RECEIVER_METRICS_TOKEN"))
+        token = env.get("RECEIVER_METRICS_TOKEN")
+        server = server_class(proc, port, stdout, stderr, tmp, token)
         started.append(server)
         return server
 
     def launch(
         *args: str, secret: str | None = None, env: dict[str, str] | None = None,
-        ready: bool = True,
+        ready: bool = True, port: int | None = None, workers: int = 1,
     ) -> Server:  # fmt: skip
-        """``receiver serve ARGS --port P``; ``secret`` and ``env`` add to a clean environment
-        (no ``RECEIVER_*`` or ``PROMETHEUS_*`` variables of the caller's)."""
+        """``receiver serve --port P [--workers N] ARGS``; ``secret`` and ``env`` add to a
+        clean environment (no ``RECEIVER_*`` or ``PROMETHEUS_*`` variables of the
+        caller's). With ``ready``, waits for ``/readyz`` and for every worker."""
         extra = dict(env or {})
         if secret:
             extra["RECEIVER_SOCIALPLUS_SECRET"] = secret
+        if workers > 1:
+            args = ("--workers", str(workers), *args)
         for _ in range(3):
-            server = spawn(args, clean_env(**extra))
+            server = spawn(args, clean_env(**extra), port)
             if not ready:
                 return server
             try:
@@ -165,9 +202,12 @@ def launcher(workdir: Path) -> Iterator[Launch]:
             except AssertionError:
                 # The free port may have been taken by someone else between free_port()
                 # and the bind: try another one.
-                if server.proc.poll() is not None and "address already in use" in server.err():
+                gone = server.proc.poll() is not None
+                if gone and port is None and "address already in use" in server.err():
                     continue
                 raise
+            if workers > 1:
+                wait_for(f"{workers} workers", lambda s=server: len(s.workers()) == workers)
             return server
         raise AssertionError("no free port could be bound in three attempts")
 

@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 from fake_directory import FakeDirectory
-from test_serve_e2e import SECRET, Launch, Server, launcher, message, policy, policy_dir
+from serverproc import Launch, Server, launcher, policy_dir
+from test_serve_e2e import SECRET, message, policy
 
 from receiver import cli
 from receiver.limits import (

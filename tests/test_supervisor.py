@@ -18,21 +18,13 @@ from pathlib import Path
 
 import pytest
 import supervisor_targets as targets
+from serverproc import wait_for
 
 from receiver.supervisor import Supervisor, WorkersFailing
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals needed")
 
 WAIT = 30.0
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def pids(folder: Path, suffix: str) -> set[int]:

@@ -20,26 +20,23 @@ is killed (group and all) when its test ends; every wait is bounded.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import serverproc
 import yaml
 from fake_directory import FakeDirectory
-from prometheus_client.parser import text_string_to_metric_families
-from serverproc import free_port, wait_for
-
-from receiver.signatures import sign_base64
+from serverproc import wait_for
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGSTOP"), reason="POSIX signals (SIGSTOP, process groups) needed"
@@ -114,31 +111,11 @@ def metrics_folders(tmp: Path) -> list[Path]:
 # -- the server ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    stderr: Path
-    tmp: Path  # the server's TMPDIR
-    client: httpx.Client = field(  # no keep-alive: each request is a new connection
-        default_factory=lambda: httpx.Client(
-            timeout=15, limits=httpx.Limits(max_keepalive_connections=0)
-        )
-    )
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def err(self) -> str:
-        return self.stderr.read_text(errors="replace")
+class Server(serverproc.Server):
+    """The harness's server, with this module's credentials by default."""
 
     def socialplus(self, payload: dict[str, Any], key: str | None = SECRET) -> httpx.Response:
-        body = json.dumps(payload).encode()
-        headers = {"content-type": "application/json"}
-        if key is not None:
-            headers["x-amity-signature"] = sign_base64(key.encode(), body)
-        return self.client.post(self.base + "/hooks/socialplus", content=body, headers=headers)
+        return self.post(payload, key)
 
     def bridge(self, operation: str, token: str | None = BRIDGE_TOKEN) -> httpx.Response:
         headers: dict[str, Any] = {"content-type": "application/json"}
@@ -147,115 +124,15 @@ class Server:
         body = json.dumps(bridge_envelope(operation)).encode()
         return self.client.post(self.base + "/hooks/braincloud", content=body, headers=headers)
 
-    def get(self, path: str, token: str | None = METRICS_TOKEN) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token is not None else {}
-        return self.client.get(self.base + path, headers=headers)
-
-    def samples(self) -> list[tuple[str, dict[str, str], float]]:
-        response = self.get("/metrics")
-        assert response.status_code == 200, response.text
-        return [
-            (s.name, s.labels, s.value)
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples
-        ]
-
-    def metric(self, name: str, **labels: str) -> float:
-        return sum(
-            v
-            for n, have, v in self.samples()
-            if n == name and all(have.get(k) == w for k, w in labels.items())
-        )
-
-    def workers(self) -> set[int]:
-        """The live workers' pids, from their revision gauges (dead ones are removed)."""
-        return {
-            int(labels["pid"])
-            for name, labels, value in self.samples()
-            if name == "receiver_policy_revision" and value == 1
-        }
-
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.err()}")
-        try:
-            return self.get("/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    @contextlib.contextmanager
-    def only(self, pid: int) -> Iterator[None]:
-        """Every new connection goes to worker ``pid``: the others are stopped meanwhile."""
-        others = self.workers() - {pid}
-        for other in others:
-            os.kill(other, signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            for other in others:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(other, signal.SIGCONT)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGCONT)  # a worker left stopped by a failed test
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # workers left behind, if any
-
 
 Launch = Callable[..., Server]
 
 
 @contextlib.contextmanager
 def launcher(workdir: Path) -> Iterator[Launch]:
-    started: list[Server] = []
-
-    def launch(
-        *args: str,
-        env: dict[str, str] | None = None,
-        ready: bool = True,
-        port: int | None = None,
-        workers: int = 2,
-    ) -> Server:
-        index = len(started)
-        tmp = workdir / f"tmp{index}"
-        tmp.mkdir()
-        stderr = workdir / f"server{index}.err"
-        environment = {
-            k: v for k, v in os.environ.items() if not k.startswith(("RECEIVER_", "PROMETHEUS_"))
-        }
-        environment.update(env or {})
-        environment["TMPDIR"] = str(tmp)
-        port = port or free_port()
-        command = [sys.executable, "-m", "receiver", "serve", "--port", str(port)]
-        command += ["--workers", str(workers), *args]
-        with (workdir / f"server{index}.out").open("wb") as out, stderr.open("wb") as err:
-            proc = subprocess.Popen(
-                command, stdout=out, stderr=err, env=environment, cwd=workdir,
-                start_new_session=True,
-            )  # fmt: skip
-        server = Server(proc, port, stderr, tmp)
-        started.append(server)
-        if ready:
-            wait_for("/readyz", server.ready, START_TIMEOUT)
-            wait_for(f"{workers} workers", lambda: len(server.workers()) == workers)
-        return server
-
-    try:
-        yield launch
-    finally:
-        for server in started:
-            stop(server.proc)
-            server.client.close()
+    """Servers of this module: two workers unless told otherwise."""
+    with serverproc.launcher(workdir, Server) as start:
+        yield functools.partial(start, workers=2)  # type: ignore[misc]
 
 
 @pytest.fixture
@@ -350,10 +227,10 @@ def test_the_production_shape_answers_from_every_worker_and_shares_counters(
     wait_for("every decision in the log", lambda: len(log()) >= 2 * 5 + 6, 10)
     assert len(log()) == 2 * 5 + 6  # 3 socialplus + 2 bridge decisions per worker, 6 floods
     # /metrics needs the token and sums both workers; /readyz hides the policy names.
-    assert server.get("/metrics", token=None).status_code == 401
+    assert server.get("/metrics", authorized=False).status_code == 401
     assert server.metric("receiver_requests_total", platform="socialplus", status="200") == 12
     assert server.metric("receiver_signature_failures_total") == 2 * 4  # 2 + 2 per worker
-    assert set(server.get("/readyz", token=None).json()) == {"status", "revision"}
+    assert set(server.get("/readyz", authorized=False).json()) == {"status", "revision"}
     assert server.get("/readyz").json()["policies"] == ["prod"]
     assert "Traceback" not in server.err()
 
