@@ -26,7 +26,6 @@ means, and the ratio less than either.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import gc
 import os
@@ -44,13 +43,13 @@ from typing import Any
 import bare_app
 import serve as bench_serve
 import uvloop
+from _asgi import call as asgi_call
+from _asgi import start
 
 import receiver as receiver_package
 from receiver import app as receiver_app
 from receiver.config import ServiceConfig
 from receiver.signatures import Secrets
-
-_LIFESPANS: set[asyncio.Task[None]] = set()
 
 # (label, module path, attribute path, is async): the stages of one pre-hook request
 STAGES = (
@@ -81,69 +80,11 @@ STAGES = (
 TOTAL_LABEL = "Service.socialplus (all of the above but read body)"
 
 
-def scope_for(body: bytes, signature: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": bench_serve.PATH,
-        "raw_path": bench_serve.PATH.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"x-amity-signature", signature.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8080),
-        "state": {},
-    }
-
-
 async def call(app: Any, body: bytes, signature: str) -> None:
     """One request through the ASGI app; raises unless it answers 200."""
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    status: list[int] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-
-    await app(scope_for(body, signature), receive, send)
-    if status != [200]:
+    status = await asgi_call(app, body, signature)
+    if status != 200:
         raise RuntimeError(f"the app answered {status}")
-
-
-async def start(app: Any) -> None:
-    """Run the app's lifespan startup (loads the policies)."""
-    queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    queue.put_nowait({"type": "lifespan.startup"})
-    started = asyncio.Event()
-
-    async def receive() -> dict[str, str]:
-        return await queue.get()
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"].startswith("lifespan.startup"):
-            started.set()
-
-    task = asyncio.get_running_loop().create_task(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
-    )
-    _LIFESPANS.add(task)  # keep a reference while the app lives
-    await asyncio.wait_for(started.wait(), 60)
 
 
 def wrap_stages(app: Any, samples: dict[str, list[int]]) -> list[str]:
