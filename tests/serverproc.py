@@ -62,6 +62,7 @@ class Server:
     stderr: Path
     tmp: Path  # the server's TMPDIR: what it leaves there can be seen
     metrics_token: str | None = None  # sent as a Bearer token by get()
+    pipes: tuple[int, ...] = ()  # read ends of stdout and stderr pipes nobody reads (stalled)
     # No keep-alive: every request opens a new connection, so workers share the traffic.
     client: httpx.Client = field(
         default_factory=lambda: httpx.Client(
@@ -164,7 +165,9 @@ def launcher(workdir: Path, server_class: type[Server] = Server) -> Iterator[Lau
     """Start servers (``launch(...)``) in ``workdir``; stop every one when the block ends."""
     started: list[Server] = []
 
-    def spawn(args: tuple[str, ...], env: dict[str, str], port: int | None) -> Server:
+    def spawn(
+        args: tuple[str, ...], env: dict[str, str], port: int | None, stalled: bool
+    ) -> Server:
         port = port or free_port()
         index = len(started)
         stdout, stderr = workdir / f"server{index}.out", workdir / f"server{index}.err"
@@ -172,29 +175,39 @@ def launcher(workdir: Path, server_class: type[Server] = Server) -> Iterator[Lau
         tmp.mkdir()
         env = {**env, "TMPDIR": str(tmp)}
         command = [sys.executable, "-m", "receiver", "serve", "--port", str(port), *args]
+        reads: tuple[int, ...] = ()
         with stdout.open("wb") as out, stderr.open("wb") as err:
+            targets = (out.fileno(), err.fileno())
+            if stalled:  # pipes whose reader never reads: they fill up, then writes block
+                (out_read, out_write), (err_read, err_write) = os.pipe(), os.pipe()
+                targets, reads = (out_write, err_write), (out_read, err_read)
             proc = subprocess.Popen(
-                command, stdout=out, stderr=err, env=env, cwd=workdir, start_new_session=True
-            )
+                command, stdout=targets[0], stderr=targets[1], env=env, cwd=workdir,
+                start_new_session=True,
+            )  # fmt: skip
+            if stalled:
+                for fd in targets:
+                    os.close(fd)  # the server holds its own copies
         token = env.get("RECEIVER_METRICS_TOKEN")
-        server = server_class(proc, port, stdout, stderr, tmp, token)
+        server = server_class(proc, port, stdout, stderr, tmp, token, reads)
         started.append(server)
         return server
 
     def launch(
         *args: str, secret: str | None = None, env: dict[str, str] | None = None,
-        ready: bool = True, port: int | None = None, workers: int = 1,
+        ready: bool = True, port: int | None = None, workers: int = 1, stalled: bool = False,
     ) -> Server:  # fmt: skip
         """``receiver serve --port P [--workers N] ARGS``; ``secret`` and ``env`` add to a
         clean environment (no ``RECEIVER_*`` or ``PROMETHEUS_*`` variables of the
-        caller's). With ``ready``, waits for ``/readyz`` and for every worker."""
+        caller's). With ``ready``, waits for ``/readyz`` and for every worker. With
+        ``stalled``, stdout and stderr are pipes that nobody reads."""
         extra = dict(env or {})
         if secret:
             extra["RECEIVER_SOCIALPLUS_SECRET"] = secret
         if workers > 1:
             args = ("--workers", str(workers), *args)
         for _ in range(3):
-            server = spawn(args, clean_env(**extra), port)
+            server = spawn(args, clean_env(**extra), port, stalled)
             if not ready:
                 return server
             try:
@@ -217,6 +230,8 @@ def launcher(workdir: Path, server_class: type[Server] = Server) -> Iterator[Lau
         for server in started:
             stop(server.proc)
             server.client.close()
+            for fd in server.pipes:
+                os.close(fd)
 
 
 def policy_dir(root: Path, text: str, name: str = "chat.yaml") -> Path:

@@ -19,16 +19,20 @@ log in a file and a 1 s read timeout. Against it, over real sockets on loopback:
   three hook routes: never a 5xx, never a hang, and every request has exactly one
   outcome (a decision-log line, a counted webhook, or a counted 4xx).
 
-Two more servers: one whose stdout (the decision log) and stderr are pipes nobody
-reads, which must keep answering and count what it drops; and a ``--watch`` server
-with two workers that is fed an alias bomb, a too-deep expression and an internal
-failure, stays up, counts each failure and applies the next good edit.
+Two more servers, each with two workers: one whose stdout (the decision log) and
+stderr are pipes nobody reads, which must keep answering promptly, count what it drops
+and still stop in bounded time; and a ``--watch`` server that is fed a YAML alias bomb
+and a too-deep expression, refuses both in every worker without hanging, keeps serving
+the old set and applies the next good edit. The same families in more detail, one
+server each: ``test_workers.py``, ``test_serve_refusals.py``, ``test_connections.py``,
+``test_hostile_sinks.py``, ``test_reload_e2e.py``; in process: ``test_hook_inputs.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import time
@@ -42,7 +46,7 @@ import yaml
 from fake_directory import FakeDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serverproc import Server, launcher, wait_for
+from serverproc import Server, launcher, policy_dir, wait_for
 
 from receiver.signatures import sign_base64
 from receiver.tokens import sign as bridge_sign
@@ -374,3 +378,94 @@ def test_every_generated_request_had_exactly_one_outcome(
     with contextlib.suppress(AssertionError):  # the decision log is written by a thread
         wait_for("the accounts to add up", lambda: grown() == seen, 10)
     assert grown() == seen
+
+
+# -- a stalled stdout and stderr, on two workers ------------------------------------------------
+
+
+def test_stalled_stdout_and_stderr_hold_up_no_answer_on_two_workers(tmp_path: Path) -> None:
+    with launcher(tmp_path) as start:
+        server = start(
+            "--policies", str(ROOT / "policies"), "--log-queue", "200",
+            secret=SECRET, workers=2, stalled=True,
+        )  # fmt: skip
+        slowest = 0.0
+        ended = time.monotonic() + 120
+        for n in range(2500):  # a pipe holds about 64 KiB: some 250 lines, then it is full
+            body = json.dumps(message(f"into a stalled pipe {n}")).encode()
+            started = time.monotonic()
+            response = server.client.post(
+                server.base + SOCIALPLUS, content=body, headers=signed(body)
+            )
+            slowest = max(slowest, time.monotonic() - started)
+            assert response.status_code == 200
+            assert time.monotonic() < ended, f"only {n} answers in 120 s"
+        assert slowest < 2.0, slowest
+        assert server.get("/healthz").status_code == 200
+        assert server.metric("receiver_decision_log_dropped_total") > 0  # summed over workers
+        started = time.monotonic()
+        os.killpg(server.proc.pid, signal.SIGTERM)  # and the stop is bounded too
+        assert server.proc.wait(30) in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < 30
+
+
+# -- policies that would hang or crash a load, on two workers -----------------------------------
+
+BOMB = (
+    "policy: bomb\nlists:\n  l0: &l0 [a, a, a, a, a, a, a, a, a]\n"
+    + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 11))
+    + "rules: []\n"
+)
+TOO_DEEP = """\
+policy: deep
+rules:
+  - id: deep
+    events: message.shouldCreate
+    when: {condition}
+    action: deny
+""".replace("{condition}", " or ".join(f"data.n == {i}" for i in range(1000)))
+
+
+def versioned(version: str) -> str:
+    return f"""\
+policy: chat
+rules:
+  - id: forbidden
+    events: message.shouldCreate
+    when: text contains "forbidden"
+    action: deny
+    message: "{version}"
+"""
+
+
+def test_watching_workers_survive_a_bomb_and_a_too_deep_file_and_apply_the_next_edit(
+    tmp_path: Path,
+) -> None:
+    policies = policy_dir(tmp_path, versioned("v1"))
+    with launcher(tmp_path) as start:
+        server = start("--policies", str(policies), "--watch", secret=SECRET, workers=2)
+        pids = server.workers()
+
+        def answers() -> set[str]:
+            seen = set()
+            for pid in pids:
+                with server.only(pid):
+                    seen.add(server.post(message("forbidden"), SECRET).json()["message"])
+            return seen
+
+        def failed() -> float:
+            return server.metric("receiver_policy_reloads_total", result="failed")
+
+        assert answers() == {"v1"}
+        for count, (name, text) in enumerate((("bomb.yaml", BOMB), ("deep.yaml", TOO_DEEP)), 1):
+            started = time.monotonic()
+            (policies / name).write_text(text)
+            wait_for(f"{name} refused by both workers", lambda c=count: failed() >= 2 * c, 30)
+            assert time.monotonic() - started < 30  # refused, not hung on
+            assert answers() == {"v1"}  # the old set keeps serving
+            (policies / name).unlink()
+            wait_for("the set reloaded without it", lambda c=count: failed() >= 2 * c, 5)
+        (policies / "chat.yaml").write_text(versioned("v2"))
+        wait_for("both workers on v2", lambda: answers() == {"v2"}, 30)
+        assert server.workers() == pids  # no worker died on the way
+        assert "Traceback" not in server.err()
