@@ -190,6 +190,11 @@ class FallbackSettings:
     max_body: int = DEFAULT_FALLBACK_MAX_BODY  # bytes; larger bodies never try it
     rate: float = DEFAULT_FALLBACK_RATE  # attempts per second (and at most that many at once)
 
+    def __reduce__(self) -> tuple[type[FallbackSettings], tuple[int, float]]:
+        # Compiled with mypyc, a frozen dataclass cannot be unpickled field by field (its
+        # fields refuse assignment): rebuild it from its values instead.
+        return (FallbackSettings, (self.max_body, self.rate))
+
 
 class CompactFallback:
     """The compact-JSON fallback of :func:`verify`, with its size limit and budget.

@@ -38,6 +38,8 @@ import yaml
 from fake_directory import FakeDirectory
 from serverproc import wait_for
 
+from receiver.signatures import sign_base64
+
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGSTOP"), reason="POSIX signals (SIGSTOP, process groups) needed"
 )
@@ -302,6 +304,24 @@ SETUPS = {
     "config-file": Setup(args=("--config", "{config}"), secret=True, token=True, users=True),
     "watch": Setup(args=("--watch",), env=SP),
     "decision-log": Setup(args=("--decision-log", "{log}"), env=SP),
+    "signature-fallback": Setup(args=("--signature-fallback", "compact-json"), env=SP),
+    "connection-limits": Setup(
+        args=(
+            "--max-head-bytes",
+            "8192",
+            "--read-timeout",
+            "2",
+            "--max-concurrency",
+            "64",
+            "--max-connections",
+            "128",
+            "--log-queue",
+            "500",
+            "--reload-timeout",
+            "10",
+        ),
+        env=SP,
+    ),
 }
 
 
@@ -347,6 +367,14 @@ def test_two_workers_start_and_answer_in_every_configuration(
             if setup.users:
                 banned = server.socialplus(message("hi", "u-banned"), key=key).json()
                 assert banned == {"action": "deny", "message": "banned v1"}
+            if name == "signature-fallback":  # signed over the compact form, sent spaced
+                spaced = json.dumps(message("forbidden"), indent=2).encode()
+                compact = json.dumps(message("forbidden"), separators=(",", ":")).encode()
+                headers = {"x-amity-signature": sign_base64(SECRET.encode(), compact)}
+                answer = server.client.post(
+                    server.base + "/hooks/socialplus", content=spaced, headers=headers
+                )
+                assert answer.json() == {"action": "deny", "message": "forbidden v1"}
     if name in ("decision-log", "config-file"):
         log = tmp_path / "decisions.jsonl"
         wait_for("both workers' lines", lambda: all(i in log.read_text() for i in ids), 10)
