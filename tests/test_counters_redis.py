@@ -1,12 +1,9 @@
 """The Redis counter backend, against a real ``redis-server`` on loopback.
 
 ``.ci/run`` installs redis-server (Debian package), starts it on a spare loopback port
-and exports ``RECEIVER_TEST_REDIS_URL``; locally, start one the same way::
-
-    redis-server --save '' --appendonly no --port 6391 --bind 127.0.0.1 &
-    RECEIVER_TEST_REDIS_URL=redis://127.0.0.1:6391/0 pytest tests/test_counters_redis.py
-
-Tests that need the server skip with that advice when it is not reachable. The fallback
+and exports ``RECEIVER_TEST_REDIS_URL``; without it, the session's ``redis_url`` fixture
+(``tests/conftest.py``) starts a ``redis-server`` of its own when one is installed.
+Tests that need the server skip with that advice when there is none. The fallback
 tests (Redis down, Redis slow) need no server and always run.
 """
 
@@ -46,12 +43,6 @@ from receiver.payload import Event
 from receiver.policyset import load_policies
 from receiver.values import Timestamp
 
-URL_ENV = "RECEIVER_TEST_REDIS_URL"
-SKIP_HINT = (
-    f"no Redis server for the counter tests: set {URL_ENV} (e.g. redis://127.0.0.1:6391/0) "
-    "to a running redis-server (`redis-server --save '' --appendonly no --port 6391 "
-    "--bind 127.0.0.1`); .ci/run starts one"
-)
 START_TIMEOUT = 60.0
 
 POLICY = """\
@@ -98,20 +89,6 @@ rules:
     action: deny
     message: counters unavailable
 """
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    url = os.environ.get(URL_ENV)
-    if not url:
-        pytest.skip(SKIP_HINT)
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-    except redis.RedisError as err:
-        pytest.skip(f"{SKIP_HINT} ({url}: {err})")
-    return url
 
 
 @pytest.fixture
