@@ -182,7 +182,10 @@ async def _placeholder(scope: object, receive: object, send: object) -> None:
 def _bind(config: ServiceConfig) -> socket.socket:
     # Bind with a placeholder app: the real app (and its decision log) lives in the workers.
     try:
-        return uvicorn.Config(_placeholder, host=config.host, port=config.port).bind_socket()
+        # log_config=None: uvicorn's "running on" line goes through the service's log queue
+        # in its format, not through a handler of uvicorn's own
+        bind = uvicorn.Config(_placeholder, host=config.host, port=config.port, log_config=None)
+        return bind.bind_socket()
     except SystemExit:  # uvicorn has logged why (address in use, permission denied, ...)
         raise StartupError(f"cannot listen on {config.host}:{config.port}") from None
 
