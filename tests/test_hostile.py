@@ -44,9 +44,11 @@ import httpx
 import pytest
 import yaml
 from fake_directory import FakeDirectory
+from hostile_policies import BOMB, TOO_DEEP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serverproc import Server, launcher, policy_dir, wait_for
+from test_serve_e2e import answer_message, policy
 
 from receiver.signatures import sign_base64
 from receiver.tokens import sign as bridge_sign
@@ -411,37 +413,11 @@ def test_stalled_stdout_and_stderr_hold_up_no_answer_on_two_workers(tmp_path: Pa
 
 # -- policies that would hang or crash a load, on two workers -----------------------------------
 
-BOMB = (
-    "policy: bomb\nlists:\n  l0: &l0 [a, a, a, a, a, a, a, a, a]\n"
-    + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 11))
-    + "rules: []\n"
-)
-TOO_DEEP = """\
-policy: deep
-rules:
-  - id: deep
-    events: message.shouldCreate
-    when: {condition}
-    action: deny
-""".replace("{condition}", " or ".join(f"data.n == {i}" for i in range(1000)))
-
-
-def versioned(version: str) -> str:
-    return f"""\
-policy: chat
-rules:
-  - id: forbidden
-    events: message.shouldCreate
-    when: text contains "forbidden"
-    action: deny
-    message: "{version}"
-"""
-
 
 def test_watching_workers_survive_a_bomb_and_a_too_deep_file_and_apply_the_next_edit(
     tmp_path: Path,
 ) -> None:
-    policies = policy_dir(tmp_path, versioned("v1"))
+    policies = policy_dir(tmp_path, policy("v1"))
     with launcher(tmp_path) as start:
         server = start("--policies", str(policies), "--watch", secret=SECRET, workers=2)
         pids = server.workers()
@@ -450,7 +426,7 @@ def test_watching_workers_survive_a_bomb_and_a_too_deep_file_and_apply_the_next_
             seen = set()
             for pid in pids:
                 with server.only(pid):
-                    seen.add(server.post(message("forbidden"), SECRET).json()["message"])
+                    seen.add(answer_message(server, SECRET))
             return seen
 
         def failed() -> float:
@@ -465,7 +441,7 @@ def test_watching_workers_survive_a_bomb_and_a_too_deep_file_and_apply_the_next_
             assert answers() == {"v1"}  # the old set keeps serving
             (policies / name).unlink()
             wait_for("the set reloaded without it", lambda c=count: failed() >= 2 * c, 5)
-        (policies / "chat.yaml").write_text(versioned("v2"))
+        (policies / "chat.yaml").write_text(policy("v2"))
         wait_for("both workers on v2", lambda: answers() == {"v2"}, 30)
         assert server.workers() == pids  # no worker died on the way
         assert "Traceback" not in server.err()

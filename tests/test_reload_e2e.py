@@ -15,26 +15,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hostile_policies import BOMB, TOO_DEEP
 from serverproc import Launch, Server, launcher, policy_dir, wait_for
 from test_serve_e2e import answer_message, policy
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, process groups) needed"
 )
-
-BOMB = (
-    "policy: bomb\nlists:\n  l0: &l0 [a, a, a, a, a, a, a, a, a]\n"
-    + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 11))
-    + "rules: []\n"
-)
-TOO_DEEP = """\
-policy: deep
-rules:
-  - id: deep
-    events: message.shouldCreate
-    when: {condition}
-    action: deny
-""".replace("{condition}", " or ".join(f"data.n == {i}" for i in range(1000)))
 
 
 @pytest.fixture

@@ -214,8 +214,9 @@ def test_receiver_send_reports_an_unreachable_server(
 # -- reloads ------------------------------------------------------------------------------------
 
 
-def answer_message(server: Server) -> str:
-    response = server.post(message("forbidden"))
+def answer_message(server: Server, key: str | None = None) -> str:
+    """The version in the answer to a "forbidden" message (signed with ``key``, if given)."""
+    response = server.post(message("forbidden"), key)
     assert response.status_code == 200
     text: str = response.json()["message"]
     return text.split(" (ref", maxsplit=1)[0]
