@@ -70,19 +70,20 @@ def compose(text: str) -> yaml.Node | None:
         except yaml.YAMLError:
             pass
         else:
-            if _plain_style_as_none(root):
+            if _visit_once(root, plain_as_none=True):
                 _check_aliases(text, _FAST_LOADER)
             return root
     root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if _has_shared_nodes(root):
+    if _visit_once(root, plain_as_none=False):
         _check_aliases(text, yaml.SafeLoader)
     return root
 
 
-def _plain_style_as_none(root: yaml.Node | None) -> bool:
-    """libyaml marks plain scalars with style '' where PyYAML says None; use PyYAML's.
+def _visit_once(root: yaml.Node | None, *, plain_as_none: bool) -> bool:
+    """Visit each node once, however many aliases share it; say whether any does.
 
-    Visits each node once, however many aliases share it; says whether any does.
+    With ``plain_as_none``, plain scalars get PyYAML's style None where libyaml marks
+    them with style ''.
     """
     seen: set[int] = set()
     shared = False
@@ -94,7 +95,7 @@ def _plain_style_as_none(root: yaml.Node | None) -> bool:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            if node.style == "":
+            if plain_as_none and node.style == "":
                 node.style = None
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
@@ -102,23 +103,6 @@ def _plain_style_as_none(root: yaml.Node | None) -> bool:
             for key, value in node.value:
                 stack.extend((key, value))
     return shared
-
-
-def _has_shared_nodes(root: yaml.Node | None) -> bool:
-    """Whether a node is reached twice (an alias), visiting each node once."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            return True
-        seen.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-    return False
 
 
 def _check_aliases(text: str, loader: Any) -> None:

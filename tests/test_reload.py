@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_policies import BOMB
 
 from receiver import reload
 from receiver.config import DEFAULT_RELOAD_TIMEOUT
@@ -35,11 +36,6 @@ rules:
 """
 BROKEN = GOOD.replace('text contains "{word}"', "len(text >")
 TOO_DEEP = GOOD.replace('text contains "{word}"', " or ".join(['text == "x"'] * 1000))
-BOMB = (
-    "policy: bomb\nlists:\n  l0: &l0 [a, a, a, a, a, a, a, a, a]\n"
-    + "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 11))
-    + "rules: []\n"
-)
 
 
 def good(word: str) -> str:
