@@ -10,7 +10,7 @@ signature check, no policies, no metrics, no decision log.
   ``JSONResponse({"action": "allow"})``, Starlette's own way of reading and answering
   JSON;
 - ``orjson`` (a stricter reference): the raw body parsed with the receiver's own JSON
-  parser (``receiver.jsoncodec.loads``: orjson, standard-library fallback) and a
+  parser (``receiver.text.jsoncodec.loads``: orjson, standard-library fallback) and a
   pre-encoded answer. It is faster than Starlette's way by the difference between
   orjson and the standard library's ``json``, so ratios against it are lower.
 
@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver import jsoncodec
+from receiver.text import jsoncodec
 
 ALLOW = b'{"action":"allow"}'
 INVALID = {"error": "invalid JSON"}

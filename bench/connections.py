@@ -1,5 +1,5 @@
 """Per-request cost of the connection limits: uvicorn's httptools protocol against the
-receiver's bounded one (``receiver/connections.py``), in this process, without sockets.
+receiver's bounded one (``receiver/http/connections.py``), in this process, without sockets.
 
 Run from the repository root::
 
@@ -30,8 +30,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from receiver.connections import protocol_class
-from receiver.limits import ConnectionLimits
+from receiver.http.connections import protocol_class
+from receiver.http.limits import ConnectionLimits
 
 BODY = b'{"eventName":"message.shouldCreate","data":{"text":"' + b"h" * 150 + b'"}}'
 REQUEST = (

@@ -34,12 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from receiver.counters.memory import MemoryBackend, Op
-from receiver.counters.plan import count_sync, counter_values, plan_for, strike_sync
-from receiver.evaluator import evaluate
-from receiver.payload import Event
-from receiver.policyset import PolicySet, load_policies
-from receiver.values import Timestamp
+from receiver.counters.memory import MemoryBackend
+from receiver.dsl.values import Timestamp
+from receiver.runtime.counters import Op, count_sync, counter_values, plan_for, strike_sync
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import Event
+from receiver.runtime.policyset import PolicySet, load_policies
 
 TARGET_US = 10.0
 

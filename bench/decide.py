@@ -44,15 +44,15 @@ from typing import Any
 from _common import Result, header, json_reference, measure, table, verdict
 from better_profanity import profanity
 
-from receiver import events as ev
-from receiver.compiler import compile_tree
-from receiver.decision import Decision
-from receiver.evaluator import evaluate
-from receiver.payload import parse_event
-from receiver.policyset import load_policies
-from receiver.tree import EventTree
-from receiver.users import StaticDirectory
-from receiver.values import Timestamp
+from receiver.compile.compiler import compile_tree
+from receiver.compile.tree import EventTree
+from receiver.dsl import events as ev
+from receiver.dsl.values import Timestamp
+from receiver.runtime.decision import Decision
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import parse_event
+from receiver.runtime.policyset import load_policies
+from receiver.users.static import StaticDirectory
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = Timestamp(1_748_736_000.0)  # 2025-06-01T00:00:00Z

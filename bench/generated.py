@@ -37,16 +37,16 @@ from typing import Any
 from _common import Result, header, json_reference, measure, table, verdict
 from policygen import World, write_policies
 
-from receiver import events as ev
-from receiver import policyset as policyset_module
-from receiver.compiler import compile_tree
-from receiver.decision import Decision
-from receiver.evaluator import evaluate
-from receiver.payload import parse_event
-from receiver.policyset import PolicySet, load_policies
-from receiver.tree import EventTree, Switch
-from receiver.users import StaticDirectory
-from receiver.values import Timestamp
+from receiver.compile.compiler import compile_tree
+from receiver.compile.tree import EventTree, Switch
+from receiver.dsl import events as ev
+from receiver.dsl.values import Timestamp
+from receiver.runtime import policyset as policyset_module
+from receiver.runtime.decision import Decision
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import parse_event
+from receiver.runtime.policyset import PolicySet, load_policies
+from receiver.users.static import StaticDirectory
 
 NOW = Timestamp(1_748_736_000.0)  # 2025-06-01T00:00:00Z
 TARGET_LOAD_S = 10.0
@@ -58,13 +58,13 @@ FILLER = [
 ]
 # fmt: on
 
-# The functions load_policies reaches through receiver.policyset, timed per stage.
+# The functions load_policies reaches through receiver.runtime.policyset, timed per stage.
 STAGES = {"load_file": "read + YAML", "check": "check", "compile_tree": "compile trees"}
 
 
 @contextmanager
 def stage_timers() -> Iterator[dict[str, list[float]]]:
-    """Wrap the stage functions as receiver.policyset sees them; [wall, cpu, calls] each."""
+    """Wrap the stage functions as receiver.runtime.policyset sees them; [wall, cpu, calls] each."""
     totals: dict[str, list[float]] = {}
     saved: dict[str, Callable[..., Any]] = {}
     for name, label in STAGES.items():

@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from receiver import events as ev
+from receiver.dsl import events as ev
 
 EVENTS = ev.SOCIALPLUS_EVENTS
 GLOBS = ("message.*", "post.*", "channel.*", "*.shouldCreate", "*.shouldUpdate", "*.shouldFlag")

@@ -4,7 +4,7 @@ Run from the repository root::
 
     python bench/refusal.py [--rounds 30] [--seed 1]
 
-It builds the real Starlette app (``receiver.app.create_app``: a signature secret, the
+It builds the real Starlette app (``receiver.http.app.create_app``: a signature secret, the
 shipped policies, the decision log to a temporary file) and calls it in process as an
 ASGI application (no sockets: uvicorn and the kernel would add the same cost to both
 sides) with two bodies of about 250 KB, each a ``message.shouldCreate`` event:
@@ -44,9 +44,9 @@ from _asgi import call, start
 from _common import header, verdict
 
 import receiver as receiver_package
-from receiver import app as receiver_app
-from receiver.config import ServiceConfig, shipped_policies
-from receiver.signatures import FallbackSettings, Secrets, sign_base64
+from receiver.adapters.signatures import FallbackSettings, Secrets, sign_base64
+from receiver.http import app as receiver_app
+from receiver.http.config import ServiceConfig, shipped_policies
 
 TARGET = 0.5
 

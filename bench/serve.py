@@ -87,10 +87,10 @@ from pathlib import Path
 from typing import Any
 
 from receiver.dsl import functions
-from receiver.evaluator import evaluate
-from receiver.payload import parse_event
-from receiver.reload import load_snapshot
-from receiver.values import Timestamp
+from receiver.dsl.values import Timestamp
+from receiver.http.reload import load_snapshot
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import parse_event
 
 try:  # the fast matcher the compiler uses for profane()/censor(), in newer versions
     from receiver import profanity as receiver_profanity
@@ -779,7 +779,7 @@ PROFILE_CATEGORIES = (  # (marker in a frame, category); the leaf-most frame wit
     ("receiver/dsl/", "policy evaluation"),
     ("receiver/decision", "policy evaluation"),
     ("logging/", "logging"),
-    ("receiver/", "service glue (receiver/app.py, service.py, ...)"),
+    ("receiver/", "service glue (receiver/http/app.py, service.py, ...)"),
     ("starlette/", "starlette (request, routing, response)"),
     ("uvicorn/", "uvicorn + httptools (HTTP protocol)"),
     ("asyncio/", "event loop and sockets (uvloop)"),

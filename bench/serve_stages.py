@@ -4,7 +4,7 @@ Run from the repository root::
 
     python bench/serve_stages.py [--requests 3000] [--rounds 5] [--mix all|no-profanity]
 
-It builds the real Starlette app (``receiver.app.create_app``: signature secret, the
+It builds the real Starlette app (``receiver.http.app.create_app``: signature secret, the
 shipped policies, ``examples/users.yaml``, decision log to a temporary file) and the
 two bare apps of ``bench/bare_app.py`` (Starlette's ``request.json`` and
 ``JSONResponse``; orjson), and calls them directly as ASGI applications with
@@ -47,34 +47,34 @@ from _asgi import call as asgi_call
 from _asgi import start
 
 import receiver as receiver_package
-from receiver import app as receiver_app
-from receiver.config import ServiceConfig
-from receiver.signatures import Secrets
+from receiver.adapters.signatures import Secrets
+from receiver.http import app as receiver_app
+from receiver.http.config import ServiceConfig
 
 # (label, module path, attribute path, is async): the stages of one pre-hook request
 STAGES = (
-    ("read body (read_body)", "receiver.endpoint", "read_body", True),
-    ("signature (verify)", "receiver.service", "verify", False),
+    ("read body (read_body)", "receiver.http.endpoint", "read_body", True),
+    ("signature (verify)", "receiver.http.service", "verify", False),
     ("JSON + envelope (parse_request)", "receiver.adapters.socialplus", "parse_request", False),
-    ("decision id (new_decision_id)", "receiver.service", "new_decision_id", False),
+    ("decision id (new_decision_id)", "receiver.http.service", "new_decision_id", False),
     (
         "counters: before (keys, backend call)",
-        "receiver.counters.runtime",
+        "receiver.counters.service",
         "CounterService.before",
         True,
     ),
-    ("policy evaluation (Service._evaluate)", "receiver.service", "Service._evaluate", False),
+    ("policy evaluation (Service._evaluate)", "receiver.http.service", "Service._evaluate", False),
     (
         "policy evaluation, cached users (Service._evaluate_cached)",
-        "receiver.service",
+        "receiver.http.service",
         "Service._evaluate_cached",
         True,
     ),
-    ("counters: after (strikes)", "receiver.counters.runtime", "CounterService.after", True),
-    ("metrics: observe", "receiver.metrics", "Metrics.observe", False),
-    ("metrics: count_rules", "receiver.metrics", "Metrics.count_rules", False),
-    ("decision log: record", "receiver.decisionlog", "DecisionLog.record", False),
-    ("decision log: write", "receiver.decisionlog", "DecisionLog.write", False),
+    ("counters: after (strikes)", "receiver.counters.service", "CounterService.after", True),
+    ("metrics: observe", "receiver.http.metrics", "Metrics.observe", False),
+    ("metrics: count_rules", "receiver.http.metrics", "Metrics.count_rules", False),
+    ("decision log: record", "receiver.observe.decisionlog", "DecisionLog.record", False),
+    ("decision log: write", "receiver.observe.decisionlog", "DecisionLog.write", False),
     ("response body (response_body)", "receiver.adapters.socialplus", "response_body", False),
 )
 TOTAL_LABEL = "Service.socialplus (all of the above but read body)"

@@ -10,7 +10,7 @@ Run from the repository root::
     and one on ``data.role`` (the payloads carry the same role in both places, so the
     decisions are the same), decided through the service's async path
     (``Service._evaluate``, and the whole ``Service.decide`` pipeline) with a warm
-    :class:`~receiver.usercache.UserCache` and the service's real Prometheus metrics.
+    :class:`~receiver.users.cache.UserCache` and the service's real Prometheus metrics.
     A warm lookup never suspends, so each coroutine is driven with one ``send(None)``
     and no event-loop overhead is timed. Cases are interleaved call by call
     (``_common.measure``). Target: reading ``user`` costs under 5 µs more (median).
@@ -50,15 +50,15 @@ from _common import header, json_reference, measure, percentile, table, verdict
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver.adapters import socialplus
-from receiver.config import ServiceConfig
-from receiver.decision import Decision
-from receiver.metrics import Metrics
-from receiver.payload import Event, parse_event
-from receiver.reload import LivePolicies
-from receiver.service import Service
-from receiver.usercache import CacheSettings, UserCache
-from receiver.userdir import HttpDirectory, HttpDirectoryConfig, new_client
-from receiver.values import Timestamp
+from receiver.dsl.values import Timestamp
+from receiver.http.config import ServiceConfig
+from receiver.http.metrics import Metrics
+from receiver.http.reload import LivePolicies
+from receiver.http.service import Service
+from receiver.runtime.decision import Decision
+from receiver.runtime.payload import Event, parse_event
+from receiver.users.cache import CacheSettings, UserCache
+from receiver.users.directory import HttpDirectory, HttpDirectoryConfig, new_client
 
 try:
     import uvloop

@@ -28,7 +28,18 @@ import httpx
 
 from receiver import __version__
 from receiver.adapters import braincloud
-from receiver.config import (
+from receiver.adapters.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE, Secrets
+from receiver.client.register import REGIONS, TOKEN_ENV, RegisterError, build_request
+from receiver.client.register import run as register_run
+from receiver.client.send import DEFAULT_URL
+from receiver.client.send import send as send_payload
+from receiver.compile.tree import render_tree
+from receiver.counters.memory import MemoryBackend
+from receiver.counters.seed import read_seed_file, seed_mapping
+from receiver.dsl import textfuncs
+from receiver.dsl.values import Timestamp
+from receiver.errors import PayloadError, PolicyLoadError, ReceiverError
+from receiver.http.config import (
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
     DEFAULT_LOG_QUEUE,
@@ -36,35 +47,24 @@ from receiver.config import (
     DEFAULT_PORT,
     DEFAULT_RELOAD_TIMEOUT,
 )
-from receiver.counters.memory import MemoryBackend
-from receiver.counters.plan import count_sync, counter_values, plan_for, strike_sync
-from receiver.counters.seed import read_seed_file, seed_mapping
-from receiver.decision import dumps
-from receiver.diagnostics import render_json, render_text, summary_line
-from receiver.dsl import textfuncs
-from receiver.errors import PayloadError, PolicyLoadError, ReceiverError
-from receiver.evaluator import evaluate
-from receiver.explain import render_explanation
-from receiver.limits import (
+from receiver.http.limits import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEAD_BYTES,
     DEFAULT_READ_TIMEOUT,
 )
-from receiver.payload import parse_event
-from receiver.policyset import PolicySet, check_paths, load_policies
-from receiver.register import REGIONS, TOKEN_ENV, RegisterError, build_request
-from receiver.register import run as register_run
-from receiver.send import DEFAULT_URL
-from receiver.send import send as send_payload
-from receiver.serve import StartupError, serve
-from receiver.settings import BRAINCLOUD_TOKEN_ENV, METRICS_TOKEN_ENV, SECRET_ENV
-from receiver.settings import build as build_settings
-from receiver.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE, Secrets
+from receiver.http.server import StartupError, serve
+from receiver.http.settings import BRAINCLOUD_TOKEN_ENV, METRICS_TOKEN_ENV, SECRET_ENV
+from receiver.http.settings import build as build_settings
+from receiver.runtime.counters import count_sync, counter_values, plan_for, strike_sync
+from receiver.runtime.decision import dumps
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.explain import render_explanation
+from receiver.runtime.payload import parse_event
+from receiver.runtime.policyset import PolicySet, check_paths, load_policies
 from receiver.testing import command as test_command
-from receiver.tree import render_tree
-from receiver.users import StaticDirectory
-from receiver.values import Timestamp
+from receiver.text.diagnostics import render_json, render_text, summary_line
+from receiver.users.static import StaticDirectory
 
 EXIT_OK = 0
 EXIT_FAILED = 1

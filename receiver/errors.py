@@ -6,7 +6,7 @@
     └── EvaluationError       a rule failed at run time (e.g. ``len(5)``); carries the span
 
 Static problems in policies are never raised one by one: they are collected as
-:class:`~receiver.diagnostics.Diagnostic` objects and raised once, at the stage
+:class:`~receiver.text.diagnostics.Diagnostic` objects and raised once, at the stage
 boundary, as :class:`PolicyLoadError`.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from receiver.diagnostics import Diagnostic
-    from receiver.source import Span
+    from receiver.text.diagnostics import Diagnostic
+    from receiver.text.source import Span
 
 
 class ReceiverError(Exception):

@@ -55,7 +55,7 @@ class PolicyTestFile(pytest.File):
     """One ``*.test.yaml`` file."""
 
     def collect(self) -> Iterator[PolicyTestCase]:
-        from receiver.diagnostics import render_text  # noqa: PLC0415
+        from receiver.text.diagnostics import render_text  # noqa: PLC0415
 
         shown = self._shown_path()
         loaded = _runner(self.config).load(shown)

@@ -1,6 +1,6 @@
 """A seeded generator of texts on which the fast matcher must agree with better-profanity.
 
-Not a test module: ``tests/test_profanity_agreement.py`` imports it (pytest puts
+Not a test module: ``tests/profanity/test_agreement.py`` imports it (pytest puts
 ``tests/`` on the path). Every category aims at a part of better-profanity's walk that
 is easy to get wrong:
 

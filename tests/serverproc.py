@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver.signatures import sign_base64, sign_hex
+from receiver.adapters.signatures import sign_base64, sign_hex
 
 START_TIMEOUT = 30.0
 HOOK = "/hooks/socialplus"

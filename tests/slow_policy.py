@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from receiver.evaluator import evaluate
-from receiver.payload import Event
-from receiver.policyset import load_policies
-from receiver.values import Timestamp
+from receiver.dsl.values import Timestamp
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import Event
+from receiver.runtime.policyset import load_policies
 
 
 def slow_policy(rules: int, last_message: str) -> str:

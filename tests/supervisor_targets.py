@@ -1,4 +1,4 @@
-"""Worker functions for tests/test_supervisor.py, importable by spawned processes.
+"""Worker functions for tests/http/test_supervisor.py, importable by spawned processes.
 
 Each records what happened to it as files in ``folder``: ``<pid>.started`` when it
 starts, a line in ``<pid>.hup`` per SIGHUP it handles.

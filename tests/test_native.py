@@ -40,12 +40,12 @@ def _package(tmp_path: Path, sources: dict[str, bytes], built: dict[str, bytes])
 
 def test_current_compiled_modules_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RECEIVER_PURE_PYTHON", raising=False)
-    files = {"service.py": b"x = 1\n", "counters/plan.py": b"y = 2\n"}
+    files = {"http/service.py": b"x = 1\n", "compile/counters.py": b"y = 2\n"}
     sources, reason = _native.state(_package(tmp_path, files, files))
     assert reason is None
     assert sources == {
-        "receiver.service": tmp_path / "receiver/service.py",
-        "receiver.counters.plan": tmp_path / "receiver/counters/plan.py",
+        "receiver.http.service": tmp_path / "receiver/http/service.py",
+        "receiver.compile.counters": tmp_path / "receiver/compile/counters.py",
     }
 
 
@@ -53,25 +53,28 @@ def test_one_changed_source_sends_every_listed_module_to_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RECEIVER_PURE_PYTHON", raising=False)
-    built = {"service.py": b"x = 1\n", "counters/plan.py": b"y = 2\n"}
-    package = _package(tmp_path, {**built, "counters/plan.py": b"y = 3\n"}, built)
+    built = {"http/service.py": b"x = 1\n", "compile/counters.py": b"y = 2\n"}
+    package = _package(tmp_path, {**built, "compile/counters.py": b"y = 3\n"}, built)
     sources, reason = _native.state(package)
-    assert reason == "receiver/counters/plan.py changed after it was compiled"
-    assert set(sources) == {"receiver.service", "receiver.counters.plan"}
+    assert reason == "receiver/compile/counters.py changed after it was compiled"
+    assert set(sources) == {"receiver.http.service", "receiver.compile.counters"}
 
 
 def test_a_missing_extension_or_the_variable_sends_them_to_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RECEIVER_PURE_PYTHON", raising=False)
-    files = {"service.py": b"x = 1\n"}
+    files = {"http/service.py": b"x = 1\n"}
     package = _package(tmp_path, files, files)
     monkeypatch.setenv("RECEIVER_PURE_PYTHON", "1")
     assert _native.state(package)[1] == "RECEIVER_PURE_PYTHON is set"
     monkeypatch.setenv("RECEIVER_PURE_PYTHON", "0")
     assert _native.state(package)[1] is None
-    (package / "service.py").with_suffix(SUFFIX).unlink()
-    assert _native.state(package)[1] == "receiver/service.py has no compiled module for this Python"
+    (package / "http/service.py").with_suffix(SUFFIX).unlink()
+    assert (
+        _native.state(package)[1]
+        == "receiver/http/service.py has no compiled module for this Python"
+    )
 
 
 def test_without_a_manifest_nothing_was_compiled(tmp_path: Path) -> None:
@@ -88,8 +91,9 @@ def test_ci_runs_the_compiled_request_path() -> None:
 
 def _imports(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = (
-        "import receiver, receiver.service, receiver.compiler; "
-        "print(receiver.BUILD); print(receiver.service.__file__); print(receiver.compiler.__file__)"
+        "import receiver, receiver.http.service, receiver.compile.compiler; "
+        "print(receiver.BUILD); print(receiver.http.service.__file__); "
+        "print(receiver.compile.compiler.__file__)"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -113,12 +117,12 @@ def test_an_edited_copy_runs_from_source_and_says_so(tmp_path: Path) -> None:
     for group in PACKAGE.parent.glob(f"receiver_native__mypyc*{SUFFIX}"):
         shutil.copy(group, tmp_path)
     (tmp_path / "grammar").symlink_to(PACKAGE.parent / "grammar")
-    edited = tmp_path / "receiver/compiler.py"
+    edited = tmp_path / "receiver/compile/compiler.py"
     edited.write_text(edited.read_text() + "\n# an edit after the build\n")
     done = _imports(tmp_path, {"RECEIVER_PURE_PYTHON": ""})
     build, service, compiler = done.stdout.splitlines()
-    assert build == "Python source (receiver/compiler.py changed after it was compiled)"
-    assert service == str(tmp_path / "receiver/service.py")  # unchanged, but not compiled
+    assert build == "Python source (receiver/compile/compiler.py changed after it was compiled)"
+    assert service == str(tmp_path / "receiver/http/service.py")  # unchanged, but not compiled
     assert compiler == str(edited)
-    assert "receiver/compiler.py changed after it was compiled" in done.stderr
+    assert "receiver/compile/compiler.py changed after it was compiled" in done.stderr
     assert "pip install -e ." in done.stderr

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from receiver.compiler import compile_expression
-from receiver.context import Context
+from receiver.compile.compiler import compile_expression
 from receiver.dsl import textfuncs
-from receiver.policyset import check_paths
-from receiver.values import Duration, Timestamp, to_json
+from receiver.dsl.context import Context
+from receiver.dsl.values import Duration, Timestamp, to_json
+from receiver.runtime.policyset import check_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,7 +1,7 @@
 """The shipped policies (``policies/*.yaml``) decide realistic payloads as documented.
 
 Every case goes through the production path: ``load_policies`` -> ``policyset.tree``
--> ``evaluate`` with a :class:`~receiver.users.StaticDirectory`, at a pinned time.
+-> ``evaluate`` with a :class:`~receiver.users.static.StaticDirectory`, at a pinned time.
 A case names its payload (a file of ``examples/payloads/`` or an inline payload),
 the user directory (``examples/users.yaml`` unless it says otherwise), the exact
 response JSON, the rule that ended evaluation, the rules that modified the data,
@@ -27,17 +27,17 @@ import pytest
 
 from receiver.adapters import braincloud
 from receiver.cli import main as cli_main
+from receiver.compile.tree import Switch
 from receiver.counters.memory import MemoryBackend
-from receiver.counters.plan import count_sync, counter_values, plan_for
 from receiver.counters.seed import seed_mapping
-from receiver.decision import Decision
 from receiver.dsl.textfuncs import parse_time
-from receiver.evaluator import evaluate
-from receiver.payload import parse_event
-from receiver.policyset import PolicySet, load_policies
-from receiver.tree import Switch
-from receiver.users import StaticDirectory
-from receiver.values import Timestamp
+from receiver.dsl.values import Timestamp
+from receiver.runtime.counters import count_sync, counter_values, plan_for
+from receiver.runtime.decision import Decision
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import parse_event
+from receiver.runtime.policyset import PolicySet, load_policies
+from receiver.users.static import StaticDirectory
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"

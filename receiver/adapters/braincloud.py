@@ -1,4 +1,5 @@
-"""brainCloud API hooks: bridge envelope to :class:`~receiver.payload.Event`, decision to answer.
+"""brainCloud API hooks: bridge envelope to :class:`~receiver.runtime.payload.Event`, decision to
+answer.
 
 brainCloud never calls a URL for an API hook: a Cloud Code script (the bridge,
 ``bridge/braincloud/ReceiverHook.ccjs``) forwards the hook's ``data`` object in an
@@ -32,12 +33,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from receiver import jsoncodec
-from receiver.decision import Decision
+from receiver.dsl.events import braincloud_event
+from receiver.dsl.values import to_json
 from receiver.errors import PayloadError
-from receiver.events import braincloud_event
-from receiver.payload import Event
-from receiver.values import to_json
+from receiver.runtime.decision import Decision
+from receiver.runtime.payload import Event
+from receiver.text import jsoncodec
 
 HookType = Literal["pre", "post", "postFail"]
 HOOK_TYPES: Final[tuple[HookType, ...]] = ("pre", "post", "postFail")

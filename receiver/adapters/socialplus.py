@@ -1,4 +1,5 @@
-"""social.plus pre-hooks: request body to :class:`~receiver.payload.Event`, decision to body.
+"""social.plus pre-hooks: request body to :class:`~receiver.runtime.payload.Event`, decision to
+body.
 
 Request ``{"eventName", "data", "actor"}``; response ``{"action": "allow"}``,
 ``{"action": "allow", "data": {...}}`` or ``{"action": "deny", "message": "..."}``
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from receiver import jsoncodec
-from receiver.decision import Decision
 from receiver.errors import PayloadError
-from receiver.payload import Event, parse_event
+from receiver.runtime.decision import Decision
+from receiver.runtime.payload import Event, parse_event
+from receiver.text import jsoncodec
 
 FailSafe = Literal["allow", "deny"]
 FAIL_SAFE_DENY_MESSAGE = "This action could not be checked right now. Please try again later."

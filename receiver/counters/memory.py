@@ -19,21 +19,9 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from itertools import repeat
-from typing import NamedTuple
 
 from receiver.counters.settings import DEFAULT_MAX_KEYS, DEFAULT_MAX_PER_KEY
-
-
-class Op(NamedTuple):
-    """One counter operation of an event: read a key, or add to it and read it."""
-
-    counter: str  # the counter's id, policy/name
-    window_ms: int
-    key: str  # the key's text
-    distinct: bool = False
-    member: str | None = None  # distinct adds: the value (plain counts need none)
-    add: bool = False
-
+from receiver.runtime.counters import Op
 
 Entries = deque[int] | OrderedDict[str, int]
 

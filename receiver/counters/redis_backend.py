@@ -11,7 +11,7 @@ by the time in milliseconds (for distinct counts, the time last seen):
 - read: ``ZCOUNT key (now-window +inf`` (nothing written).
 
 The times are the receivers' clocks (keep them NTP-synchronised); the answers are
-exactly the memory backend's on the same sequence of events (tests/test_counters_redis.py).
+exactly the memory backend's on the same sequence of events (tests/counters/test_redis_backend.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from receiver.counters.memory import Op
 from receiver.counters.settings import DEFAULT_KEY_PREFIX, DEFAULT_MAX_PER_KEY
+from receiver.runtime.counters import Op
 
 SCRIPT = """
 local now = tonumber(ARGV[1])

@@ -11,13 +11,13 @@ from typing import Any
 
 import yaml
 
-from receiver.counters.declare import CheckedCounter
-from receiver.counters.memory import MemoryBackend, Op
-from receiver.counters.plan import now_ms
-from receiver.diagnostics import did_you_mean
+from receiver.check.model import CheckedCounter
+from receiver.counters.memory import MemoryBackend
+from receiver.dsl.values import Timestamp
 from receiver.errors import ReceiverError
-from receiver.values import Timestamp
-from receiver.yamlnodes import safe_load
+from receiver.runtime.counters import Op, now_ms
+from receiver.text.diagnostics import did_you_mean
+from receiver.text.yamlnodes import safe_load
 
 
 class SeedError(ReceiverError):

@@ -1,6 +1,6 @@
 """The AST of the condition language.
 
-Every node is a frozen dataclass with the :class:`~receiver.source.Span` of the
+Every node is a frozen dataclass with the :class:`~receiver.text.source.Span` of the
 text it came from (a position in the policy YAML file). The parser builds
 :class:`Name` nodes; the checker resolves them into :class:`Var`,
 :class:`ListRef` and inlined macro bodies, so the compiler only ever sees
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal as TLiteral
 
-from receiver.source import Span
-from receiver.values import Value
+from receiver.dsl.values import Value
+from receiver.text.source import Span
 
 VarName = TLiteral["event", "data", "actor", "user", "text", "it", "decision_id"]
 VARIABLES: tuple[VarName, ...] = ("event", "data", "actor", "user", "text", "it", "decision_id")

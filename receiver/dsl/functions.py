@@ -16,8 +16,8 @@ from typing import Literal
 
 from receiver import profanity
 from receiver.dsl import textfuncs
+from receiver.dsl.values import Duration, Timestamp, Value, as_time, type_name
 from receiver.errors import EvaluationError
-from receiver.values import Duration, Timestamp, Value, as_time, type_name
 
 Type = str  # 'bool' 'number' 'string' 'null' 'list' 'map' 'duration' 'time' 'any'
 

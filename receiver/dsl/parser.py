@@ -17,11 +17,11 @@ from typing import Any
 from lark import Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from receiver.diagnostics import Diagnostics
 from receiver.dsl import ast
 from receiver.dsl.grammar import build_parser, parser
-from receiver.source import SourceFile, Span
-from receiver.values import Duration
+from receiver.dsl.values import Duration
+from receiver.text.diagnostics import Diagnostics
+from receiver.text.source import SourceFile, Span
 
 # How many levels an expression may nest (each operator, call, list, index or field
 # access is a level; brackets alone are not), macros inlined: the checker, compiler,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from receiver.diagnostics import Diagnostics
 from receiver.dsl import ast
 from receiver.dsl.parser import ExprSource, ParseCache, parse_expression
-from receiver.source import Span
+from receiver.text.diagnostics import Diagnostics
+from receiver.text.source import Span
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import re2
 
-from receiver.re2search import fullmatcher, matcher, searcher
+from receiver.text.re2search import fullmatcher, matcher, searcher
 
 __all__ = [
     "COMMON_TLDS",

@@ -2,7 +2,7 @@
 
 better-profanity 0.7.0 stays the source of the word list and of what a match is;
 :class:`Matcher` gives its answers character for character, thousands of times
-faster (see ``exact.py`` for how, ``tests/test_profanity_agreement.py`` for the
+faster (see ``exact.py`` for how, ``tests/profanity/test_agreement.py`` for the
 proof and ``bench/profanity.py`` for the figures). :class:`StrictMatcher` adds what
 better-profanity does not see (look-alike letters, zero-width characters, accents,
 stretched letters, separators inside words).

@@ -49,7 +49,7 @@ from receiver.profanity.wordlist import (
     prepare_words,
     python_class,
 )
-from receiver.re2search import Search, searcher
+from receiver.text.re2search import Search, searcher
 
 _SIGMAS = frozenset("σςΣ")
 # ASCII word characters of better-profanity; their complement is a superset of the

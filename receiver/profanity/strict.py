@@ -42,7 +42,7 @@ from receiver.profanity.exact import (
 )
 from receiver.profanity.normalize import normalize, normalize_with_origins
 from receiver.profanity.wordlist import CHARS_MAPPING, WORD_CHARACTERS, python_class
-from receiver.re2search import searcher
+from receiver.text.re2search import searcher
 
 #: Extra stand-ins of strict mode, on top of better-profanity's.
 EXTRA_STAND_INS: dict[str, tuple[str, ...]] = {"i": ("!", "|"), "l": ("|", "!"), "t": ("+",)}

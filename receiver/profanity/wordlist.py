@@ -5,7 +5,7 @@ the library ships, the character map from its default ``Profanity`` instance and
 word characters from ``better_profanity.constants.ALLOWED_CHARACTERS`` (ASCII letters,
 digits, ``@ $ * " '`` and the letters of its ``alphabetic_unicode.json``). Upgrading
 better-profanity therefore changes what matches, and the differential test
-(``tests/test_profanity_agreement.py``) says whether the fast matcher still agrees.
+(``tests/profanity/test_agreement.py``) says whether the fast matcher still agrees.
 """
 
 from __future__ import annotations

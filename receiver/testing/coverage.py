@@ -2,7 +2,7 @@
 
 **Rules.** A rule is covered when, in at least one case, it decided (a matching
 ``allow``/``deny`` ended evaluation), changed the data (``modify``), or matched in
-shadow mode. This comes straight from the :class:`~receiver.decision.Decision` and
+shadow mode. This comes straight from the :class:`~receiver.runtime.decision.Decision` and
 its trace. A rule that only failed at run time is not covered. Coverage is counted
 per rule (the ``--fail-under`` number) and shown per event.
 
@@ -34,15 +34,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from receiver.checker import CheckedRule
-from receiver.compiler import text_of
-from receiver.context import Context
-from receiver.decision import Decision
+from receiver.check.model import CheckedRule
+from receiver.compile.compiler import text_of
+from receiver.compile.tree import CompiledRule, EventTree, map_rules
 from receiver.dsl import ast
+from receiver.dsl.context import Context
 from receiver.dsl.textfuncs import PhraseMatcher
-from receiver.policyset import PolicySet
-from receiver.tree import CompiledRule, EventTree, map_rules
-from receiver.values import Timestamp, Value, equals, key
+from receiver.dsl.values import Timestamp, Value, equals, key
+from receiver.runtime.decision import Decision
+from receiver.runtime.policyset import PolicySet
 
 LAMBDAS = ("any", "all", "count")
 

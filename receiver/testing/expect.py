@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.adapters import braincloud
-from receiver.decision import Decision
+from receiver.dsl.values import to_json
+from receiver.runtime.decision import Decision
 from receiver.testing.model import ANY_ERRORS, Expectation, ShadowExpect
-from receiver.values import to_json
 
 MAX_SHOWN = 300
 FULL_DIFF_LINES = 40  # values up to this many lines are shown whole in a diff

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from receiver.source import Span
-from receiver.users import StaticDirectory
-from receiver.values import Timestamp
+from receiver.dsl.values import Timestamp
+from receiver.text.source import Span
+from receiver.users.static import StaticDirectory
 
 ANY_ERRORS = "any"
 

@@ -3,7 +3,7 @@
 Like the policy loader, this composes the YAML with ``yaml.compose`` so every value
 keeps its position, checks the shape of the format (required and unknown fields,
 value types, duplicate keys), and reports every problem as a
-:class:`~receiver.diagnostics.Diagnostic` (``FILE:LINE:COL: error: MESSAGE [code]``).
+:class:`~receiver.text.diagnostics.Diagnostic` (``FILE:LINE:COL: error: MESSAGE [code]``).
 Names that only the policies can confirm (rule ids, event names) are checked later,
 once the policies are loaded (:func:`receiver.testing.runner.resolve`).
 
@@ -31,11 +31,10 @@ from typing import Any
 import yaml
 
 from receiver.adapters import braincloud
-from receiver.diagnostics import Diagnostics, did_you_mean
 from receiver.dsl.textfuncs import parse_time
+from receiver.dsl.values import Timestamp
 from receiver.errors import PayloadError, ReceiverError
-from receiver.payload import parse_event
-from receiver.source import SourceFile, Span
+from receiver.runtime.payload import parse_event
 from receiver.testing.model import (
     ANY_ERRORS,
     Case,
@@ -45,9 +44,10 @@ from receiver.testing.model import (
     Suite,
 )
 from receiver.testing.seeds import read_seeds
-from receiver.users import StaticDirectory
-from receiver.values import Timestamp
-from receiver.yamlnodes import NodeReader, compose_source, read_source_text, scalar_value
+from receiver.text.diagnostics import Diagnostics, did_you_mean
+from receiver.text.source import SourceFile, Span
+from receiver.text.yamlnodes import NodeReader, compose_source, read_source_text, scalar_value
+from receiver.users.static import StaticDirectory
 
 SUITE_FIELDS = (
     "suite",

@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from receiver.decision import dumps
-from receiver.diagnostics import Diagnostic, render_text
+from receiver.runtime.decision import dumps
 from receiver.testing import coverage as cov
 from receiver.testing.runner import CaseResult, FileResult, RunResult
+from receiver.text.diagnostics import Diagnostic, render_text
 
 
 def encodable(text: str) -> str:

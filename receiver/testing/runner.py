@@ -1,11 +1,11 @@
 """Running policy test files through the production pipeline.
 
 For each test file: read it (:mod:`receiver.testing.reader`), load its policy folder
-with :func:`~receiver.policyset.load_policies` (once per folder), check the names it
+with :func:`~receiver.runtime.policyset.load_policies` (once per folder), check the names it
 uses (rule ids, event names) against the loaded policies, then run each case:
 
-1. the verdict: ``policyset.tree(event)`` and :func:`~receiver.evaluator.evaluate`
-   with a :class:`~receiver.users.StaticDirectory`, exactly as ``receiver eval`` and
+1. the verdict: ``policyset.tree(event)`` and :func:`~receiver.runtime.evaluator.evaluate`
+   with a :class:`~receiver.users.static.StaticDirectory`, exactly as ``receiver eval`` and
    the service decide;
 2. the explanation and coverage: the same evaluation on ``policyset.traced_tree(event)``
    with ``explain=True`` (what ``receiver eval --explain`` runs), instrumented to
@@ -22,22 +22,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from receiver import events as ev
 from receiver.counters.memory import MemoryBackend
-from receiver.counters.plan import Prepared, count_sync, counter_values, plan_for
 from receiver.counters.seed import find_counter, seed
-from receiver.decision import Decision
-from receiver.diagnostics import Diagnostic, Diagnostics, did_you_mean
+from receiver.dsl import events as ev
+from receiver.dsl.values import Timestamp
 from receiver.errors import PolicyLoadError
-from receiver.evaluator import evaluate
-from receiver.explain import render_explanation
-from receiver.payload import Event
-from receiver.policyset import PolicySet, load_policies
+from receiver.runtime.counters import Prepared, count_sync, counter_values, plan_for
+from receiver.runtime.decision import Decision
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.explain import render_explanation
+from receiver.runtime.payload import Event
+from receiver.runtime.policyset import PolicySet, load_policies
 from receiver.testing.coverage import Instrument, ListProbe, SetCoverage
 from receiver.testing.expect import Mismatch, compare
 from receiver.testing.model import Case, RuleRef, Suite
 from receiver.testing.reader import is_test_file, read_file
-from receiver.values import Timestamp
+from receiver.text.diagnostics import Diagnostic, Diagnostics, did_you_mean
 
 TEST_DECISION_ID = "test-decision-id"  # what `{decision_id}` shows in messages under test
 BRAINCLOUD_PREFIX = "braincloud."  # brainCloud hooks: braincloud.<type>.<service>.<OPERATION>

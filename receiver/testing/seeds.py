@@ -11,20 +11,16 @@ empty counters (nothing carries over between cases), plus these seeds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import yaml
 
 from receiver.counters.seed import check_value
 from receiver.testing.model import CounterSeed
+from receiver.text.yamlnodes import NodeReader
 
 INT_TAG = "tag:yaml.org,2002:int"
 
-if TYPE_CHECKING:
-    from receiver.testing.reader import SuiteReader
 
-
-def read_seeds(reader: SuiteReader, node: yaml.Node) -> list[CounterSeed]:
+def read_seeds(reader: NodeReader, node: yaml.Node) -> list[CounterSeed]:
     seeds: list[CounterSeed] = []
     entries = reader.mapping(node, "'counters'", None)
     for name, (name_node, keys_node) in (entries or {}).items():

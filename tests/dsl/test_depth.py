@@ -20,16 +20,16 @@ import pytest
 import yaml
 
 from receiver.cli import main
-from receiver.diagnostics import Diagnostics
 from receiver.dsl import ast
 from receiver.dsl.parser import MAX_EXPRESSION_DEPTH, ExprSource, ParseCache, parse_expression
+from receiver.dsl.values import Timestamp
 from receiver.errors import PolicyLoadError
-from receiver.evaluator import evaluate
-from receiver.explain import render_explanation
-from receiver.payload import parse_event
-from receiver.policyset import check_paths, load_policies
-from receiver.source import SourceFile
-from receiver.values import Timestamp
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.explain import render_explanation
+from receiver.runtime.payload import parse_event
+from receiver.runtime.policyset import check_paths, load_policies
+from receiver.text.diagnostics import Diagnostics
+from receiver.text.source import SourceFile
 
 EVENT = "message.shouldCreate"
 NOW = Timestamp(1_769_860_800.0)

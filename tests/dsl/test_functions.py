@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from receiver.decision import Decision
 from receiver.dsl.functions import FUNCTIONS, age
+from receiver.dsl.values import Duration, Timestamp
 from receiver.errors import EvaluationError
-from receiver.evaluator import evaluate
-from receiver.payload import parse_event
-from receiver.policyset import load_policies
-from receiver.values import Duration, Timestamp
+from receiver.runtime.decision import Decision
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import parse_event
+from receiver.runtime.policyset import load_policies
 
 EVENT = "message.shouldCreate"
 NOW = Timestamp(1_769_860_800.0)  # 2026-01-31T12:00:00Z

@@ -7,13 +7,13 @@ import textwrap
 import pytest
 from lark.exceptions import UnexpectedInput
 
-from receiver.diagnostics import Diagnostic, Diagnostics
 from receiver.dsl import ast
 from receiver.dsl.grammar import parser
 from receiver.dsl.parser import SYNTAX_EXAMPLES, ExprSource, ParseCache, parse_expression
-from receiver.loader import load_text
-from receiver.source import SourceFile
-from receiver.values import Duration
+from receiver.dsl.values import Duration
+from receiver.load.loader import load_text
+from receiver.text.diagnostics import Diagnostic, Diagnostics
+from receiver.text.source import SourceFile
 
 # -- helpers ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receiver.checker import compile_regex
+from receiver.check.model import compile_regex
 from receiver.dsl import replace as replace_module
 from receiver.dsl.replace import Replacer
 

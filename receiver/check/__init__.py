@@ -1,0 +1,1 @@
+"""Stage 2, check: policy documents -> checked rules (names, types, regexes, counters)."""

@@ -1,0 +1,1 @@
+"""Talking to platforms and to a running receiver as a client: send, register."""

@@ -1,0 +1,1 @@
+"""Stage 3, compile: checked rules -> per-event decision trees of closures."""

@@ -1,0 +1,1 @@
+"""The edge: the HTTP service, its endpoints, settings, workers and reloads."""

@@ -1,0 +1,220 @@
+"""The Starlette application: routes and lifespan only.
+
+    POST /hooks/socialplus   social.plus pre-hook (signed; answers allow/deny JSON)
+    POST /hooks/socialplus/events  the platform's ordinary webhooks (user changes evict users)
+    GET|HEAD /hooks/socialplus  200, for URL checks when the callback is registered
+    POST /hooks/braincloud   brainCloud API hook from the bridge script (token; hook answer)
+    GET|HEAD /hooks/braincloud  200, for checking the Web Services entry
+    GET /healthz             alive
+    GET /readyz              policies loaded (503 until then); the policy names for operators
+    GET /metrics             Prometheus text format, for operators (receiver.http.admin)
+
+The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
+reload handler and, with ``watch``, the file watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from receiver.counters.service import CounterService
+from receiver.http.admin import AdminAccess
+from receiver.http.config import ServiceConfig
+from receiver.http.endpoint import Handler, HookEndpoint
+from receiver.http.metrics import Metrics
+from receiver.http.reload import LivePolicies
+from receiver.http.service import JSON, Answer, Service, error_body
+from receiver.observe import logqueue
+from receiver.observe.decisionlog import DecisionLog, stdout_stream
+from receiver.users.cache import UserCache
+from receiver.users.directory import HttpDirectory, new_client
+
+log = logging.getLogger("receiver")
+
+
+class ReceiverApp(Starlette):
+    """The service's Starlette app, with a fast path for the hook calls.
+
+    A POST to a hook path goes straight to its endpoint (``receiver.http.endpoint``): the
+    platform's calls are the service's whole load, and Starlette's error middleware,
+    exception middleware and router cost about as much again as reading the body. The
+    endpoints are also ordinary routes, and everything else (probes, health, metrics,
+    404/405 answers) goes through Starlette as usual.
+    """
+
+    hooks: dict[str, HookEndpoint]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hooks = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.hooks.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -> ReceiverApp:
+    metrics = Metrics()
+
+    def on_reload(ok: bool, revision: str) -> None:
+        metrics.reloads.labels("ok" if ok else "failed").inc()
+        if ok:
+            metrics.set_revision(revision)
+
+    live = LivePolicies(config.policies, config.users, on_reload, config.reload_timeout)
+    logqueue.report_drops(metrics.log_dropped.inc)
+    if decision_log is None:
+        stream: IO[bytes]
+        if config.decision_log is not None:
+            stream, owned = config.decision_log.open("ab", buffering=0), True
+        else:
+            stream, owned = stdout_stream()
+        decision_log = DecisionLog(
+            stream, config.log_content, owned=owned, capacity=config.log_queue,
+            on_drop=metrics.decision_log_dropped.inc,
+        )  # fmt: skip
+    client = None
+    user_cache = None
+    if config.users_http is not None:
+        client = new_client(config.users_http.timeout_ms)
+        directory = HttpDirectory(config.users_http, client)
+        user_cache = UserCache(directory, config.users_cache, metrics)
+    counters = CounterService(config.counters, metrics.registry)
+    service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
+    admin = AdminAccess.of(config)
+
+    def hook(handle: Handler, fallback: Answer, platform: str) -> HookEndpoint:
+        """A route that reads the limited raw body and answers what ``handle`` decides."""
+
+        def escaped(answer: Answer) -> None:  # a bug escaped the handler: still counted
+            metrics.evaluation_errors.inc(("internal", "", ""))
+            metrics.count_status(platform, "", "error", answer.status)
+
+        return HookEndpoint(handle, config.max_body, fallback, escaped)
+
+    unavailable = Answer(503, error_body("internal error"))
+    socialplus_hook = hook(service.socialplus, service.socialplus_fail_safe(), "socialplus")
+    # the bridge then falls back; the platform retries a webhook
+    braincloud_hook = hook(service.braincloud, unavailable, "braincloud")
+    events_hook = hook(service.socialplus_events, unavailable, "socialplus-webhook")
+
+    async def hook_probe(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})
+
+    async def braincloud_probe(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "hint": "POST brainCloud bridge envelopes here"})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if not live.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        snapshot = live.current
+        if not admin.allows(request.headers.raw):  # the policy names are for operators
+            return JSONResponse({"status": "ready", "revision": snapshot.revision})
+        return JSONResponse(
+            {
+                "status": "ready",
+                "revision": snapshot.revision,
+                "policies": [p.name for p in snapshot.policies.policies],
+                "rules": len(snapshot.policies.rules),
+            }
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        if admin.allows(request.headers.raw):
+            return Response(metrics.render(), media_type=metrics.content_type)
+        if admin.mode == "token":
+            return Response(
+                error_body("metrics need 'Authorization: Bearer <metrics token>'"), 401,
+                headers={"www-authenticate": 'Bearer realm="metrics"'}, media_type=JSON,
+            )  # fmt: skip
+        return Response(
+            error_body("metrics are not served on a public address without a metrics token"),
+            403, media_type=JSON,
+        )  # fmt: skip
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return Response(error_body("not found"), 404, media_type=JSON)
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return Response(error_body("method not allowed"), 405, media_type=JSON)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        live.load()
+        snapshot = live.current
+        log.info(
+            "loaded %d rules from %d policies in %s (revision %s)",
+            len(snapshot.policies.rules), len(snapshot.policies.policies),
+            config.policies, snapshot.revision,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        tasks: list[asyncio.Task[None]] = []
+
+        def on_sighup() -> None:
+            tasks[:] = [task for task in tasks if not task.done()]  # reloads coalesce
+            tasks.append(loop.create_task(_reload(live)))
+
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        if config.watch:
+            tasks.append(loop.create_task(live.watch()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            if decision_log is not None:
+                decision_log.close()
+            if client is not None:
+                await client.aclose()
+            await counters.close()
+
+    app = ReceiverApp(
+        routes=[
+            Route("/hooks/socialplus", socialplus_hook, methods=["POST"]),
+            Route("/hooks/socialplus", hook_probe, methods=["GET", "HEAD"]),
+            Route("/hooks/braincloud", braincloud_hook, methods=["POST"]),
+            Route("/hooks/braincloud", braincloud_probe, methods=["GET", "HEAD"]),
+            Route("/hooks/socialplus/events", events_hook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", readyz, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: method_not_allowed},
+        lifespan=lifespan,
+    )
+    app.hooks = {
+        "/hooks/socialplus": socialplus_hook,
+        "/hooks/braincloud": braincloud_hook,
+        "/hooks/socialplus/events": events_hook,
+    }
+    app.state.live = live
+    app.state.metrics = metrics
+    app.state.service = service
+    return app
+
+
+async def _reload(live: LivePolicies) -> None:
+    log.info("SIGHUP received; reloading policies")
+    await live.reload_async()

@@ -1,0 +1,212 @@
+"""Running the service: ``receiver serve``.
+
+One worker runs uvicorn in this process. Several workers run a small pre-fork
+supervisor (``receiver.http.supervisor``): this process binds the socket, starts N worker
+processes that share it (each a uvicorn server on its own event loop, its app built
+in the worker), forwards SIGHUP to them (each worker then reloads its policies
+atomically), restarts a worker that dies (with a back-off, giving up on a crash loop),
+and on SIGTERM or SIGINT lets every worker finish its in-flight requests before
+exiting. Metrics of all workers are summed through prometheus-client's multiprocess
+mode, in a temporary folder removed on every exit, failed starts included.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+
+import uvicorn
+from prometheus_client import multiprocess as prom_multiprocess
+
+import receiver
+from receiver.errors import PolicyLoadError, ReceiverError
+from receiver.http.admin import AdminAccess
+from receiver.http.app import create_app
+from receiver.http.config import DEFAULT_LOG_QUEUE, ServiceConfig, is_loopback
+from receiver.http.connections import protocol_class, raise_fd_limit
+from receiver.http.reload import load_snapshot
+from receiver.http.supervisor import Supervisor, WorkersFailing
+from receiver.observe import logqueue
+from receiver.text.diagnostics import render_text
+
+log = logging.getLogger("receiver.http.server")
+
+GRACEFUL_SECONDS = 30
+
+
+class StartupError(ReceiverError):
+    """The service cannot start with this configuration; the message says why."""
+
+
+def setup_logging(level: str, queue: int = DEFAULT_LOG_QUEUE) -> None:
+    """Log to stderr through a bounded queue and a writer thread (``receiver.observe.logqueue``)."""
+    logqueue.install(level, queue)
+
+
+def preflight(config: ServiceConfig) -> None:
+    """Refuse unsafe or broken configurations before binding anything."""
+    unprotected = config.secrets is None and config.braincloud_tokens is None
+    if unprotected and not is_loopback(config.host):
+        raise StartupError(
+            f"refusing to listen on {config.host} without a signature secret or a bridge "
+            "token: anyone could "
+            "send decisions requests. Set RECEIVER_SOCIALPLUS_SECRET (or --secret-file) to the "
+            "secretKey social.plus gave you, or RECEIVER_BRAINCLOUD_TOKEN (or "
+            "--braincloud-token-file) to the token of the brainCloud bridge script, or bind "
+            "127.0.0.1 for local testing."
+        )
+    if config.decision_log is not None:
+        try:  # here, not in each worker: a worker that cannot open it dies at start
+            config.decision_log.open("ab").close()
+        except OSError as err:
+            raise StartupError(
+                f"cannot open the decision log {config.decision_log}: {err.strerror}"
+            ) from None
+    try:
+        load_snapshot(config.policies, config.users)
+    except PolicyLoadError as err:
+        errors = [d for d in err.diagnostics if d.severity == "error"]
+        raise StartupError(
+            render_text(errors)
+            + f"\nthe policies in {config.policies} have errors; fix them ('receiver check')"
+        ) from None
+
+
+def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
+    app = create_app(config)
+    limits = config.connections
+    raise_fd_limit(limits)
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        loop="auto",  # uvloop when installed
+        http=protocol_class(limits, app.state.metrics.refused_connection),  # httptools
+        h11_max_incomplete_event_size=limits.max_head_bytes,  # the same bound, were h11 chosen
+        lifespan="on",
+        access_log=False,
+        log_config=None,  # uvicorn's loggers propagate to the root's queue (observe.logqueue)
+        server_header=False,
+        log_level=config.log_level,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
+
+
+def _announce(config: ServiceConfig) -> None:
+    if config.secrets is None and is_loopback(config.host):
+        banner = "!" * 78
+        log.warning(
+            "\n%s\nNO SIGNATURE SECRET: accepting UNSIGNED requests on %s (loopback only).\n"
+            "Set RECEIVER_SOCIALPLUS_SECRET or --secret-file before exposing this service.\n%s",
+            banner, config.host, banner,
+        )  # fmt: skip
+    elif config.secrets is not None:
+        count = len(config.secrets.keys)
+        log.info("verifying signatures with %d secret%s", count, "s" if count > 1 else "")
+        fallback = config.signature_fallback
+        if fallback is not None:
+            log.info(
+                "compact-JSON signature fallback on: bodies up to %d bytes, %g attempts/s",
+                fallback.max_body, fallback.rate,
+            )  # fmt: skip
+    _announce_braincloud(config)
+    access = AdminAccess.of(config)
+    if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
+        log.info("%s", access.describe(config.host))
+    else:
+        log.warning("%s", access.describe(config.host))
+    limits = config.connections
+    log.info(
+        "connection limits per worker: request head %d bytes, read timeout %g s, %d "
+        "requests answered at once, %d open connections",
+        limits.max_head_bytes, limits.read_timeout, limits.max_concurrency,
+        limits.max_connections,
+    )  # fmt: skip
+    log.info(
+        "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
+        "deadline %d ms; request path: %s",
+        config.policies, config.host, config.port, config.workers,
+        "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
+        receiver.BUILD,
+    )  # fmt: skip
+
+
+def _announce_braincloud(config: ServiceConfig) -> None:
+    loopback = is_loopback(config.host)
+    if config.secrets is None and not loopback:
+        log.warning("no social.plus signature secret: /hooks/socialplus answers 401 to everything")
+    if config.braincloud_tokens is None:
+        if loopback:
+            log.warning(
+                "NO BRAINCLOUD BRIDGE TOKEN: accepting unauthenticated brainCloud hooks on %s "
+                "(loopback only). Set RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file.",
+                config.host,
+            )
+        else:
+            log.warning(
+                "no brainCloud bridge token: /hooks/braincloud answers 401 to everything "
+                "(set RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file to enable it)"
+            )
+    else:
+        count = len(config.braincloud_tokens.keys)
+        log.info("brainCloud hooks: checking %d bridge token%s", count, "s" if count > 1 else "")
+    log.info(
+        "brainCloud hooks on http://%s:%d/hooks/braincloud; pre-hook fail-safe %s, post and "
+        "post-fail hooks null",
+        config.host, config.port, config.braincloud_pre_fail_safe,
+    )  # fmt: skip
+
+
+def serve(config: ServiceConfig) -> int:
+    setup_logging(config.log_level, config.log_queue)
+    preflight(config)
+    _announce(config)
+    if config.workers <= 1:
+        uvicorn.Server(_uvicorn_config(config)).run()
+        return 0
+    return _supervise(config)
+
+
+def _worker(config: ServiceConfig, sock: socket.socket) -> None:
+    setup_logging(config.log_level, config.log_queue)
+    uvicorn.Server(_uvicorn_config(config)).run(sockets=[sock])
+
+
+async def _placeholder(scope: object, receive: object, send: object) -> None:
+    """Never called: only lets uvicorn bind the shared socket in the supervisor."""
+
+
+def _bind(config: ServiceConfig) -> socket.socket:
+    # Bind with a placeholder app: the real app (and its decision log) lives in the workers.
+    try:
+        # log_config=None: uvicorn's "running on" line goes through the service's log queue
+        # in its format, not through a handler of uvicorn's own
+        bind = uvicorn.Config(_placeholder, host=config.host, port=config.port, log_config=None)
+        return bind.bind_socket()
+    except SystemExit:  # uvicorn has logged why (address in use, permission denied, ...)
+        raise StartupError(f"cannot listen on {config.host}:{config.port}") from None
+
+
+def _supervise(config: ServiceConfig) -> int:
+    sock = _bind(config)
+    metrics_dir: str | None = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="receiver-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    supervisor = Supervisor(
+        _worker, (config, sock), config.workers, graceful=GRACEFUL_SECONDS + 5,
+        on_exit=prom_multiprocess.mark_process_dead,
+    )  # fmt: skip
+    try:
+        supervisor.run()
+    except WorkersFailing as err:
+        raise StartupError(str(err)) from None
+    finally:
+        sock.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    return 0

@@ -1,0 +1,370 @@
+"""The request pipeline of the HTTP service, independent of the web framework.
+
+For one social.plus pre-hook call: body size limit -> signature on the raw bytes
+(before any parsing) -> JSON and envelope -> the current policy snapshot's tree for
+the event -> evaluation under the deadline -> response body, metrics, decision log.
+A brainCloud API hook forwarded by the bridge script goes the same way, with the
+bridge's token (or HMAC) in place of the signature, the bridge envelope, and
+brainCloud's return contract and per-hook-type fail-safe answers.
+Nothing here may raise: bad input becomes a 4xx with a short JSON error, and any
+internal failure becomes HTTP 200 with the fail-safe action, logged and counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import secrets as _secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from time import perf_counter
+from typing import NamedTuple
+
+from receiver.adapters import braincloud, socialplus
+from receiver.adapters.signatures import CompactFallback, verify
+from receiver.compile.tree import EventTree
+from receiver.counters.service import CounterService
+from receiver.dsl.values import Timestamp
+from receiver.errors import PayloadError
+from receiver.http.config import ServiceConfig, unauthenticated_ok
+from receiver.http.metrics import Metrics
+from receiver.http.reload import LivePolicies
+from receiver.http.tokens import verify_bridge
+from receiver.observe.decisionlog import DecisionLog
+from receiver.observe.throttle import LogThrottle, held_note
+from receiver.runtime.counters import Prepared, counter_values, may_strike, plan_for
+from receiver.runtime.decision import Decision
+from receiver.runtime.evaluator import evaluate, evaluation
+from receiver.runtime.payload import Event
+from receiver.runtime.policyset import PolicySet
+from receiver.text import jsoncodec
+from receiver.users.cache import MISS, UserCache
+from receiver.users.static import StaticDirectory
+
+log = logging.getLogger("receiver.http.service")
+
+PLATFORM = "socialplus"
+BRAINCLOUD = "braincloud"
+JSON = "application/json"
+NO_SECRET = (
+    "social.plus hooks are off: no signature secret is configured "
+    "(RECEIVER_SOCIALPLUS_SECRET or --secret-file) and the service is not bound to loopback"
+)
+NO_TOKEN = (
+    "brainCloud hooks are off: no bridge token is configured "
+    "(RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file) and the service is not bound "
+    "to loopback"
+)
+
+
+class Answer(NamedTuple):
+    """An HTTP answer: status, JSON body, decision id (for ``X-Decision-Id``). A NamedTuple,
+    immutable and, unlike a frozen dataclass, cheap to make once per request."""
+
+    status: int
+    body: bytes
+    decision_id: str | None = None
+
+
+_ID_PREFIX = _secrets.token_hex(6)  # random per process, so ids from several workers differ
+_id_counter = itertools.count(1)
+
+
+SIGNATURE_PROBLEMS = {
+    "missing": "missing signature (x-amity-signature or x-signature)",
+    "malformed": "the signature header is not a Base64 or hex HMAC-SHA256",
+    "mismatch": "the signature does not match",
+    # the compact-JSON fallback's budget was spent: to the client, a mismatch like any other
+    "over-budget": "the signature does not match",
+}
+
+
+def new_decision_id() -> str:
+    """Unique across processes, and cheap: a random per-process prefix and a counter."""
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
+
+
+def error_body(message: str) -> bytes:
+    return jsoncodec.dumps({"error": message})
+
+
+class Service:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        live: LivePolicies,
+        metrics: Metrics,
+        decision_log: DecisionLog | None,
+        user_cache: UserCache | None = None,
+        *,
+        counters: CounterService | None = None,
+    ) -> None:
+        self.config = config
+        self.counters = counters
+        self.live = live
+        self.metrics = metrics
+        self.decision_log = decision_log
+        self.fail_safe = config.default_action
+        self._socialplus_safe = functools.partial(socialplus.fail_safe, self.fail_safe)
+        self.user_cache = user_cache
+        # Without a credential, an endpoint answers unauthenticated requests on loopback only.
+        self.socialplus_open = unauthenticated_ok(config, config.secrets)
+        self.braincloud_open = unauthenticated_ok(config, config.braincloud_tokens)
+        # refusals and rule failures are caused from outside: at most a line per kind per 10 s
+        self.log_throttle = LogThrottle()
+        fallback = config.signature_fallback  # its budget is this process's own
+        self.signature_fallback = (
+            CompactFallback(jsoncodec.loads, fallback) if fallback is not None else None
+        )
+
+    def socialplus_fail_safe(self) -> Answer:
+        """The answer when deciding failed: the platform's own default action."""
+        return Answer(200, socialplus.response_body(socialplus.fail_safe(self.fail_safe)))
+
+    def refuse(
+        self, status: int, reason: str, message: str, started: float, platform: str = PLATFORM
+    ) -> Answer:
+        if status == 401:
+            self.metrics.signature_failures.labels(platform, reason).inc()
+        else:
+            self.metrics.bad_requests.labels(platform, reason).inc()
+        self.metrics.count_status(platform, "", "refused", status)
+        self.metrics.latency.observe((platform,), perf_counter() - started)
+        return Answer(status, error_body(message))
+
+    def too_large(self, started: float, platform: str = PLATFORM) -> Answer:
+        limit = self.config.max_body
+        message = f"the body is larger than the limit of {limit} bytes"
+        return self.refuse(413, "too-large", message, started, platform)
+
+    def check_socialplus_signature(
+        self, body: bytes, headers: Mapping[str, str], started: float
+    ) -> Answer | None:
+        """The refusal of an unsigned or wrongly signed social.plus call, or None."""
+        if self.config.secrets is None:
+            if self.socialplus_open:
+                return None
+            return self.refuse(401, "not-configured", NO_SECRET, started)
+        check = verify(body, headers, self.config.secrets, self.signature_fallback)
+        if check.ok:
+            return None
+        what = SIGNATURE_PROBLEMS[check.outcome]
+        held = self.log_throttle.admit(f"socialplus:{check.outcome}")
+        if held >= 0:
+            log.warning("refused a request: %s (%s)%s", what, check.outcome, held_note(held))
+        return self.refuse(401, check.outcome, what, started)
+
+    async def socialplus(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        if body is None:
+            return self.too_large(started)
+        refused = self.check_socialplus_signature(body, headers, started)
+        if refused is not None:
+            return refused
+        try:
+            event = socialplus.parse_request(body)
+        except PayloadError as err:
+            return self.refuse(400, "malformed", str(err), started)
+        decision_id = new_decision_id()
+        decision = await self.decision(event, decision_id, started, PLATFORM, self._socialplus_safe)
+        return Answer(200, socialplus.response_body(decision), decision_id)
+
+    def _evaluate(
+        self, tree: EventTree, event: Event, users: StaticDirectory | None, decision_id: str,
+        deadline: float, *, now: Timestamp, counted: Prepared | None,
+    ) -> Decision:  # fmt: skip
+        """Evaluate with the snapshot's static directory (or none): no await needed."""
+        return evaluate(
+            tree, event, now, users.get if users is not None else None,
+            decision_id=decision_id, deadline=deadline, **counter_values(counted),
+        )  # fmt: skip
+
+    async def _evaluate_cached(
+        self, cache: UserCache, tree: EventTree, event: Event, decision_id: str,
+        deadline: float, *, now: Timestamp, counted: Prepared | None,
+    ) -> Decision:  # fmt: skip
+        """Evaluate with users from the cache, awaiting the directory on a miss."""
+        run = evaluation(
+            tree, event, now, decision_id=decision_id, deadline=deadline,
+            **counter_values(counted),
+        )  # fmt: skip
+        try:
+            user_id = next(run)
+            while True:
+                record = cache.fresh(user_id)  # the warm path: no coroutine, no await
+                if record is MISS:
+                    record = await cache.lookup(user_id, deadline - perf_counter())
+                user_id = run.send(record)
+        except StopIteration as stop:
+            result: Decision = stop.value
+            return result
+
+    async def _counted(
+        self, policies: PolicySet, tree: EventTree, event: Event,
+        users: StaticDirectory | None, *, decision_id: str, deadline: float,
+    ) -> Decision:  # fmt: skip
+        """Evaluate with the event's counters: one backend call before, strikes after."""
+        now = Timestamp(time.time())  # one clock reading for the counters and the rules
+        counters = self.counters
+        counted: Prepared | None = None
+        if counters is not None:
+            plan = plan_for(policies, event.name, tree)
+            if plan or counters.down:
+                counted = await counters.before(plan, event, now, deadline)
+        cache = self.user_cache
+        if cache is None or not tree.needs_user:
+            decision = self._evaluate(
+                tree, event, users, decision_id, deadline, now=now, counted=counted
+            )
+        else:
+            decision = await self._evaluate_cached(
+                cache, tree, event, decision_id, deadline, now=now, counted=counted
+            )
+        if counters is not None and counted is not None and may_strike(decision):
+            await counters.after(counted, decision, deadline)
+        return decision
+
+    async def braincloud(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        """One brainCloud API hook forwarded by the bridge script."""
+        if body is None:
+            return self.too_large(started, BRAINCLOUD)
+        tokens = self.config.braincloud_tokens
+        if tokens is None and not self.braincloud_open:
+            return self.refuse(401, "not-configured", NO_TOKEN, started, BRAINCLOUD)
+        if tokens is not None:
+            check = verify_bridge(body, headers, tokens)
+            if not check.ok:
+                what = {
+                    "missing": "missing bridge token (x-receiver-token or x-receiver-signature)",
+                    "malformed": "x-receiver-signature is not a hex or Base64 HMAC-SHA256",
+                    "mismatch": "the bridge token does not match",
+                }[check.outcome]
+                held = self.log_throttle.admit(f"braincloud:{check.outcome}")
+                if held >= 0:
+                    log.warning("refused a brainCloud hook: %s%s", what, held_note(held))
+                return self.refuse(401, check.outcome, what, started, BRAINCLOUD)
+        try:
+            call = braincloud.parse_request(body)
+        except braincloud.EnvelopeError as err:
+            return self.refuse(400, err.reason, str(err), started, BRAINCLOUD)
+        decision_id = new_decision_id()
+        hook_type, pre_action = call.hook_type, self.config.braincloud_pre_fail_safe
+        decision = await self.decision(
+            call.event, decision_id, started, BRAINCLOUD,
+            lambda: braincloud.fail_safe(hook_type, pre_action),
+        )  # fmt: skip
+        return Answer(200, braincloud.response_body(call.hook_type, decision), decision_id)
+
+    async def decision(
+        self, event: Event, decision_id: str, started: float, platform: str,
+        fail_safe: Callable[[], Decision],
+    ) -> Decision:  # fmt: skip
+        """Decide under the deadline, answering ``fail_safe()`` on errors; count and log it."""
+        snapshot = self.live.current
+        degraded_reason: str | None = None
+        try:
+            tree = snapshot.policies.tree(event.name)
+            decision = await self._counted(
+                snapshot.policies, tree, event, snapshot.users, decision_id=decision_id,
+                deadline=started + self.config.deadline,
+            )  # fmt: skip
+            if decision.degraded:
+                degraded_reason = "deadline"
+                safe = fail_safe()
+                log.warning(
+                    "decision %s for %s ran out of its %d ms deadline; answered %s",
+                    decision_id, event.name, self.config.deadline_ms, safe.action,
+                )  # fmt: skip
+        except Exception:
+            safe = fail_safe()
+            log.exception("internal error deciding %s (%s); answered %s",
+                          event.name, decision_id, safe.action)  # fmt: skip
+            self.metrics.evaluation_errors.inc(("internal", "", ""))
+            decision = safe
+            degraded_reason = "error"
+        if degraded_reason is not None:
+            decision = replace(
+                decision, action=safe.action, message=safe.message, data=None, modified_by=[],
+                status=safe.status, reason_code=safe.reason_code, by_error=False,
+            ) if degraded_reason == "deadline" else safe  # fmt: skip
+            self.metrics.degraded.labels(platform, degraded_reason).inc()
+        elapsed = perf_counter() - started
+        self.metrics.observe(platform, event.name, decision, 200, elapsed)
+        self.metrics.count_rules(decision)
+        for failure in decision.errors:
+            held = self.log_throttle.admit(f"rule:{failure.rule}")
+            if held >= 0:
+                log.warning("rule %s failed at %s: %s%s", failure.rule, failure.location,
+                            failure.message, held_note(held))  # fmt: skip
+        if self.decision_log is not None:
+            try:
+                self.decision_log.write(
+                    self.decision_log.record(
+                        decision_id=decision_id,
+                        platform=platform,
+                        event=event,
+                        decision=decision,
+                        revision=snapshot.revision,
+                        latency=elapsed,
+                        degraded_reason=degraded_reason,
+                    )
+                )
+            except Exception:
+                log.exception("could not write the decision log")
+        return decision
+
+    async def socialplus_events(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        """The platform's ordinary webhooks: user changes evict the user from the cache."""
+        if body is None:
+            return self.too_large(started)
+        refused = self.check_socialplus_signature(body, headers, started)
+        if refused is not None:
+            return refused
+        try:
+            payload = jsoncodec.loads(body)
+        except jsoncodec.JSONError as err:
+            return self.refuse(400, "malformed", str(err), started)
+        if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+            return self.refuse(400, "malformed", "the webhook needs a string 'event'", started)
+        name = payload["event"]
+        if name in USER_EVENTS:
+            evicted = 0
+            for user_id in user_ids(payload.get("data")):
+                if self.user_cache is not None and self.user_cache.evict(user_id):
+                    evicted += 1
+            self.metrics.user_evictions.inc(evicted)
+            log.info("%s: evicted %d cached user(s)", name, evicted)
+        self.metrics.count_status(
+            "socialplus-webhook", name if name in USER_EVENTS else "", "ok", 200
+        )
+        return Answer(200, b"{}")
+
+
+USER_EVENTS = frozenset({"user.didUpdate", "user.didBan", "user.didUnban"})
+
+
+def user_ids(data: object) -> list[str]:
+    """User ids in a webhook's data: ``users[].userId`` (documented), ``user``, ``userId``."""
+    found: list[str] = []
+    if not isinstance(data, dict):
+        return found
+    candidates: list[object] = []
+    users = data.get("users")
+    if isinstance(users, list):
+        candidates.extend(users)
+    candidates.append(data.get("user"))
+    candidates.append(data)
+    for item in candidates:
+        if isinstance(item, dict):
+            for key in ("userId", "_id"):
+                value = item.get(key)
+                if isinstance(value, str) and value and value not in found:
+                    found.append(value)
+    return found

@@ -1,0 +1,1 @@
+"""Stage 1, load: policy files -> policy documents (every value with its position)."""

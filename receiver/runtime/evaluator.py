@@ -1,0 +1,368 @@
+"""Evaluating an event against its decision tree.
+
+Stage 4 of the pipeline: synchronous and free of I/O. The one input that may need
+I/O, the actor's user record, is requested lazily: :func:`evaluation` is a
+generator that yields the user id when it reaches the first rule that reads
+``user``, and is resumed with the record (or None). :func:`evaluate` drives it
+with a synchronous directory (the CLI, tests); the HTTP service drives the same
+generator with an asynchronous one. Semantics (pinned):
+
+1. rules run in order; a matching ``deny`` ends with deny (pending changes dropped),
+   a matching ``allow`` ends with allow, a matching ``modify`` applies its changes
+   and evaluation goes on with the new data;
+2. no rule ended it: allow; any modification and allow: the whole changed data;
+3. shadow rules are evaluated and recorded, never change the answer;
+4. a rule that fails at run time is skipped, or denies under ``on_error: deny``,
+   and the failure is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator, Mapping
+from time import perf_counter
+from typing import Any
+
+from receiver.check.model import DEFAULT_DENY_MESSAGE, CheckedRule, Target
+from receiver.compile.compiler import lookup_path
+from receiver.compile.tree import CompiledRule, EventTree, Step, Switch
+from receiver.dsl import ast
+from receiver.dsl.context import MISSING, Context
+from receiver.dsl.values import Timestamp, Value, show, to_json
+from receiver.errors import EvaluationError
+from receiver.runtime.changes import apply
+from receiver.runtime.decision import Decision, RuleFailure, ShadowResult, TraceStep
+from receiver.runtime.payload import Event
+
+
+class _LookupFailed:
+    """Sent into an evaluation when the user directory could not answer."""
+
+    def __repr__(self) -> str:
+        return "LOOKUP_FAILED"
+
+
+LOOKUP_FAILED: Any = _LookupFailed()
+
+ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
+
+UserLookup = Callable[[str], Mapping[str, Any] | None]
+Evaluation = Generator[str, Value, Decision]
+
+
+def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
+    rule = compiled.rule
+    if isinstance(err, EvaluationError):
+        where = str(err.span) if err.span is not None else str(rule.doc.id.span)
+        return RuleFailure(rule.qualified_id, err.message, where, rule.mode == "shadow")
+    return RuleFailure(
+        rule.qualified_id,
+        f"internal error: {type(err).__name__}: {err}",
+        str(rule.doc.id.span),
+        rule.mode == "shadow",
+    )
+
+
+def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
+    if not ctx.trace:
+        return ()
+    seen: set[tuple[int, int, int, str]] = set()
+    out: list[tuple[str, Value]] = []
+    for node, value in ctx.trace:
+        assert isinstance(node, ast.Node)
+        span = node.span
+        text = " ".join(span.text.split())
+        ident = (id(span.source), span.line, span.column, text)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        out.append((text, value))
+    return tuple(out)
+
+
+def evaluation(
+    tree: EventTree,
+    event: Event,
+    now: Timestamp,
+    *,
+    explain: bool = False,
+    deadline: float | None = None,
+    decision_id: str = "",
+    counters: Mapping[str, Value] | None = None,
+    counters_unavailable: bool = False,
+) -> Evaluation:
+    """The evaluation as a generator: yields a user id when the user record is needed.
+
+    ``deadline`` is a ``time.perf_counter()`` value checked before each rule: past it,
+    evaluation stops and the decision comes back marked ``degraded`` (the caller then
+    answers its fail-safe action).
+    """
+    ctx = Context(event.name, event.data, event.actor, now, tree.memo_size, decision_id=decision_id)
+    if counters is not None:  # values computed before evaluation (receiver/compile/counters.py)
+        ctx.counters = counters
+    ctx.counters_unavailable = counters_unavailable
+    decision = Decision("allow")
+    if explain:
+        return (yield from _traced(tree, ctx, decision, deadline))
+    # The untraced loop, the hot path: the steps are walked with an explicit stack of
+    # the enclosing levels (no generator per level), and everything a rule does besides
+    # failing its test happens in helpers.
+    outer: list[tuple[tuple[Step, ...], int]] = []
+    steps = tree.steps
+    position = 0
+    while True:
+        if position == len(steps):
+            if not outer:
+                break
+            steps, position = outer.pop()
+            continue
+        step = steps[position]
+        position += 1
+        if type(step) is Switch:
+            switch: Switch = step
+            value = lookup_path(ctx.data if switch.root == "data" else ctx.actor, switch.keys)
+            outer.append((steps, position))
+            steps, position = switch.select(value), 0
+            continue
+        compiled: CompiledRule = step  # type: ignore[assignment]  # not a Switch: a rule
+        if deadline is not None and perf_counter() > deadline:
+            return _degraded(decision)
+        if compiled.needs_user and not ctx.user_loaded:
+            yield from _load_user(ctx)
+            if deadline is not None and perf_counter() > deadline:
+                return _degraded(decision)
+        test = compiled.test
+        if test is not None:
+            try:
+                if not test(ctx):
+                    continue
+            except Exception as err:
+                if _failed(compiled, err, decision):
+                    return _denied_by_error(decision, compiled.rule)
+                continue
+        if _matched(compiled, ctx, decision, tree):
+            return decision
+    return _finish(decision, ctx)
+
+
+def _load_user(ctx: Context) -> Generator[str, Value, None]:
+    """Ask the caller for the actor's user record (None, a record, or LOOKUP_FAILED)."""
+    user_id = ctx.user_id
+    record = (yield user_id) if user_id is not None else None
+    ctx.user_failed = record is LOOKUP_FAILED
+    ctx.user = record if isinstance(record, dict) else None
+    ctx.user_loaded = True
+
+
+def _degraded(decision: Decision) -> Decision:
+    """The decision of an evaluation stopped by its deadline."""
+    decision.degraded = True
+    return decision
+
+
+def _finish(decision: Decision, ctx: Context) -> Decision:
+    """The decision of an evaluation that ended with allow."""
+    if decision.modified_by:
+        decision.data = ctx.data
+    return decision
+
+
+def _failed(compiled: CompiledRule, err: Exception, decision: Decision) -> bool:
+    """Record a rule whose test failed; whether it denies (``on_error: deny``)."""
+    decision.errors.append(_failure(compiled, err))
+    rule = compiled.rule
+    return rule.mode == "enforce" and rule.policy.on_error == "deny"
+
+
+def _matched(compiled: CompiledRule, ctx: Context, decision: Decision, tree: EventTree) -> bool:
+    """Apply a rule whose test held; whether evaluation ends (``decision`` is final)."""
+    rule = compiled.rule
+    if rule.mode == "shadow":
+        decision.shadow.append(_shadow(compiled, ctx, decision))
+        return False
+    if rule.action == "deny":
+        _deny(compiled, ctx, decision)
+        return True
+    if rule.action == "allow":
+        decision.rule = rule.qualified_id
+        _finish(decision, ctx)
+        return True
+    try:
+        _modify(compiled, ctx, tree)
+    except Exception as err:
+        decision.errors.append(_failure(compiled, err))
+        if rule.policy.on_error == "deny":
+            _denied_by_error(decision, rule)
+            return True
+        return False
+    decision.modified_by.append(rule.qualified_id)
+    return False
+
+
+def _deny(compiled: CompiledRule, ctx: Context, decision: Decision) -> None:
+    rule = compiled.rule
+    decision.action = "deny"
+    decision.message = _message(compiled, ctx, decision)
+    decision.rule = rule.qualified_id
+    decision.status = rule.doc.status
+    decision.reason_code = rule.doc.reason_code
+
+
+def _modify(compiled: CompiledRule, ctx: Context, tree: EventTree) -> list[tuple[Target, Value]]:
+    """Apply a modify rule's changes to ``ctx.data`` (all or, when one fails, none)."""
+    values = [(target, fn(ctx)) for target, fn in compiled.sets]
+    ctx.data = apply(ctx.data, values, compiled.unsets)
+    memo = ctx.memo
+    for slot in tree.data_slots:
+        memo[slot] = MISSING
+    return values
+
+
+def _traced(
+    tree: EventTree, ctx: Context, decision: Decision, deadline: float | None
+) -> Evaluation:
+    """The evaluation with every rule's steps recorded (``--explain``): every rule in
+    order with its full test; the rules a switch would skip are recorded as skipped."""
+    trace: list[TraceStep] = []
+    decision.trace = trace
+    for compiled in _walk_traced(tree, ctx, trace):
+        rule = compiled.rule
+        if deadline is not None and perf_counter() > deadline:
+            return _degraded(decision)
+        if compiled.needs_user and not ctx.user_loaded:
+            yield from _load_user(ctx)
+            if deadline is not None and perf_counter() > deadline:
+                return _degraded(decision)
+        ctx.trace = []
+        try:
+            matched = compiled.test is None or compiled.test(ctx)
+        except Exception as err:
+            deny = _failed(compiled, err, decision)
+            failure = decision.errors[-1]
+            trace.append(
+                _step(
+                    compiled,
+                    "error",
+                    _trace_values(ctx),
+                    f"{failure.location}: {failure.message}; "
+                    + ("denied (on_error: deny)" if deny else "rule skipped"),
+                )
+            )
+            if deny:
+                return _denied_by_error(decision, rule)
+            continue
+        trace.append(_step(compiled, "matched" if matched else "no match", _trace_values(ctx)))
+        if not matched:
+            continue
+        if rule.mode == "shadow":
+            decision.shadow.append(_shadow(compiled, ctx, decision))
+            continue
+        if rule.action == "deny":
+            _deny(compiled, ctx, decision)
+            return decision
+        if rule.action == "allow":
+            decision.rule = rule.qualified_id
+            return _finish(decision, ctx)
+        try:
+            values = _modify(compiled, ctx, tree)
+        except Exception as err:
+            failure = _failure(compiled, err)
+            decision.errors.append(failure)
+            trace[-1] = _step(
+                compiled, "error", trace[-1].values, f"{failure.location}: {failure.message}"
+            )
+            if rule.policy.on_error == "deny":
+                return _denied_by_error(decision, rule)
+            continue
+        decision.modified_by.append(rule.qualified_id)
+        changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
+        changes += "".join(f", unset {t}" for t in compiled.unsets)
+        trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
+    return _finish(decision, ctx)
+
+
+def _walk_traced(tree: EventTree, ctx: Context, trace: list[TraceStep]) -> Iterator[CompiledRule]:
+    """Every rule in order, with full tests; the rules a switch would not run for the
+    current value of its field are recorded as skipped (the same choice: within a
+    switch nothing changes the field before the switch's last rule)."""
+    for compiled, gate in tree.gate_of():
+        if gate is not None:
+            value = lookup_path(ctx.data if gate.root == "data" else ctx.actor, gate.keys)
+            if not gate.admits(value):
+                trace.append(_step(compiled, "skipped", note=f"{gate.field} is {_show(value)}"))
+                continue
+        yield compiled
+
+
+def _denied_by_error(decision: Decision, rule: CheckedRule) -> Decision:
+    """The decision of a rule that failed under ``on_error: deny``."""
+    decision.action = "deny"
+    decision.message = ERROR_DENY_MESSAGE
+    decision.rule = rule.qualified_id
+    decision.by_error = True
+    return decision
+
+
+def _step(
+    compiled: CompiledRule, outcome: str, values: tuple[tuple[str, Value], ...] = (), note: str = ""
+) -> TraceStep:
+    rule = compiled.rule
+    return TraceStep(rule.qualified_id, rule.action, rule.mode, outcome, values, note)
+
+
+def _show(value: Value) -> str:
+    text = show(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _message(compiled: CompiledRule, ctx: Context, decision: Decision) -> str:
+    if compiled.message is None:
+        return DEFAULT_DENY_MESSAGE
+    try:
+        return compiled.message(ctx)
+    except Exception as err:
+        decision.errors.append(_failure(compiled, err))
+        return DEFAULT_DENY_MESSAGE
+
+
+def _shadow(compiled: CompiledRule, ctx: Context, decision: Decision) -> ShadowResult:
+    rule = compiled.rule
+    if rule.action == "deny":
+        return ShadowResult(rule.qualified_id, "deny", _message(compiled, ctx, decision))
+    if rule.action == "modify":
+        try:
+            changes = {str(t): fn(ctx) for t, fn in compiled.sets}
+        except Exception as err:
+            decision.errors.append(_failure(compiled, err))
+            return ShadowResult(rule.qualified_id, "modify")
+        changes.update({str(t): None for t in compiled.unsets})
+        return ShadowResult(rule.qualified_id, "modify", changes=to_json(changes))
+    return ShadowResult(rule.qualified_id, rule.action)
+
+
+def evaluate(
+    tree: EventTree,
+    event: Event,
+    now: Timestamp,
+    users: UserLookup | None = None,
+    *,
+    explain: bool = False,
+    decision_id: str = "",
+    deadline: float | None = None,
+    counters: Mapping[str, Value] | None = None,
+    counters_unavailable: bool = False,
+) -> Decision:
+    """Evaluate synchronously, looking the user up with ``users`` when a rule needs it."""
+    run = evaluation(
+        tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id,
+        counters=counters, counters_unavailable=counters_unavailable,
+    )  # fmt: skip
+    try:
+        user_id = next(run)
+        while True:
+            record = users(user_id) if users is not None else None
+            if record is not None and record is not LOOKUP_FAILED:
+                record = dict(record)
+            user_id = run.send(record)
+    except StopIteration as stop:
+        result: Decision = stop.value
+        return result

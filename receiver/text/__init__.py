@@ -1,0 +1,2 @@
+"""Source text and positions: sources, spans, diagnostics, YAML nodes with marks, JSON bytes,
+regex search."""

@@ -1,0 +1,81 @@
+"""User directories: where ``user`` (the record of ``actor.userId``) comes from.
+
+This module holds the static directory: a YAML or JSON file mapping user ids to
+records (``--users FILE``). Lookups are synchronous dictionary reads; the
+evaluator asks only when it reaches a rule that reads ``user``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from receiver.errors import ReceiverError
+from receiver.text.yamlnodes import safe_load
+
+
+class UserFileError(ReceiverError):
+    """The users file cannot be read or is not a map of user id to record."""
+
+
+def _plain(value: Any) -> Any:
+    """YAML timestamps (an unquoted ``createdAt: 2026-01-31T10:00:00Z``) as ISO-8601 strings.
+
+    PyYAML turns them into ``datetime``/``date`` objects, which are not values of the
+    policy language: ``age(user.createdAt)`` would fail and the rule be skipped.
+    Naive times are UTC, as in ``age()``.
+    """
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class StaticDirectory:
+    def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
+        self._records = {str(k): dict(v) for k, v in records.items()}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, user_id: str) -> Mapping[str, Any] | None:
+        return self._records.get(user_id)
+
+    @classmethod
+    def from_file(cls, path: Path) -> StaticDirectory:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise UserFileError(f"{path}: cannot read the users file: {err.strerror}") from None
+        try:
+            records = json.loads(text) if path.suffix == ".json" else safe_load(text)
+        except json.JSONDecodeError as err:
+            raise UserFileError(
+                f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"
+            ) from None
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise UserFileError(f"{where}: invalid YAML: {err.problem}") from None
+        if records is None:
+            records = {}
+        records = _plain(records)
+        if not isinstance(records, dict):
+            raise UserFileError(f"{path}: the users file must map user ids to records")
+        for user_id, record in records.items():
+            if not isinstance(record, dict):
+                raise UserFileError(
+                    f"{path}: the record of user '{user_id}' must be a map of fields"
+                )
+        return cls(records)

@@ -1,0 +1,509 @@
+"""The Redis counter backend, against a real ``redis-server`` on loopback.
+
+``.ci/run`` installs redis-server (Debian package), starts it on a spare loopback port
+and exports ``RECEIVER_TEST_REDIS_URL``; without it, the session's ``redis_url`` fixture
+(``tests/conftest.py``) starts a ``redis-server`` of its own when one is installed.
+Tests that need the server skip with that advice when there is none. The fallback
+tests (Redis down, Redis slow) need no server and always run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+from receiver.counters.memory import MemoryBackend
+from receiver.counters.redis_backend import RedisBackend
+from receiver.counters.service import CounterService
+from receiver.counters.settings import CounterSettings
+from receiver.dsl.values import Timestamp
+from receiver.http.app import create_app
+from receiver.http.config import ServiceConfig
+from receiver.observe.decisionlog import DecisionLog
+from receiver.runtime.counters import Op, count_sync, counter_values, plan_for, strike_sync
+from receiver.runtime.evaluator import evaluate
+from receiver.runtime.payload import Event
+from receiver.runtime.policyset import load_policies
+
+START_TIMEOUT = 60.0
+
+POLICY = """\
+policy: rate
+description: counters shared by replicas
+counters:
+  messages_per_minute:
+    events: message.shouldCreate
+    key: actor.userId
+    window: 60s
+  channels_per_text:
+    events: message.shouldCreate
+    key: lower(text)
+    distinct: data.channelId
+    window: 10m
+  strikes:
+    decisions: [flood, censor]
+    key: actor.userId
+    window: 1h
+rules:
+  - id: strikes-out
+    events: message.shouldCreate
+    when: strikes >= 2
+    action: deny
+    message: "strikes {strikes}"
+  - id: flood
+    events: message.shouldCreate
+    when: messages_per_minute > 5
+    action: deny
+    message: "flood {messages_per_minute}"
+  - id: same-text
+    events: message.shouldCreate
+    when: channels_per_text > 3
+    action: deny
+    message: "same text {channels_per_text}"
+  - id: censor
+    events: message.shouldCreate
+    when: text contains "darn"
+    action: modify
+    set: {text: '"****"'}
+  - id: unknown
+    events: channel.shouldJoin
+    when: counters_unavailable()
+    action: deny
+    message: counters unavailable
+"""
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"receiver-test:{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def policies(tmp_path: Path) -> Path:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "rate.yaml").write_text(POLICY, encoding="utf-8")
+    return folder
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# -- the backend itself ---------------------------------------------------------------
+
+
+def random_ops(rng: random.Random, steps: int) -> list[tuple[int, list[Op]]]:
+    """A random event sequence: times (ms, non-decreasing) and each event's operations."""
+    now = 1_800_000_000_000
+    out: list[tuple[int, list[Op]]] = []
+    keys = ["u1", "u2", "u3", "hello"]
+    for _ in range(steps):
+        now += rng.choice([0, 1, 5, 50, 400, 999, 1000, 1001, 3000])
+        ops: list[Op] = []
+        for _ in range(rng.randint(1, 4)):
+            window = rng.choice([1000, 3000])
+            key = rng.choice(keys)
+            kind = rng.random()
+            if kind < 0.4:
+                ops.append(Op("p/count", window, key, add=True))
+            elif kind < 0.7:
+                member = rng.choice(["c1", "c2", "c3", "c4", "c5"])
+                ops.append(Op("p/distinct", window, key, True, member, add=True))
+            elif kind < 0.85:
+                ops.append(Op("p/count", window, key))
+            else:
+                ops.append(Op("p/distinct", window, key, True))
+        out.append((now, ops))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_redis_gives_the_memory_backends_answers(redis_url: str, prefix: str, seed: int) -> None:
+    """Differential: the same random sequence, a controlled clock, identical answers."""
+    rng = random.Random(seed)
+    sequence = random_ops(rng, 400)
+    memory = MemoryBackend(max_per_key=4)  # small, so that saturation is compared too
+
+    async def go() -> list[list[int]]:
+        backend = RedisBackend(redis_url, prefix=prefix, max_per_key=4)
+        try:
+            return [await backend.apply_async(ops, now) for now, ops in sequence]
+        finally:
+            await backend.close()
+
+    from_redis = run(go())
+    from_memory = [memory.apply(ops, now) for now, ops in sequence]
+    assert from_redis == from_memory
+    assert max(v for values in from_memory for v in values) == 4
+
+
+def test_whole_decisions_agree_between_backends(
+    redis_url: str, prefix: str, policies: Path
+) -> None:
+    """Differential through the whole pipeline: keys, one call, evaluation, strikes."""
+    policyset = load_policies([policies])
+    rng = random.Random(7)
+    events = []
+    t = 1_800_000_000.0
+    for _ in range(300):
+        t += rng.choice([0.0, 0.5, 2.0, 9.0, 30.0, 61.0])
+        text = rng.choice(["hi", "darn", "Buy now", "buy NOW"])
+        events.append(
+            (
+                t,
+                Event(
+                    "message.shouldCreate",
+                    {"text": text, "channelId": rng.choice(["c1", "c2", "c3", "c4", "c5"])},
+                    {"userId": rng.choice(["u1", "u2"])},
+                ),
+            )
+        )
+    memory = MemoryBackend()
+    expected = []
+    for when, event in events:
+        now = Timestamp(when)
+        counted = count_sync(memory, plan_for(policyset, event.name), event, now)
+        decision = evaluate(policyset.tree(event.name), event, now, **counter_values(counted))
+        strike_sync(memory, counted, decision)
+        expected.append((decision.response(), dict(counted.values)))
+
+    async def go() -> list[Any]:
+        backend = RedisBackend(redis_url, prefix=prefix)
+        service = CounterService(CounterSettings(backend="redis", timeout_ms=5000), redis=backend)
+        out = []
+        try:
+            for when, event in events:
+                now = Timestamp(when)
+                counted = await service.before(plan_for(policyset, event.name), event, now, None)
+                assert counted.source == "redis"
+                tree = policyset.tree(event.name)
+                decision = evaluate(tree, event, now, **counter_values(counted))
+                await service.after(counted, decision, None)
+                out.append((decision.response(), dict(counted.values)))
+        finally:
+            await service.close()
+        return out
+
+    actual = run(go())
+    assert actual == expected
+    actions = {json.dumps(r) for r, _ in expected}
+    assert len(actions) >= 4  # allow, censored, flood, same text, strikes: all exercised
+
+
+def test_keys_expire_one_window_after_their_last_write(redis_url: str, prefix: str) -> None:
+    async def go() -> None:
+        backend = RedisBackend(redis_url, prefix=prefix)
+        try:
+            now = int(time.time() * 1000)
+            op = Op("p/c", 60_000, "u1", add=True)
+            await backend.apply_async([op, Op("p/d", 600_000, "t", True, "c1", add=True)], now)
+            ttl = await backend.client.pttl(backend.redis_key(op))
+            assert 55_000 < ttl <= 60_000
+            dttl = await backend.client.pttl(f"{prefix}:p/d:600000:d:t")
+            assert 590_000 < dttl <= 600_000
+            read = Op("p/c", 60_000, "never-written")
+            assert await backend.apply_async([read], now) == [0]
+            assert await backend.client.exists(backend.redis_key(read)) == 0  # reads write nothing
+        finally:
+            await backend.close()
+
+    run(go())
+
+
+SCRIPT_COMMANDS = {"zadd", "zremrangebyscore", "zremrangebyrank", "zcard", "zcount", "pexpire"}
+
+
+def _calls(client: redis.Redis) -> dict[str, int]:
+    stats: dict[str, Any] = client.info("commandstats")  # type: ignore[assignment]
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+
+
+def test_one_round_trip_per_event(redis_url: str, prefix: str, policies: Path) -> None:
+    """An event with three counters (two adds, one strike read) is ONE EVALSHA and nothing
+    else; only an event that strikes makes a second call."""
+    policyset = load_policies([policies])
+    sync = redis.Redis.from_url(redis_url)
+    event = Event("message.shouldCreate", {"text": "hello", "channelId": "c1"}, {"userId": "u9"})
+    plan = plan_for(policyset, event.name)
+    assert len(plan.counters) == 3
+
+    async def go(count: int) -> None:
+        service = CounterService(
+            CounterSettings(backend="redis", timeout_ms=5000),
+            redis=RedisBackend(redis_url, prefix=prefix),
+        )
+        try:
+            for i in range(count):
+                now = Timestamp(1_800_000_000 + i * 100.0)  # 100 s apart: never a flood
+                counted = await service.before(plan, event, now, None)
+                decision = evaluate(
+                    policyset.tree(event.name), event, now, **counter_values(counted)
+                )
+                assert decision.action == "allow" and not decision.modified_by
+                await service.after(counted, decision, None)
+        finally:
+            await service.close()
+
+    run(go(1))  # loads the script
+    before = _calls(sync)
+    run(go(20))
+    after = _calls(sync)
+    sent = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+    # Commands run inside the script are counted too; apart from those, the client sent
+    # the 20 EVALSHAs, its connection set-up (HELLO, CLIENT SETINFO) and our INFO.
+    issued = {k: n for k, n in sent.items() if k not in SCRIPT_COMMANDS}
+    assert issued.pop("evalsha") == 20
+    assert set(issued) <= {"hello", "client|setinfo", "info", "select"}, issued
+    assert sent["zadd"] == 40  # two event counters added to per event
+    sync.close()
+
+
+# -- two receiver processes sharing one Redis ----------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def receiver_process(policies: Path, config: Path, port: int) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "receiver", "serve", "--config", str(config),
+            "--policies", str(policies), "--port", str(port), "--host", "127.0.0.1",
+            "--decision-log", os.devnull, "--log-level", "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
+                raise AssertionError(f"receiver exited early: {err}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("receiver did not become ready")
+            time.sleep(0.2)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_two_receivers_share_their_counts(
+    redis_url: str, prefix: str, policies: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "receiver.yaml"
+    config.write_text(
+        f"counters:\n  backend: redis\n  redis_url: {redis_url}\n  key_prefix: {prefix}\n"
+        "  timeout_ms: 2000\n",
+        encoding="utf-8",
+    )
+
+    def message(text: str, channel: str = "c1") -> dict[str, Any]:
+        return {
+            "eventName": "message.shouldCreate",
+            "data": {"text": text, "channelId": channel},
+            "actor": {"userId": "shared-user"},
+        }
+
+    with (
+        receiver_process(policies, config, free_port()) as a,
+        receiver_process(policies, config, free_port()) as b,
+    ):
+        answers = []
+        for i in range(6):
+            base = a if i % 2 == 0 else b
+            reply = httpx.post(f"{base}/hooks/socialplus", json=message(f"m{i}"), timeout=30)
+            assert reply.status_code == 200
+            answers.append(reply.json())
+        # three messages each; together six: over the limit of five, on either replica
+        assert answers[:5] == [{"action": "allow"}] * 5
+        assert answers[5] == {"action": "deny", "message": "flood 6"}
+        for i, base in enumerate([a, b, a, b]):
+            reply = httpx.post(
+                f"{base}/hooks/socialplus", json=message("same", f"x{i}"), timeout=30
+            )
+            assert reply.json()["action"] == "deny"  # flood (7, 8, ...) or strikes: global
+        metrics = httpx.get(f"{a}/metrics", timeout=30).text
+        assert 'receiver_counter_calls_total{backend="redis",result="ok"}' in metrics
+
+
+# -- Redis down or slow: fallbacks (no server needed) ---------------------------------------
+
+
+def closed_port_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers: a hung Redis."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conn, _ = server.accept()
+                held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def rate_event() -> Event:
+    return Event("message.shouldCreate", {"text": "hi", "channelId": "c1"}, {"userId": "u1"})
+
+
+@pytest.mark.parametrize("fallback", ["memory", "unknown"])
+def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
+    policyset = load_policies([policies])
+    settings = CounterSettings(
+        backend="redis",
+        redis_url=closed_port_url(),
+        fallback=fallback,  # type: ignore[arg-type]
+    )
+    registry = CollectorRegistry()
+
+    async def go() -> list[Any]:
+        service = CounterService(settings, registry)
+        out = []
+        try:
+            for i in range(7):
+                started = time.perf_counter()
+                counted = await service.before(
+                    plan_for(policyset, "message.shouldCreate"), rate_event(),
+                    Timestamp(1_800_000_000 + i), started + 2.0,
+                )  # fmt: skip
+                assert time.perf_counter() - started < 2.0
+                out.append((counted.source, counted.values.get("rate/messages_per_minute")))
+        finally:
+            await service.close()
+        return out
+
+    results = run(go())
+    if fallback == "memory":
+        assert results == [("fallback-memory", n) for n in range(1, 8)]
+    else:
+        assert results == [("unknown", None)] * 7
+    errors = registry.get_sample_value(
+        "receiver_counter_calls_total", {"backend": "redis", "result": "error"}
+    )
+    skipped = registry.get_sample_value(
+        "receiver_counter_calls_total", {"backend": "redis", "result": "skipped"}
+    )
+    assert errors == 1 and skipped == 6  # after a failure, no waiting on Redis for a while
+    total = sum(
+        registry.get_sample_value(
+            "receiver_counter_fallbacks_total", {"mode": fallback, "reason": reason}
+        )
+        or 0
+        for reason in ("error", "down")
+    )
+    assert total == 7
+
+
+def test_redis_slow_answers_within_the_deadline(policies: Path) -> None:
+    policyset = load_policies([policies])
+    registry = CollectorRegistry()
+
+    async def go() -> tuple[float, str]:
+        with silent_server() as url:
+            settings = CounterSettings(backend="redis", redis_url=url, timeout_ms=10_000)
+            service = CounterService(settings, registry)
+            try:
+                started = time.perf_counter()
+                counted = await service.before(
+                    plan_for(policyset, "message.shouldCreate"), rate_event(),
+                    Timestamp(1_800_000_000), started + 0.3,
+                )  # fmt: skip
+                return time.perf_counter() - started, counted.source
+            finally:
+                await service.close()
+
+    elapsed, source = run(go())
+    assert source == "fallback-memory"
+    assert elapsed < 1.5  # bounded by the 300 ms deadline, not the 10 s Redis timeout
+    timeouts = registry.get_sample_value(
+        "receiver_counter_calls_total", {"backend": "redis", "result": "timeout"}
+    )
+    assert timeouts == 1
+
+
+def test_the_service_never_fails_when_redis_is_down(policies: Path) -> None:
+    config = ServiceConfig(
+        policies=policies,
+        deadline_ms=1500,
+        counters=CounterSettings(
+            backend="redis", redis_url=closed_port_url(), fallback="unknown", retry_after=60
+        ),
+    )
+    log = DecisionLog(open(os.devnull, "wb"), False, owned=True)  # noqa: SIM115
+    with TestClient(create_app(config, log)) as client:
+        message = {
+            "eventName": "message.shouldCreate",
+            "data": {"text": "hi", "channelId": "c1"},
+            "actor": {"userId": "u1"},
+        }
+        for _ in range(8):
+            reply = client.post("/hooks/socialplus", json=message)
+            assert reply.status_code == 200
+            assert reply.json() == {"action": "allow"}  # null counters: no flood rule fires
+        join = {
+            "eventName": "channel.shouldJoin",
+            "data": {"channelId": "c"},
+            "actor": {"userId": "u1"},
+        }
+        reply = client.post("/hooks/socialplus", json=join)
+        assert reply.json() == {"action": "deny", "message": "counters unavailable"}
+        metrics = client.get("/metrics").text
+        assert 'receiver_counter_fallbacks_total{mode="unknown"' in metrics
