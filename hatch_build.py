@@ -36,7 +36,11 @@ GROUP = "receiver_native"  # the group's shared library: receiver_native__mypyc*
 # The modules of the request path, compiled as one group (calls between them are C calls).
 COMPILED = (
     "adapters/socialplus.py",
+    "compile/closures.py",
     "compile/compiler.py",
+    "compile/index.py",
+    "dsl/analysis.py",
+    "dsl/paths.py",
     "dsl/context.py",
     "counters/memory.py",
     "compile/counters.py",

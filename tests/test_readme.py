@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from receiver.compile.compiler import compile_expression
+from receiver.compile.closures import compile_expression
 from receiver.dsl import textfuncs
 from receiver.dsl.context import Context
 from receiver.dsl.values import Duration, Timestamp, to_json

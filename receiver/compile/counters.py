@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from receiver.check.model import CheckedCounter
-from receiver.compile.compiler import compile_expressions, static_path
+from receiver.compile.closures import compile_expressions
 from receiver.dsl import ast
 from receiver.dsl import events as ev
+from receiver.dsl.analysis import static_path
 from receiver.dsl.context import Context
 from receiver.dsl.values import Value
 

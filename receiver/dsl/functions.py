@@ -1,18 +1,27 @@
-"""The built-in functions of the condition language, one table shared by checker and compiler.
+"""The built-in functions of the condition language: the one place that knows each built-in.
+
+Stage 1 (the language itself), read by every later stage: the checker (names, arity,
+argument and keyword types), the counter checker (what a call reads), the analysis
+helpers (what an expression reads, whether it gives a bool), the closure compiler (how
+to compile each call, whether it may be memoised) and, at run time, the compiled calls
+(``impl``). Consumes nothing; produces :data:`FUNCTIONS`, a table of
+:class:`Function` by name.
 
 Each :class:`Function` says how many arguments it takes, which types each may
 have (checked at ``receiver check`` time when the types are known), what it
-returns, and how to compute it. ``any``, ``all`` and ``count`` take a condition
-as their second argument, evaluated once per element with ``it`` bound to it.
-Implementations are pure: null in gives null (or false/empty) out, and a wrong
-type raises :class:`~receiver.errors.EvaluationError`.
+returns, how to compute it, what it reads of the request besides its arguments,
+and how the compiler builds its closure (:data:`Form`). ``any``, ``all`` and
+``count`` take a condition as their second argument, evaluated once per element
+with ``it`` bound to it. Implementations are pure: null in gives null (or
+false/empty) out, and a wrong type raises :class:`~receiver.errors.EvaluationError`.
+No other module keeps a set of built-in names: ask the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from receiver import profanity
 from receiver.dsl import textfuncs
@@ -41,8 +50,29 @@ class Keyword:
     summary: str
 
 
+# What a call may read of the request besides its arguments.
+Input = Literal["now", "user", "counters"]
+
+# How the compiler builds a call's closure (receiver.compile.closures has one method each):
+# - "apply": ``impl`` on the argument values (null and type handling are impl's own);
+# - "context": no arguments; the value of a field of the request context (``context_field``);
+# - "clock": ``impl(now, *arguments)``, with the request's time (``age``);
+# - "each": the condition argument ``lambda_arg`` runs once per list element, bound to ``it``;
+# - "profanity": a matcher configured by the keyword arguments, built once at load; the
+#   call asks it whether the text is profane (``exact_bool``) or for the censored text;
+# - "pattern": the string literal argument (``literal_args``) is compiled to RE2 at load;
+# - "phrases": a constant list argument is built into a phrase matcher at load;
+# - "length": "apply", and a comparison of the call with a number is fused into one
+#   closure that takes the length of a string directly.
+Form = Literal["apply", "context", "clock", "each", "profanity", "pattern", "phrases", "length"]
+FORMS: frozenset[str] = frozenset(get_args(Form))
+
+
 @dataclass(frozen=True, slots=True)
 class Function:
+    """One built-in function: its signature, its implementation, and what the stages
+    after parsing need to know about it."""
+
     name: str
     params: tuple[frozenset[str] | None, ...]
     returns: Type
@@ -53,6 +83,26 @@ class Function:
     lambda_arg: int | None = None  # this argument is a condition over `it`
     literal_args: tuple[int, ...] = ()  # these arguments must be string literals (patterns)
     keywords: tuple[Keyword, ...] = ()  # keyword arguments, all optional
+    form: Form = "apply"
+    reads: frozenset[Input] = frozenset()  # request inputs read besides the arguments
+    context_field: str | None = None  # form "context": the Context attribute it returns
+    # Whether a call that occurs more than once may share a memo slot per request. Not
+    # when its value changes within a request, or computing it again (the length of a
+    # value at hand) is cheaper than the slot's lookup.
+    memo: bool = True
+    # Whether the compiled call always returns exactly True or False (null text gives
+    # False), so that a condition made of it needs no truth() conversion.
+    exact_bool: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.form == "each") != (self.lambda_arg is not None):
+            raise ValueError(f"{self.name}(): form 'each' goes with a condition argument")
+        if (self.form == "context") != (self.context_field is not None):
+            raise ValueError(f"{self.name}(): form 'context' goes with a context field")
+        if (self.form == "pattern") != bool(self.literal_args):
+            raise ValueError(f"{self.name}(): form 'pattern' goes with a literal argument")
+        if self.form in ("apply", "clock", "profanity", "phrases", "length") and self.impl is None:
+            raise ValueError(f"{self.name}(): form {self.form!r} calls an implementation")
 
     def keyword(self, name: str) -> Keyword | None:
         return next((k for k in self.keywords if k.name == name), None)
@@ -206,6 +256,8 @@ FUNCTIONS: dict[str, Function] = {
             "number",
             _len,
             "number of characters of a string, elements of a list or keys of a map",
+            form="length",
+            memo=False,
         ),
         Function("lower", (TEXT,), "string", _lower, "the string in lower case"),
         Function("upper", (TEXT,), "string", _upper, "the string in upper case"),
@@ -232,6 +284,7 @@ FUNCTIONS: dict[str, Function] = {
             None,
             "true when the condition holds for at least one element (`it`)",
             lambda_arg=1,
+            form="each",
         ),
         Function(
             "all",
@@ -240,6 +293,7 @@ FUNCTIONS: dict[str, Function] = {
             None,
             "true when the condition holds for every element (`it`)",
             lambda_arg=1,
+            form="each",
         ),
         Function(
             "count",
@@ -248,6 +302,7 @@ FUNCTIONS: dict[str, Function] = {
             None,
             "how many elements (`it`) the condition holds for",
             lambda_arg=1,
+            form="each",
         ),
         Function(
             "contains_any",
@@ -255,6 +310,8 @@ FUNCTIONS: dict[str, Function] = {
             "bool",
             _contains_any,
             "true when the text contains one of the words or phrases (whole words, any case)",
+            form="phrases",
+            exact_bool=True,
         ),
         Function(
             "profane",
@@ -263,6 +320,8 @@ FUNCTIONS: dict[str, Function] = {
             _profane,
             "true when better-profanity finds a listed word in the text",
             keywords=PROFANITY_KEYWORDS,
+            form="profanity",
+            exact_bool=True,
         ),
         Function(
             "censor",
@@ -271,6 +330,7 @@ FUNCTIONS: dict[str, Function] = {
             _censor,
             "the text with listed words replaced by '****' (better-profanity)",
             keywords=PROFANITY_KEYWORDS,
+            form="profanity",
         ),
         Function(
             "normalize",
@@ -308,14 +368,29 @@ FUNCTIONS: dict[str, Function] = {
             None,
             "the text with every match of an RE2 pattern (a string literal) replaced",
             literal_args=(1,),
+            form="pattern",
         ),
-        Function("now", (), "time", None, "the time of the request (pinned by --now)"),
+        Function(
+            "now",
+            (),
+            "time",
+            None,
+            "the time of the request (pinned by --now)",
+            form="context",
+            context_field="now",
+            reads=frozenset({"now"}),
+            memo=False,
+        ),
         Function(
             "user_lookup_failed",
             (),
             "bool",
             None,
             "true when the user directory could not answer in time (then `user` is null)",
+            form="context",
+            context_field="user_failed",
+            reads=frozenset({"user"}),
+            memo=False,  # it turns true when a lookup fails, within the request
         ),
         Function(
             "counters_unavailable",
@@ -323,13 +398,18 @@ FUNCTIONS: dict[str, Function] = {
             "bool",
             None,
             "true when the counter backend could not answer (then counters read null)",
+            form="context",
+            context_field="counters_unavailable",
+            reads=frozenset({"counters"}),
         ),
         Function(
             "age",
             (frozenset({"string", "number", "time"}),),
             "duration",
-            None,
+            _age,
             "how long ago a time was (ISO-8601 string or epoch seconds/milliseconds)",
+            form="clock",
+            reads=frozenset({"now"}),
         ),
         Function(
             "merge",

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 
-from receiver.compile.compiler import lookup_path
 from receiver.dsl.context import Context
+from receiver.dsl.paths import lookup_path
 from receiver.dsl.values import Timestamp, Value, show, to_json, truth
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event

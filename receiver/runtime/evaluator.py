@@ -23,10 +23,10 @@ from time import perf_counter
 from typing import Any
 
 from receiver.check.model import DEFAULT_DENY_MESSAGE, CheckedRule, Target
-from receiver.compile.compiler import lookup_path
 from receiver.compile.tree import CompiledRule, EventTree, Step, Switch
 from receiver.dsl import ast
 from receiver.dsl.context import MISSING, Context
+from receiver.dsl.paths import lookup_path
 from receiver.dsl.values import Timestamp, Value, show, to_json
 from receiver.errors import EvaluationError
 from receiver.runtime.changes import apply

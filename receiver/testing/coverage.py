@@ -35,10 +35,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from receiver.check.model import CheckedRule
-from receiver.compile.compiler import text_of
 from receiver.compile.tree import CompiledRule, EventTree, map_rules
 from receiver.dsl import ast
 from receiver.dsl.context import Context
+from receiver.dsl.paths import text_of
 from receiver.dsl.textfuncs import PhraseMatcher
 from receiver.dsl.values import Timestamp, Value, equals, key
 from receiver.runtime.decision import Decision

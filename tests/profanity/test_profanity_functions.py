@@ -15,9 +15,10 @@ import yaml
 
 from receiver import profanity
 from receiver.check.checker import check
-from receiver.compile.compiler import compile_tree, structural_key
+from receiver.compile.compiler import compile_tree
 from receiver.compile.tree import EventTree
 from receiver.dsl import ast
+from receiver.dsl.analysis import structural_key
 from receiver.dsl.parser import ExprSource, parse_expression
 from receiver.dsl.values import Timestamp
 from receiver.load.loader import load_text
