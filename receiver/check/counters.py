@@ -16,6 +16,7 @@ from receiver.check.model import CheckedCounter, CheckedRule
 from receiver.check.scope import Scope
 from receiver.dsl import ast
 from receiver.dsl import events as ev
+from receiver.dsl.analysis import own_reads
 from receiver.dsl.functions import FUNCTIONS
 from receiver.dsl.parser import RESERVED, ExprSource, parse_expression
 from receiver.load.counters import parse_window
@@ -23,10 +24,10 @@ from receiver.load.documents import CounterDoc, Located, PolicyDoc
 from receiver.text.diagnostics import Diagnostics, did_you_mean
 
 # Inputs a counter's expressions cannot read: they are computed before the rules run.
+# Which calls read them comes from the function table (Function.reads).
 _NOT_BEFORE_RULES = {
-    "user": "the user record is looked up only when a rule needs it; use actor.userId",
-    "counters_unavailable": "counter values are not known yet when keys are computed",
-    "user_lookup_failed": "the user record is looked up only when a rule needs it",
+    "user": "the user record is looked up only when a rule needs it",
+    "counters": "counter values are not known yet when keys are computed",
 }
 
 
@@ -103,12 +104,14 @@ def _expression(
         return None
     for node in ast.walk(resolved):
         problem: str | None = None
-        if isinstance(node, ast.Var) and node.name == "user":
-            problem = f"a counter's '{what}' cannot read 'user': {_NOT_BEFORE_RULES['user']}"
-        elif isinstance(node, ast.Call) and node.func in _NOT_BEFORE_RULES:
+        late = _late_input(node)
+        if isinstance(node, ast.Var) and late is not None:
             problem = (
-                f"a counter's '{what}' cannot call {node.func}(): {_NOT_BEFORE_RULES[node.func]}"
+                f"a counter's '{what}' cannot read '{node.name}': {_NOT_BEFORE_RULES[late]}; "
+                "use actor.userId"
             )
+        elif isinstance(node, ast.Call) and late is not None:
+            problem = f"a counter's '{what}' cannot call {node.func}(): {_NOT_BEFORE_RULES[late]}"
         elif isinstance(node, ast.CounterRef):
             problem = (
                 f"a counter's '{what}' cannot read the counter '{node.name}': keys are "
@@ -118,6 +121,13 @@ def _expression(
             diags.error("counter-input", problem, node.span)
             return None
     return resolved
+
+
+def _late_input(node: ast.Node) -> str | None:
+    """The input known only once the rules run that this node itself reads, if any
+    (a variable, or a call whose function reads it besides its arguments)."""
+    found = sorted(own_reads(node) & _NOT_BEFORE_RULES.keys())
+    return found[0] if found else None
 
 
 def _check_event(located: Located[str], diags: Diagnostics) -> None:

@@ -15,6 +15,7 @@ from typing import Literal
 import re2
 
 from receiver.dsl import ast
+from receiver.dsl.analysis import reads_any
 from receiver.dsl.functions import Type
 from receiver.dsl.template import Template
 from receiver.load.documents import Action, CounterDoc, Mode, OnError, PolicyDoc, RuleDoc
@@ -112,12 +113,7 @@ class CheckedRule:
 
     @property
     def needs_user(self) -> bool:
-        return any(
-            (isinstance(n, ast.Var) and n.name == "user")
-            or (isinstance(n, ast.Call) and n.func == "user_lookup_failed")
-            for expr in self.expressions()
-            for n in ast.walk(expr)
-        )
+        return "user" in reads_any(self.expressions())
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import re2
 
 from receiver.check.model import ERROR, ORDERED, compile_regex
 from receiver.dsl import ast
+from receiver.dsl.analysis import unwrap
 from receiver.dsl.functions import FUNCTIONS, Function, Keyword, Type
 from receiver.dsl.parser import (
     MAX_EXPRESSION_DEPTH,
@@ -259,7 +260,7 @@ class Scope:
         return out, "bool"
 
     def check_pattern(self, node: ast.Node, where: str) -> None:
-        literal = node.body if isinstance(node, ast.Macro) else node
+        literal = unwrap(node)
         if not (isinstance(literal, ast.Literal) and isinstance(literal.value, str)):
             self.diags.error(
                 "pattern-not-literal",
@@ -411,8 +412,7 @@ _ARITH: dict[tuple[str, Type, Type], Type] = {
 
 def _keyword_problem(spec: Keyword, node: ast.Node) -> str | None:
     """Why a keyword argument's value does not fit its declared kind, or None."""
-    while isinstance(node, ast.Macro):
-        node = node.body
+    node = unwrap(node)
     if spec.kind == "bool":
         if isinstance(node, ast.Literal) and isinstance(node.value, bool):
             return None
@@ -422,9 +422,7 @@ def _keyword_problem(spec: Keyword, node: ast.Node) -> str | None:
     elif isinstance(node, ast.ListExpr):
         values = []
         for item in node.items:
-            inner = item
-            while isinstance(inner, ast.Macro):
-                inner = inner.body
+            inner = unwrap(item)
             values.append(inner.value if isinstance(inner, ast.Literal) else inner)
     else:
         return (

@@ -39,6 +39,16 @@ def _call_reads(func: str) -> frozenset[str]:
 _CALL_READS: dict[str, frozenset[str]] = {name: _call_reads(name) for name in FUNCTIONS}
 
 
+def own_reads(node: ast.Node) -> frozenset[str]:
+    """What the node itself reads, its children aside: a variable's name, or the inputs
+    its function reads besides its arguments (:attr:`~receiver.dsl.functions.Function.reads`)."""
+    if isinstance(node, ast.Var):
+        return frozenset((str(node.name),))
+    if isinstance(node, ast.Call):
+        return _CALL_READS.get(node.func, frozenset())
+    return frozenset()
+
+
 def reads(node: ast.Node, cache: dict[int, frozenset[str]] | None = None) -> frozenset[str]:
     """What an expression reads of the request: the variables it names (``data``,
     ``user``, ``it``...) and the inputs its calls read besides their arguments
@@ -51,13 +61,7 @@ def reads(node: ast.Node, cache: dict[int, frozenset[str]] | None = None) -> fro
         found = cache.get(id(node))
         if found is not None:
             return found
-    out: frozenset[str]
-    if isinstance(node, ast.Var):
-        out = frozenset((str(node.name),))
-    elif isinstance(node, ast.Call):
-        out = _CALL_READS.get(node.func, frozenset())
-    else:
-        out = frozenset()
+    out = own_reads(node)
     for child in ast.children(node):
         out |= reads(child, cache)
     if cache is not None:

@@ -37,6 +37,7 @@ from typing import Any
 from receiver.check.model import CheckedRule
 from receiver.compile.tree import CompiledRule, EventTree, map_rules
 from receiver.dsl import ast
+from receiver.dsl.analysis import unwrap as _unwrap
 from receiver.dsl.context import Context
 from receiver.dsl.paths import text_of
 from receiver.dsl.textfuncs import PhraseMatcher
@@ -139,12 +140,6 @@ class Instrument:
 
 
 # -- which list entries a case exercised ------------------------------------------------
-
-
-def _unwrap(node: ast.Node) -> ast.Node:
-    while isinstance(node, ast.Macro):
-        node = node.body
-    return node
 
 
 @dataclass(frozen=True, slots=True)
