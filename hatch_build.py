@@ -49,6 +49,7 @@ COMPILED = (
     "observe/decisionlog.py",
     "dsl/functions.py",
     "dsl/textfuncs.py",
+    "dsl/times.py",
     "http/endpoint.py",
     "runtime/evaluator.py",
     "text/jsoncodec.py",

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from receiver.dsl import ast
 from receiver.dsl.grammar import build_parser, parser
+from receiver.dsl.times import parse_duration
 from receiver.dsl.values import Duration
 from receiver.text.diagnostics import Diagnostics
 from receiver.text.source import SourceFile, Span
@@ -30,7 +31,6 @@ from receiver.text.source import SourceFile, Span
 # runs every stage at the limit within 700 frames). Deeper expressions get ``too-deep``.
 MAX_EXPRESSION_DEPTH = 100
 
-DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 RESERVED = frozenset(
     [
         "and",
@@ -77,13 +77,6 @@ class ExprSource:
         """Whether the text is written as is in the file (no escapes, quotes or folding inside)."""
         start = self.offsets[0]
         return self.offsets == tuple(range(start, start + len(self.text) + 1))
-
-
-def parse_duration(text: str) -> float:
-    for unit in ("ms", "s", "m", "h", "d", "w"):
-        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(text[: -len(unit)]) * DURATION_UNITS[unit]
-    raise ValueError(f"not a duration: {text!r}")
 
 
 def decode_string(raw: str) -> str:
@@ -319,7 +312,13 @@ class _Builder(Transformer[Token, object]):
 
     def duration(self, children: list[Token]) -> ast.Node:
         (token,) = children
-        return ast.Literal(self._token_span(token), Duration(parse_duration(str(token))))
+        span = self._token_span(token)
+        try:
+            seconds = parse_duration(str(token))
+        except ValueError as err:  # the token's form is the grammar's: too large
+            self._fail(str(err), span)
+            seconds = 0.0
+        return ast.Literal(span, Duration(seconds))
 
     def true(self, children: list[Token]) -> ast.Node:
         return ast.Literal(self._token_span(children[0]), True)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.dsl import textfuncs
+from receiver.dsl import times
 from receiver.errors import EvaluationError
 
 Value = Any  # a JSON value, a Duration or a Timestamp
@@ -25,7 +25,7 @@ class Duration:
     seconds: float
 
     def __str__(self) -> str:
-        return textfuncs.format_duration(self.seconds)
+        return times.format_duration(self.seconds)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -33,7 +33,7 @@ class Timestamp:
     epoch: float
 
     def __str__(self) -> str:
-        return textfuncs.format_time(self.epoch)
+        return times.format_time(self.epoch)
 
 
 # Type tuples for isinstance() on hot paths: ``int | float`` there would build a new
@@ -102,7 +102,7 @@ def as_time(value: Value) -> Timestamp:
     if isinstance(value, bool):
         raise EvaluationError("expected a time, got a bool")
     try:
-        return Timestamp(textfuncs.parse_time(value))
+        return Timestamp(times.parse_time(value))
     except ValueError as err:
         raise EvaluationError(str(err)) from None
 
@@ -256,7 +256,7 @@ def show(value: Value) -> str:
 def to_json(value: Value) -> Any:
     """A runtime value as JSON (times as ISO-8601 strings, durations as seconds)."""
     if isinstance(value, Timestamp):
-        return textfuncs.format_time(value.epoch)
+        return times.format_time(value.epoch)
     if isinstance(value, Duration):
         seconds = value.seconds
         return int(seconds) if float(seconds).is_integer() else seconds

@@ -7,25 +7,23 @@ expressions are checked later, inside the policy's name scope (``receiver.check.
 
 from __future__ import annotations
 
-import re
-
 import yaml
 
-from receiver.dsl.parser import DURATION_UNITS
+from receiver.dsl.times import parse_duration
 from receiver.load.documents import CounterDoc, Located, PolicyDoc
 from receiver.load.fields import FieldReader
 
 COUNTER_FIELDS = ("description", "events", "decisions", "key", "distinct", "when", "window")
 MAX_WINDOW_SECONDS = 31 * 86400
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 
 
 def parse_window(text: str) -> float | None:
-    """Seconds of a duration literal such as ``60s``, ``10m``, ``1.5h``; None if not one."""
-    match = _DURATION.match(text)
-    if match is None:
+    """Seconds of a duration literal such as ``60s``, ``10m``, ``1.5h`` (surrounding
+    whitespace ignored); None if not one."""
+    try:
+        return parse_duration(text)
+    except ValueError:
         return None
-    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
 # -- reading (loader stage) ---------------------------------------------------------------

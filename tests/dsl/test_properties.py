@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from receiver.check.checker import check
 from receiver.dsl import ast
-from receiver.dsl.parser import DURATION_UNITS, RESERVED, ExprSource, ParseCache, parse_expression
+from receiver.dsl.parser import RESERVED, ExprSource, ParseCache, parse_expression
+from receiver.dsl.times import DURATION_UNITS
 from receiver.dsl.values import Duration
 from receiver.load.loader import load_text
 from receiver.runtime.policyset import check_paths
@@ -125,11 +126,15 @@ def number_literals(draw: st.DrawFn) -> Expr:
     return text, repr(float(text))
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 @st.composite
 def duration_literals(draw: st.DrawFn) -> Expr:
     amount = draw(st.sampled_from(["1", "30", "500", "1.5", "0.25"]))
     unit = draw(st.sampled_from(sorted(DURATION_UNITS)))
-    return amount + unit, repr(Duration(float(amount) * DURATION_UNITS[unit]))
+    seconds = float(amount) / 1000 if unit == "ms" else float(amount) * _UNIT_SECONDS[unit]
+    return amount + unit, repr(Duration(seconds))
 
 
 atoms: st.SearchStrategy[Expr] = st.one_of(
