@@ -584,7 +584,7 @@ class ExpressionCompiler:
         if form == "clock":
             return self._clock_call(node, func)
         if form == "each":
-            return self._lambda_call(node)
+            return self._lambda_call(node, func)
         if form == "profanity":
             return self._profanity_call(node, func)
         if form == "pattern":
@@ -781,11 +781,14 @@ class ExpressionCompiler:
             return self._fold(on_text(engine.contains, False), const)
         return self._fold(on_text(engine.censor, None), const)
 
-    def _lambda_call(self, node: ast.Call) -> tuple[Fn, Value]:
+    def _lambda_call(self, node: ast.Call, func: Function) -> tuple[Fn, Value]:
+        """``any``/``all``/``count``: the condition runs per element with ``it`` bound to
+        it; the table's ``combine`` says what the results give."""
         items_fn = self.fn(node.args[0])
         cond = self.fn(node.args[1])
         name = node.func
         span = node.span
+        combine = func.combine
 
         def each(ctx: Context) -> Value:
             items = items_fn(ctx)
@@ -795,13 +798,13 @@ class ExpressionCompiler:
                 raise EvaluationError(f"{name}() needs a list, got {type_name(items)}", span)
             saved = ctx.it
             try:
-                if name == "any":
+                if combine == "any":
                     for item in items:
                         ctx.it = item
                         if truth(cond(ctx), f"condition of {name}()"):
                             return True
                     return False
-                if name == "all":
+                if combine == "all":
                     for item in items:
                         ctx.it = item
                         if not truth(cond(ctx), f"condition of {name}()"):

@@ -57,13 +57,17 @@ Input = Literal["now", "user", "counters"]
 # - "apply": ``impl`` on the argument values (null and type handling are impl's own);
 # - "context": no arguments; the value of a field of the request context (``context_field``);
 # - "clock": ``impl(now, *arguments)``, with the request's time (``age``);
-# - "each": the condition argument ``lambda_arg`` runs once per list element, bound to ``it``;
+# - "each": the condition argument ``lambda_arg`` runs once per list element, bound to
+#   ``it``, and ``combine`` says what the results give;
 # - "profanity": a matcher configured by the keyword arguments, built once at load; the
 #   call asks it whether the text is profane (``exact_bool``) or for the censored text;
 # - "pattern": the string literal argument (``literal_args``) is compiled to RE2 at load;
 # - "phrases": a constant list argument is built into a phrase matcher at load;
 # - "length": "apply", and a comparison of the call with a number is fused into one
 #   closure that takes the length of a string directly.
+# How an "each" call combines its condition's results: true at the first true ("any"),
+# false at the first false ("all"), or the number of trues ("count").
+Combine = Literal["any", "all", "count"]
 Form = Literal["apply", "context", "clock", "each", "profanity", "pattern", "phrases", "length"]
 FORMS: frozenset[str] = frozenset(get_args(Form))
 
@@ -86,6 +90,7 @@ class Function:
     form: Form = "apply"
     reads: frozenset[Input] = frozenset()  # request inputs read besides the arguments
     context_field: str | None = None  # form "context": the Context attribute it returns
+    combine: Combine | None = None  # form "each": what the condition's results give
     # Whether a call that occurs more than once may share a memo slot per request. Not
     # when its value changes within a request, or computing it again (the length of a
     # value at hand) is cheaper than the slot's lookup.
@@ -95,8 +100,8 @@ class Function:
     exact_bool: bool = False
 
     def __post_init__(self) -> None:
-        if (self.form == "each") != (self.lambda_arg is not None):
-            raise ValueError(f"{self.name}(): form 'each' goes with a condition argument")
+        if not (self.form == "each") == (self.lambda_arg is not None) == (self.combine is not None):
+            raise ValueError(f"{self.name}(): form 'each' goes with a condition and a combine")
         if (self.form == "context") != (self.context_field is not None):
             raise ValueError(f"{self.name}(): form 'context' goes with a context field")
         if (self.form == "pattern") != bool(self.literal_args):
@@ -285,6 +290,7 @@ FUNCTIONS: dict[str, Function] = {
             "true when the condition holds for at least one element (`it`)",
             lambda_arg=1,
             form="each",
+            combine="any",
         ),
         Function(
             "all",
@@ -294,6 +300,7 @@ FUNCTIONS: dict[str, Function] = {
             "true when the condition holds for every element (`it`)",
             lambda_arg=1,
             form="each",
+            combine="all",
         ),
         Function(
             "count",
@@ -303,6 +310,7 @@ FUNCTIONS: dict[str, Function] = {
             "how many elements (`it`) the condition holds for",
             lambda_arg=1,
             form="each",
+            combine="count",
         ),
         Function(
             "contains_any",
