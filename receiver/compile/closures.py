@@ -27,8 +27,9 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any
 
 from receiver import profanity
 from receiver.check.model import compile_regex
@@ -120,6 +121,7 @@ class MemoPlan:
         return slot
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class ExpressionCompiler:
     """Compiles checked expressions to closures, in one mode given at construction.
 
@@ -132,42 +134,20 @@ class ExpressionCompiler:
     (macros, and the parts of a condition its gate-free variant reuses); ``known``
     maps nodes to a value assumed at run time (a gate the switch has already checked),
     and ``uncached`` holds the nodes above them, whose closures differ from the cached
-    ones. None of these change after construction: a different mode is a new compiler
-    (:meth:`assuming`).
+    ones. The mode is frozen: a different one is a new compiler (:meth:`assuming`).
     """
 
-    __slots__ = ("cache", "event", "known", "memo", "plan", "trace", "uncached")
-
-    def __init__(
-        self,
-        event: str | None,
-        *,
-        trace: bool = False,
-        memo: bool = True,
-        plan: MemoPlan | None = None,
-        cache: dict[int, tuple[Fn, Value]] | None = None,
-        known: Mapping[int, Value] | None = None,
-        uncached: frozenset[int] = frozenset(),
-    ) -> None:
-        self.event: Final = event
-        self.trace: Final = trace
-        self.memo: Final = memo
-        self.plan: Final = plan if plan is not None else MemoPlan()
-        self.cache: Final = cache
-        self.known: Final[Mapping[int, Value]] = known if known is not None else {}
-        self.uncached: Final = uncached
+    event: str | None
+    trace: bool = False
+    memo: bool = True
+    plan: MemoPlan = field(default_factory=MemoPlan)
+    cache: dict[int, tuple[Fn, Value]] | None = None
+    known: Mapping[int, Value] = field(default_factory=dict)
+    uncached: frozenset[int] = frozenset()
 
     def assuming(self, known: Mapping[int, Value], uncached: frozenset[int]) -> ExpressionCompiler:
         """A compiler in this one's mode that takes the ``known`` nodes' values as given."""
-        return ExpressionCompiler(
-            self.event,
-            trace=self.trace,
-            memo=self.memo,
-            plan=self.plan,
-            cache=self.cache,
-            known=known,
-            uncached=uncached,
-        )
+        return replace(self, known=known, uncached=uncached)
 
     def reads(self, node: ast.Node) -> frozenset[str]:
         return self.plan.reads(node)

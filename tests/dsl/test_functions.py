@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from receiver.dsl.functions import FUNCTIONS, age
+from receiver.dsl.context import Context
+from receiver.dsl.functions import FORMS, FUNCTIONS, Function, age
 from receiver.dsl.values import Duration, Timestamp
 from receiver.errors import EvaluationError
 from receiver.runtime.decision import Decision
@@ -343,3 +344,71 @@ def test_function_error_location_points_at_the_call(tmp_path: Path) -> None:
     column = (tmp_path / "fn.yaml").read_text().splitlines()[line - 1].index("upper(") + 1
     assert failure.location == f"{tmp_path / 'fn.yaml'}:{line}:{column}"
     assert failure.message == "upper() needs a string, got number"
+
+
+# -- what the table says about each built-in (the facts other stages derive from it) ------
+
+
+def test_calls_never_memoised_are_the_ones_the_table_marks() -> None:
+    assert {n for n, f in FUNCTIONS.items() if not f.memo} == {"now", "user_lookup_failed", "len"}
+
+
+def test_what_each_call_reads_besides_its_arguments() -> None:
+    reading = {n: set(f.reads) for n, f in FUNCTIONS.items() if f.reads}
+    assert reading == {
+        "now": {"now"},
+        "age": {"now"},
+        "user_lookup_failed": {"user"},
+        "counters_unavailable": {"counters"},
+    }
+
+
+def test_every_function_has_a_known_form_and_its_parts() -> None:
+    for func in FUNCTIONS.values():
+        assert func.form in FORMS
+        if func.form == "context":
+            assert func.context_field is not None and not func.params
+        if func.form == "each":
+            assert func.lambda_arg is not None and func.combine is not None
+        if func.form in ("apply", "clock", "profanity", "phrases", "length"):
+            assert func.impl is not None, func.name
+
+
+def test_context_fields_exist_on_the_request_context() -> None:
+    ctx = Context(EVENT, {}, {}, NOW, 0)
+    for func in FUNCTIONS.values():
+        if func.context_field is not None:
+            assert hasattr(ctx, func.context_field), func.name
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"form": "each"}, "form 'each'"),
+        ({"lambda_arg": 0}, "form 'each'"),
+        ({"form": "context"}, "form 'context'"),
+        ({"context_field": "now"}, "form 'context'"),
+        ({"form": "pattern"}, "form 'pattern'"),
+        ({"literal_args": (0,)}, "form 'pattern'"),
+        ({"form": "clock", "impl": None}, "calls an implementation"),
+    ],
+)
+def test_an_inconsistent_entry_is_refused(fields: dict[str, Any], problem: str) -> None:
+    entry: dict[str, Any] = {
+        "name": "f",
+        "params": (None,),
+        "returns": "any",
+        "impl": lambda value: value,
+        "summary": "s",
+        **fields,
+    }
+    with pytest.raises(ValueError, match=problem):
+        Function(**entry)
+
+
+def test_any_all_and_count_combine_as_the_table_says(tmp_path: Path) -> None:
+    data = {"xs": [1, 2, 3]}
+    assert [FUNCTIONS[n].combine for n in ("any", "all", "count")] == ["any", "all", "count"]
+    assert value_of(tmp_path, "any(data.xs, it > 2)", data) is True
+    assert value_of(tmp_path, "all(data.xs, it > 2)", data) is False
+    assert value_of(tmp_path, "count(data.xs, it > 1)", data) == 2
