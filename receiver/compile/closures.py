@@ -12,27 +12,29 @@ the constant it folds to when it has no inputs. Along the way:
   request; slots that read ``data`` are listed, so that a ``modify`` rule can clear them;
 - each call is compiled the way the function table says
   (:data:`~receiver.dsl.functions.Form`): regexes, phrase lists and profanity
-  matchers are built here, at load, never per request;
+  matchers are built here, at load, never per request, and handed to the builders of
+  :mod:`receiver.compile.calls`, which hold what each call form runs per request;
 - with ``trace=True`` every closure also records its value (for ``--explain``): the
   traced and the fast closures come from this same code.
 
-This module is longer than most because the expression compiler is one recursive
-visitor whose methods call each other (one per node kind and one per call form);
-splitting it would only scatter the folding and memo rules each of them follows.
+This module is longer than most (about 650 lines) because the expression compiler is
+one recursive visitor whose methods call each other, one per node kind and operator;
+splitting the visitor would only scatter the folding, memo and tracing rules that
+every one of them follows. The per-request bodies of calls live in ``calls.py``.
 Nothing here parses or walks anything per request.
 """
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from operator import attrgetter
 from typing import Any
 
 from receiver import profanity
 from receiver.check.model import compile_regex
+from receiver.compile import calls
+from receiver.compile.calls import Fn
 from receiver.dsl import ast
 from receiver.dsl.analysis import (
     constant_set,
@@ -45,7 +47,6 @@ from receiver.dsl.analysis import (
 from receiver.dsl.context import MISSING, Context
 from receiver.dsl.functions import FUNCTIONS, Function
 from receiver.dsl.paths import index, lookup_path, member
-from receiver.dsl.regexfilter import required_literals
 from receiver.dsl.replace import Replacer
 from receiver.dsl.textfuncs import PhraseMatcher, TextForms
 from receiver.dsl.values import (
@@ -59,18 +60,10 @@ from receiver.dsl.values import (
     order,
     text_op,
     truth,
-    type_name,
 )
 from receiver.errors import EvaluationError
-from receiver.text.re2search import Search, searcher
+from receiver.text.re2search import searcher
 
-Fn = Callable[[Context], Value]
-_ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 # The second value of compile() for a closure that does not fold to a constant.
 NOT_CONST: Any = object()
 _NOT_CONST = NOT_CONST
@@ -360,31 +353,13 @@ class ExpressionCompiler:
     def _len_order(
         self, measured: ast.Call, op: str, limit: int | float, span: Any
     ) -> tuple[Fn, Value]:
-        """``len(X) < N`` and the like, in one closure: the length of a string is taken
-        directly; anything else goes through ``len()`` and the general comparison, as
-        the two separate closures would."""
+        """``len(X) < N`` and the like, in one closure (:func:`calls.length_order`)."""
         arg = self.fn(measured.args[0])
         impl = FUNCTIONS[measured.func].impl
         if impl is None:  # pragma: no cover - the table gives every "length" call an impl
             raise TypeError(f"{measured.func}() has no implementation")
-        call_span, compare = measured.span, _ORDER[op]
-
-        def len_order(ctx: Context) -> Value:
-            value = arg(ctx)
-            if type(value) is str:
-                return compare(len(value), limit)
-            try:
-                size = impl(value)
-            except EvaluationError as err:
-                raise err.at(call_span) from None
-            if type(size) is type(limit):
-                return compare(size, limit)
-            try:
-                return order(op, size, limit)
-            except EvaluationError as err:
-                raise err.at(span) from None
-
-        return len_order, _NOT_CONST
+        fn = calls.length_order(arg, impl, op, limit, call_span=measured.span, span=span)
+        return fn, _NOT_CONST
 
     def _boolop(self, node: ast.BoolOp) -> tuple[Fn, Value]:
         left, lconst = self.compile(node.left)
@@ -453,7 +428,7 @@ class ExpressionCompiler:
             pattern = str(right_node.value)
             search = searcher(compile_regex(pattern))
             forms = self._text_forms(node.left, left, lconst)
-            return self._fold(self._matches(forms, search, pattern, span), lconst)
+            return self._fold(calls.matches(forms, search, pattern, span), lconst)
         right, rconst = self.compile(node.right)
         if op in ("in", "not in") and isinstance(right_node, ast.ListRef | ast.ListExpr):
             members = constant_set(right_node)
@@ -483,7 +458,7 @@ class ExpressionCompiler:
 
             return self._fold(eq_text, lconst)
         if op in ("<", "<=", ">", ">=") and type(rconst) in (int, float):  # `len(x) > 280`
-            limit, compare = rconst, _ORDER[op]
+            limit, compare = rconst, calls.ORDER[op]
             measured = unwrap(node.left)
             if (
                 isinstance(measured, ast.Call)
@@ -580,25 +555,7 @@ class ExpressionCompiler:
         pairs = self.kids(*node.args)
         args = [f for f, _ in pairs]
         consts = [c for _, c in pairs]
-        span = node.span
-        if len(args) == 1:
-            (a0,) = args
-
-            def call1(ctx: Context) -> Value:
-                try:
-                    return impl(a0(ctx))
-                except EvaluationError as err:
-                    raise err.at(span) from None
-
-            return self._fold(call1, *consts)
-
-        def call(ctx: Context) -> Value:
-            try:
-                return impl(*[a(ctx) for a in args])
-            except EvaluationError as err:
-                raise err.at(span) from None
-
-        return self._fold(call, *consts)
+        return self._fold(calls.apply(impl, args, node.span), *consts)
 
     @staticmethod
     def _context_call(func: Function) -> tuple[Fn, Value]:
@@ -606,7 +563,7 @@ class ExpressionCompiler:
         field = func.context_field
         if field is None:  # pragma: no cover - Function checks this at import
             raise TypeError(f"{func.name}() names no context field")
-        return attrgetter(field), _NOT_CONST
+        return calls.context_field(field), _NOT_CONST
 
     def _clock_call(self, node: ast.Call, func: Function) -> tuple[Fn, Value]:
         """``age(x)``: the implementation given the request's time first."""
@@ -614,25 +571,7 @@ class ExpressionCompiler:
         if impl is None:  # pragma: no cover - Function checks this at import
             raise TypeError(f"{func.name}() has no implementation")
         args = [self.fn(a) for a in node.args]
-        span = node.span
-        if len(args) == 1:
-            (a0,) = args
-
-            def clock1(ctx: Context) -> Value:
-                try:
-                    return impl(ctx.now, a0(ctx))
-                except EvaluationError as err:
-                    raise err.at(span) from None
-
-            return clock1, _NOT_CONST
-
-        def clock(ctx: Context) -> Value:  # pragma: no cover - no such built-in today
-            try:
-                return impl(ctx.now, *[a(ctx) for a in args])
-            except EvaluationError as err:
-                raise err.at(span) from None
-
-        return clock, _NOT_CONST
+        return calls.clock(impl, args, node.span), _NOT_CONST
 
     def _pattern_call(self, node: ast.Call, func: Function) -> tuple[Fn, Value]:
         """``regex_replace(text, "pattern", repl)``: the pattern compiled once, at load."""
@@ -643,17 +582,8 @@ class ExpressionCompiler:
         pairs = self.kids(*node.args)
         replace = Replacer(compile_regex(str(pattern.value)), str(pattern.value))
         (text_fn, text_const), (repl_fn, repl_const) = pairs[0], pairs[2]
-        span = node.span
-
-        def regex_replace(ctx: Context) -> Value:
-            text, repl = text_fn(ctx), repl_fn(ctx)
-            if text is None:
-                return None
-            if not isinstance(text, str) or not isinstance(repl, str):
-                raise EvaluationError(f"{func.name}() needs strings", span)
-            return replace(text, repl)
-
-        return self._fold(regex_replace, text_const, repl_const)
+        fn = calls.pattern(func.name, replace, text_fn, repl_fn, node.span)
+        return self._fold(fn, text_const, repl_const)
 
     def _phrases_call(self, node: ast.Call) -> tuple[Fn, Value] | None:
         """``contains_any(text, list)`` with a constant list: one phrase matcher built at
@@ -665,17 +595,8 @@ class ExpressionCompiler:
         (text_fn, text_const), (_, values) = self.kids(*node.args)
         matcher = PhraseMatcher(str(v) for v in values if v is not None)
         forms = self._text_forms(node.args[0], text_fn, text_const)
-        span, name = node.span, node.func
-
-        def contains_any(ctx: Context) -> Value:
-            found = forms(ctx)
-            if type(found) is TextForms:
-                return matcher.search_forms(found) is not None
-            if found is None:
-                return False
-            raise EvaluationError(f"{name}() needs a string", span)
-
-        return self._fold(contains_any, text_const)
+        fn = calls.phrases(node.func, matcher, forms, node.span)
+        return self._fold(fn, text_const)
 
     def _text_forms(self, node: ast.Node, fn: Fn, const: Value) -> Fn:
         """A closure giving the :class:`TextForms` of ``node``'s value; a value that is
@@ -701,35 +622,6 @@ class ExpressionCompiler:
 
         return forms
 
-    @staticmethod
-    def _matches(forms: Fn, search: Search, pattern: str, span: Any) -> Fn:
-        """``TEXT matches PATTERN`` on the request's :class:`TextForms` of TEXT: the
-        literals one of which any match holds are looked for in the text (or its lowered
-        ASCII form) first, and RE2 runs on UTF-8 bytes encoded once for every pattern
-        (given a str, google-re2's wrapper encodes it and maps offsets back, several
-        times the cost of a match)."""
-        prefilter = required_literals(pattern)
-        literals = prefilter.literals if prefilter is not None else ()
-        ignore_case = prefilter is not None and prefilter.ignore_case
-
-        def matches(ctx: Context) -> Value:
-            found = forms(ctx)
-            if type(found) is not TextForms:
-                if found is None:
-                    return False
-                raise EvaluationError(f"'matches' needs a string, got {type_name(found)}", span)
-            if literals:  # no match without one of them: skip the regex (usual case)
-                hay = found.lower if ignore_case else found.text
-                if hay is not None:
-                    for literal in literals:
-                        if literal in hay:
-                            break
-                    else:
-                        return False
-            return search(found.utf8, 0) is not None
-
-        return matches
-
     def _profanity_call(self, node: ast.Call, func: Function) -> tuple[Fn, Value]:
         """``profane``/``censor``: the matcher for the keyword arguments is fetched (built
         once per distinct configuration, shared between policies) here, at load. A call
@@ -738,77 +630,22 @@ class ExpressionCompiler:
         options = {name: unwrap(value) for name, value in node.kwargs}
         strict = options.get("strict")
         engine = profanity.matcher(
-            _string_items(options.get("words")),
-            _string_items(options.get("allow")),
+            calls.string_items(options.get("words")),
+            calls.string_items(options.get("allow")),
             isinstance(strict, ast.Literal) and strict.value is True,
         )
         text_fn, const = self.compile(node.args[0])
-        name = node.func
-        span = node.span
-
-        def on_text(apply: Callable[[str], Value], null: Value) -> Fn:
-            def call(ctx: Context) -> Value:
-                text = text_fn(ctx)
-                if type(text) is str:
-                    return apply(text)
-                if text is None:
-                    return null
-                raise EvaluationError(f"{name}() needs a string, got {type_name(text)}", span)
-
-            return call
-
         if func.exact_bool:
-            return self._fold(on_text(engine.contains, False), const)
-        return self._fold(on_text(engine.censor, None), const)
+            fn = calls.on_text(node.func, engine.contains, False, text_fn, node.span)
+        else:
+            fn = calls.on_text(node.func, engine.censor, None, text_fn, node.span)
+        return self._fold(fn, const)
 
     def _lambda_call(self, node: ast.Call, func: Function) -> tuple[Fn, Value]:
-        """``any``/``all``/``count``: the condition runs per element with ``it`` bound to
-        it; the table's ``combine`` says what the results give."""
+        """``any``/``all``/``count``: the condition runs per element (:func:`calls.each`)."""
         items_fn = self.fn(node.args[0])
         cond = self.fn(node.args[1])
-        name = node.func
-        span = node.span
-        combine = func.combine
-
-        def each(ctx: Context) -> Value:
-            items = items_fn(ctx)
-            if items is None:
-                items = []
-            if not isinstance(items, list | tuple):
-                raise EvaluationError(f"{name}() needs a list, got {type_name(items)}", span)
-            saved = ctx.it
-            try:
-                if combine == "any":
-                    for item in items:
-                        ctx.it = item
-                        if truth(cond(ctx), f"condition of {name}()"):
-                            return True
-                    return False
-                if combine == "all":
-                    for item in items:
-                        ctx.it = item
-                        if not truth(cond(ctx), f"condition of {name}()"):
-                            return False
-                    return True
-                total = 0
-                for item in items:
-                    ctx.it = item
-                    if truth(cond(ctx), f"condition of {name}()"):
-                        total += 1
-                return total
-            finally:
-                ctx.it = saved
-
-        return each, _NOT_CONST
-
-
-def _string_items(node: ast.Node | None) -> tuple[str, ...]:
-    """The strings of a constant list argument (checked by the checker); () for none."""
-    if isinstance(node, ast.ListRef):
-        return tuple(str(v) for v in node.items)
-    if isinstance(node, ast.ListExpr):
-        return tuple(str(i.value) for i in map(unwrap, node.items) if isinstance(i, ast.Literal))
-    return ()
+        return calls.each(node.func, func.combine, items_fn, cond, node.span), _NOT_CONST
 
 
 def _traced(fn: Fn, node: ast.Node) -> Fn:

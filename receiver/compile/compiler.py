@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from receiver.check.model import CheckedRule
-from receiver.compile.closures import NOT_CONST, ExpressionCompiler, Fn, MemoPlan
+from receiver.compile.calls import Fn
+from receiver.compile.closures import NOT_CONST, ExpressionCompiler, MemoPlan
 from receiver.compile.index import Gating, Indexer, gate_of
 from receiver.compile.tree import CompiledRule, EventTree
 from receiver.dsl import events as ev
