@@ -36,6 +36,7 @@ GROUP = "receiver_native"  # the group's shared library: receiver_native__mypyc*
 # The modules of the request path, compiled as one group (calls between them are C calls).
 COMPILED = (
     "adapters/socialplus.py",
+    "compile/calls.py",
     "compile/closures.py",
     "compile/compiler.py",
     "compile/index.py",
