@@ -1,7 +1,7 @@
 """The ``receiver`` command line: a thin skin over the library.
 
     receiver check DIR... [--strict] [--format text|json]
-    receiver eval DIR [PAYLOAD_FILE|-] [--users FILE] [--now ISO8601] [--explain]
+    receiver eval DIR [PAYLOAD_FILE|-] [--jsonl] [--users FILE] [--now ISO8601] [--explain]
     receiver tree DIR EVENT
     receiver test [PATH...] [-k PATTERN] [--format text|json] [--junit FILE] [--coverage]
     receiver serve [--policies DIR] [--host H] [--port P] [--workers N] ...

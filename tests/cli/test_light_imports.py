@@ -48,11 +48,16 @@ sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "loaded": loaded}) + "\
 """
 
 PAYLOAD = str(PAYLOADS / "message-create-profanity-v5.json")
+LINES = "\n".join(
+    json.dumps(json.loads(path.read_text(encoding="utf-8")))
+    for path in sorted(PAYLOADS.glob("*.json"))[:5]
+)
 
 COMMANDS: dict[str, tuple[list[str], str]] = {
     "version": (["--version"], ""),
     "check": (["check", str(POLICIES)], ""),
     "eval": (["eval", str(POLICIES), PAYLOAD, "--explain"], ""),
+    "eval-jsonl": (["eval", str(POLICIES), "-", "--jsonl"], LINES + "\n"),
     "tree": (["tree", str(POLICIES), "message.shouldCreate"], ""),
     "test": (["test", str(POLICIES / "shouting.test.yaml")], ""),
 }
