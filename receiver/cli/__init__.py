@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TextIO, cast
 
 from receiver import __version__
-from receiver.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from receiver.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main"]
 

@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from receiver.cli.common import DEFAULT_POLICIES, EXIT_FAILED, EXIT_OK
+from receiver.cli.common import DEFAULT_POLICIES
+from receiver.cli.exits import EXIT_FAILED, EXIT_OK
 from receiver.runtime.policyset import check_paths
 from receiver.text.diagnostics import render_json, render_text, summary_line
 

@@ -1,5 +1,5 @@
-"""What the commands of the ``receiver`` command line share: exit codes, and loading a
-policy directory with its errors written to stderr.
+"""What the policy commands of the ``receiver`` command line share: the default policy
+directory, and loading policies with their errors written to stderr.
 
 Stage: the edge (the command line). Consumes a policy path; produces a
 :class:`~receiver.runtime.policyset.PolicySet`, or ``None`` after reporting why not.
@@ -15,11 +15,6 @@ from typing import TextIO
 from receiver.errors import PolicyLoadError
 from receiver.runtime.policyset import PolicySet, load_policies
 from receiver.text.diagnostics import render_text
-
-EXIT_OK = 0
-EXIT_FAILED = 1  # policy errors (or, for check --strict, warnings); a failed request
-EXIT_USAGE = 2  # bad usage or bad input: an unreadable payload, users file or time
-EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 DEFAULT_POLICIES = Path("policies")
 

@@ -30,7 +30,8 @@ from typing import IO, Any, TextIO
 
 from receiver.adapters import braincloud
 from receiver.adapters.braincloud import HookCall
-from receiver.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_or_report
+from receiver.cli.common import load_or_report
+from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import read_seed_file, seed_mapping
 from receiver.dsl import textfuncs

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from receiver.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.client.register import REGIONS, TOKEN_ENV, RegisterError, build_request
 from receiver.client.register import run as register_run
 

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import httpx
 
 from receiver.adapters.signatures import Secrets
-from receiver.cli.common import EXIT_FAILED, EXIT_USAGE
+from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
 from receiver.client.send import DEFAULT_URL
 from receiver.client.send import send as send_payload
 from receiver.http.settings import SECRET_ENV

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from receiver.adapters.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE
-from receiver.cli.common import EXIT_FAILED, EXIT_USAGE
+from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
 from receiver.errors import ReceiverError
 from receiver.http.config import (
     DEFAULT_DEADLINE_MS,

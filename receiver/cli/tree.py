@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from receiver.cli.common import EXIT_FAILED, EXIT_OK, load_or_report
+from receiver.cli.common import load_or_report
+from receiver.cli.exits import EXIT_FAILED, EXIT_OK
 from receiver.compile.tree import render_tree
 
 

@@ -63,9 +63,9 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def probe(argv: list[str], stdin: str) -> dict[str, object]:
+def probe(argv: list[str], stdin: str, heavy: tuple[str, ...] = HEAVY) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(heavy)],
         input=stdin,
         capture_output=True,
         text=True,
@@ -104,3 +104,10 @@ def test_the_probe_sees_a_command_that_loads_the_web_stack() -> None:
     assert isinstance(loaded, list)
     assert "uvicorn" in loaded
     assert "httpx" in loaded
+
+
+def test_version_loads_no_stage_of_the_engine() -> None:
+    """``receiver --version`` needs the command table only: no parser, no YAML, no stage."""
+    stages = ("lark", "yaml", "receiver.text", "receiver.dsl", "receiver.runtime", "re2")
+    result = probe(["--version"], "", stages)
+    assert result == {"code": 0, "loaded": []}
