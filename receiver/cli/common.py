@@ -19,10 +19,11 @@ from receiver.text.diagnostics import render_text
 DEFAULT_POLICIES = Path("policies")
 
 
-def load_or_report(policies: Path, err: TextIO) -> PolicySet | None:
-    """The loaded policies, or ``None`` once their errors are written to ``err``."""
+def load_or_report(policies: Path, err: TextIO, *, eager: bool = True) -> PolicySet | None:
+    """The loaded policies, or ``None`` once their errors are written to ``err``.
+    ``eager=False``: compile each event's tree when it is first decided."""
     try:
-        return load_policies([policies])
+        return load_policies([policies], eager=eager)
     except PolicyLoadError as exc:
         errors = [d for d in exc.diagnostics if d.severity == "error"]
         err.write(render_text(errors) + "\n")

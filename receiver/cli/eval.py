@@ -165,7 +165,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ReceiverError as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
-    policyset = load_or_report(args.policies, err)
+    policyset = load_or_report(args.policies, err, eager=False)
     if policyset is None:
         return EXIT_FAILED
     try:
@@ -223,7 +223,7 @@ def cmd_eval_lines(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except ReceiverError as exc:
             err.write(f"receiver: {exc}\n")
             return EXIT_USAGE
-        policyset = load_or_report(args.policies, err)
+        policyset = load_or_report(args.policies, err, eager=False)
         if policyset is None:
             return EXIT_FAILED
         try:
