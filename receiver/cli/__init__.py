@@ -93,7 +93,8 @@ class _HelpAction(argparse.Action):
 def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser for ``argv``: with every command's options when ``argv`` is not
     given; else with those of the command ``argv`` names, and the other commands by
-    name only (they are never parsed, and are listed only by ``--help``)."""
+    name only (argparse never parses them, and ``--help``, which lists them with
+    their help, builds the full parser for that)."""
     named = _named(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="receiver",
