@@ -1,28 +1,35 @@
-"""End-to-end tests of the ``receiver`` command line, as a subprocess.
+"""End-to-end tests of the ``receiver`` command line.
 
-Every command runs both ways the README documents: ``python -m receiver`` and
-the installed ``receiver`` console script. Starting the interpreter dominates
-the cost, so the module fixture runs every command of the table below at once
-(a few at a time) and each test then checks one behaviour of one result.
+The commands run in this process, through ``main(argv)`` with standard input, output
+and error swapped for strings: starting an interpreter per command cost most of this
+file's time. The few commands that prove the entry points themselves run as
+subprocesses: ``python -m receiver`` and the installed ``receiver`` console script.
+The module fixture runs every command of the table below once, and each test then
+checks one behaviour of one result.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from receiver import __version__
+from receiver.cli import main
 
 MODULE = (sys.executable, "-m", "receiver")
 SCRIPT_PATH = Path(sys.executable).parent / "receiver"
 SCRIPT = (str(SCRIPT_PATH),)
+IN_PROCESS = ("receiver",)  # main(argv[1:]) in this process
 NOW = "2026-01-31T12:00:00Z"
 
 POLICY = """\
@@ -137,39 +144,40 @@ def commands(ws: Workspace) -> dict[str, tuple[Sequence[str], str]]:
     """Every command line the tests look at: name -> (argv, standard input)."""
     payload = ws.file("payload.json")
     return {
-        "check-good": ([*MODULE, "check", ws.good], ""),
-        "check-bad": ([*MODULE, "check", ws.bad], ""),
-        "check-bad-json": ([*SCRIPT, "check", ws.bad, "--format", "json"], ""),
-        "check-warn": ([*MODULE, "check", ws.warn], ""),
-        "check-warn-strict": ([*SCRIPT, "check", ws.warn, "--strict"], ""),
-        "eval-file": ([*MODULE, "eval", ws.good, payload, "--now", NOW], ""),
-        "eval-stdin": ([*SCRIPT, "eval", ws.good, "-", "--now", NOW], json.dumps(PAYLOAD)),
+        "check-good": ([*IN_PROCESS, "check", ws.good], ""),
+        "check-bad": ([*IN_PROCESS, "check", ws.bad], ""),
+        "check-bad-json": ([*IN_PROCESS, "check", ws.bad, "--format", "json"], ""),
+        "check-warn": ([*IN_PROCESS, "check", ws.warn], ""),
+        "check-warn-strict": ([*IN_PROCESS, "check", ws.warn, "--strict"], ""),
+        "eval-file": ([*IN_PROCESS, "eval", ws.good, payload, "--now", NOW], ""),
+        "eval-stdin": ([*IN_PROCESS, "eval", ws.good, "-", "--now", NOW], json.dumps(PAYLOAD)),
         "eval-users-yaml": (
-            [*MODULE, "eval", ws.good, payload, "--now", NOW, "--users", ws.file("users.yaml")],
+            [*IN_PROCESS, "eval", ws.good, payload, "--now", NOW, "--users", ws.file("users.yaml")],
             "",
         ),
         "eval-users-json": (
-            [*SCRIPT, "eval", ws.good, payload, "--now", NOW, "--users", ws.file("users.json")],
+            [*IN_PROCESS, "eval", ws.good, payload, "--now", NOW, "--users", ws.file("users.json")],
             "",
         ),
-        "eval-now": ([*MODULE, "eval", ws.good, ws.file("fresh.json"), "--now", NOW], ""),
-        "eval-explain": ([*SCRIPT, "eval", ws.good, payload, "--now", NOW, "--explain"], ""),
-        "eval-broken-json": ([*MODULE, "eval", ws.good, ws.file("broken.json")], ""),
-        "eval-no-event": ([*MODULE, "eval", ws.good, ws.file("no-event.json")], ""),
-        "eval-list-data": ([*SCRIPT, "eval", ws.good, ws.file("list-data.json")], ""),
-        "eval-bad-policies": ([*MODULE, "eval", ws.bad, payload], ""),
-        "eval-bad-now": ([*SCRIPT, "eval", ws.good, payload, "--now", "next tuesday"], ""),
+        "eval-now": ([*IN_PROCESS, "eval", ws.good, ws.file("fresh.json"), "--now", NOW], ""),
+        "eval-explain": ([*IN_PROCESS, "eval", ws.good, payload, "--now", NOW, "--explain"], ""),
+        "eval-broken-json": ([*IN_PROCESS, "eval", ws.good, ws.file("broken.json")], ""),
+        "eval-no-event": ([*IN_PROCESS, "eval", ws.good, ws.file("no-event.json")], ""),
+        "eval-list-data": ([*IN_PROCESS, "eval", ws.good, ws.file("list-data.json")], ""),
+        "eval-bad-policies": ([*IN_PROCESS, "eval", ws.bad, payload], ""),
+        "eval-bad-now": ([*IN_PROCESS, "eval", ws.good, payload, "--now", "next tuesday"], ""),
         "eval-missing-users": (
-            [*MODULE, "eval", ws.good, payload, "--users", ws.file("nobody.yaml")],
+            [*IN_PROCESS, "eval", ws.good, payload, "--users", ws.file("nobody.yaml")],
             "",
         ),
-        "tree-switch": ([*MODULE, "tree", ws.good, "channel.shouldJoin"], ""),
-        "tree-bad": ([*SCRIPT, "tree", ws.bad, "message.shouldCreate"], ""),
-        "help-check": ([*MODULE, "check", "--help"], ""),
-        "help-eval": ([*SCRIPT, "eval", "--help"], ""),
-        "help-tree": ([*MODULE, "tree", "--help"], ""),
+        "tree-switch": ([*IN_PROCESS, "tree", ws.good, "channel.shouldJoin"], ""),
+        "tree-bad": ([*IN_PROCESS, "tree", ws.bad, "message.shouldCreate"], ""),
+        "help-check": ([*IN_PROCESS, "check", "--help"], ""),
+        "help-eval": ([*IN_PROCESS, "eval", "--help"], ""),
+        "help-tree": ([*IN_PROCESS, "tree", "--help"], ""),
         "version": ([*MODULE, "--version"], ""),
         "version-script": ([*SCRIPT, "--version"], ""),
+        "eval-script": ([*SCRIPT, "eval", ws.good, "-", "--now", NOW], json.dumps(PAYLOAD)),
     }
 
 
@@ -180,6 +188,31 @@ def run(argv: Sequence[str], stdin: str) -> Result:
     return Result(tuple(argv), done.returncode, done.stdout, done.stderr)
 
 
+@contextmanager
+def standard_input(text: str) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def run_in_process(argv: Sequence[str], stdin: str) -> Result:
+    """``main(argv[1:])`` as the console script would run it; an exception that escapes
+    is written to the captured stderr as the interpreter would print it."""
+    out, err = io.StringIO(), io.StringIO()
+    with standard_input(stdin), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(argv[1:]))
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        except Exception:
+            err.write(traceback.format_exc())
+            code = 1
+    return Result(tuple(argv), code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return make_workspace(tmp_path_factory.mktemp("cli"))
@@ -187,13 +220,21 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def results(ws: Workspace) -> dict[str, Result]:
-    """Every command of the table, run a few at a time."""
+    """Every command of the table: the subprocesses at once, meanwhile the rest here."""
     assert SCRIPT_PATH.exists(), f"the console script is not installed at {SCRIPT_PATH}"
+    table = commands(ws)
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
-            name: pool.submit(run, argv, stdin) for name, (argv, stdin) in commands(ws).items()
+            name: pool.submit(run, argv, stdin)
+            for name, (argv, stdin) in table.items()
+            if tuple(argv[: len(IN_PROCESS)]) != IN_PROCESS
         }
-        return {name: future.result() for name, future in futures.items()}
+        done = {
+            name: run_in_process(argv, stdin)
+            for name, (argv, stdin) in table.items()
+            if name not in futures
+        }
+        return done | {name: future.result() for name, future in futures.items()}
 
 
 def one_json_line(text: str) -> object:
@@ -273,8 +314,9 @@ def test_eval_response_is_compact_json(results: dict[str, Result]) -> None:
     assert results["eval-file"].stdout.startswith('{"action":"allow","data":{')
 
 
-def test_eval_reads_payload_from_stdin_dash(results: dict[str, Result]) -> None:
-    result = results["eval-stdin"]
+@pytest.mark.parametrize("name", ["eval-stdin", "eval-script"])
+def test_eval_reads_payload_from_stdin_dash(results: dict[str, Result], name: str) -> None:
+    result = results[name]
     assert result.returncode == 0, result.stderr
     assert one_json_line(result.stdout) == QUIET
 

@@ -3,7 +3,8 @@
 ``load_policies(paths)`` runs load, check and compile, and raises
 :class:`~receiver.errors.PolicyLoadError` (with every diagnostic) when there are
 errors. The resulting :class:`PolicySet` is immutable: it holds the checked
-rules, the trees of the known events (compiled eagerly), a bounded cache of trees
+rules, the trees of the known events (compiled eagerly, unless the caller decides
+only one or two events and asks for ``eager=False``), a bounded cache of trees
 for other event names (compiled on first sight; event names come from outside,
 so the cache cannot grow without bound), and a revision hash of the files.
 """
@@ -88,7 +89,11 @@ class PolicySet:
         revision: str,
         warnings: Iterable[Diagnostic] = (),
         counters: Iterable[CheckedCounter] = (),
+        *,
+        eager: bool = True,
     ) -> PolicySet:
+        """``eager=False``: compile no tree now, each one when first asked for (a command
+        that decides one event need not compile the others)."""
         rules = tuple(rules)
         policyset = cls(rules, tuple(policies), revision, tuple(warnings))
         policyset.counters = tuple(counters)
@@ -96,7 +101,7 @@ class PolicySet:
         for rule in rules:
             names.update(p for p in rule.events if not ev.is_glob(p))
         compiler = policyset._compiler = TreeCompiler(rules)
-        for name in sorted(names):
+        for name in sorted(names) if eager else ():
             policyset.trees[name] = compile_tree(rules, name, compiler=compiler)
         return policyset
 
@@ -141,8 +146,9 @@ def revision_of(files: Iterable[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_policies(paths: Sequence[Path]) -> PolicySet:
-    """Load, check and compile; raise PolicyLoadError listing every error."""
+def load_policies(paths: Sequence[Path], *, eager: bool = True) -> PolicySet:
+    """Load, check and compile; raise PolicyLoadError listing every error.
+    ``eager=False``: compile each event's tree when it is first asked for."""
     with _gc_paused():
         report = check_paths(paths)
         if report.has_errors:
@@ -153,6 +159,7 @@ def load_policies(paths: Sequence[Path]) -> PolicySet:
             revision_of(report.files),
             [d for d in report.diagnostics if d.severity == "warning"],
             report.counters,
+            eager=eager,
         )
 
 
