@@ -1,27 +1,30 @@
-"""Build hook: compile the receiver's request path to C with mypyc.
+"""Build hook: compile the receiver's request path to C with mypyc, for wheels only.
 
 Every request runs the modules in :data:`COMPILED` (signatures, counters, rule
 evaluation, metrics, the decision log). mypyc turns their type-annotated Python into
 C extension modules that CPython imports in place of the ``.py`` files: the same code,
-the same tests, and about two thirds of the CPU time per request (README, "Speed"). The
-build runs for wheels and for editable installs (``pip install -e``), in place, so that
-``receiver serve`` from a checkout is the compiled service.
+the same tests, and about two thirds of the CPU time per request (README, "Speed").
+As black, mypy and charset-normalizer do it:
 
-- ``RECEIVER_PURE_PYTHON=1`` skips compiling (and removes earlier compiled modules):
-  a machine without a C compiler, or a debugging session that wants plain Python;
-- a compiled module whose source changed after the build is not used: the package's
-  ``__init__`` then imports every listed module from source and says so once
-  (``receiver/_native.py``), until the next ``pip install -e .`` compiles them again;
-- an in-place build of exactly today's sources is reused (building the wheel of an
-  installed checkout, installing it again);
-- ``python hatch_build.py`` compiles in place by hand.
+- an editable install (``pip install -e .``; hatchling calls :meth:`initialize` with
+  ``version="editable"``) compiles nothing: what you edit is what runs, and installing
+  takes seconds. Compiled modules an older build left in the checkout are removed,
+  since Python would import them in place of the edited sources;
+- a wheel (``pip install .``, ``python -m build``, the container image) compiles the
+  request path by default, in a temporary directory (the checkout is not touched), and
+  is tagged for this Python and platform;
+- ``RECEIVER_PURE_PYTHON=1`` at build time opts out: a pure-Python wheel (a machine
+  without a C compiler, a profiler that should see Python frames);
+- when compiling fails (no C compiler, no Python headers), the wheel is built from
+  source and one message says so.
+
+``receiver --version`` says which build runs (``receiver.build()``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import shutil
 import sys
 import sysconfig
 import tempfile
@@ -30,7 +33,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE = "receiver"
-MANIFEST = "_compiled.json"  # in the package: each compiled module's source hash
 GROUP = "receiver_native"  # the group's shared library: receiver_native__mypyc*.so, at the root
 
 # The modules of the request path, compiled as one group (calls between them are C calls).
@@ -85,69 +87,52 @@ def _suffix() -> str:
     return str(sysconfig.get_config_var("EXT_SUFFIX"))
 
 
-def compiled_files(root: Path = ROOT) -> list[Path]:
-    """The extension modules (of this or an earlier module list) and the manifest that
-    an in-place build leaves."""
+def leftovers(root: Path = ROOT) -> list[Path]:
+    """Compiled modules in the checkout itself, left by the in-place builds of earlier
+    versions of this hook (and their manifest): each would shadow its edited source."""
     found = sorted((root / PACKAGE).rglob(f"*{_suffix()}"))
-    found.extend(root.glob(f"{GROUP}__mypyc*{_suffix()}"))
-    found.append(root / PACKAGE / MANIFEST)
+    found.extend(sorted(root.glob(f"{GROUP}__mypyc*{_suffix()}")))
+    found.append(root / PACKAGE / "_compiled.json")
     return [path for path in found if path.exists()]
 
 
-def clean(root: Path = ROOT) -> None:
-    for path in compiled_files(root):
+def remove_leftovers(root: Path = ROOT) -> None:
+    found = leftovers(root)
+    for path in found:
         path.unlink()
+    if found:
+        print(
+            f"receiver: removed {len(found)} compiled modules an earlier build left in the "
+            "checkout; an editable install runs the Python source",
+            file=sys.stderr,
+        )
 
 
-def source_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def compile_in_place(root: Path = ROOT, *, jobs: int | None = None) -> list[Path]:
-    """Compile :data:`COMPILED` next to their sources; the files made."""
+def compile_request_path(out: Path, root: Path = ROOT, *, jobs: int | None = None) -> Path:
+    """Compile :data:`COMPILED` into ``out``; the directory holding the built files laid
+    out as in the wheel (``receiver/http/service.<suffix>``, the group library at its top)."""
     from mypyc.build import mypycify  # noqa: PLC0415  (build requirements, not the package's)
     from setuptools import Distribution  # noqa: PLC0415
     from setuptools.command.build_ext import build_ext  # noqa: PLC0415
 
-    clean(root)
     sources = [f"{PACKAGE}/{path}" for path in COMPILED]
     cwd = Path.cwd()
-    with tempfile.TemporaryDirectory() as temp:
-        os.chdir(root)
-        try:
-            extensions = mypycify(
-                [*MYPY_FLAGS, *sources], opt_level="3", multi_file=True, group_name=GROUP,
-                target_dir=str(Path(temp) / "c"),
-            )  # fmt: skip
-            dist = Distribution({"name": PACKAGE, "ext_modules": extensions})
-            command = build_ext(dist)
-            command.inplace = True
-            command.build_temp = str(Path(temp) / "o")
-            command.parallel = jobs or os.cpu_count() or 1
-            command.ensure_finalized()
-            command.run()
-        finally:
-            os.chdir(cwd)
-    manifest = {path: source_digest(root / PACKAGE / path) for path in COMPILED}
-    (root / PACKAGE / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return compiled_files(root)
-
-
-def is_current(root: Path = ROOT) -> bool:
-    """Whether an earlier in-place build compiled exactly today's sources of
-    :data:`COMPILED` for this Python (a wheel built from an installed checkout reuses it)."""
-    package = root / PACKAGE
+    os.chdir(root)  # mypyc names the modules after their paths
     try:
-        built = json.loads((package / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    if set(built) != set(COMPILED) or not list(root.glob(f"{GROUP}__mypyc*{_suffix()}")):
-        return False
-    return all(
-        (package / path).with_suffix(_suffix()).exists()
-        and built[path] == source_digest(package / path)
-        for path in COMPILED
-    )
+        extensions = mypycify(
+            [*MYPY_FLAGS, *sources], opt_level="3", multi_file=True, group_name=GROUP,
+            target_dir=str(out / "c"),
+        )  # fmt: skip
+        dist = Distribution({"name": PACKAGE, "ext_modules": extensions})
+        command = build_ext(dist)
+        command.build_lib = str(out / "lib")
+        command.build_temp = str(out / "o")
+        command.parallel = jobs or os.cpu_count() or 1
+        command.ensure_finalized()
+        command.run()
+    finally:
+        os.chdir(cwd)
+    return out / "lib"
 
 
 try:
@@ -158,18 +143,19 @@ except ImportError:  # run by hand without hatchling
 
 class MypycHook(BuildHookInterface):  # type: ignore[misc,valid-type]
     PLUGIN_NAME = "custom"
+    temp: str | None = None
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
         root = Path(self.root)
-        if os.environ.get("RECEIVER_PURE_PYTHON", "") not in ("", "0"):
-            clean(root)
+        remove_leftovers(root)
+        if version == "editable" or os.environ.get("RECEIVER_PURE_PYTHON", "") not in ("", "0"):
             return
+        self.temp = tempfile.mkdtemp(prefix="receiver-mypyc-")
         try:
-            made = compiled_files(root) if is_current(root) else compile_in_place(root)
+            lib = compile_request_path(Path(self.temp), root)
         except Exception as err:  # no C compiler, no Python headers, a mypyc failure
-            clean(root)
             print(
                 f"receiver: compiling the request path with mypyc failed ({err}); installing "
                 "it as Python source, about 1.5 times the CPU time per request (README, Speed)",
@@ -178,16 +164,16 @@ class MypycHook(BuildHookInterface):  # type: ignore[misc,valid-type]
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-        for path in made:
-            if path.parent == root:  # the group's shared library, outside the package
-                build_data["force_include"][str(path)] = path.name
-            else:
-                build_data["artifacts"].append(f"/{path.relative_to(root).as_posix()}")
+        for path in sorted(lib.rglob(f"*{_suffix()}")):
+            build_data["force_include"][str(path)] = path.relative_to(lib).as_posix()
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        if self.temp is not None:
+            shutil.rmtree(self.temp, ignore_errors=True)
+            self.temp = None
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["clean"]:
-        clean()
-    else:
-        for made in compile_in_place():
-            print(made.relative_to(ROOT))
+    if sys.argv[1:] != ["clean"]:
+        sys.exit("usage: python hatch_build.py clean  (removes compiled modules from the checkout)")
+    remove_leftovers()

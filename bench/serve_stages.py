@@ -217,8 +217,8 @@ async def run(args: argparse.Namespace) -> None:
     total_median = statistics.median(total) if total else float("nan")
     if compiled:
         print("stages: not timed; compiled modules call each other directly, past any timer "
-              "wrapped around them.\nRECEIVER_PURE_PYTHON=1 runs them from source and times "
-              "them.")  # fmt: skip
+              "wrapped around them.\nAn editable install (pip install -e .) runs them from "
+              "source and times them.")  # fmt: skip
         return
     print(f"stages of the receiver's handler, one pass of {requests} requests with timers "
           f"(wall time, us):")  # fmt: skip

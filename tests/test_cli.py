@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver import __version__
+from receiver import __version__, build
 from receiver.cli import main
 
 MODULE = (sys.executable, "-m", "receiver")
@@ -443,4 +443,4 @@ def test_each_command_has_help(results: dict[str, Result], name: str, options: l
 def test_version_prints_package_version(results: dict[str, Result], name: str) -> None:
     result = results[name]
     assert result.returncode == 0
-    assert result.stdout.strip() == f"receiver {__version__}"
+    assert result.stdout.strip() == f"receiver {__version__} ({build()})"

@@ -127,10 +127,10 @@ def _announce(config: ServiceConfig) -> None:
     )  # fmt: skip
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
-        "deadline %d ms; request path: %s",
+        "deadline %d ms; receiver %s (%s)",
         config.policies, config.host, config.port, config.workers,
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
-        receiver.BUILD,
+        receiver.__version__, receiver.build(),
     )  # fmt: skip
 
 

@@ -63,6 +63,8 @@ class Decision:
 
     # Written out, not generated: one per request, and where this module is compiled the
     # generated __init__ would be the one Python function left in making a decision.
+    # Measured on the compiled wheel (adapters.socialplus.fail_safe, best of 7 x 200,000):
+    # about 0.15 µs written out, 0.65 to 1 µs as the dataclass's generated __init__.
     def __init__(
         self,
         action: Verdict,

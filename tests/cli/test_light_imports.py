@@ -108,6 +108,8 @@ def test_the_probe_sees_a_command_that_loads_the_web_stack() -> None:
 
 def test_version_loads_no_stage_of_the_engine() -> None:
     """``receiver --version`` needs the command table only: no parser, no YAML, no stage."""
-    stages = ("lark", "yaml", "receiver.text", "receiver.dsl", "receiver.runtime", "re2")
+    stages = ("lark", "yaml", "orjson", "receiver.dsl", "receiver.runtime", "re2")
     result = probe(["--version"], "", stages)
     assert result == {"code": 0, "loaded": []}
+    modules = ("receiver.text.jsoncodec", "receiver.text.source", "receiver.text.diagnostics")
+    assert probe(["--version"], "", modules) == {"code": 0, "loaded": []}
