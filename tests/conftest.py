@@ -29,7 +29,7 @@ def _reachable(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis: ``$RECEIVER_TEST_REDIS_URL`` when set (``.ci/run`` starts one), else a
     ``redis-server`` on a free loopback port started here for the session; the tests that
     need it skip when there is neither."""
@@ -61,3 +61,16 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url(redis_server_url: str) -> str:
+    """The session's Redis, emptied for each test module: counters that one module's
+    servers left (a minute's window of messages from ``member_sam``) must not decide the
+    next module's requests."""
+    client = redis.Redis.from_url(redis_server_url, socket_timeout=5)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_server_url
