@@ -1,12 +1,13 @@
 """Bounded connections (``receiver/http/connections.py``, ``receiver/http/limits.py``).
 
-Settings and flags in-process; the limits themselves against the real ``receiver serve``
-process on a free loopback port, with raw sockets as the hostile peers: a request head
-over ``--max-head-bytes`` gets 431 and the connection closed, and memory stays flat; a
-head or body that does not arrive within ``--read-timeout`` gets 408 (a connection that
-sends nothing is closed); 400 slow peers do not delay signed requests; over
-``--max-concurrency`` the answer is a quick 503; over ``--max-connections`` a new
-connection is closed at once. Every wait and every loop is bounded in time and count.
+The limits against the real ``receiver serve`` process on a free loopback port (their
+settings and flags are tested in-process in test_limits.py), with raw sockets as the
+hostile peers: a request head over ``--max-head-bytes`` gets 431 and the connection
+closed, and memory stays flat; a head or body that does not arrive within
+``--read-timeout`` gets 408 (a connection that sends nothing is closed); 400 slow peers
+do not delay signed requests; over ``--max-concurrency`` the answer is a quick 503; over
+``--max-connections`` a new connection is closed at once. Every wait and every loop is
+bounded in time and count.
 """
 
 from __future__ import annotations
@@ -19,88 +20,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from chat_policy import SECRET, message, policy
 from fake_directory import FakeDirectory
 from serverproc import Launch, Server, launcher, policy_dir
-from test_serve_e2e import SECRET, message, policy
 
-from receiver import cli
 from receiver.adapters.signatures import sign_base64
-from receiver.http.limits import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_READ_TIMEOUT,
-    REFUSAL_REASONS,
-    ConnectionLimits,
-)
-from receiver.http.metrics import Metrics
-from receiver.http.settings import SettingsError, build
 
 REFUSED = "receiver_connections_refused_total"
 HOOK = "/hooks/socialplus"
-
-# -- settings -----------------------------------------------------------------------------
-
-
-def test_defaults_are_the_documented_ones() -> None:
-    assert build({}).connections == ConnectionLimits(
-        max_head_bytes=64 * 1024, read_timeout=10.0, max_concurrency=512, max_connections=1024
-    )
-    assert (DEFAULT_MAX_HEAD_BYTES, DEFAULT_READ_TIMEOUT) == (65536, 10.0)
-    assert (DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS) == (512, 1024)
-
-
-def test_flags_set_the_limits() -> None:
-    args = cli._parser().parse_args(
-        ["serve", "--max-head-bytes", "8192", "--read-timeout", "2.5",
-         "--max-concurrency", "16", "--max-connections", "100"]
-    )  # fmt: skip
-    flags = {k: v for k, v in vars(args).items() if k != "command"}
-    assert build(flags).connections == ConnectionLimits(8192, 2.5, 16, 100)
-
-
-def test_config_keys_set_the_limits_and_flags_win(tmp_path: Path) -> None:
-    path = tmp_path / "receiver.yaml"
-    path.write_text(
-        "max_head_bytes: 4096\nread_timeout: 3\nmax_concurrency: 8\nmax_connections: 50\n"
-    )
-    assert build({"config": path}).connections == ConnectionLimits(4096, 3.0, 8, 50)
-    assert build({"config": path, "read_timeout": 0.5}).connections.read_timeout == 0.5
-
-
-@pytest.mark.parametrize(
-    ("flags", "message_part"),
-    [
-        ({"max_head_bytes": 0}, "max-head-bytes must be positive"),
-        ({"read_timeout": -1.0}, "read-timeout must be positive"),
-        ({"max_concurrency": 0}, "max-concurrency must be positive"),
-        ({"max_connections": -5}, "max-connections must be positive"),
-    ],
-)
-def test_limits_must_be_positive(flags: dict[str, Any], message_part: str) -> None:
-    with pytest.raises(SettingsError, match=message_part):
-        build(flags)
-
-
-def test_config_key_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "receiver.yaml"
-    path.write_text("read_timeout: soon\n")
-    with pytest.raises(SettingsError, match="'read_timeout' must be a number"):
-        build({"config": path})
-
-
-def test_every_refusal_reason_is_shown_at_zero() -> None:
-    metrics = Metrics()
-    text = metrics.render().decode()
-    for reason in REFUSAL_REASONS:
-        assert f'{REFUSED}{{reason="{reason}"}} 0.0' in text
-    metrics.refused_connection("read-timeout")
-    assert f'{REFUSED}{{reason="read-timeout"}} 1.0' in metrics.render().decode()
-
 
 # -- against the real process -------------------------------------------------------------
 
