@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from chat_policy import answer_message, policy
 from hostile_policies import BOMB, TOO_DEEP
 from serverproc import Launch, Server, launcher, policy_dir, wait_for
-from test_serve_e2e import answer_message, policy
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, process groups) needed"
