@@ -32,8 +32,9 @@ class Hook:
     answer: bytes = b'{"action":"allow"}'
 
 
-@pytest.fixture
-def hook() -> Iterator[Hook]:
+@pytest.fixture(scope="module")
+def server() -> Iterator[Hook]:
+    """One loopback server for the module; ``hook`` resets what it records for each test."""
     state = Hook("")
 
     class Handler(BaseHTTPRequestHandler):
@@ -50,16 +51,23 @@ def hook() -> Iterator[Hook]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/socialplus"
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks/socialplus"
     try:
         yield state
     finally:
-        server.shutdown()
-        server.server_close()
+        httpd.shutdown()
+        httpd.server_close()
         thread.join(10)
+
+
+@pytest.fixture
+def hook(server: Hook) -> Hook:
+    server.requests.clear()
+    server.status, server.answer = 200, b'{"action":"allow"}'
+    return server
 
 
 def payload(tmp_path: Path) -> Path:
