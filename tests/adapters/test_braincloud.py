@@ -29,7 +29,6 @@ from receiver.adapters.signatures import Secrets
 from receiver.cli import main as cli_main
 from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
-from receiver.http.server import StartupError, preflight
 from receiver.http.settings import SettingsError
 from receiver.http.settings import build as build_settings
 from receiver.http.tokens import sign
@@ -360,26 +359,6 @@ def test_serve_has_the_braincloud_flags(capsys: pytest.CaptureFixture[str]) -> N
     assert "--braincloud-token-file FILE" in out
     assert "--braincloud-pre-fail-safe {allow,deny}" in out
     assert "$RECEIVER_BRAINCLOUD_TOKEN" in out
-
-
-@pytest.mark.parametrize(
-    ("secrets", "tokens", "host", "refused"),
-    [
-        (None, None, "127.0.0.1", False),
-        (None, None, "0.0.0.0", True),
-        (None, TOKENS, "0.0.0.0", False),  # a brainCloud-only deployment
-        (Secrets.parse("s"), None, "0.0.0.0", False),  # a social.plus-only deployment
-    ],
-)
-def test_preflight_needs_a_credential_off_loopback(
-    secrets: Secrets | None, tokens: Secrets | None, host: str, refused: bool
-) -> None:
-    config = ServiceConfig(policies=SHIPPED, host=host, secrets=secrets, braincloud_tokens=tokens)
-    if refused:
-        with pytest.raises(StartupError, match="RECEIVER_BRAINCLOUD_TOKEN"):
-            preflight(config)
-    else:
-        preflight(config)
 
 
 # -- the endpoint ---------------------------------------------------------------------------
