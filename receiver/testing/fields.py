@@ -6,6 +6,8 @@ values: strings, JSON data, whole numbers, rule references and pinned times, rep
 each ill-typed value as a :class:`~receiver.text.diagnostics.Diagnostic` at its node.
 The file and case structure is read in :mod:`receiver.testing.reader`, expectations in
 :mod:`receiver.testing.expectations`, counter seeds in :mod:`receiver.testing.seeds`.
+It is the test-file counterpart of :mod:`receiver.load.fields` (policy files), whose
+reader keeps every value located instead of producing plain JSON.
 """
 
 from __future__ import annotations
