@@ -9,12 +9,23 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from hypothesis import settings
 from serverproc import free_port, wait_for
 
 # tests/golden/ holds policy folders that `receiver check` golden tests read, some with
 # deliberately broken *.test.yaml files. They are data, not policy tests: keep the
 # receiver pytest plugin (which collects *.test.yaml files) out of them.
 collect_ignore = ["golden"]
+
+# Hypothesis profiles. Properties that do not pin their own ``max_examples`` run as many
+# examples as the profile says: "dev" (the default) keeps the whole suite quick, "ci"
+# tries five times as many. Choose one with HYPOTHESIS_PROFILE=ci|dev; "ci" is also the
+# default when the CI variable is set (as CI services do).
+settings.register_profile("dev", max_examples=100)
+settings.register_profile("ci", max_examples=500, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 def _reachable(url: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from receiver.cli import main
 from receiver.compile.closures import compile_expression
 from receiver.dsl import textfuncs
 from receiver.dsl.context import Context
@@ -109,10 +112,56 @@ def test_readme_has_console_sessions() -> None:
     assert FILES and len(SESSIONS) >= 3
 
 
-@pytest.mark.parametrize(("command", "expected"), SESSIONS, ids=[s[0][:60] for s in SESSIONS])
-def test_readme_console_session(tmp_path: Path, command: str, expected: str) -> None:
+# A session is `receiver ARGS`, optionally fed by `echo 'TEXT' |`, with `<(echo 'TEXT')`
+# for a file argument: the shapes the README uses, read here so that every session runs
+# in-process through the same main(argv) as the console script.
+_SESSION = re.compile(r"^(?:echo '(?P<stdin>[^']*)' \| )?receiver (?P<args>.*)$")
+_SUBSTITUTION = re.compile(r"<\(echo '(?P<text>[^']*)'\)")
+
+
+def run_in_process(
+    command: str, cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """What bash would give for ``command``: the exit code, stdout and stderr."""
+    match = _SESSION.match(command)
+    assert match is not None, f"a README session this test cannot read: {command}"
+    args = match.group("args")
+    for number, sub in enumerate(_SUBSTITUTION.finditer(args)):
+        path = cwd / f"substituted-{number}"
+        path.write_text(sub.group("text") + "\n", encoding="utf-8")
+        args = args.replace(sub.group(0), shlex.quote(str(path)), 1)
+    stdin = (match.group("stdin") or "") + "\n" if match.group("stdin") is not None else ""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8"))))
+    code = main(shlex.split(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_files(folder: Path) -> None:
     for name, text in FILES.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(("command", "expected"), SESSIONS, ids=[s[0][:60] for s in SESSIONS])
+def test_readme_console_session(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    expected: str,
+) -> None:
+    write_files(tmp_path)
+    code, out, err = run_in_process(command, tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert out.rstrip("\n") == expected
+
+
+def test_a_readme_console_session_runs_as_written_in_a_shell(tmp_path: Path) -> None:
+    """One session through bash and the installed console script: the README's commands
+    are real shell, not only what run_in_process reads out of them."""
+    command, expected = next((c, e) for c, e in SESSIONS if "<(echo" in c)
+    write_files(tmp_path)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run(
         ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False

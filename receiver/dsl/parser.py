@@ -1,9 +1,20 @@
 """Parsing one expression (a ``when``, a ``set`` value, a macro, a ``{...}`` in a message).
 
-Input: an :class:`ExprSource` (the expression text plus, for each character, its
-offset in the policy file). Output: an AST whose every node has a file span, or
-``None`` with an error added to the diagnostics. Syntax errors become friendly
-diagnostics (``use 'and' instead of '&&'``), never exceptions.
+Stage: dsl (parsing), the first stage after loading. Input: an :class:`ExprSource`
+(the expression text plus, for each character, its offset in the policy file). Output:
+an AST (:mod:`receiver.dsl.ast`) whose every node has a file span, or ``None`` with one
+``syntax`` or ``too-deep`` error added to the diagnostics. Syntax errors become
+friendly diagnostics (``use 'and' instead of '&&'``), never exceptions.
+
+Longer than 400 lines as one cohesive thing: everything here is the contract with
+``grammar/policy.lark``. In file order: :class:`ExprSource` (expression offsets to file
+positions) and the literal decoders; ``_Builder``, the Lark transformer with one method
+per ``-> alias`` of the grammar (it only builds nodes, meaning is checked later);
+``SYNTAX_EXAMPLES`` and the message helpers, which name the grammar's terminals and
+parser states to turn a Lark error into one message; :class:`ParseCache` and
+:func:`parse_expression`, the entry point. A change to the grammar changes the builder
+and the messages together, and neither has another user. If the builder grows much
+further it is the part to move into a module of its own.
 """
 
 from __future__ import annotations

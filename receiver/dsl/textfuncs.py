@@ -5,6 +5,24 @@ Stage 1 (the language itself), called at run time by the built-ins
 words, links, hosts, phrase matches and ratios. The time and duration helpers live in
 :mod:`receiver.dsl.times` (below the runtime values); they stay importable from here.
 
+Stage: dsl (run-time helpers of the built-ins). Consumes the strings and numbers a
+compiled rule passes to a built-in (``words``, ``urls``, ``domain``, ``contains_any``,
+``caps_ratio``, ``parse_time``/``format_time``, ``format_duration``) and produces plain
+values: lists of words or URLs, a host, a bool, a ratio, epoch seconds, text. Its
+callers are the built-in table (:mod:`receiver.dsl.functions`) and the value types
+(:mod:`receiver.dsl.values` prints times and durations with it); it sits in ``dsl/``,
+below ``compile/``, because compiled closures call it at run time. Nothing here does
+I/O or keeps state beyond small caches of pure results.
+
+In file order: the UTF-8/RE2 plumbing; words; URLs; domain; phrase matching
+(:class:`PhraseMatcher`, also used by policy-test coverage); caps; time; durations.
+The text sections (words to caps) are one thing: they share the byte-level matching
+described below and the same notion of a word, and ``contains_any`` and ``words`` must
+agree on it. The time and duration helpers (about 130 lines at the end) share nothing
+with them but the "built-in helper" role; they are the part to move into a module of
+its own (e.g. ``dsl/timefuncs.py``), together with the other duration parsers, when
+this module next changes.
+
 Every regular expression here runs on attacker-controlled text, so all of them use
 google-re2 (linear time, no backtracking) and are compiled once at import.  RE2 has no
 lookaround and no backreferences, and its ``\\b``/``\\w``/``\\s`` are ASCII-only, so the

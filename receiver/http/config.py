@@ -25,7 +25,8 @@ def shipped_policies() -> Path:
     packaged = Path(str(resources.files("receiver").joinpath("policies")))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[1] / "policies"
+    # a source checkout: the repository root, two levels above receiver/http/
+    return Path(__file__).resolve().parents[2] / "policies"
 
 
 DEFAULT_HOST = "127.0.0.1"

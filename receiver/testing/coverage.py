@@ -1,4 +1,10 @@
-"""Rule and list-entry coverage of policy tests, read off the production trees.
+"""Rule and list-entry coverage of policy tests: counted over a run, rendered as text or JSON.
+
+Stage: testing (policy tests), coverage. Consumes, per case, the event, its
+:class:`~receiver.runtime.decision.Decision` and the list entries it exercised
+(:mod:`receiver.testing.listprobe`, from the records of :mod:`receiver.testing.instrument`),
+and produces per policy folder a :class:`SetCoverage`, rendered by :func:`render_text`
+(``receiver test --coverage``) and :func:`to_json`.
 
 **Rules.** A rule is covered when, in at least one case, it decided (a matching
 ``allow``/``deny`` ended evaluation), changed the data (``modify``), or matched in
@@ -6,266 +12,20 @@ shadow mode. This comes straight from the :class:`~receiver.runtime.decision.Dec
 its trace. A rule that only failed at run time is not covered. Coverage is counted
 per rule (the ``--fail-under`` number) and shown per event.
 
-**List entries.** An entry of a named list is exercised when, in some case, the
-engine ran a membership test against the list and the value tested was that entry:
-
-- ``x in LIST`` / ``x not in LIST`` / ``LIST contains x``: the entries equal to the
-  value of ``x`` (with the language's equality);
-- ``contains_any(s, LIST)``: every phrase of the list that occurs in ``s`` (found
-  with the production phrase matcher, so the same whole-word, any-case rules apply);
-- ``any(LIST, cond)``, ``all(LIST, cond)``, ``count(LIST, cond)``: the entries for
-  which ``cond`` was true.
-
-Other uses of a list (``len(LIST)``, ``LIST[0]``, ``LIST + [...]``) exercise no entry,
-and a test the engine never ran (a rule not reached, a short-circuited ``and``)
-exercises nothing. The values come from the traced tree, the same closures
-``receiver eval --explain`` runs: :class:`Instrument` wraps each compiled rule's
-closures so that, while they run, the context's trace list also notes the state
-(``it``, ``data``, ``actor``, ``user``) at each recorded sub-expression. The
-closures themselves, and the decision, are untouched.
+**List entries.** An entry counts as exercised when a membership test against its list
+was decided by it (see :mod:`receiver.testing.listprobe` for exactly which tests count).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.check.model import CheckedRule
-from receiver.compile.tree import CompiledRule, EventTree, map_rules
-from receiver.dsl import ast
-from receiver.dsl.analysis import unwrap as _unwrap
-from receiver.dsl.context import Context
-from receiver.dsl.paths import text_of
-from receiver.dsl.textfuncs import PhraseMatcher
-from receiver.dsl.values import Timestamp, Value, equals, key
 from receiver.runtime.decision import Decision
 from receiver.runtime.policyset import PolicySet
-
-LAMBDAS = ("any", "all", "count")
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A recorded sub-expression value and the state it was computed in."""
-
-    node: object
-    value: Value
-    it: Value
-    data: Value
-    actor: Value
-    user: Value
-    decision_id: str
-
-
-class _Recorder(list[tuple[object, Value]]):
-    """Stands in for ``ctx.trace`` during one rule: a list that also keeps the state."""
-
-    def __init__(self, ctx: Context, rule: CheckedRule, sink: list[Record]) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.rule = rule
-        self.sink = sink
-
-    def append(self, item: tuple[object, Value]) -> None:
-        ctx = self.ctx
-        node, value = item
-        self.sink.append(
-            Record(node, value, ctx.it, ctx.data, ctx.actor, ctx.user, ctx.decision_id)
-        )
-        super().append(item)
-
-
-class Instrument:
-    """Instrumented copies of a policy set's traced trees, recording for one case at a time."""
-
-    def __init__(self, policyset: PolicySet) -> None:
-        self.policyset = policyset
-        self._trees: dict[str, EventTree] = {}
-        self._runs: list[tuple[CheckedRule, list[Record]]] | None = None
-
-    def tree(self, event: str) -> EventTree:
-        tree = self._trees.get(event)
-        if tree is None:
-            tree = self._trees[event] = self._instrument(self.policyset.traced_tree(event))
-        return tree
-
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[list[tuple[CheckedRule, list[Record]]]]:
-        """Collect, per rule evaluated, the records of the evaluations run inside."""
-        runs: list[tuple[CheckedRule, list[Record]]] = []
-        self._runs = runs
-        try:
-            yield runs
-        finally:
-            self._runs = None
-
-    def _attach(self, ctx: Context, rule: CheckedRule) -> None:
-        trace = ctx.trace
-        if self._runs is None or trace is None:
-            return
-        if isinstance(trace, _Recorder) and trace.rule is rule:
-            return
-        sink: list[Record] = []
-        self._runs.append((rule, sink))
-        recorder = _Recorder(ctx, rule, sink)
-        list.extend(recorder, trace)
-        ctx.trace = recorder
-
-    def _wrap(self, fn: Callable[[Context], Any], rule: CheckedRule) -> Callable[[Context], Any]:
-        attach = self._attach
-
-        def probe(ctx: Context) -> Any:
-            attach(ctx, rule)
-            return fn(ctx)
-
-        return probe
-
-    def _instrument(self, tree: EventTree) -> EventTree:
-        def copy(compiled: CompiledRule) -> CompiledRule:
-            rule = compiled.rule
-            return replace(
-                compiled,
-                test=self._wrap(compiled.test, rule) if compiled.test is not None else None,
-                message=(
-                    self._wrap(compiled.message, rule) if compiled.message is not None else None
-                ),
-                sets=tuple((t, self._wrap(fn, rule)) for t, fn in compiled.sets),
-            )
-
-        return map_rules(tree, copy)
-
-
-# -- which list entries a case exercised ------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Membership:
-    listref: ast.ListRef
-    operand: ast.Node
-    kind: str  # "in" (key equality), "contains" (==), "phrase" (contains_any)
-
-
-def _membership(node: object) -> _Membership | None:
-    if isinstance(node, ast.Compare):
-        right, left = _unwrap(node.right), _unwrap(node.left)
-        if node.op in ("in", "not in") and isinstance(right, ast.ListRef):
-            return _Membership(right, node.left, "in")
-        if node.op == "contains" and isinstance(left, ast.ListRef):
-            return _Membership(left, node.right, "contains")
-    if isinstance(node, ast.Call) and node.func == "contains_any" and len(node.args) == 2:
-        phrases = _unwrap(node.args[1])
-        if isinstance(phrases, ast.ListRef):
-            return _Membership(phrases, node.args[0], "phrase")
-    return None
-
-
-def _var_value(name: str, record: Record) -> Value:
-    if name == "text":
-        return text_of(record.data) if isinstance(record.data, dict) else None
-    return {
-        "data": record.data,
-        "actor": record.actor,
-        "user": record.user,
-        "it": record.it,
-        "decision_id": record.decision_id,
-    }.get(name)
-
-
-_NOT_FOUND: Any = object()
-
-
-def _operand(records: list[Record], index: int, operand: ast.Node) -> Value:
-    """The value the membership test at ``records[index]`` tested, or ``_NOT_FOUND``."""
-    inner = _unwrap(operand)
-    if isinstance(inner, ast.Var):
-        return _var_value(inner.name, records[index])
-    if isinstance(inner, ast.Literal):
-        return inner.value
-    if index > 0 and records[index - 1].node is operand:  # the operand is computed last
-        return records[index - 1].value
-    return _NOT_FOUND  # e.g. a memoized call answered from its slot: counted when computed
-
-
-class _Matchers:
-    def __init__(self) -> None:
-        self._phrases: dict[str, PhraseMatcher] = {}
-
-    def phrase(self, entry: object) -> PhraseMatcher:
-        text = str(entry)
-        matcher = self._phrases.get(text)
-        if matcher is None:
-            matcher = self._phrases[text] = PhraseMatcher([text])
-        return matcher
-
-
-def _entry_hit(kind: str, entry: object, value: Value, matchers: _Matchers) -> bool:
-    """Whether the membership test of ``value`` was decided by ``entry`` (as the engine tests)."""
-    if value is None:
-        return False
-    if kind == "phrase":
-        return isinstance(value, str) and matchers.phrase(entry).search(value) is not None
-    if kind == "contains" or type(value) is Timestamp:
-        return equals(entry, value)
-    try:
-        return bool(key(value) == key(entry))
-    except TypeError:
-        return False
-
-
-class ListProbe:
-    """Finds the list entries exercised in recorded evaluations of one policy set."""
-
-    def __init__(self, policyset: PolicySet) -> None:
-        self._members: dict[int, _Membership | None] = {}
-        self._lambda_conds: dict[int, tuple[str, ast.ListRef]] = {}
-        self._matchers = _Matchers()
-        for rule in policyset.rules:
-            for expr in rule.expressions():
-                for node in ast.walk(expr):
-                    if (
-                        isinstance(node, ast.Call)
-                        and node.func in LAMBDAS
-                        and len(node.args) == 2
-                        and isinstance(_unwrap(node.args[0]), ast.ListRef)
-                    ):
-                        listref = _unwrap(node.args[0])
-                        assert isinstance(listref, ast.ListRef)
-                        self._lambda_conds[id(node.args[1])] = (node.func, listref)
-
-    def _membership(self, node: object) -> _Membership | None:
-        ident = id(node)
-        if ident not in self._members:
-            self._members[ident] = _membership(node)
-        return self._members[ident]
-
-    def exercised(self, runs: list[tuple[CheckedRule, list[Record]]]) -> set[tuple[str, str, int]]:
-        """``(policy, list, entry index)`` of every entry a recorded test was decided by."""
-        out: set[tuple[str, str, int]] = set()
-        for rule, records in runs:
-            policy = rule.policy.name
-            for index, record in enumerate(records):
-                found = self._membership(record.node)
-                if found is not None:
-                    value = _operand(records, index, found.operand)
-                    if value is _NOT_FOUND:
-                        continue
-                    for position, entry in enumerate(found.listref.items):
-                        if _entry_hit(found.kind, entry, value, self._matchers):
-                            out.add((policy, found.listref.name, position))
-                    continue
-                cond = self._lambda_conds.get(id(record.node))
-                if cond is not None and record.value is True:
-                    for position, entry in enumerate(cond[1].items):
-                        if _entry_hit("in", entry, record.it, self._matchers):
-                            out.add((policy, cond[1].name, position))
-        return out
-
-
-# -- accumulating coverage over the cases of a run --------------------------------------
 
 
 @dataclass(slots=True)

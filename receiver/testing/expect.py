@@ -1,9 +1,13 @@
 """Comparing a decision with a case's expectations, and showing the differences.
 
-Each expectation that does not hold becomes a :class:`Mismatch`: the field, the
-expected and actual values (as JSON, for ``--format json``) and a few lines that
-show the difference to a person (``-`` expected, ``+`` actual; a line diff for
-``data``, one line per differing path for ``data_contains``).
+Stage: testing (policy tests), judging. Consumes a case's
+:class:`~receiver.testing.model.Expectation` (read by :mod:`receiver.testing.expectations`),
+the :class:`~receiver.runtime.decision.Decision` the production path gave and the data
+sent, and produces the list of :class:`Mismatch` (empty when the case passes). Each
+expectation that does not hold becomes one: the field, the expected and actual values
+(as JSON, for ``--format json``) and a few lines that show the difference to a person
+(``-`` expected, ``+`` actual; a line diff for ``data``, one line per differing path for
+``data_contains``).
 """
 
 from __future__ import annotations

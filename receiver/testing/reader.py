@@ -1,11 +1,16 @@
 """Reading policy test files (``*.test.yaml``) into :class:`~receiver.testing.model.Suite`.
 
+Stage: testing (policy tests), reading. Consumes a test file's text and produces a
+:class:`~receiver.testing.model.Suite` of cases, or ``None``, with every problem in a
+:class:`~receiver.text.diagnostics.Diagnostics` (``FILE:LINE:COL: error: MESSAGE [code]``).
 Like the policy loader, this composes the YAML with ``yaml.compose`` so every value
-keeps its position, checks the shape of the format (required and unknown fields,
-value types, duplicate keys), and reports every problem as a
-:class:`~receiver.text.diagnostics.Diagnostic` (``FILE:LINE:COL: error: MESSAGE [code]``).
-Names that only the policies can confirm (rule ids, event names) are checked later,
-once the policies are loaded (:func:`receiver.testing.runner.resolve`).
+keeps its position, and checks the shape of the format (required and unknown fields,
+value types, duplicate keys). This module reads the file and its cases (event, data,
+actor, payload files, users); the typed values come from :mod:`receiver.testing.fields`,
+``expect:`` from :mod:`receiver.testing.expectations` and ``counters:`` from
+:mod:`receiver.testing.seeds`. Names that only the policies can confirm (rule ids,
+event names) are checked later, once the policies are loaded
+(:func:`receiver.testing.runner.resolve`).
 
 The format::
 
@@ -24,29 +29,21 @@ The format::
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from receiver.adapters import braincloud
-from receiver.dsl.textfuncs import parse_time
-from receiver.dsl.values import Timestamp
 from receiver.errors import PayloadError, ReceiverError
 from receiver.runtime.payload import parse_event
-from receiver.testing.model import (
-    ANY_ERRORS,
-    Case,
-    Expectation,
-    RuleRef,
-    ShadowExpect,
-    Suite,
-)
+from receiver.testing.expectations import read_expect
+from receiver.testing.fields import NOTHING, FieldReader
+from receiver.testing.model import Case, Suite
 from receiver.testing.seeds import read_seeds
-from receiver.text.diagnostics import Diagnostics, did_you_mean
+from receiver.text.diagnostics import Diagnostics
 from receiver.text.source import SourceFile, Span
-from receiver.text.yamlnodes import NodeReader, compose_source, read_source_text, scalar_value
+from receiver.text.yamlnodes import compose_source, read_source_text, scalar_value
 from receiver.users.static import StaticDirectory
 
 SUITE_FIELDS = (
@@ -74,26 +71,6 @@ CASE_FIELDS = (
     "counters",
     "expect",
 )
-EXPECT_FIELDS = (
-    "action",
-    "message",
-    "message_contains",
-    "data",
-    "data_contains",
-    "rule",
-    "modified_by",
-    "shadow",
-    "errors",
-    "answer",
-    "status",
-    "reason_code",
-)
-SHADOW_FIELDS = ("rule", "action", "message", "message_contains")
-VERDICTS = ("allow", "deny")
-NONE_WORDS = ("none", "nothing")
-
-# libyaml composes the same nodes with the same (character) positions, ten times faster
-_NOTHING: Any = object()
 
 Payload = tuple[str, Span, dict[str, Any], dict[str, Any], str | None]
 
@@ -102,123 +79,13 @@ def is_test_file(path: Path) -> bool:
     return path.name.endswith((".test.yaml", ".test.yml"))
 
 
-def _plain_scalar(value: Any) -> Any:
-    """YAML-only scalars as the JSON a platform would send: times become ISO-8601 text."""
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
-class SuiteReader(NodeReader):
+class SuiteReader(FieldReader):
     """Turns the composed YAML of one test file into a :class:`Suite`."""
 
     def __init__(self, path: Path, source: SourceFile, diagnostics: Diagnostics) -> None:
         super().__init__(source, diagnostics)
         self.path = path
         self.folder = path.parent
-
-    # -- helpers ------------------------------------------------------------------------
-
-    def string(self, node: yaml.Node, what: str, *, allow_empty: bool = False) -> str | None:
-        if isinstance(node, yaml.ScalarNode):
-            value = scalar_value(node)
-            if isinstance(value, str) and (allow_empty or value.strip()):
-                return value
-            if node.style is None and not isinstance(value, str) and value is not None:
-                return str(node.value)  # `message: 42`, `name: 2026`: the text as written
-        self.error("type", f"{what} must be {'a' if allow_empty else 'a non-empty'} string", node)
-        return None
-
-    def strings(self, node: yaml.Node, what: str) -> tuple[str, ...] | None:
-        """One string or a list of strings."""
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        out = [self.string(item, f"each entry of {what}") for item in items]
-        if any(s is None for s in out):
-            return None
-        if not out:
-            self.error("type", f"{what} is empty; give at least one text", node)
-            return None
-        return tuple(s for s in out if s is not None)
-
-    def is_none_word(self, node: yaml.Node) -> bool:
-        """``none``, ``nothing``, ``~``/``null`` or ``[]``: the explicit "nothing" answer."""
-        if isinstance(node, yaml.SequenceNode):
-            return not node.value
-        if isinstance(node, yaml.ScalarNode):
-            value = scalar_value(node)
-            return value is None or (isinstance(value, str) and value.lower() in NONE_WORDS)
-        return False
-
-    def value(self, node: yaml.Node, what: str, active: frozenset[int] = frozenset()) -> Any:
-        """A YAML value as plain JSON data (maps keyed by strings); ``_NOTHING`` on errors."""
-        if id(node) in active:
-            self.error("yaml", f"{what} refers to itself (a recursive YAML alias)", node)
-            return _NOTHING
-        inner = active | {id(node)}
-        if isinstance(node, yaml.MappingNode):
-            entries = self.mapping(node, what, None)
-            if entries is None:
-                return _NOTHING
-            out: dict[str, Any] = {}
-            ok = len(entries) == len(node.value)
-            for key, (_, value_node) in entries.items():
-                item = self.value(value_node, what, inner)
-                ok = ok and item is not _NOTHING
-                out[key] = item
-            return out if ok else _NOTHING
-        if isinstance(node, yaml.SequenceNode):
-            items = [self.value(item, what, inner) for item in node.value]
-            return _NOTHING if any(i is _NOTHING for i in items) else items
-        assert isinstance(node, yaml.ScalarNode)
-        return _plain_scalar(scalar_value(node))
-
-    def data_map(self, node: yaml.Node, what: str) -> dict[str, Any] | None:
-        if isinstance(node, yaml.ScalarNode) and scalar_value(node) is None:
-            return {}
-        if not isinstance(node, yaml.MappingNode):
-            self.error("type", f"{what} must be a mapping (key: value lines)", node)
-            return None
-        value = self.value(node, what)
-        return None if value is _NOTHING else value
-
-    def whole_number(self, node: yaml.Node, what: str) -> int | None:
-        """A whole number, or ``none``/``~`` for "not set"."""
-        if self.is_none_word(node):
-            return None
-        value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        self.error("type", f"{what} must be a whole number (or none)", node)
-        return None
-
-    def rule_ref(self, node: yaml.Node, what: str) -> RuleRef | None:
-        text = self.string(node, what)
-        return RuleRef(text.strip(), self.span(node)) if text is not None else None
-
-    def rule_refs(self, node: yaml.Node, what: str) -> list[RuleRef] | None:
-        if self.is_none_word(node):
-            return []
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        refs = [self.rule_ref(item, f"each entry of {what}") for item in items]
-        if any(r is None for r in refs):
-            return None
-        return [r for r in refs if r is not None]
-
-    def time(self, node: yaml.Node) -> Timestamp | None:
-        text = node.value if isinstance(node, yaml.ScalarNode) else None
-        if isinstance(text, str):
-            try:
-                return Timestamp(parse_time(text))
-            except ValueError as err:
-                self.error("bad-value", f"'now': {err} (e.g. 2026-11-22T12:00:00Z)", node)
-                return None
-        self.error("type", "'now' must be a time such as 2026-11-22T12:00:00Z", node)
-        return None
 
     def users(self, node: yaml.Node) -> StaticDirectory | None:
         """``users: FILE`` (relative to the test file) or an inline map of user records."""
@@ -240,7 +107,7 @@ class SuiteReader(NodeReader):
                 self.error("type", f"the record of user '{user_id}' must be a map", record_node)
                 continue
             record = self.value(record_node, f"the record of user '{user_id}'")
-            if record is not _NOTHING:
+            if record is not NOTHING:
                 out[user_id] = record
         if len(out) != len(records):
             return None
@@ -337,7 +204,7 @@ class SuiteReader(NodeReader):
         errors_before = len(self.diags.errors)
         seeds = read_seeds(self, fields["counters"][1]) if "counters" in fields else []
         payload = self.read_payload(fields, defaults, first_line)
-        expect = self.read_expect(fields["expect"][1]) if "expect" in fields else None
+        expect = read_expect(self, fields["expect"][1]) if "expect" in fields else None
         now = self.time(fields["now"][1]) if "now" in fields else None
         users = self.users(fields["users"][1]) if "users" in fields else None
         description = ""
@@ -457,155 +324,6 @@ class SuiteReader(NodeReader):
             )
             return None
         return self.from_document(payload, node, f"'payload': {path}")
-
-    # -- expectations -------------------------------------------------------------------
-
-    def read_expect(self, node: yaml.Node) -> Expectation | None:
-        span = self.span(node)
-        if isinstance(node, yaml.ScalarNode):
-            value = scalar_value(node)
-            if isinstance(value, str) and value.strip() in VERDICTS:
-                return Expectation(span, action=value.strip())
-            hint = did_you_mean(value, VERDICTS) if isinstance(value, str) else ""
-            self.error(
-                "bad-value",
-                f"'expect' must be allow, deny or a map of expectations{hint}",
-                node,
-            )
-            return None
-        fields = self.mapping(node, "'expect'", EXPECT_FIELDS)
-        if fields is None:
-            return None
-        if not fields:
-            self.error("missing-field", "'expect' is empty; say at least 'action'", node)
-            return None
-        errors_before = len(self.diags.errors)
-        expect = Expectation(span)
-        if "action" in fields:
-            action_node = fields["action"][1]
-            value = scalar_value(action_node) if isinstance(action_node, yaml.ScalarNode) else None
-            if isinstance(value, str) and value in VERDICTS:
-                expect.action = value
-            else:
-                hint = did_you_mean(value, VERDICTS) if isinstance(value, str) else ""
-                extra = (
-                    " (the answer to the platform is allow or deny; expect a changed text "
-                    "with 'data' or 'modified_by')"
-                    if value == "modify"
-                    else hint
-                )
-                self.error("bad-value", f"'action' must be allow or deny{extra}", action_node)
-        if "message" in fields:
-            expect.message = self.string(fields["message"][1], "'message'", allow_empty=True)
-        if "message_contains" in fields:
-            expect.message_contains = (
-                self.strings(fields["message_contains"][1], "'message_contains'") or ()
-            )
-        if "data" in fields:
-            expect.data = self.data_map(fields["data"][1], "'data'")
-        if "data_contains" in fields:
-            expect.data_contains = self.data_map(fields["data_contains"][1], "'data_contains'")
-        if "rule" in fields:
-            expect.rule_given = True
-            rule_node = fields["rule"][1]
-            if not self.is_none_word(rule_node):
-                expect.rule = self.rule_ref(rule_node, "'rule'")
-        if "modified_by" in fields:
-            expect.modified_by = self.rule_refs(fields["modified_by"][1], "'modified_by'")
-        if "shadow" in fields:
-            expect.shadow = self.read_shadow(fields["shadow"][1])
-        if "answer" in fields:
-            expect.answer_given = True
-            answer = self.value(fields["answer"][1], "'answer'")
-            expect.answer = None if answer is _NOTHING else answer
-        for key in ("status", "reason_code"):
-            if key in fields:
-                number = self.whole_number(fields[key][1], f"'{key}'")
-                setattr(expect, key, number)
-                setattr(expect, f"{key}_given", True)
-        if "errors" in fields:
-            errors_node = fields["errors"][1]
-            value = scalar_value(errors_node) if isinstance(errors_node, yaml.ScalarNode) else None
-            if value == ANY_ERRORS:
-                expect.errors = ANY_ERRORS
-            else:
-                expect.errors = self.rule_refs(errors_node, "'errors'")
-        self.check_consistency(expect, fields)
-        return expect if len(self.diags.errors) == errors_before else None
-
-    def check_consistency(
-        self, expect: Expectation, fields: dict[str, tuple[yaml.Node, yaml.Node]]
-    ) -> None:
-        deny_only = [k for k in ("message", "message_contains") if k in fields]
-        allow_only = [k for k in ("data", "data_contains") if k in fields]
-        if expect.action == "allow" and deny_only:
-            self.error(
-                "misplaced-field",
-                f"'{deny_only[0]}' only applies when the answer is deny (this case expects allow)",
-                fields[deny_only[0]][0],
-            )
-        if expect.action == "deny" and allow_only:
-            self.error(
-                "misplaced-field",
-                f"'{allow_only[0]}' only applies when the answer is allow (a deny carries no data)",
-                fields[allow_only[0]][0],
-            )
-        if deny_only and allow_only:
-            self.error(
-                "misplaced-field",
-                f"'{deny_only[0]}' (a deny) and '{allow_only[0]}' (an allow) can't both hold",
-                fields[allow_only[0]][0],
-            )
-
-    def read_shadow(self, node: yaml.Node) -> list[ShadowExpect] | None:
-        if self.is_none_word(node):
-            return []
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        out: list[ShadowExpect] = []
-        ok = True
-        for item in items:
-            if isinstance(item, yaml.ScalarNode):
-                ref = self.rule_ref(item, "each entry of 'shadow'")
-                if ref is None:
-                    ok = False
-                else:
-                    out.append(ShadowExpect(ref))
-                continue
-            fields = self.mapping(item, "an entry of 'shadow'", SHADOW_FIELDS)
-            if fields is None:
-                ok = False
-                continue
-            if "rule" not in fields:
-                self.error("missing-field", "this 'shadow' entry has no 'rule'", item)
-                ok = False
-                continue
-            ref = self.rule_ref(fields["rule"][1], "'rule'")
-            action = None
-            if "action" in fields:
-                action_node = fields["action"][1]
-                value = (
-                    scalar_value(action_node) if isinstance(action_node, yaml.ScalarNode) else None
-                )
-                if value in ("allow", "deny", "modify"):
-                    action = str(value)
-                else:
-                    self.error(
-                        "bad-value", "a shadow 'action' must be allow, deny or modify", action_node
-                    )
-                    ok = False
-            message = (
-                self.string(fields["message"][1], "'message'", allow_empty=True)
-                if "message" in fields
-                else None
-            )
-            contains: tuple[str, ...] = ()
-            if "message_contains" in fields:
-                contains = self.strings(fields["message_contains"][1], "'message_contains'") or ()
-            if ref is None:
-                ok = False
-                continue
-            out.append(ShadowExpect(ref, action, message, contains))
-        return out if ok else None
 
 
 def read_text(path: Path, text: str, diagnostics: Diagnostics) -> Suite | None:

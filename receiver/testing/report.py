@@ -1,4 +1,11 @@
-"""Showing test results: text for people, JSON for tools, JUnit XML for CI systems."""
+"""Showing test results: text for people, JSON for tools, JUnit XML for CI systems.
+
+Stage: testing (policy tests), reporting. Consumes the
+:class:`~receiver.testing.runner.RunResult` of ``receiver test`` (and, with
+``--coverage``, the :mod:`receiver.testing.coverage` of each policy folder) and produces
+the text report, the JSON document and the JUnit XML file; ``failure_text`` is also what
+the pytest plugin shows for a failing case.
+"""
 
 from __future__ import annotations
 

@@ -33,8 +33,10 @@ from receiver.runtime.evaluator import evaluate
 from receiver.runtime.explain import render_explanation
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
-from receiver.testing.coverage import Instrument, ListProbe, SetCoverage
+from receiver.testing.coverage import SetCoverage
 from receiver.testing.expect import Mismatch, compare
+from receiver.testing.instrument import Instrument
+from receiver.testing.listprobe import ListProbe
 from receiver.testing.model import Case, RuleRef, Suite
 from receiver.testing.reader import is_test_file, read_file
 from receiver.text.diagnostics import Diagnostic, Diagnostics, did_you_mean

@@ -1,5 +1,9 @@
 """``counters:`` in policy test files: counter values before a case's own event.
 
+Stage: testing (policy tests), reading. Consumes the composed ``counters:`` node of a
+test file or case and produces :class:`~receiver.testing.model.CounterSeed` entries with
+positions; the counter names are resolved against the policies later, by the runner.
+
     counters:                       # in the file (every case) or in a case (wins per key)
       messages_per_minute: {sam: 5} # a counter of the tested policies: name or policy/name
       rate-limits/strikes: {sam: 2} # keys are the key's text (quote numbers if you like)

@@ -1,18 +1,17 @@
 """brainCloud API hooks: the bridge envelope, brainCloud's answers, auth and the endpoint.
 
 ``receiver/adapters/braincloud.py`` (envelope -> event, decision -> hook answer, fail-safe
-answers), ``receiver/http/tokens.py`` (the bridge's token or HMAC), the settings and the
+answers), the settings and the
 ``POST /hooks/braincloud`` endpoint in-process with Starlette's TestClient: every hook
 type with every action, the protocols.md B.8 examples against the shipped policies,
 401/400/413, fail-safe answers per hook type on internal errors and past the deadline,
-metrics and the decision log. The bridge script itself runs in ``test_bridge.py``.
+metrics and the decision log. The bridge's token or HMAC (``receiver/http/tokens.py``) is
+tested in ``tests/http/test_tokens.py``, the bridge script itself in ``test_bridge.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -26,14 +25,13 @@ from starlette.testclient import TestClient
 
 from receiver.adapters import braincloud
 from receiver.adapters.braincloud import EnvelopeError, parse_envelope
-from receiver.adapters.signatures import Secrets, sign_base64
+from receiver.adapters.signatures import Secrets
 from receiver.cli import main as cli_main
 from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
-from receiver.http.server import StartupError, preflight
 from receiver.http.settings import SettingsError
 from receiver.http.settings import build as build_settings
-from receiver.http.tokens import sign, verify_bridge
+from receiver.http.tokens import sign
 from receiver.observe.decisionlog import DecisionLog
 from receiver.runtime.decision import Decision
 
@@ -43,6 +41,7 @@ EXAMPLES = ROOT / "examples" / "braincloud"
 HOOK = "/hooks/braincloud"
 TOKEN = "bridge-token-current-1234"
 OLD_TOKEN = "bridge-token-previous-5678"
+TOKENS = Secrets.parse(f"{TOKEN},{OLD_TOKEN}")
 
 # The operation name picks what happens, for every hook type at once.
 TEST_POLICY = """\
@@ -296,73 +295,6 @@ def test_fail_safe_answers_per_hook_type(
     assert braincloud.answer(hook_type, safe) == expected
 
 
-# -- the bridge's token and signature --------------------------------------------------------
-
-TOKENS = Secrets.parse(f"{TOKEN},{OLD_TOKEN}")
-BODY = b'{"hookType":"pre","service":"event","operation":"SEND"}'
-
-
-@pytest.mark.parametrize(
-    ("headers", "outcome", "method"),
-    [
-        ({}, "missing", ""),
-        ({"x-receiver-token": TOKEN}, "ok", "token"),
-        ({"x-receiver-token": f"  {OLD_TOKEN} "}, "ok", "token"),
-        ({"x-receiver-token": "wrong"}, "mismatch", ""),
-        ({"x-receiver-token": ""}, "mismatch", ""),
-        ({"x-receiver-token": TOKEN[:-1]}, "mismatch", ""),
-        ({"x-receiver-signature": sign(TOKEN.encode(), BODY)}, "ok", "signature"),
-        ({"x-receiver-signature": sign_base64(OLD_TOKEN.encode(), BODY)}, "ok", "signature"),
-        ({"x-receiver-signature": sign(TOKEN.encode(), BODY + b" ")}, "mismatch", ""),
-        ({"x-receiver-signature": "not a digest"}, "malformed", ""),
-        ({"x-receiver-signature": "not a digest", "x-receiver-token": TOKEN}, "ok", "token"),
-        ({"x-receiver-signature": sign(TOKEN.encode(), BODY), "x-receiver-token": "x"},
-         "ok", "signature"),
-    ],
-)  # fmt: skip
-def test_verify_bridge(headers: dict[str, str], outcome: str, method: str) -> None:
-    result = verify_bridge(BODY, headers, TOKENS)
-    assert (result.outcome, result.method) == (outcome, method)
-
-
-def as_asgi(value: bytes) -> str:
-    """A header value as the ASGI endpoint hands it over: its bytes decoded as Latin-1."""
-    return value.decode("latin-1")
-
-
-@pytest.mark.parametrize(
-    "token",
-    ["tök€n-ключ-🔑", "naïve", "ends-in-à", "mid\u00a0nbsp", "\u0085starts-with-nel"],
-)
-def test_a_non_ascii_token_matches_the_utf8_bytes_the_client_sent(token: str) -> None:
-    # "à" is C3 A0 in UTF-8, and A0 (like 85) is whitespace to str.strip() once decoded
-    # as Latin-1: only ASCII spaces around the token may be dropped.
-    tokens = Secrets((token.encode(),))
-    sent = as_asgi(token.encode())
-    assert verify_bridge(BODY, {"x-receiver-token": sent}, tokens).method == "token"
-    assert verify_bridge(BODY, {"x-receiver-token": f" {sent}\t"}, tokens).method == "token"
-    # the same characters sent as Latin-1 bytes (where they fit) are other bytes: no match
-    wrong = token.encode("latin-1", "replace")
-    assert verify_bridge(BODY, {"x-receiver-token": as_asgi(wrong)}, tokens).outcome == "mismatch"
-
-
-def test_a_header_value_already_decoded_as_utf8_still_matches() -> None:
-    """A caller that hands over real text (not Latin-1 of the bytes) is read as UTF-8."""
-    tokens = Secrets(("tök€n".encode(),))
-    assert verify_bridge(BODY, {"x-receiver-token": "tök€n"}, tokens).method == "token"
-    assert verify_bridge(BODY, {"x-receiver-token": "tök€"}, tokens).outcome == "mismatch"
-
-
-def test_a_non_ascii_token_keys_the_body_signature_too() -> None:
-    token = "tök€n".encode()
-    signed = {"x-receiver-signature": sign(token, BODY)}
-    assert verify_bridge(BODY, signed, Secrets((token,))).method == "signature"
-
-
-def test_sign_is_the_hex_hmac_sha256_of_the_body() -> None:
-    assert sign(b"key", b"body") == hmac.new(b"key", b"body", hashlib.sha256).hexdigest()
-
-
 # -- settings -------------------------------------------------------------------------------
 
 
@@ -427,26 +359,6 @@ def test_serve_has_the_braincloud_flags(capsys: pytest.CaptureFixture[str]) -> N
     assert "--braincloud-token-file FILE" in out
     assert "--braincloud-pre-fail-safe {allow,deny}" in out
     assert "$RECEIVER_BRAINCLOUD_TOKEN" in out
-
-
-@pytest.mark.parametrize(
-    ("secrets", "tokens", "host", "refused"),
-    [
-        (None, None, "127.0.0.1", False),
-        (None, None, "0.0.0.0", True),
-        (None, TOKENS, "0.0.0.0", False),  # a brainCloud-only deployment
-        (Secrets.parse("s"), None, "0.0.0.0", False),  # a social.plus-only deployment
-    ],
-)
-def test_preflight_needs_a_credential_off_loopback(
-    secrets: Secrets | None, tokens: Secrets | None, host: str, refused: bool
-) -> None:
-    config = ServiceConfig(policies=SHIPPED, host=host, secrets=secrets, braincloud_tokens=tokens)
-    if refused:
-        with pytest.raises(StartupError, match="RECEIVER_BRAINCLOUD_TOKEN"):
-            preflight(config)
-    else:
-        preflight(config)
 
 
 # -- the endpoint ---------------------------------------------------------------------------

@@ -44,7 +44,8 @@ from receiver.http.settings import SettingsError
 from receiver.http.settings import build as build_settings
 from receiver.text import jsoncodec
 
-FAST = settings(max_examples=200, deadline=None)
+# As many examples as the Hypothesis profile says (tests/conftest.py), without a deadline.
+FAST = settings(deadline=None)
 
 KEY = b"s3cr3t-key-from-social.plus"
 BODY = b'{"eventName":"message.shouldCreate","data":{"text":"hi"},"actor":{"userId":"u1"}}'
@@ -561,7 +562,6 @@ def _decode_reference(value: str) -> bytes | None:
     return raw if len(raw) == 32 else None
 
 
-@settings(max_examples=400)
 @given(
     st.one_of(
         st.binary(min_size=32, max_size=32).map(lambda d: base64.b64encode(d).decode()),
@@ -577,7 +577,6 @@ def test_decode_signature_agrees_with_plain_b64decode(value: str, data: st.DataO
     assert decode_signature(value) == _decode_reference(value)
 
 
-@settings(max_examples=500)
 @given(st.lists(st.binary(max_size=200), min_size=1, max_size=3), st.binary(max_size=2000))
 def test_digests_agree_with_the_standard_librarys_hmac(keys: list[bytes], body: bytes) -> None:
     # keys longer than SHA-256's 64-byte block are hashed first; shorter ones padded

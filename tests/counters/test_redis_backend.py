@@ -3,8 +3,9 @@
 ``.ci/run`` installs redis-server (Debian package), starts it on a spare loopback port
 and exports ``RECEIVER_TEST_REDIS_URL``; without it, the session's ``redis_url`` fixture
 (``tests/conftest.py``) starts a ``redis-server`` of its own when one is installed.
-Tests that need the server skip with that advice when there is none. The fallback
-tests (Redis down, Redis slow) need no server and always run.
+Tests that need the server skip with that advice when there is none. The fallbacks
+(Redis down, Redis slow) are tested in test_counter_service.py; the rate policy and
+its ``policies`` fixture are in this folder's conftest.py.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,17 +26,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from prometheus_client import CollectorRegistry
-from starlette.testclient import TestClient
+from serverproc import free_port
 
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.redis_backend import RedisBackend
 from receiver.counters.service import CounterService
 from receiver.counters.settings import CounterSettings
 from receiver.dsl.values import Timestamp
-from receiver.http.app import create_app
-from receiver.http.config import ServiceConfig
-from receiver.observe.decisionlog import DecisionLog
 from receiver.runtime.counters import Op, count_sync, counter_values, plan_for, strike_sync
 from receiver.runtime.evaluator import evaluate
 from receiver.runtime.payload import Event
@@ -45,63 +40,10 @@ from receiver.runtime.policyset import load_policies
 
 START_TIMEOUT = 60.0
 
-POLICY = """\
-policy: rate
-description: counters shared by replicas
-counters:
-  messages_per_minute:
-    events: message.shouldCreate
-    key: actor.userId
-    window: 60s
-  channels_per_text:
-    events: message.shouldCreate
-    key: lower(text)
-    distinct: data.channelId
-    window: 10m
-  strikes:
-    decisions: [flood, censor]
-    key: actor.userId
-    window: 1h
-rules:
-  - id: strikes-out
-    events: message.shouldCreate
-    when: strikes >= 2
-    action: deny
-    message: "strikes {strikes}"
-  - id: flood
-    events: message.shouldCreate
-    when: messages_per_minute > 5
-    action: deny
-    message: "flood {messages_per_minute}"
-  - id: same-text
-    events: message.shouldCreate
-    when: channels_per_text > 3
-    action: deny
-    message: "same text {channels_per_text}"
-  - id: censor
-    events: message.shouldCreate
-    when: text contains "darn"
-    action: modify
-    set: {text: '"****"'}
-  - id: unknown
-    events: channel.shouldJoin
-    when: counters_unavailable()
-    action: deny
-    message: counters unavailable
-"""
-
 
 @pytest.fixture
 def prefix() -> str:
     return f"receiver-test:{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def policies(tmp_path: Path) -> Path:
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    (folder / "rate.yaml").write_text(POLICY, encoding="utf-8")
-    return folder
 
 
 def run(coro: Any) -> Any:
@@ -280,12 +222,6 @@ def test_one_round_trip_per_event(redis_url: str, prefix: str, policies: Path) -
 # -- two receiver processes sharing one Redis ----------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def receiver_process(policies: Path, config: Path, port: int) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
@@ -363,147 +299,3 @@ def test_two_receivers_share_their_counts(
             assert reply.json()["action"] == "deny"  # flood (7, 8, ...) or strikes: global
         metrics = httpx.get(f"{a}/metrics", timeout=30).text
         assert 'receiver_counter_calls_total{backend="redis",result="ok"}' in metrics
-
-
-# -- Redis down or slow: fallbacks (no server needed) ---------------------------------------
-
-
-def closed_port_url() -> str:
-    return f"redis://127.0.0.1:{free_port()}/0"
-
-
-@contextlib.contextmanager
-def silent_server() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers: a hung Redis."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                conn, _ = server.accept()
-                held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        for conn in held:
-            conn.close()
-        server.close()
-
-
-def rate_event() -> Event:
-    return Event("message.shouldCreate", {"text": "hi", "channelId": "c1"}, {"userId": "u1"})
-
-
-@pytest.mark.parametrize("fallback", ["memory", "unknown"])
-def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
-    policyset = load_policies([policies])
-    settings = CounterSettings(
-        backend="redis",
-        redis_url=closed_port_url(),
-        fallback=fallback,  # type: ignore[arg-type]
-    )
-    registry = CollectorRegistry()
-
-    async def go() -> list[Any]:
-        service = CounterService(settings, registry)
-        out = []
-        try:
-            for i in range(7):
-                started = time.perf_counter()
-                counted = await service.before(
-                    plan_for(policyset, "message.shouldCreate"), rate_event(),
-                    Timestamp(1_800_000_000 + i), started + 2.0,
-                )  # fmt: skip
-                assert time.perf_counter() - started < 2.0
-                out.append((counted.source, counted.values.get("rate/messages_per_minute")))
-        finally:
-            await service.close()
-        return out
-
-    results = run(go())
-    if fallback == "memory":
-        assert results == [("fallback-memory", n) for n in range(1, 8)]
-    else:
-        assert results == [("unknown", None)] * 7
-    errors = registry.get_sample_value(
-        "receiver_counter_calls_total", {"backend": "redis", "result": "error"}
-    )
-    skipped = registry.get_sample_value(
-        "receiver_counter_calls_total", {"backend": "redis", "result": "skipped"}
-    )
-    assert errors == 1 and skipped == 6  # after a failure, no waiting on Redis for a while
-    total = sum(
-        registry.get_sample_value(
-            "receiver_counter_fallbacks_total", {"mode": fallback, "reason": reason}
-        )
-        or 0
-        for reason in ("error", "down")
-    )
-    assert total == 7
-
-
-def test_redis_slow_answers_within_the_deadline(policies: Path) -> None:
-    policyset = load_policies([policies])
-    registry = CollectorRegistry()
-
-    async def go() -> tuple[float, str]:
-        with silent_server() as url:
-            settings = CounterSettings(backend="redis", redis_url=url, timeout_ms=10_000)
-            service = CounterService(settings, registry)
-            try:
-                started = time.perf_counter()
-                counted = await service.before(
-                    plan_for(policyset, "message.shouldCreate"), rate_event(),
-                    Timestamp(1_800_000_000), started + 0.3,
-                )  # fmt: skip
-                return time.perf_counter() - started, counted.source
-            finally:
-                await service.close()
-
-    elapsed, source = run(go())
-    assert source == "fallback-memory"
-    assert elapsed < 1.5  # bounded by the 300 ms deadline, not the 10 s Redis timeout
-    timeouts = registry.get_sample_value(
-        "receiver_counter_calls_total", {"backend": "redis", "result": "timeout"}
-    )
-    assert timeouts == 1
-
-
-def test_the_service_never_fails_when_redis_is_down(policies: Path) -> None:
-    config = ServiceConfig(
-        policies=policies,
-        deadline_ms=1500,
-        counters=CounterSettings(
-            backend="redis", redis_url=closed_port_url(), fallback="unknown", retry_after=60
-        ),
-    )
-    log = DecisionLog(open(os.devnull, "wb"), False, owned=True)  # noqa: SIM115
-    with TestClient(create_app(config, log)) as client:
-        message = {
-            "eventName": "message.shouldCreate",
-            "data": {"text": "hi", "channelId": "c1"},
-            "actor": {"userId": "u1"},
-        }
-        for _ in range(8):
-            reply = client.post("/hooks/socialplus", json=message)
-            assert reply.status_code == 200
-            assert reply.json() == {"action": "allow"}  # null counters: no flood rule fires
-        join = {
-            "eventName": "channel.shouldJoin",
-            "data": {"channelId": "c"},
-            "actor": {"userId": "u1"},
-        }
-        reply = client.post("/hooks/socialplus", json=join)
-        assert reply.json() == {"action": "deny", "message": "counters unavailable"}
-        metrics = client.get("/metrics").text
-        assert 'receiver_counter_fallbacks_total{mode="unknown"' in metrics

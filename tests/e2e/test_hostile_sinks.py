@@ -1,10 +1,10 @@
 """End to end: stalled sinks never hold up an answer (issue 18, defect 4).
 
 The real ``receiver serve`` process on a free loopback port. With stdout and stderr
-piped to a reader that never reads, thousands of requests (decided ones, which write
-the decision log, refused ones, and one whose rules fail, which logs a warning for each
-of a thousand rules) are all answered
-promptly, ``/healthz`` answers, and ``/metrics`` counts the dropped lines and records;
+piped to a reader that never reads, requests (decided ones, which write the decision
+log, refused ones, and one whose rules fail, which logs a warning for each of a
+thousand rules) are all answered promptly, until both sinks overflow and a few hundred
+more; ``/healthz`` answers, and ``/metrics`` counts the dropped lines and records;
 once the pipes are drained, what was written is whole JSON lines, and a SIGTERM while
 they are still stalled ends the process in bounded time. With ``--decision-log FILE``
 on a healthy disk nothing is dropped and SIGTERM writes out every line. Every process
@@ -28,9 +28,9 @@ from typing import IO
 
 import httpx
 import pytest
+from chat_policy import SECRET, message, policy
 from prometheus_client.parser import text_string_to_metric_families
 from serverproc import START_TIMEOUT, clean_env, free_port, policy_dir, stop, wait_for
-from test_serve_e2e import SECRET, message, policy
 
 from receiver.adapters.signatures import sign_base64
 
@@ -39,9 +39,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 HOOK = "/hooks/socialplus"
-QUEUE = 300  # --log-queue: small, so that a few thousand requests overflow it
-DECIDED = 3000  # signed requests: one decision-log line each
-REFUSED = 1500  # unsigned requests (their warnings are throttled: a few lines in all)
+QUEUE = 300  # --log-queue: small, so that a few hundred requests overflow it
+MOST = 4500  # requests at most in a stalled phase (the pipe and the queue overflow long before)
+AFTER_DROPS = 200  # requests still sent, and answered promptly, once both sinks drop
+CHECK_EVERY = 50  # requests between two looks at the dropped counters
+HEALTHY = 1500  # signed requests to the healthy decision-log file: one line each
 FAILING = 1500  # rules that fail on the one post event: a warning each (about 150 KB)
 PROMPT = 2.0  # seconds: the slowest answer allowed while the sinks are stalled
 STALL_PHASE = 120.0  # seconds: the whole stalled phase, on a busy two-core machine
@@ -145,23 +147,39 @@ def decision_lines(data: bytes) -> list[dict[str, object]]:
     return [json.loads(line) for line in data.splitlines()]
 
 
-def send_all(server: Running) -> list[float]:
-    """One post, then DECIDED signed and REFUSED unsigned requests, interleaved; their
-    latencies."""
+def both_dropping(server: Running) -> bool:
+    """Whether both stalled sinks have overflowed: decision-log lines and log records dropped."""
+    return (
+        server.metric("receiver_decision_log_dropped_total") > 0
+        and server.metric("receiver_log_dropped_total") > 0
+    )
+
+
+def send_all(server: Running) -> tuple[list[float], int]:
+    """One post, then signed and unsigned requests (every third one), interleaved, until
+    both sinks drop and AFTER_DROPS more; their latencies, and how many were decided."""
     signed = json.dumps(message("hello there")).encode()
     unsigned = json.dumps(message("no signature")).encode()
     latencies: list[float] = []
+    decided = 1
     deadline = time.monotonic() + STALL_PHASE
     status, seconds = server.post(post_event(), signed=True)  # FAILING warnings at once
     assert status == 200
     latencies.append(seconds)
-    for n in range(DECIDED + REFUSED):
-        refuse = n % 3 == 2  # every third request
+    stop_at = MOST
+    for n in range(MOST):
+        if n == stop_at:
+            break
+        refuse = n % 3 == 2
         status, seconds = server.post(unsigned if refuse else signed, signed=not refuse)
         assert status == (401 if refuse else 200)
+        decided += not refuse
         latencies.append(seconds)
         assert time.monotonic() < deadline, f"only {n} requests in {STALL_PHASE:.0f} s"
-    return latencies
+        if stop_at == MOST and n % CHECK_EVERY == 0 and both_dropping(server):
+            stop_at = n + AFTER_DROPS
+    assert stop_at < MOST, f"{MOST} requests and the sinks still did not both drop"
+    return latencies, decided
 
 
 @pytest.fixture
@@ -182,7 +200,7 @@ def test_stalled_stdout_and_stderr_never_hold_up_an_answer(
     with serve(tmp_path, "--log-queue", str(QUEUE), stdout=out_write, stderr=err_write) as server:
         os.close(out_write)  # the server holds its own copies
         os.close(err_write)
-        latencies = send_all(server)
+        latencies, decided = send_all(server)
         assert max(latencies) < PROMPT, f"slowest answer {max(latencies):.2f} s"
         started = time.monotonic()
         assert server.client.get(server.base + "/healthz").status_code == 200
@@ -195,14 +213,14 @@ def test_stalled_stdout_and_stderr_never_hold_up_an_answer(
 
         def caught_up() -> bool:
             written = len(stdout.data.splitlines())
-            return written >= DECIDED + 1 - dropped and stdout.data[-1:] == b"\n"
+            return written >= decided - dropped and stdout.data[-1:] == b"\n"
 
         def warnings() -> int:
             return bytes(stderr.data).count(b"WARNING receiver.http.service[")
 
         wait_for("the queued decision-log lines", caught_up, 30)
         lines = decision_lines(bytes(stdout.data))
-        assert len(lines) == DECIDED + 1 - dropped  # every line either written or counted
+        assert len(lines) == decided - dropped  # every line either written or counted
         assert {line["action"] for line in lines} == {"allow"}
         # Every rule failure's warning either reached stderr or was counted as dropped.
         wait_for("the queued log records", lambda: warnings() + log_dropped >= FAILING, 30)
@@ -219,9 +237,19 @@ def test_sigterm_with_both_sinks_still_stalled_exits_in_bounded_time(
         os.close(err_write)
         signed = json.dumps(message("hello")).encode()
         unsigned = json.dumps(message("no signature")).encode()
-        for _ in range(1500):  # about 3 times what the pipe and the queue hold, each
+        stop_at = MOST
+        for n in range(MOST):  # until the pipe and the queue overflow, and some more
+            if n == stop_at:
+                break
             server.post(signed, signed=True)
             server.post(unsigned, signed=False)
+            if (
+                stop_at == MOST
+                and n % CHECK_EVERY == 0
+                and server.metric("receiver_decision_log_dropped_total") > 0
+            ):
+                stop_at = n + AFTER_DROPS
+        assert stop_at < MOST, f"{MOST} requests and the decision log never dropped"
         # last: its decision-log line (every failure listed) is larger than the pipe
         assert server.post(post_event(), signed=True)[0] == 200  # FAILING warnings at once
         assert server.metric("receiver_decision_log_dropped_total") > 0
@@ -246,12 +274,12 @@ def test_a_healthy_decision_log_file_drops_nothing_and_sigterm_writes_every_line
     with serve(tmp_path, "--decision-log", str(path)) as server:
         body = json.dumps(message("hello there")).encode()
         deadline = time.monotonic() + STALL_PHASE
-        for n in range(DECIDED):
+        for n in range(HEALTHY):
             assert server.post(body, signed=True)[0] == 200
             assert time.monotonic() < deadline, f"only {n} requests in {STALL_PHASE:.0f} s"
         assert server.metric("receiver_decision_log_dropped_total") == 0
         os.killpg(server.proc.pid, signal.SIGTERM)
         assert server.proc.wait(EXIT_TIMEOUT) in (0, -signal.SIGTERM)  # uvicorn re-raises it
     lines = decision_lines(path.read_bytes())
-    assert len(lines) == DECIDED
-    assert len({line["decision_id"] for line in lines}) == DECIDED
+    assert len(lines) == HEALTHY
+    assert len({line["decision_id"] for line in lines}) == HEALTHY

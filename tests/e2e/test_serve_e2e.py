@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chat_policy import SECRET, answer_message, message, policy
 from serverproc import (
     HOOK,
     START_TIMEOUT,
@@ -42,18 +43,8 @@ pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGHUP"), reason="POSIX signals (SIGHUP, process groups) needed"
 )
 
-SECRET = "e2e-new-secret-0001"
 OLD_SECRET = "e2e-old-secret-0002"
 
-POLICY = """\
-policy: chat
-rules:
-  - id: forbidden
-    events: message.shouldCreate
-    when: text contains "forbidden"
-    action: deny
-    message: "{version} (ref {decision_id})"
-"""
 
 BROKEN_POLICY = """\
 policy: broken
@@ -63,18 +54,6 @@ rules:
     when: len(data.text >
     action: deny
 """
-
-
-def policy(version: str) -> str:
-    return POLICY.replace("{version}", version)
-
-
-def message(text: str) -> dict[str, Any]:
-    return {
-        "eventName": "message.shouldCreate",
-        "data": {"text": text, "channelId": "ch_1"},
-        "actor": {"_id": "u1", "userId": "u1"},
-    }
 
 
 @pytest.fixture
@@ -214,14 +193,6 @@ def test_receiver_send_reports_an_unreachable_server(
 # -- reloads ------------------------------------------------------------------------------------
 
 
-def answer_message(server: Server, key: str | None = None) -> str:
-    """The version in the answer to a "forbidden" message (signed with ``key``, if given)."""
-    response = server.post(message("forbidden"), key)
-    assert response.status_code == 200
-    text: str = response.json()["message"]
-    return text.split(" (ref", maxsplit=1)[0]
-
-
 def test_sighup_reloads_and_a_broken_set_keeps_the_old_one(launch: Launch, tmp_path: Path) -> None:
     policies = policy_dir(tmp_path, policy("v1"))
     server = launch("--policies", str(policies))
@@ -308,9 +279,9 @@ def test_sigterm_lets_the_in_flight_request_finish(launch: Launch, tmp_path: Pat
     policies = policy_dir(tmp_path, policy, "slow.yaml")
     limits = ("--deadline-ms", "60000", "--max-body", str(64 * 2**20))
     server = launch("--policies", str(policies), *limits)
-    # about 4 s in the server: the probe below needs more than its 1 s timeout, even
+    # about 2 s in the server: the probe below needs more than its 0.5 s timeout, even
     # when the machine runs twice as fast as while the words were counted
-    slow = message("hello " * words_taking(4.0, policy, sample=2000))
+    slow = message("hello " * words_taking(2.0, policy, sample=2000))
     result: dict[str, Any] = {}
 
     def call() -> None:
@@ -328,7 +299,7 @@ def test_sigterm_lets_the_in_flight_request_finish(launch: Launch, tmp_path: Pat
         assert thread.is_alive(), f"the slow request ended before SIGTERM: {result}"
         assert time.monotonic() < deadline, "the slow request never kept the server busy"
         try:
-            server.client.get(server.base + "/healthz", timeout=1.0)
+            server.client.get(server.base + "/healthz", timeout=0.5)
         except httpx.TimeoutException:
             break
         time.sleep(0.05)

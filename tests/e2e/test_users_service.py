@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from receiver import cli
 from receiver.adapters.signatures import Secrets, sign_base64, sign_hex
 from receiver.adapters.socialplus import FAIL_SAFE_DENY_MESSAGE
 from receiver.errors import ReceiverError
@@ -720,18 +721,20 @@ def test_bad_user_flags_are_errors(
     ],
 )  # fmt: skip
 def test_serve_refuses_bad_user_settings_with_a_message(
-    tmp_path: Path, args: list[str], message: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "USERS_UNSET"}
-    result = subprocess.run(
-        [sys.executable, "-m", "receiver", "serve", "--port", "9", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=WAIT,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    monkeypatch.delenv("USERS_UNSET", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def started(config: object) -> int:
+        raise AssertionError("serve started despite the bad settings")
+
+    monkeypatch.setattr(cli, "serve", started)  # in-process: refused before serving
+    code = cli.main(["serve", "--port", "9", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err

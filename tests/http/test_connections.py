@@ -1,12 +1,13 @@
 """Bounded connections (``receiver/http/connections.py``, ``receiver/http/limits.py``).
 
-Settings and flags in-process; the limits themselves against the real ``receiver serve``
-process on a free loopback port, with raw sockets as the hostile peers: a request head
-over ``--max-head-bytes`` gets 431 and the connection closed, and memory stays flat; a
-head or body that does not arrive within ``--read-timeout`` gets 408 (a connection that
-sends nothing is closed); 400 slow peers do not delay signed requests; over
-``--max-concurrency`` the answer is a quick 503; over ``--max-connections`` a new
-connection is closed at once. Every wait and every loop is bounded in time and count.
+The limits against the real ``receiver serve`` process on a free loopback port (their
+settings and flags are tested in-process in test_limits.py), with raw sockets as the
+hostile peers: a request head over ``--max-head-bytes`` gets 431 and the connection
+closed, and memory stays flat; a head or body that does not arrive within
+``--read-timeout`` gets 408 (a connection that sends nothing is closed); 400 slow peers
+do not delay signed requests; over ``--max-concurrency`` the answer is a quick 503; over
+``--max-connections`` a new connection is closed at once. Every wait and every loop is
+bounded in time and count.
 """
 
 from __future__ import annotations
@@ -19,88 +20,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from chat_policy import SECRET, message, policy
 from fake_directory import FakeDirectory
 from serverproc import Launch, Server, launcher, policy_dir
-from test_serve_e2e import SECRET, message, policy
 
-from receiver import cli
 from receiver.adapters.signatures import sign_base64
-from receiver.http.limits import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_READ_TIMEOUT,
-    REFUSAL_REASONS,
-    ConnectionLimits,
-)
-from receiver.http.metrics import Metrics
-from receiver.http.settings import SettingsError, build
 
 REFUSED = "receiver_connections_refused_total"
 HOOK = "/hooks/socialplus"
-
-# -- settings -----------------------------------------------------------------------------
-
-
-def test_defaults_are_the_documented_ones() -> None:
-    assert build({}).connections == ConnectionLimits(
-        max_head_bytes=64 * 1024, read_timeout=10.0, max_concurrency=512, max_connections=1024
-    )
-    assert (DEFAULT_MAX_HEAD_BYTES, DEFAULT_READ_TIMEOUT) == (65536, 10.0)
-    assert (DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_CONNECTIONS) == (512, 1024)
-
-
-def test_flags_set_the_limits() -> None:
-    args = cli._parser().parse_args(
-        ["serve", "--max-head-bytes", "8192", "--read-timeout", "2.5",
-         "--max-concurrency", "16", "--max-connections", "100"]
-    )  # fmt: skip
-    flags = {k: v for k, v in vars(args).items() if k != "command"}
-    assert build(flags).connections == ConnectionLimits(8192, 2.5, 16, 100)
-
-
-def test_config_keys_set_the_limits_and_flags_win(tmp_path: Path) -> None:
-    path = tmp_path / "receiver.yaml"
-    path.write_text(
-        "max_head_bytes: 4096\nread_timeout: 3\nmax_concurrency: 8\nmax_connections: 50\n"
-    )
-    assert build({"config": path}).connections == ConnectionLimits(4096, 3.0, 8, 50)
-    assert build({"config": path, "read_timeout": 0.5}).connections.read_timeout == 0.5
-
-
-@pytest.mark.parametrize(
-    ("flags", "message_part"),
-    [
-        ({"max_head_bytes": 0}, "max-head-bytes must be positive"),
-        ({"read_timeout": -1.0}, "read-timeout must be positive"),
-        ({"max_concurrency": 0}, "max-concurrency must be positive"),
-        ({"max_connections": -5}, "max-connections must be positive"),
-    ],
-)
-def test_limits_must_be_positive(flags: dict[str, Any], message_part: str) -> None:
-    with pytest.raises(SettingsError, match=message_part):
-        build(flags)
-
-
-def test_config_key_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "receiver.yaml"
-    path.write_text("read_timeout: soon\n")
-    with pytest.raises(SettingsError, match="'read_timeout' must be a number"):
-        build({"config": path})
-
-
-def test_every_refusal_reason_is_shown_at_zero() -> None:
-    metrics = Metrics()
-    text = metrics.render().decode()
-    for reason in REFUSAL_REASONS:
-        assert f'{REFUSED}{{reason="{reason}"}} 0.0' in text
-    metrics.refused_connection("read-timeout")
-    assert f'{REFUSED}{{reason="read-timeout"}} 1.0' in metrics.render().decode()
-
 
 # -- against the real process -------------------------------------------------------------
 
@@ -179,10 +109,30 @@ def start(launch: Launch, root: Path, *args: str) -> Server:
     return launch("--policies", str(policies), *args, secret=SECRET)
 
 
-def test_a_head_over_the_limit_gets_431_and_the_connection_closed(
-    launch: Launch, tmp_path: Path
-) -> None:
-    server = start(launch, tmp_path, "--max-head-bytes", "8192")
+@contextlib.contextmanager
+def shared(factory: pytest.TempPathFactory, *args: str) -> Iterator[Server]:
+    """One server for the tests of this module that give it the same flags; they compare
+    counters before and after, so they hold in any order."""
+    root = factory.mktemp("shared")
+    with launcher(root) as launch:
+        yield start(launch, root, *args)
+
+
+@pytest.fixture(scope="module")
+def head_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with shared(tmp_path_factory, "--max-head-bytes", "8192") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def quick_timeout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with shared(tmp_path_factory, "--read-timeout", "1") as server:
+        yield server
+
+
+def test_a_head_over_the_limit_gets_431_and_the_connection_closed(head_limited: Server) -> None:
+    server = head_limited
+    before = refused(server, "head-too-large")
     sock = connect(server.port)
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000)
     data, _ = closed_within(sock, 5.0)
@@ -193,13 +143,12 @@ def test_a_head_over_the_limit_gets_431_and_the_connection_closed(
     sock = connect(server.port)
     sock.sendall(b"GET /" + b"p" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert closed_within(sock, 5.0)[0].startswith(b"HTTP/1.1 431 ")
-    assert refused(server, "head-too-large") == 2
+    assert refused(server, "head-too-large") - before == 2
 
 
-def test_a_head_under_the_limit_is_served_however_it_arrives(
-    launch: Launch, tmp_path: Path
-) -> None:
-    server = start(launch, tmp_path, "--max-head-bytes", "8192")
+def test_a_head_under_the_limit_is_served_however_it_arrives(head_limited: Server) -> None:
+    server = head_limited
+    before = refused(server, "head-too-large")
     body = json.dumps(message("forbidden " + "y" * 3000)).encode()
     request = signed_request(body, keep_alive=False)
     padded = request.replace(b"\r\n\r\n", b"\r\nx-pad: " + b"b" * 7000 + b"\r\n\r\n", 1)
@@ -223,7 +172,7 @@ def test_a_head_under_the_limit_is_served_however_it_arrives(
     answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer[:200]
     assert b'"action":"deny"' in answer
-    assert refused(server, "head-too-large") == 0
+    assert refused(server, "head-too-large") == before
 
 
 def test_huge_unfinished_heads_leave_memory_flat(launch: Launch, tmp_path: Path) -> None:
@@ -259,10 +208,9 @@ def test_huge_unfinished_heads_leave_memory_flat(launch: Launch, tmp_path: Path)
     assert server.post(message("hello"), SECRET).status_code == 200
 
 
-def test_slow_heads_and_bodies_are_closed_after_the_read_timeout(
-    launch: Launch, tmp_path: Path
-) -> None:
-    server = start(launch, tmp_path, "--read-timeout", "1")
+def test_slow_heads_and_bodies_are_closed_after_the_read_timeout(quick_timeout: Server) -> None:
+    server = quick_timeout
+    before = refused(server, "read-timeout")
     idle = connect(server.port)
     slow_head = connect(server.port)
     slow_head.sendall(b"POST /hooks/socialplus HTTP/1.1\r\nHost: x\r\n")
@@ -303,13 +251,14 @@ def test_slow_heads_and_bodies_are_closed_after_the_read_timeout(
     assert answers["idle"] == b""
     assert answers["slow-head"].startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert answers["slow-body"].startswith(b"HTTP/1.1 408 Request Timeout\r\n")
-    assert refused(server, "read-timeout") == 3
+    assert refused(server, "read-timeout") - before == 3
 
 
 def test_a_kept_alive_connection_gets_a_new_read_timeout_per_request(
-    launch: Launch, tmp_path: Path
+    quick_timeout: Server,
 ) -> None:
-    server = start(launch, tmp_path, "--read-timeout", "1")
+    server = quick_timeout
+    before = refused(server, "read-timeout")
     sock = connect(server.port)
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     for _ in range(3):  # 2.1 s and more on one connection, each request in time
@@ -324,7 +273,7 @@ def test_a_kept_alive_connection_gets_a_new_read_timeout_per_request(
             answer += chunk
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
         time.sleep(0.35)
-    assert refused(server, "read-timeout") == 0
+    assert refused(server, "read-timeout") == before
 
 
 def _slow_peers(port: int, count: int) -> list[socket.socket]:

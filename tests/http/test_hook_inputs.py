@@ -351,7 +351,6 @@ def hostile(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -12,7 +12,7 @@ import math
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from receiver.text import jsoncodec
@@ -47,7 +47,6 @@ def same(a: object, b: object) -> bool:
     return a == b
 
 
-@settings(max_examples=400)
 @given(values, st.booleans())
 def test_loads_agrees_with_the_standard_library(value: object, ascii_only: bool) -> None:
     body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
@@ -155,7 +154,6 @@ json_like = st.one_of(
 )
 
 
-@settings(max_examples=400)
 @given(json_like)
 def test_loads_either_reads_json_or_raises_json_error(body: bytes) -> None:
     """Whatever the bytes, the only exception is JSONError (a 400 at the edge)."""

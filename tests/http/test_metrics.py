@@ -1,0 +1,64 @@
+"""receiver/http/metrics.py: the service's Prometheus metrics and their bounded labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.http.limits import REFUSAL_REASONS
+from receiver.http.metrics import Metrics, event_label
+
+REFUSED = "receiver_connections_refused_total"
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+@pytest.mark.parametrize(
+    ("event", "label"),
+    [
+        ("message.shouldCreate", "message.shouldCreate"),
+        ("", "none"),
+        ("made.up.event", "other"),
+        ("braincloud.pre.playerStatistics.SET_XPPOINTS", "braincloud.pre"),
+        ("braincloud.postFail.event.SEND", "braincloud.postFail"),
+        ("braincloud.sideways.event.SEND", "other"),
+    ],
+)
+def test_event_labels_are_bounded(event: str, label: str) -> None:
+    assert event_label(event) == label
+
+
+def test_every_refusal_reason_is_shown_at_zero() -> None:
+    metrics = Metrics()
+    text = metrics.render().decode()
+    for reason in REFUSAL_REASONS:
+        assert f'{REFUSED}{{reason="{reason}"}} 0.0' in text
+    metrics.refused_connection("read-timeout")
+    assert f'{REFUSED}{{reason="read-timeout"}} 1.0' in metrics.render().decode()
+
+
+def test_the_policy_revision_gauge_shows_only_the_current_revision() -> None:
+    metrics = Metrics()
+    metrics.set_revision("aaa")
+    assert value(metrics, "receiver_policy_revision", revision="aaa") == 1
+    metrics.set_revision("bbb")
+    assert value(metrics, "receiver_policy_revision", revision="bbb") == 1
+    assert value(metrics, "receiver_policy_revision", revision="aaa") is None
+
+
+def test_user_lookups_and_directory_failures_are_counted_by_kind() -> None:
+    metrics = Metrics()
+    metrics.lookup("hit")
+    metrics.lookup("hit")
+    metrics.directory_call(0.01, None)
+    metrics.directory_call(0.5, "timeout")
+    assert value(metrics, "receiver_user_lookups_total", result="hit") == 2
+    assert value(metrics, "receiver_user_directory_seconds_count") == 2
+    assert value(metrics, "receiver_user_directory_failures_total", reason="timeout") == 1
+
+
+def test_each_app_has_its_own_registry() -> None:
+    first, second = Metrics(), Metrics()
+    first.refused_connection("over-capacity")
+    assert value(second, REFUSED, reason="over-capacity") == 0
