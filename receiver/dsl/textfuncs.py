@@ -272,7 +272,8 @@ def _scan_urls(text: str) -> list[str]:
         head: bytes = scan[start : start + 8]
         if head.find(b"://") >= 0:  # (bytes.find: ``in`` tries an int first, see jsoncodec)
             url = _strip_trailing(_decode(raw, start, end))
-            if len(url) > url.index("://") + 3:
+            scheme_end = url.find("://")  # -1 when trailing punctuation took it ("0.0://")
+            if scheme_end >= 0 and len(url) > scheme_end + 3:
                 found.append(url)
         elif scan.find(b"@", start, end) < 0 and _is_accepted_host(_decode(scan, start, end)):
             tail = _url_tail(scan, end)

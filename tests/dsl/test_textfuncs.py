@@ -577,3 +577,12 @@ def test_time_helpers_stay_importable_from_textfuncs() -> None:
     assert textfuncs.parse_duration is times.parse_duration
     assert textfuncs.format_time is times.format_time
     assert textfuncs.format_duration is times.format_duration
+
+
+@pytest.mark.parametrize("text", ["0.0://", "see 0.0://.", "x://", "a://b"])
+def test_a_scheme_separator_that_trailing_punctuation_strips_is_no_url(text: str) -> None:
+    """Found by hypothesis: the candidate ``0.0://`` loses ``://`` as trailing punctuation,
+    and the scan then looked for it in what was left (a ValueError out of a rule)."""
+    textfuncs._last_scan[0] = ("", ())
+    found = urls(text)
+    assert all("://" in url and len(url) > url.index("://") + 3 for url in found)
