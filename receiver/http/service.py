@@ -37,10 +37,11 @@ from receiver.observe.throttle import LogThrottle, held_note
 from receiver.runtime.counters import Prepared, counter_values, may_strike, plan_for
 from receiver.runtime.decision import Decision
 from receiver.runtime.evaluator import evaluate, evaluation
+from receiver.runtime.inputs import MISS
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet
 from receiver.text import jsoncodec
-from receiver.users.cache import MISS, UserCache
+from receiver.users.cache import UserCache
 from receiver.users.static import StaticDirectory
 
 log = logging.getLogger("receiver.http.service")

@@ -18,9 +18,8 @@ generator with an asynchronous one. Semantics (pinned):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from time import perf_counter
-from typing import Any
 
 from receiver.check.model import DEFAULT_DENY_MESSAGE, CheckedRule, Target
 from receiver.compile.compiler import lookup_path
@@ -31,21 +30,11 @@ from receiver.dsl.values import Timestamp, Value, show, to_json
 from receiver.errors import EvaluationError
 from receiver.runtime.changes import apply
 from receiver.runtime.decision import Decision, RuleFailure, ShadowResult, TraceStep
+from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup
 from receiver.runtime.payload import Event
-
-
-class _LookupFailed:
-    """Sent into an evaluation when the user directory could not answer."""
-
-    def __repr__(self) -> str:
-        return "LOOKUP_FAILED"
-
-
-LOOKUP_FAILED: Any = _LookupFailed()
 
 ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
 
-UserLookup = Callable[[str], Mapping[str, Any] | None]
 Evaluation = Generator[str, Value, Decision]
 
 
