@@ -34,7 +34,7 @@ from receiver.http.reload import LivePolicies
 from receiver.http.tokens import verify_bridge
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.throttle import LogThrottle, held_note
-from receiver.runtime.counters import Prepared, counter_values, may_strike, plan_for
+from receiver.runtime.counters import Prepared, counter_values, may_strike
 from receiver.runtime.decision import Decision
 from receiver.runtime.evaluator import evaluate, evaluation
 from receiver.runtime.inputs import MISS
@@ -212,7 +212,7 @@ class Service:
         counters = self.counters
         counted: Prepared | None = None
         if counters is not None:
-            plan = plan_for(policies, event.name, tree)
+            plan = policies.plan(event.name)
             if plan or counters.down:
                 counted = await counters.before(plan, event, now, deadline)
         cache = self.user_cache
