@@ -56,12 +56,12 @@ from receiver.http.limits import (
 from receiver.http.server import StartupError, serve
 from receiver.http.settings import BRAINCLOUD_TOKEN_ENV, METRICS_TOKEN_ENV, SECRET_ENV
 from receiver.http.settings import build as build_settings
-from receiver.runtime.counters import count_sync, counter_values, plan_for, strike_sync
+from receiver.runtime.decide import decide
 from receiver.runtime.decision import dumps
-from receiver.runtime.evaluator import evaluate
 from receiver.runtime.explain import render_explanation
 from receiver.runtime.payload import parse_event
 from receiver.runtime.policyset import PolicySet, check_paths, load_policies
+from receiver.runtime.trace import Tracer
 from receiver.testing import command as test_command
 from receiver.text.diagnostics import render_json, render_text, summary_line
 from receiver.users.static import StaticDirectory
@@ -511,7 +511,6 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     policyset = _load(args.policies, err)
     if policyset is None:
         return EXIT_FAILED
-    tree = policyset.traced_tree(event.name) if args.explain else policyset.tree(event.name)
     backend = MemoryBackend()
     try:
         if args.counters_seed is not None:
@@ -520,14 +519,17 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ReceiverError as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
-    counted = count_sync(backend, plan_for(policyset, event.name), event, now)
-    decision = evaluate(
-        tree, event, now, users.get if users else None, explain=args.explain,
-        **counter_values(counted),
+    tracer = Tracer(policyset.traced_tree(event.name)) if args.explain else None
+    decided = decide(
+        policyset, event, now, users=users.get if users else None, counters=backend,
+        tracer=tracer,
     )  # fmt: skip
-    strike_sync(backend, counted, decision)
+    decision = decided.decision
     if args.explain:
-        err.write(render_explanation(tree, decision, counted.explain()) + "\n")
+        explanation = render_explanation(
+            policyset.tree(event.name), decision, decided.counter_lines()
+        )
+        err.write(explanation + "\n")
     response = (
         braincloud.answer(hook.hook_type, decision) if hook is not None else decision.response()
     )
