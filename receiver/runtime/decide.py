@@ -22,7 +22,9 @@ what needs I/O and is resumed with the answer, ending with the decision.
    :class:`CounterCall` (the adds; the answer is not used).
 
 Two drivers fulfil the requests: :func:`decide` synchronously (a plain user lookup and
-a :class:`~receiver.runtime.counters.SyncBackend` such as the memory backend), and
+a :class:`~receiver.runtime.counters.SyncBackend` such as the memory backend, through
+:func:`~receiver.runtime.evaluator.drive`, the one synchronous loop, which
+:func:`~receiver.runtime.evaluator.evaluate` uses too), and
 :func:`decide_async` for the service (a user cache that answers from memory without
 awaiting when it can, and a counter front that awaits Redis within the deadline and
 falls back). A driver adds no logic of its own: what is asked, when, and what the
@@ -49,8 +51,8 @@ from receiver.runtime.counters import (
     strike_ops,
 )
 from receiver.runtime.decision import Decision
-from receiver.runtime.evaluator import evaluation
-from receiver.runtime.inputs import LOOKUP_FAILED, MISS, AsyncUserSource, UserLookup
+from receiver.runtime.evaluator import drive, evaluation
+from receiver.runtime.inputs import MISS, AsyncUserSource, UserLookup, look_up
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet
 from receiver.runtime.trace import Tracer
@@ -155,21 +157,13 @@ def decide(
         tree, plan if counters is not None else EMPTY_PLAN, event, now,
         decision_id=decision_id, deadline=deadline, tracer=tracer,
     )  # fmt: skip
-    try:
-        request = next(run)
-        while True:
-            if type(request) is str:
-                record = users(request) if users is not None else None
-                if record is not None and record is not LOOKUP_FAILED:
-                    record = dict(record)
-                request = run.send(record)
-            else:
-                call: CounterCall = request  # type: ignore[assignment]  # not a user id
-                assert counters is not None  # only asked for with a backend
-                results = counters.apply(call.ops, call.now_ms) if call.ops else []
-                request = run.send((results, counters.name))
-    except StopIteration as stop:
-        return Decided(stop.value, prepared)
+
+    def backend_call(call: CounterCall) -> tuple[list[int], str]:
+        if counters is None:  # pragma: no cover - only asked for with a backend
+            raise RuntimeError("a counter call without a counter backend")
+        return (counters.apply(call.ops, call.now_ms) if call.ops else []), counters.name
+
+    return Decided(drive(run, users, backend_call), prepared)
 
 
 class AsyncCounters(Protocol):
@@ -223,9 +217,7 @@ async def decide_async(
                     if record is MISS:
                         record = await user_cache.lookup(request, deadline - perf_counter())
                 else:
-                    record = users(request) if users is not None else None
-                    if record is not None and record is not LOOKUP_FAILED:
-                        record = dict(record)
+                    record = look_up(users, request)
                 request = run.send(record)
             else:
                 call: CounterCall = request  # type: ignore[assignment]  # not a user id

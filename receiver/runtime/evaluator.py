@@ -21,8 +21,9 @@ a :class:`~receiver.runtime.trace.Tracer`, checked once per rule. Semantics (pin
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from time import perf_counter
+from typing import Any, TypeVar
 
 from receiver.check.model import DEFAULT_DENY_MESSAGE, CheckedRule, Target
 from receiver.compile.compiler import lookup_path
@@ -32,13 +33,14 @@ from receiver.dsl.values import Timestamp, Value, to_json
 from receiver.errors import EvaluationError
 from receiver.runtime.changes import apply
 from receiver.runtime.decision import Decision, RuleFailure, ShadowResult
-from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup
+from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup, look_up
 from receiver.runtime.payload import Event
 from receiver.runtime.trace import Tracer
 
 ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
 
 Evaluation = Generator[str, Value, Decision]
+Result = TypeVar("Result")
 
 
 def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
@@ -292,13 +294,27 @@ def evaluate(
         tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id,
         counters=counters, counters_unavailable=counters_unavailable,
     )  # fmt: skip
+    return drive(run, users)
+
+
+def drive(
+    run: Generator[Any, Any, Result],
+    users: UserLookup | None,
+    other: Callable[[Any], Any] | None = None,
+) -> Result:
+    """Run ``run`` to its end synchronously: the one loop that answers an evaluation's
+    requests in the caller's thread. A user id (``str``) is answered by ``users`` (a copy
+    of the record, None, or ``LOOKUP_FAILED``; no ``users``: None); any other request by
+    ``other`` (``receiver.runtime.decide``: the counter backend's calls)."""
     try:
-        user_id = next(run)
+        request = next(run)
         while True:
-            record = users(user_id) if users is not None else None
-            if record is not None and record is not LOOKUP_FAILED:
-                record = dict(record)
-            user_id = run.send(record)
+            if type(request) is str:
+                request = run.send(look_up(users, request))
+            elif other is not None:
+                request = run.send(other(request))
+            else:
+                raise TypeError(f"no answer for the request {request!r}")
     except StopIteration as stop:
-        result: Decision = stop.value
+        result: Result = stop.value
         return result

@@ -44,6 +44,15 @@ UserLookup = Callable[[str], Mapping[str, Any] | None]
 """A synchronous user source: a record, None (no such user) or :data:`LOOKUP_FAILED`."""
 
 
+def look_up(users: UserLookup | None, user_id: str) -> Any:
+    """A synchronous source's answer as an evaluation takes it: a record of its own (a
+    copy: rules may not change the source's), None, or :data:`LOOKUP_FAILED`."""
+    record = users(user_id) if users is not None else None
+    if record is not None and record is not LOOKUP_FAILED:
+        return dict(record)
+    return record
+
+
 class AsyncUserSource(Protocol):
     """A user source that may have to await a remote directory (``receiver.users.cache``)."""
 
