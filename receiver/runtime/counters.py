@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from receiver.compile.compiler import lookup_path
 from receiver.compile.counters import CounterPlan, PlannedCounter
@@ -243,26 +243,3 @@ def strike_ops(prepared: Prepared, decision: Decision) -> list[Op]:
         ops.append(Op(planned.id, planned.window_ms, key, False, None, True))
         prepared.strikes.append(f"{planned.id} [{show(key)}] (by {', '.join(sorted(hit))})")
     return ops
-
-
-# -- synchronous use: receiver eval, receiver test, tests ---------------------------------
-
-
-def count_sync(backend: SyncBackend, plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
-    prepared = prepare(plan, event, now)
-    if not plan.counters:
-        return prepared
-    return complete(prepared, backend.apply(prepared.ops, prepared.now_ms), backend.name)
-
-
-def strike_sync(backend: SyncBackend, prepared: Prepared, decision: Decision) -> None:
-    ops = strike_ops(prepared, decision)
-    if ops:
-        backend.apply(ops, prepared.now_ms)
-
-
-def counter_values(prepared: Prepared | None) -> dict[str, Any]:
-    """The keyword arguments of ``evaluate``/``evaluation`` for prepared counters."""
-    if prepared is None:
-        return {}
-    return {"counters": prepared.values, "counters_unavailable": prepared.unavailable}

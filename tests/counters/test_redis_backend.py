@@ -38,8 +38,8 @@ from receiver.dsl.values import Timestamp
 from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
 from receiver.observe.decisionlog import DecisionLog
-from receiver.runtime.counters import Op, count_sync, counter_values, plan_for, strike_sync
-from receiver.runtime.evaluator import evaluate
+from receiver.runtime.counters import Op, plan_for
+from receiver.runtime.decide import decide, decide_async
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import load_policies
 
@@ -180,11 +180,9 @@ def test_whole_decisions_agree_between_backends(
     memory = MemoryBackend()
     expected = []
     for when, event in events:
-        now = Timestamp(when)
-        counted = count_sync(memory, plan_for(policyset, event.name), event, now)
-        decision = evaluate(policyset.tree(event.name), event, now, **counter_values(counted))
-        strike_sync(memory, counted, decision)
-        expected.append((decision.response(), dict(counted.values)))
+        decided = decide(policyset, event, Timestamp(when), counters=memory)
+        assert decided.counters is not None
+        expected.append((decided.decision.response(), dict(decided.counters.values)))
 
     async def go() -> list[Any]:
         backend = RedisBackend(redis_url, prefix=prefix)
@@ -192,13 +190,12 @@ def test_whole_decisions_agree_between_backends(
         out = []
         try:
             for when, event in events:
-                now = Timestamp(when)
-                counted = await service.before(plan_for(policyset, event.name), event, now, None)
-                assert counted.source == "redis"
-                tree = policyset.tree(event.name)
-                decision = evaluate(tree, event, now, **counter_values(counted))
-                await service.after(counted, decision, None)
-                out.append((decision.response(), dict(counted.values)))
+                decided = await decide_async(
+                    policyset, event, Timestamp(when), counters=service,
+                    deadline=time.perf_counter() + 10,
+                )  # fmt: skip
+                assert decided.counters is not None and decided.counters.source == "redis"
+                out.append((decided.decision.response(), dict(decided.counters.values)))
         finally:
             await service.close()
         return out
@@ -254,12 +251,11 @@ def test_one_round_trip_per_event(redis_url: str, prefix: str, policies: Path) -
         try:
             for i in range(count):
                 now = Timestamp(1_800_000_000 + i * 100.0)  # 100 s apart: never a flood
-                counted = await service.before(plan, event, now, None)
-                decision = evaluate(
-                    policyset.tree(event.name), event, now, **counter_values(counted)
+                decided = await decide_async(
+                    policyset, event, now, counters=service, deadline=time.perf_counter() + 10
                 )
+                decision = decided.decision
                 assert decision.action == "allow" and not decision.modified_by
-                await service.after(counted, decision, None)
         finally:
             await service.close()
 
@@ -414,18 +410,24 @@ def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
     )
     registry = CollectorRegistry()
 
+    struck = 0  # decisions that recorded strikes (fallback memory: the flood denials)
+
     async def go() -> list[Any]:
+        nonlocal struck
         service = CounterService(settings, registry)
         out = []
         try:
             for i in range(7):
                 started = time.perf_counter()
-                counted = await service.before(
-                    plan_for(policyset, "message.shouldCreate"), rate_event(),
-                    Timestamp(1_800_000_000 + i), started + 2.0,
+                decided = await decide_async(
+                    policyset, rate_event(), Timestamp(1_800_000_000 + i), counters=service,
+                    deadline=started + 2.0,
                 )  # fmt: skip
                 assert time.perf_counter() - started < 2.0
+                counted = decided.counters
+                assert counted is not None
                 out.append((counted.source, counted.values.get("rate/messages_per_minute")))
+                struck += bool(counted.strikes)  # a decision's strikes: one more call
         finally:
             await service.close()
         return out
@@ -441,7 +443,9 @@ def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
     skipped = registry.get_sample_value(
         "receiver_counter_calls_total", {"backend": "redis", "result": "skipped"}
     )
-    assert errors == 1 and skipped == 6  # after a failure, no waiting on Redis for a while
+    # after a failure, no waiting on Redis for a while: the other reads and every strike
+    assert errors == 1 and skipped == 6 + struck
+    assert struck == (2 if fallback == "memory" else 0)
     total = sum(
         registry.get_sample_value(
             "receiver_counter_fallbacks_total", {"mode": fallback, "reason": reason}
@@ -449,7 +453,7 @@ def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
         or 0
         for reason in ("error", "down")
     )
-    assert total == 7
+    assert total == 7 + struck
 
 
 def test_redis_slow_answers_within_the_deadline(policies: Path) -> None:
@@ -462,11 +466,12 @@ def test_redis_slow_answers_within_the_deadline(policies: Path) -> None:
             service = CounterService(settings, registry)
             try:
                 started = time.perf_counter()
-                counted = await service.before(
-                    plan_for(policyset, "message.shouldCreate"), rate_event(),
-                    Timestamp(1_800_000_000), started + 0.3,
+                decided = await decide_async(
+                    policyset, rate_event(), Timestamp(1_800_000_000), counters=service,
+                    deadline=started + 0.3,
                 )  # fmt: skip
-                return time.perf_counter() - started, counted.source
+                assert decided.counters is not None
+                return time.perf_counter() - started, decided.counters.source
             finally:
                 await service.close()
 
