@@ -15,6 +15,8 @@ Two policy sets are decided on the same events, call by call:
   it in the memory backend (one ``apply`` call), passes the value to the evaluation,
   and checks for strikes afterwards: the whole path of ``receiver eval`` and the service.
 
+Both are decided by ``receiver.runtime.decide.decide`` with the same memory backend.
+
 The events come from ``--users`` users at 200 events a second of simulated time, so
 windows slide and idle keys are evicted as in production. Reported: the median and p90
 per-event time of each (over rounds, each round's median), and the difference, which
@@ -36,8 +38,8 @@ from pathlib import Path
 
 from receiver.counters.memory import MemoryBackend
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import Op, count_sync, counter_values, plan_for, strike_sync
-from receiver.runtime.evaluator import evaluate
+from receiver.runtime.counters import Op, plan_for
+from receiver.runtime.decide import decide
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
 
@@ -92,7 +94,6 @@ def main() -> int:
 
     plain, counted = load(PLAIN), load(COUNTED)
     name = "message.shouldCreate"
-    plain_tree, counted_tree = plain.tree(name), counted.tree(name)
     plan = plan_for(counted, name)
     assert plan and not plan_for(plain, name)
     rng = random.Random(args.seed)
@@ -108,13 +109,10 @@ def main() -> int:
     backend = MemoryBackend()
 
     def run_plain(event: Event, now: Timestamp) -> str:
-        return evaluate(plain_tree, event, now).action
+        return decide(plain, event, now, counters=backend).decision.action
 
     def run_counted(event: Event, now: Timestamp) -> str:
-        prepared = count_sync(backend, plan, event, now)
-        decision = evaluate(counted_tree, event, now, **counter_values(prepared))
-        strike_sync(backend, prepared, decision)
-        return decision.action
+        return decide(counted, event, now, counters=backend).decision.action
 
     perf = time.perf_counter_ns
     medians: dict[str, list[float]] = {"plain": [], "counted": []}

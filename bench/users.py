@@ -8,8 +8,8 @@ Run from the repository root::
 
 (a) **Warm cache.** Two otherwise identical policies, one deciding on ``user.role``
     and one on ``data.role`` (the payloads carry the same role in both places, so the
-    decisions are the same), decided through the service's async path
-    (``Service._evaluate``, and the whole ``Service.decide`` pipeline) with a warm
+    decisions are the same), decided through the service's async path (``decide_async``
+    with the service's inputs, and the whole ``Service.decide`` pipeline) with a warm
     :class:`~receiver.users.cache.UserCache` and the service's real Prometheus metrics.
     A warm lookup never suspends, so each coroutine is driven with one ``send(None)``
     and no event-loop overhead is timed. Cases are interleaved call by call
@@ -55,6 +55,7 @@ from receiver.http.config import ServiceConfig
 from receiver.http.metrics import Metrics
 from receiver.http.reload import LivePolicies
 from receiver.http.service import Service
+from receiver.runtime.decide import decide_async
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event, parse_event
 from receiver.users.cache import CacheSettings, UserCache
@@ -179,11 +180,18 @@ def bench_warm(args: argparse.Namespace, tmp: Path) -> bool:
     assert tree_user.needs_user and not tree_data.needs_user
 
     def evaluate(service: Service, tree: Any) -> Callable[[int], Decision]:
+        policies = service.live.current.policies
+        assert policies.tree(tree.event) is tree
+
         def case(i: int) -> Decision:
             now = Timestamp(time.time())
-            return drive(
-                service._evaluate(tree, events[i], None, "bench", perf_counter() + 2.0, now=now)
-            )
+            decided = drive(
+                decide_async(
+                    policies, events[i], now, user_cache=service.user_cache,
+                    decision_id="bench", deadline=perf_counter() + 2.0,
+                )
+            )  # fmt: skip
+            return decided.decision
 
         return case
 
@@ -219,15 +227,15 @@ def bench_warm(args: argparse.Namespace, tmp: Path) -> bool:
         return False
     rows = [
         ("json loads+dumps (reference)", results["ref"]),
-        ("_evaluate, rule reads data.role", results["data"]),
-        ("_evaluate, rule reads user.role", results["user"]),
+        ("decide_async, rule reads data.role", results["data"]),
+        ("decide_async, rule reads user.role", results["user"]),
         ("decide, rule reads data.role", results["decide-data"]),
         ("decide, rule reads user.role", results["decide-user"]),
     ]
     print(table([(label, len(r.samples), r) for label, r in rows], results["ref"]))
     extra = results["user"].median_us - results["data"].median_us
     extra_decide = results["decide-user"].median_us - results["decide-data"].median_us
-    print(verdict("(a) warm cache: extra median cost of reading user (_evaluate)", extra,
+    print(verdict("(a) warm cache: extra median cost of reading user (decide_async)", extra,
                   TARGET_EXTRA_US, "µs"))  # fmt: skip
     print(f"info  (a) the same through Service.decide: {extra_decide:+.2f} µs")
     return True

@@ -1,7 +1,7 @@
 """The shipped policies (``policies/*.yaml``) decide realistic payloads as documented.
 
-Every case goes through the production path: ``load_policies`` -> ``policyset.tree``
--> ``evaluate`` with a :class:`~receiver.users.static.StaticDirectory`, at a pinned time.
+Every case goes through the production path: ``load_policies`` -> ``decide`` with a
+:class:`~receiver.users.static.StaticDirectory` and fresh memory counters, at a pinned time.
 A case names its payload (a file of ``examples/payloads/`` or an inline payload),
 the user directory (``examples/users.yaml`` unless it says otherwise), the exact
 response JSON, the rule that ended evaluation, the rules that modified the data,
@@ -30,11 +30,12 @@ from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import seed_mapping
 from receiver.dsl.textfuncs import parse_time
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import count_sync, counter_values, plan_for
+from receiver.runtime.decide import decide
 from receiver.runtime.decision import Decision
 from receiver.runtime.evaluator import evaluate
 from receiver.runtime.payload import parse_event
 from receiver.runtime.policyset import PolicySet, load_policies
+from receiver.runtime.trace import Tracer
 from receiver.users.static import StaticDirectory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,11 +81,13 @@ class Case:
     def decide(self, explain: bool = False) -> Decision:
         event = parse_event(self.load())
         directory = example_users() if self.users is None else StaticDirectory(self.users)
-        tree = shipped().tree(event.name)
         backend = MemoryBackend()  # fresh counters per case, seeded, as `receiver test` does
         seed_mapping(backend, shipped().counters, self.counters or {}, NOW, self.name)
-        counted = count_sync(backend, plan_for(shipped(), event.name), event, NOW)
-        return evaluate(tree, event, NOW, directory.get, explain=explain, **counter_values(counted))
+        tracer = Tracer(shipped().traced_tree(event.name)) if explain else None
+        decided = decide(
+            shipped(), event, NOW, users=directory.get, counters=backend, tracer=tracer
+        )
+        return decided.decision
 
 
 def payload(event: str, data: dict[str, Any], user: str | None = "member_sam") -> dict[str, Any]:

@@ -37,12 +37,12 @@ from receiver.counters.seed import read_seed_file, seed_mapping
 from receiver.dsl import textfuncs
 from receiver.dsl.values import Timestamp
 from receiver.errors import PayloadError, ReceiverError
-from receiver.runtime.counters import count_sync, counter_values, plan_for, strike_sync
+from receiver.runtime.decide import decide
 from receiver.runtime.decision import dumps
-from receiver.runtime.evaluator import evaluate
 from receiver.runtime.explain import render_explanation
 from receiver.runtime.payload import Event, parse_event
 from receiver.runtime.policyset import PolicySet
+from receiver.runtime.trace import Tracer
 from receiver.users.static import StaticDirectory
 
 STDIN = "-"
@@ -192,15 +192,17 @@ def decide_one(
     err: TextIO,
 ) -> Any:
     """The response to one event: counters read, rules evaluated, strikes recorded."""
-    tree = policyset.traced_tree(event.name) if explain else policyset.tree(event.name)
-    counted = count_sync(backend, plan_for(policyset, event.name), event, now)
-    decision = evaluate(
-        tree, event, now, users.get if users else None, explain=explain,
-        **counter_values(counted),
+    tracer = Tracer(policyset.traced_tree(event.name)) if explain else None
+    decided = decide(
+        policyset, event, now, users=users.get if users else None, counters=backend,
+        tracer=tracer,
     )  # fmt: skip
-    strike_sync(backend, counted, decision)
+    decision = decided.decision
     if explain:
-        err.write(render_explanation(tree, decision, counted.explain()) + "\n")
+        explanation = render_explanation(
+            policyset.tree(event.name), decision, decided.counter_lines()
+        )
+        err.write(explanation + "\n")
     response = (
         braincloud.answer(hook.hook_type, decision) if hook is not None else decision.response()
     )

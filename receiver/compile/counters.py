@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 
 Fn = Callable[[Context], Value]
-PLAN_CACHE = 512
 
 
 class PlannedCounter:

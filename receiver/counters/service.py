@@ -6,6 +6,8 @@ the request's deadline. When Redis fails or is too slow, the event's counters fa
 counter reads null and ``counters_unavailable()`` is true), the failure is counted in
 metrics and logged (at most once per ``retry_after`` seconds), and for ``retry_after``
 seconds calls go straight to the fallback instead of waiting for a dead Redis again.
+What an event's calls are, and what their answers mean, is decided by
+``receiver.runtime.decide`` (``decide_async`` calls :meth:`CounterService.call`).
 """
 
 from __future__ import annotations
@@ -18,15 +20,11 @@ from time import perf_counter
 
 from prometheus_client import CollectorRegistry
 
-from receiver.compile.counters import CounterPlan
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.redis_backend import RedisBackend
 from receiver.counters.settings import CounterSettings
-from receiver.dsl.values import Timestamp
 from receiver.observe.metric_types import counter, histogram
-from receiver.runtime.counters import Op, Prepared, complete, prepare, strike_ops
-from receiver.runtime.decision import Decision
-from receiver.runtime.payload import Event
+from receiver.runtime.counters import Op
 from receiver.users.directory import expand_env
 
 log = logging.getLogger("receiver.counters")
@@ -157,27 +155,6 @@ class CounterService:
         if mode == "memory":
             return self.memory.apply(ops, now_ms), "fallback-memory"
         return None, "unknown"
-
-    async def before(
-        self, plan: CounterPlan, event: Event, now: Timestamp, deadline: float | None
-    ) -> Prepared:
-        """Keys, the one backend call, and the values the evaluation reads."""
-        prepared = prepare(plan, event, now)
-        for problem in prepared.errors:
-            log.warning("%s: %s", event.name, problem)
-        ops, now_ms = prepared.ops, prepared.now_ms
-        answer = self._at_once(ops, now_ms)
-        results, source = answer if answer is not None else await self.call(ops, now_ms, deadline)
-        complete(prepared, results, source)
-        if not prepared.ops and self.down:  # an event without counter calls: recent state
-            prepared.unavailable = True
-        return prepared
-
-    async def after(self, prepared: Prepared, decision: Decision, deadline: float | None) -> None:
-        """Count the strikes of a decision (one more call, only when there are any)."""
-        ops = strike_ops(prepared, decision)
-        if ops:
-            await self.call(ops, prepared.now_ms, deadline)
 
     async def close(self) -> None:
         if self.redis is not None:

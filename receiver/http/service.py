@@ -1,8 +1,9 @@
 """The request pipeline of the HTTP service, independent of the web framework.
 
 For one social.plus pre-hook call: body size limit -> signature on the raw bytes
-(before any parsing) -> JSON and envelope -> the current policy snapshot's tree for
-the event -> evaluation under the deadline -> response body, metrics, decision log.
+(before any parsing) -> JSON and envelope -> the decision on the current policy
+snapshot under the deadline (:func:`~receiver.runtime.decide.decide_async`: counters,
+the user cache, the rules, strikes) -> response body, metrics, decision log.
 A brainCloud API hook forwarded by the bridge script goes the same way, with the
 bridge's token (or HMAC) in place of the signature, the bridge envelope, and
 brainCloud's return contract and per-hook-type fail-safe answers.
@@ -24,7 +25,6 @@ from typing import NamedTuple
 
 from receiver.adapters import braincloud, socialplus
 from receiver.adapters.signatures import CompactFallback, verify
-from receiver.compile.tree import EventTree
 from receiver.counters.service import CounterService
 from receiver.dsl.values import Timestamp
 from receiver.errors import PayloadError
@@ -34,14 +34,11 @@ from receiver.http.reload import LivePolicies
 from receiver.http.tokens import verify_bridge
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.throttle import LogThrottle, held_note
-from receiver.runtime.counters import Prepared, counter_values, may_strike, plan_for
+from receiver.runtime.decide import decide_async
 from receiver.runtime.decision import Decision
-from receiver.runtime.evaluator import evaluate, evaluation
 from receiver.runtime.payload import Event
-from receiver.runtime.policyset import PolicySet
 from receiver.text import jsoncodec
-from receiver.users.cache import MISS, UserCache
-from receiver.users.static import StaticDirectory
+from receiver.users.cache import UserCache
 
 log = logging.getLogger("receiver.http.service")
 
@@ -100,9 +97,11 @@ class Service:
         user_cache: UserCache | None = None,
         *,
         counters: CounterService | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.counters = counters
+        self.clock = clock  # the request time (seconds since the epoch) rules and counters see
         self.live = live
         self.metrics = metrics
         self.decision_log = decision_log
@@ -172,61 +171,6 @@ class Service:
         decision = await self.decision(event, decision_id, started, PLATFORM, self._socialplus_safe)
         return Answer(200, socialplus.response_body(decision), decision_id)
 
-    def _evaluate(
-        self, tree: EventTree, event: Event, users: StaticDirectory | None, decision_id: str,
-        deadline: float, *, now: Timestamp, counted: Prepared | None,
-    ) -> Decision:  # fmt: skip
-        """Evaluate with the snapshot's static directory (or none): no await needed."""
-        return evaluate(
-            tree, event, now, users.get if users is not None else None,
-            decision_id=decision_id, deadline=deadline, **counter_values(counted),
-        )  # fmt: skip
-
-    async def _evaluate_cached(
-        self, cache: UserCache, tree: EventTree, event: Event, decision_id: str,
-        deadline: float, *, now: Timestamp, counted: Prepared | None,
-    ) -> Decision:  # fmt: skip
-        """Evaluate with users from the cache, awaiting the directory on a miss."""
-        run = evaluation(
-            tree, event, now, decision_id=decision_id, deadline=deadline,
-            **counter_values(counted),
-        )  # fmt: skip
-        try:
-            user_id = next(run)
-            while True:
-                record = cache.fresh(user_id)  # the warm path: no coroutine, no await
-                if record is MISS:
-                    record = await cache.lookup(user_id, deadline - perf_counter())
-                user_id = run.send(record)
-        except StopIteration as stop:
-            result: Decision = stop.value
-            return result
-
-    async def _counted(
-        self, policies: PolicySet, tree: EventTree, event: Event,
-        users: StaticDirectory | None, *, decision_id: str, deadline: float,
-    ) -> Decision:  # fmt: skip
-        """Evaluate with the event's counters: one backend call before, strikes after."""
-        now = Timestamp(time.time())  # one clock reading for the counters and the rules
-        counters = self.counters
-        counted: Prepared | None = None
-        if counters is not None:
-            plan = plan_for(policies, event.name, tree)
-            if plan or counters.down:
-                counted = await counters.before(plan, event, now, deadline)
-        cache = self.user_cache
-        if cache is None or not tree.needs_user:
-            decision = self._evaluate(
-                tree, event, users, decision_id, deadline, now=now, counted=counted
-            )
-        else:
-            decision = await self._evaluate_cached(
-                cache, tree, event, decision_id, deadline, now=now, counted=counted
-            )
-        if counters is not None and counted is not None and may_strike(decision):
-            await counters.after(counted, decision, deadline)
-        return decision
-
     async def braincloud(
         self, body: bytes | None, headers: Mapping[str, str], started: float
     ) -> Answer:
@@ -268,11 +212,14 @@ class Service:
         snapshot = self.live.current
         degraded_reason: str | None = None
         try:
-            tree = snapshot.policies.tree(event.name)
-            decision = await self._counted(
-                snapshot.policies, tree, event, snapshot.users, decision_id=decision_id,
+            users = snapshot.users
+            decided = await decide_async(
+                snapshot.policies, event, Timestamp(self.clock()),
+                users=users.get if users is not None else None, user_cache=self.user_cache,
+                counters=self.counters, decision_id=decision_id,
                 deadline=started + self.config.deadline,
             )  # fmt: skip
+            decision = decided.decision
             if decision.degraded:
                 degraded_reason = "deadline"
                 safe = fail_safe()

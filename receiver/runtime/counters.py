@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from cachetools import LRUCache
-
+from receiver.compile.counters import CounterPlan, PlannedCounter
 from receiver.dsl.context import Context
 from receiver.dsl.paths import lookup_path
 from receiver.dsl.values import Timestamp, Value, show, to_json, truth
@@ -40,18 +38,7 @@ from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event
 
 if TYPE_CHECKING:
-    from receiver.compile.tree import EventTree
     from receiver.runtime.policyset import PolicySet
-
-from typing import NamedTuple, Protocol
-
-from receiver.compile.counters import (
-    EMPTY_PLAN,
-    PLAN_CACHE,
-    CounterPlan,
-    PlannedCounter,
-    build_plan,
-)
 
 
 class Op(NamedTuple):
@@ -73,34 +60,10 @@ class SyncBackend(Protocol):
     def apply(self, ops: Sequence[Op], now_ms: int) -> list[int]: ...
 
 
-_PLANS: weakref.WeakKeyDictionary[PolicySet, LRUCache[str, CounterPlan]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def plan_for(policyset: PolicySet, event: str, tree: EventTree | None = None) -> CounterPlan:
-    """The (cached) plan of an event name; the empty plan when no counter is involved.
-    ``tree``: the event's tree, when the caller already has it."""
-    if not policyset.counters:
-        return EMPTY_PLAN
-    if tree is None:
-        tree = policyset.tree(event)
-    plan = tree.extra.get(_PLAN)  # the trees of named events live as long as the set
-    if plan is not None:
-        assert isinstance(plan, CounterPlan)
-        return plan
-    cache = _PLANS.get(policyset)
-    if cache is None:
-        cache = _PLANS.setdefault(policyset, LRUCache(maxsize=PLAN_CACHE))
-    plan = cache.get(event)
-    if plan is None:
-        plan = cache[event] = build_plan(policyset.counters, tree)
-        if policyset.trees.get(event) is tree:
-            tree.extra[_PLAN] = plan
-    return plan
-
-
-_PLAN = "counter-plan"  # the key of an event's plan in its tree's ``extra``
+def plan_for(policyset: PolicySet, event: str) -> CounterPlan:
+    """The plan of an event name: built with its tree when the set compiled the tree
+    (:meth:`PolicySet.plan`), never on the request path; empty without counters."""
+    return policyset.plan(event)
 
 
 MAX_KEY_CHARS = 200  # longer keys (a whole message text) are stored as their SHA-256
@@ -280,26 +243,3 @@ def strike_ops(prepared: Prepared, decision: Decision) -> list[Op]:
         ops.append(Op(planned.id, planned.window_ms, key, False, None, True))
         prepared.strikes.append(f"{planned.id} [{show(key)}] (by {', '.join(sorted(hit))})")
     return ops
-
-
-# -- synchronous use: receiver eval, receiver test, tests ---------------------------------
-
-
-def count_sync(backend: SyncBackend, plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
-    prepared = prepare(plan, event, now)
-    if not plan.counters:
-        return prepared
-    return complete(prepared, backend.apply(prepared.ops, prepared.now_ms), backend.name)
-
-
-def strike_sync(backend: SyncBackend, prepared: Prepared, decision: Decision) -> None:
-    ops = strike_ops(prepared, decision)
-    if ops:
-        backend.apply(ops, prepared.now_ms)
-
-
-def counter_values(prepared: Prepared | None) -> dict[str, Any]:
-    """The keyword arguments of ``evaluate``/``evaluation`` for prepared counters."""
-    if prepared is None:
-        return {}
-    return {"counters": prepared.values, "counters_unavailable": prepared.unavailable}

@@ -1,11 +1,14 @@
-"""Evaluating an event against its decision tree.
+"""Evaluating an event against its decision tree: the one evaluation loop.
 
-Stage 4 of the pipeline: synchronous and free of I/O. The one input that may need
-I/O, the actor's user record, is requested lazily: :func:`evaluation` is a
-generator that yields the user id when it reaches the first rule that reads
-``user``, and is resumed with the record (or None). :func:`evaluate` drives it
-with a synchronous directory (the CLI, tests); the HTTP service drives the same
-generator with an asynchronous one. Semantics (pinned):
+Stage 4 of the pipeline: synchronous and free of I/O. Consumes an event's
+:class:`~receiver.compile.tree.EventTree` and the event; produces its
+:class:`~receiver.runtime.decision.Decision`. The one input that may need I/O, the
+actor's user record, is requested lazily: :func:`evaluation` is a generator that
+yields the user id when it reaches the first rule that reads ``user``, and is
+resumed with the record (or None, or ``LOOKUP_FAILED``). ``receiver.runtime.decide``
+drives it for the service, ``receiver eval`` and the test runner; :func:`evaluate`
+drives it with a plain lookup function. Explanations come from the same loop with
+a :class:`~receiver.runtime.trace.Tracer`, checked once per rule. Semantics (pinned):
 
 1. rules run in order; a matching ``deny`` ends with deny (pending changes dropped),
    a matching ``allow`` ends with allow, a matching ``modify`` applies its changes
@@ -18,35 +21,26 @@ generator with an asynchronous one. Semantics (pinned):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 from receiver.check.model import DEFAULT_DENY_MESSAGE, CheckedRule, Target
 from receiver.compile.tree import CompiledRule, EventTree, Step, Switch
-from receiver.dsl import ast
 from receiver.dsl.context import MISSING, Context
 from receiver.dsl.paths import lookup_path
-from receiver.dsl.values import Timestamp, Value, show, to_json
+from receiver.dsl.values import Timestamp, Value, to_json
 from receiver.errors import EvaluationError
 from receiver.runtime.changes import apply
-from receiver.runtime.decision import Decision, RuleFailure, ShadowResult, TraceStep
+from receiver.runtime.decision import Decision, RuleFailure, ShadowResult
+from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup, look_up
 from receiver.runtime.payload import Event
-
-
-class _LookupFailed:
-    """Sent into an evaluation when the user directory could not answer."""
-
-    def __repr__(self) -> str:
-        return "LOOKUP_FAILED"
-
-
-LOOKUP_FAILED: Any = _LookupFailed()
+from receiver.runtime.trace import Tracer
 
 ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
 
-UserLookup = Callable[[str], Mapping[str, Any] | None]
 Evaluation = Generator[str, Value, Decision]
+Result = TypeVar("Result")
 
 
 def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
@@ -62,29 +56,13 @@ def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
     )
 
 
-def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
-    if not ctx.trace:
-        return ()
-    seen: set[tuple[int, int, int, str]] = set()
-    out: list[tuple[str, Value]] = []
-    for node, value in ctx.trace:
-        assert isinstance(node, ast.Node)
-        span = node.span
-        text = " ".join(span.text.split())
-        ident = (id(span.source), span.line, span.column, text)
-        if ident in seen:
-            continue
-        seen.add(ident)
-        out.append((text, value))
-    return tuple(out)
-
-
 def evaluation(
     tree: EventTree,
     event: Event,
     now: Timestamp,
     *,
     explain: bool = False,
+    tracer: Tracer | None = None,
     deadline: float | None = None,
     decision_id: str = "",
     counters: Mapping[str, Value] | None = None,
@@ -94,18 +72,23 @@ def evaluation(
 
     ``deadline`` is a ``time.perf_counter()`` value checked before each rule: past it,
     evaluation stops and the decision comes back marked ``degraded`` (the caller then
-    answers its fail-safe action).
+    answers its fail-safe action). ``tracer`` (or ``explain``: a tracer showing the
+    values of ``tree``'s own closures) records every rule for explanations; the
+    decision is made by the same loop and the same closures either way.
     """
     ctx = Context(event.name, event.data, event.actor, now, tree.memo_size, decision_id=decision_id)
-    if counters is not None:  # values computed before evaluation (receiver/compile/counters.py)
+    if counters is not None:  # values computed before evaluation (receiver/runtime/counters.py)
         ctx.counters = counters
     ctx.counters_unavailable = counters_unavailable
     decision = Decision("allow")
-    if explain:
-        return (yield from _traced(tree, ctx, decision, deadline))
-    # The untraced loop, the hot path: the steps are walked with an explicit stack of
-    # the enclosing levels (no generator per level), and everything a rule does besides
-    # failing its test happens in helpers.
+    if explain and tracer is None:
+        tracer = Tracer(tree)
+    if tracer is not None:
+        decision.trace = tracer.start(tree)
+    # The one loop. The steps are walked with an explicit stack of the enclosing levels
+    # (no generator per level); everything a rule does besides failing its test happens
+    # in helpers, and tracing is one check per rule, so the untraced path stays the hot
+    # path it has to be.
     outer: list[tuple[tuple[Step, ...], int]] = []
     steps = tree.steps
     position = 0
@@ -130,6 +113,10 @@ def evaluation(
             yield from _load_user(ctx)
             if deadline is not None and perf_counter() > deadline:
                 return _degraded(decision)
+        if tracer is not None:
+            if _traced_rule(compiled, ctx, decision, tree, tracer):
+                return decision
+            continue
         test = compiled.test
         if test is not None:
             try:
@@ -141,7 +128,35 @@ def evaluation(
                 continue
         if _matched(compiled, ctx, decision, tree):
             return decision
+    if tracer is not None:
+        tracer.finish(ctx)
     return _finish(decision, ctx)
+
+
+def _traced_rule(
+    compiled: CompiledRule, ctx: Context, decision: Decision, tree: EventTree, tracer: Tracer
+) -> bool:
+    """One rule of a traced evaluation, decided exactly as the untraced loop decides it
+    (the same test closure, :func:`_failed` and :func:`_matched`), and recorded; whether
+    evaluation ends."""
+    tracer.enter(compiled, ctx)
+    test = compiled.test
+    if test is not None:
+        try:
+            if not test(ctx):
+                tracer.record(compiled, "no match")
+                return False
+        except Exception as err:
+            deny = _failed(compiled, err, decision)
+            failure = decision.errors[-1]
+            outcome = "denied (on_error: deny)" if deny else "rule skipped"
+            tracer.record(compiled, "error", f"{failure.location}: {failure.message}; {outcome}")
+            if deny:
+                _denied_by_error(decision, compiled.rule)
+            return deny
+    tracer.record(compiled, "matched")
+    tracer.effects(compiled)
+    return _matched(compiled, ctx, decision, tree, tracer)
 
 
 def _load_user(ctx: Context) -> Generator[str, Value, None]:
@@ -173,7 +188,13 @@ def _failed(compiled: CompiledRule, err: Exception, decision: Decision) -> bool:
     return rule.mode == "enforce" and rule.policy.on_error == "deny"
 
 
-def _matched(compiled: CompiledRule, ctx: Context, decision: Decision, tree: EventTree) -> bool:
+def _matched(
+    compiled: CompiledRule,
+    ctx: Context,
+    decision: Decision,
+    tree: EventTree,
+    tracer: Tracer | None = None,
+) -> bool:
     """Apply a rule whose test held; whether evaluation ends (``decision`` is final)."""
     rule = compiled.rule
     if rule.mode == "shadow":
@@ -187,14 +208,19 @@ def _matched(compiled: CompiledRule, ctx: Context, decision: Decision, tree: Eve
         _finish(decision, ctx)
         return True
     try:
-        _modify(compiled, ctx, tree)
+        values = _modify(compiled, ctx, tree)
     except Exception as err:
-        decision.errors.append(_failure(compiled, err))
+        failure = _failure(compiled, err)
+        decision.errors.append(failure)
+        if tracer is not None:
+            tracer.amend(compiled, "error", f"{failure.location}: {failure.message}")
         if rule.policy.on_error == "deny":
             _denied_by_error(decision, rule)
             return True
         return False
     decision.modified_by.append(rule.qualified_id)
+    if tracer is not None:
+        tracer.changed(compiled, values)
     return False
 
 
@@ -217,82 +243,6 @@ def _modify(compiled: CompiledRule, ctx: Context, tree: EventTree) -> list[tuple
     return values
 
 
-def _traced(
-    tree: EventTree, ctx: Context, decision: Decision, deadline: float | None
-) -> Evaluation:
-    """The evaluation with every rule's steps recorded (``--explain``): every rule in
-    order with its full test; the rules a switch would skip are recorded as skipped."""
-    trace: list[TraceStep] = []
-    decision.trace = trace
-    for compiled in _walk_traced(tree, ctx, trace):
-        rule = compiled.rule
-        if deadline is not None and perf_counter() > deadline:
-            return _degraded(decision)
-        if compiled.needs_user and not ctx.user_loaded:
-            yield from _load_user(ctx)
-            if deadline is not None and perf_counter() > deadline:
-                return _degraded(decision)
-        ctx.trace = []
-        try:
-            matched = compiled.test is None or compiled.test(ctx)
-        except Exception as err:
-            deny = _failed(compiled, err, decision)
-            failure = decision.errors[-1]
-            trace.append(
-                _step(
-                    compiled,
-                    "error",
-                    _trace_values(ctx),
-                    f"{failure.location}: {failure.message}; "
-                    + ("denied (on_error: deny)" if deny else "rule skipped"),
-                )
-            )
-            if deny:
-                return _denied_by_error(decision, rule)
-            continue
-        trace.append(_step(compiled, "matched" if matched else "no match", _trace_values(ctx)))
-        if not matched:
-            continue
-        if rule.mode == "shadow":
-            decision.shadow.append(_shadow(compiled, ctx, decision))
-            continue
-        if rule.action == "deny":
-            _deny(compiled, ctx, decision)
-            return decision
-        if rule.action == "allow":
-            decision.rule = rule.qualified_id
-            return _finish(decision, ctx)
-        try:
-            values = _modify(compiled, ctx, tree)
-        except Exception as err:
-            failure = _failure(compiled, err)
-            decision.errors.append(failure)
-            trace[-1] = _step(
-                compiled, "error", trace[-1].values, f"{failure.location}: {failure.message}"
-            )
-            if rule.policy.on_error == "deny":
-                return _denied_by_error(decision, rule)
-            continue
-        decision.modified_by.append(rule.qualified_id)
-        changes = ", ".join(f"{t} = {_show(v)}" for t, v in values)
-        changes += "".join(f", unset {t}" for t in compiled.unsets)
-        trace[-1] = _step(compiled, "matched", trace[-1].values, f"changed {changes}")
-    return _finish(decision, ctx)
-
-
-def _walk_traced(tree: EventTree, ctx: Context, trace: list[TraceStep]) -> Iterator[CompiledRule]:
-    """Every rule in order, with full tests; the rules a switch would not run for the
-    current value of its field are recorded as skipped (the same choice: within a
-    switch nothing changes the field before the switch's last rule)."""
-    for compiled, gate in tree.gate_of():
-        if gate is not None:
-            value = lookup_path(ctx.data if gate.root == "data" else ctx.actor, gate.keys)
-            if not gate.admits(value):
-                trace.append(_step(compiled, "skipped", note=f"{gate.field} is {_show(value)}"))
-                continue
-        yield compiled
-
-
 def _denied_by_error(decision: Decision, rule: CheckedRule) -> Decision:
     """The decision of a rule that failed under ``on_error: deny``."""
     decision.action = "deny"
@@ -300,18 +250,6 @@ def _denied_by_error(decision: Decision, rule: CheckedRule) -> Decision:
     decision.rule = rule.qualified_id
     decision.by_error = True
     return decision
-
-
-def _step(
-    compiled: CompiledRule, outcome: str, values: tuple[tuple[str, Value], ...] = (), note: str = ""
-) -> TraceStep:
-    rule = compiled.rule
-    return TraceStep(rule.qualified_id, rule.action, rule.mode, outcome, values, note)
-
-
-def _show(value: Value) -> str:
-    text = show(value)
-    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _message(compiled: CompiledRule, ctx: Context, decision: Decision) -> str:
@@ -356,13 +294,27 @@ def evaluate(
         tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id,
         counters=counters, counters_unavailable=counters_unavailable,
     )  # fmt: skip
+    return drive(run, users)
+
+
+def drive(
+    run: Generator[Any, Any, Result],
+    users: UserLookup | None,
+    other: Callable[[Any], Any] | None = None,
+) -> Result:
+    """Run ``run`` to its end synchronously: the one loop that answers an evaluation's
+    requests in the caller's thread. A user id (``str``) is answered by ``users`` (a copy
+    of the record, None, or ``LOOKUP_FAILED``; no ``users``: None); any other request by
+    ``other`` (``receiver.runtime.decide``: the counter backend's calls)."""
     try:
-        user_id = next(run)
+        request = next(run)
         while True:
-            record = users(user_id) if users is not None else None
-            if record is not None and record is not LOOKUP_FAILED:
-                record = dict(record)
-            user_id = run.send(record)
+            if type(request) is str:
+                request = run.send(look_up(users, request))
+            elif other is not None:
+                request = run.send(other(request))
+            else:
+                raise TypeError(f"no answer for the request {request!r}")
     except StopIteration as stop:
-        result: Decision = stop.value
+        result: Result = stop.value
         return result

@@ -7,6 +7,11 @@ rules, the trees of the known events (compiled eagerly, unless the caller decide
 only one or two events and asks for ``eager=False``), a bounded cache of trees
 for other event names (compiled on first sight; event names come from outside,
 so the cache cannot grow without bound), and a revision hash of the files.
+
+Each tree is compiled together with its event's counter plan
+(:func:`~receiver.compile.counters.build_plan`): the plan lives next to its tree, so
+nothing is compiled on the request path of a known event, and an unknown event's
+plan is built once with its tree.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from cachetools import LRUCache
 from receiver.check.checker import check
 from receiver.check.model import CheckedCounter, CheckedRule, PolicyInfo
 from receiver.compile.compiler import TreeCompiler, compile_tree
+from receiver.compile.counters import EMPTY_PLAN, CounterPlan, build_plan
 from receiver.compile.tree import EventTree
 from receiver.dsl import events as ev
 from receiver.errors import PolicyLoadError
@@ -72,7 +78,8 @@ class PolicySet:
     revision: str
     warnings: tuple[Diagnostic, ...] = ()
     trees: dict[str, EventTree] = field(default_factory=dict)
-    _extra: LRUCache[str, EventTree] = field(
+    plans: dict[str, CounterPlan] = field(default_factory=dict)  # per tree in ``trees``
+    _extra: LRUCache[str, tuple[EventTree, CounterPlan]] = field(
         default_factory=lambda: LRUCache(maxsize=EXTRA_TREE_CACHE)
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,23 +109,43 @@ class PolicySet:
             names.update(p for p in rule.events if not ev.is_glob(p))
         compiler = policyset._compiler = TreeCompiler(rules)
         for name in sorted(names) if eager else ():
-            policyset.trees[name] = compile_tree(rules, name, compiler=compiler)
+            tree = compile_tree(rules, name, compiler=compiler)
+            policyset.trees[name] = tree
+            policyset.plans[name] = policyset._plan(tree)
         return policyset
+
+    def _plan(self, tree: EventTree) -> CounterPlan:
+        return build_plan(self.counters, tree) if self.counters else EMPTY_PLAN
+
+    def compiled(self, event: str) -> tuple[EventTree, CounterPlan]:
+        """The decision tree and the counter plan for an event name (any name: unknown
+        ones get allow-all trees); compiled once, with the set or on first sight."""
+        tree = self.trees.get(event)
+        if tree is not None:
+            return tree, self.plans[event]
+        with self._lock:
+            found = self._extra.get(event)
+        if found is None:
+            if not any(ev.matches(p, event) for r in self.rules for p in r.events):
+                tree = EventTree(event, (), ())
+                if not any(_feeds(c, event) for c in self.counters):
+                    return tree, EMPTY_PLAN
+            else:
+                tree = compile_tree(self.rules, event, compiler=self._compiler)
+            found = (tree, self._plan(tree))
+            with self._lock:
+                self._extra[event] = found
+        return found
 
     def tree(self, event: str) -> EventTree:
         """The decision tree for an event name (any name: unknown ones get allow-all trees)."""
         tree = self.trees.get(event)
-        if tree is not None:
-            return tree
-        with self._lock:
-            tree = self._extra.get(event)
-        if tree is None:
-            if not any(ev.matches(p, event) for r in self.rules for p in r.events):
-                return EventTree(event, (), ())
-            tree = compile_tree(self.rules, event, compiler=self._compiler)
-            with self._lock:
-                self._extra[event] = tree
-        return tree
+        return tree if tree is not None else self.compiled(event)[0]
+
+    def plan(self, event: str) -> CounterPlan:
+        """The counters an event feeds, reads and strikes (:class:`CounterPlan`)."""
+        plan = self.plans.get(event)
+        return plan if plan is not None else self.compiled(event)[1]
 
     def traced_tree(self, event: str) -> EventTree:
         """The same tree compiled with value recording, for explanations (cached)."""
@@ -133,6 +160,11 @@ class PolicySet:
                     self._traced.clear()
                 self._traced[event] = tree
         return tree
+
+
+def _feeds(counter: CheckedCounter, event: str) -> bool:
+    """Whether an event counter counts this event (whether or not a rule applies to it)."""
+    return counter.kind == "events" and any(ev.matches(p, event) for p in counter.events)
 
 
 def revision_of(files: Iterable[Path]) -> str:

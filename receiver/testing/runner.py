@@ -4,14 +4,15 @@ For each test file: read it (:mod:`receiver.testing.reader`), load its policy fo
 with :func:`~receiver.runtime.policyset.load_policies` (once per folder), check the names it
 uses (rule ids, event names) against the loaded policies, then run each case:
 
-1. the verdict: ``policyset.tree(event)`` and :func:`~receiver.runtime.evaluator.evaluate`
-   with a :class:`~receiver.users.static.StaticDirectory`, exactly as ``receiver eval`` and
-   the service decide;
-2. the explanation and coverage: the same evaluation on ``policyset.traced_tree(event)``
-   with ``explain=True`` (what ``receiver eval --explain`` runs), instrumented to
-   record membership tests (:mod:`receiver.testing.coverage`). Both evaluations must
-   agree; a disagreement fails the case as a bug in the engine;
-3. the expectations are compared with the verdict (:mod:`receiver.testing.expect`).
+1. the verdict: :func:`~receiver.runtime.decide.decide` with a
+   :class:`~receiver.users.static.StaticDirectory` and fresh memory counters seeded by
+   the file and the case, exactly as ``receiver eval`` and the service decide. With
+   coverage on, the decision is traced (:class:`~receiver.runtime.trace.Tracer`, what
+   ``receiver eval --explain`` runs): the same loop and closures decide, and the traced
+   tree, instrumented to record membership tests (:mod:`receiver.testing.coverage`),
+   shows the values. Without coverage, a failing case is decided again, traced, for
+   its explanation;
+2. the expectations are compared with the verdict (:mod:`receiver.testing.expect`).
 """
 
 from __future__ import annotations
@@ -22,20 +23,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from receiver.check.model import CheckedRule
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import find_counter, seed
 from receiver.dsl import events as ev
 from receiver.dsl.values import Timestamp
 from receiver.errors import PolicyLoadError
-from receiver.runtime.counters import Prepared, count_sync, counter_values, plan_for
+from receiver.runtime.decide import Decided, decide
 from receiver.runtime.decision import Decision
-from receiver.runtime.evaluator import evaluate
 from receiver.runtime.explain import render_explanation
+from receiver.runtime.inputs import UserLookup
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
+from receiver.runtime.trace import Tracer
 from receiver.testing.coverage import SetCoverage
 from receiver.testing.expect import Mismatch, compare
-from receiver.testing.instrument import Instrument
+from receiver.testing.instrument import Instrument, Record
 from receiver.testing.listprobe import ListProbe
 from receiver.testing.model import Case, RuleRef, Suite
 from receiver.testing.reader import is_test_file, read_file
@@ -238,44 +241,49 @@ class Runner:
         users = case.users if case.users is not None else suite.users
         lookup = users.get if users is not None else None
 
+        traced = self.collect_coverage
         started = time.perf_counter()
-        counted = _count(policyset, suite, case, event, now)
-        more = counter_values(counted)
-        decision = evaluate(
-            policyset.tree(event.name), event, now, lookup, decision_id=TEST_DECISION_ID, **more
+        decided, runs = self._decide(
+            policyset, suite, case, event=event, now=now, users=lookup, traced=traced
         )
         seconds = time.perf_counter() - started
+        decision = decided.decision
 
         mismatches = compare(case.expect, decision, case.data, case.hook_type)
         explained, explanation = decision, ""
-        if self.collect_coverage or mismatches:  # the traced run: coverage, explanation
-            instrument, probe = self._instrument(policyset)
-            with instrument.recording() as runs:
-                explained = evaluate(
-                    instrument.tree(event.name),
-                    event,
-                    now,
-                    lookup,
-                    explain=True,
-                    decision_id=TEST_DECISION_ID,
-                    **more,
-                )
-            explanation = render_explanation(
-                policyset.traced_tree(event.name), explained, counted.explain()
+        if mismatches and not traced:  # the explanation of a failure: the same decision, traced
+            decided, runs = self._decide(
+                policyset, suite, case, event=event, now=now, users=lookup, traced=True
             )
-            if _disagree(decision, explained):
-                mismatches.append(
-                    Mismatch(
-                        "engine",
-                        "the explained evaluation disagrees with the production one; "
-                        "this is a bug in receiver, please report it",
-                        decision.summary(),
-                        explained.summary(),
-                    )
-                )
-            if self.collect_coverage:
-                self.coverage_for(file).add(event.name, explained, probe.exercised(runs))
+            explained, traced = decided.decision, True
+        if traced:
+            explanation = render_explanation(
+                policyset.tree(event.name), explained, decided.counter_lines()
+            )
+        if self.collect_coverage:
+            _, probe = self._instrument(policyset)
+            self.coverage_for(file).add(event.name, explained, probe.exercised(runs))
         return CaseResult(file, case, mismatches, decision, explained, explanation, seconds)
+
+    def _decide(
+        self, policyset: PolicySet, suite: Suite, case: Case, *, event: Event, now: Timestamp,
+        users: UserLookup | None, traced: bool,
+    ) -> tuple[Decided, list[tuple[CheckedRule, list[Record]]]]:  # fmt: skip
+        """The case's decision on fresh seeded counters (traced: with the rules' records)."""
+        counters = _seeded(policyset, suite, case, now)
+        if not traced:
+            decided = decide(
+                policyset, event, now, users=users, counters=counters,
+                decision_id=TEST_DECISION_ID,
+            )  # fmt: skip
+            return decided, []
+        instrument, _ = self._instrument(policyset)
+        with instrument.recording() as runs:
+            decided = decide(
+                policyset, event, now, users=users, counters=counters,
+                decision_id=TEST_DECISION_ID, tracer=Tracer(instrument.tree(event.name)),
+            )  # fmt: skip
+        return decided, runs
 
     def run(self, paths: Sequence[Path], patterns: Sequence[str] = ()) -> RunResult:
         files, problems = discover(paths)
@@ -294,27 +302,15 @@ class Runner:
         return RunResult(results, problems, self.coverage)
 
 
-def _count(
-    policyset: PolicySet, suite: Suite, case: Case, event: Event, now: Timestamp
-) -> Prepared:
-    """Fresh memory counters for the case, seeded (the file's, then the case's), and this
-    event counted: the same code as ``receiver eval`` and the service's memory backend."""
+def _seeded(policyset: PolicySet, suite: Suite, case: Case, now: Timestamp) -> MemoryBackend:
+    """Fresh memory counters for a case, seeded (the file's, then the case's): the same
+    backend as ``receiver eval`` and the service's memory counters."""
     backend = MemoryBackend()
     by_id = {c.id: c for c in policyset.counters}
     for seed_ in [*suite.counters, *case.counters]:
         if seed_.counter in by_id:
             seed(backend, by_id[seed_.counter], seed_.key, seed_.value, now)
-    return count_sync(backend, plan_for(policyset, event.name), event, now)
-
-
-def _disagree(fast: Decision, explained: Decision) -> bool:
-    return (
-        fast.response() != explained.response()
-        or fast.rule != explained.rule
-        or fast.modified_by != explained.modified_by
-        or fast.shadow != explained.shadow
-        or [e.rule for e in fast.errors] != [e.rule for e in explained.errors]
-    )
+    return backend
 
 
 # -- names the policies must confirm ----------------------------------------------------

@@ -22,13 +22,10 @@ from typing import Any, Protocol
 
 from cachetools import TLRUCache
 
-from receiver.runtime.evaluator import LOOKUP_FAILED
+from receiver.runtime.inputs import LOOKUP_FAILED, MISS
 from receiver.users.directory import DirectoryError
 
 log = logging.getLogger("receiver.users.cache")
-
-
-MISS: Any = object()  # what UserCache.fresh answers when the user must be fetched
 
 
 class Directory(Protocol):

@@ -625,7 +625,7 @@ def test_an_internal_error_answers_the_fail_safe_of_the_hook_type(
     expected: Any,
 ) -> None:
     harness = make(braincloud_pre_fail_safe=pre_fail_safe)
-    monkeypatch.setattr("receiver.http.service.evaluate", explode)
+    monkeypatch.setattr("receiver.runtime.policyset.PolicySet.compiled", explode)
     assert answer_of(harness.post(envelope(hook_type, "MODIFY"))) == expected
     [logged] = harness.decisions()
     assert logged["degraded_reason"] == "error"

@@ -28,7 +28,7 @@ from receiver.dsl.values import Timestamp
 from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
 from receiver.observe.decisionlog import DecisionLog
-from receiver.runtime.counters import plan_for
+from receiver.runtime.decide import decide_async
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import load_policies
 
@@ -51,10 +51,12 @@ def test_the_memory_backend_answers_without_awaiting_and_counts_its_calls(
     async def go() -> list[Any]:
         out = []
         for i in range(3):
-            counted = await service.before(
-                plan_for(policyset, "message.shouldCreate"), rate_event(),
-                Timestamp(1_800_000_000 + i), None,
+            decided = await decide_async(
+                policyset, rate_event(), Timestamp(1_800_000_000 + i), counters=service,
+                deadline=time.perf_counter() + 10,
             )  # fmt: skip
+            counted = decided.counters
+            assert counted is not None
             out.append((counted.source, counted.values.get("rate/messages_per_minute")))
         await service.close()
         return out
@@ -71,11 +73,13 @@ def test_an_event_that_reads_no_counter_makes_no_backend_call(policies: Path) ->
     registry = CollectorRegistry()
     service = CounterService(CounterSettings(), registry)
     join = Event("channel.shouldJoin", {"channelId": "c"}, {"userId": "u1"})
-    counted = run(
-        service.before(plan_for(policyset, join.name), join, Timestamp(1_800_000_000), None)
+    deadline = time.perf_counter() + 10
+    decided = run(
+        decide_async(policyset, join, Timestamp(1_800_000_000), counters=service, deadline=deadline)
     )
-    assert counted.ops == []
-    assert not counted.unavailable
+    assert decided.counters is None or (
+        decided.counters.ops == [] and not decided.counters.unavailable
+    )
     calls = registry.get_sample_value(
         "receiver_counter_calls_total", {"backend": "memory", "result": "ok"}
     )
@@ -136,18 +140,24 @@ def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
     )
     registry = CollectorRegistry()
 
+    struck = 0  # decisions that recorded strikes (fallback memory: the flood denials)
+
     async def go() -> list[Any]:
+        nonlocal struck
         service = CounterService(settings, registry)
         out = []
         try:
             for i in range(7):
                 started = time.perf_counter()
-                counted = await service.before(
-                    plan_for(policyset, "message.shouldCreate"), rate_event(),
-                    Timestamp(1_800_000_000 + i), started + 2.0,
+                decided = await decide_async(
+                    policyset, rate_event(), Timestamp(1_800_000_000 + i), counters=service,
+                    deadline=started + 2.0,
                 )  # fmt: skip
                 assert time.perf_counter() - started < 2.0
+                counted = decided.counters
+                assert counted is not None
                 out.append((counted.source, counted.values.get("rate/messages_per_minute")))
+                struck += bool(counted.strikes)  # a decision's strikes: one more call
         finally:
             await service.close()
         return out
@@ -163,7 +173,9 @@ def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
     skipped = registry.get_sample_value(
         "receiver_counter_calls_total", {"backend": "redis", "result": "skipped"}
     )
-    assert errors == 1 and skipped == 6  # after a failure, no waiting on Redis for a while
+    # after a failure, no waiting on Redis for a while: the other reads and every strike
+    assert errors == 1 and skipped == 6 + struck
+    assert struck == (2 if fallback == "memory" else 0)
     total = sum(
         registry.get_sample_value(
             "receiver_counter_fallbacks_total", {"mode": fallback, "reason": reason}
@@ -171,7 +183,7 @@ def test_redis_down_falls_back(policies: Path, fallback: str) -> None:
         or 0
         for reason in ("error", "down")
     )
-    assert total == 7
+    assert total == 7 + struck
 
 
 def test_redis_slow_answers_within_the_deadline(policies: Path) -> None:
@@ -184,11 +196,12 @@ def test_redis_slow_answers_within_the_deadline(policies: Path) -> None:
             service = CounterService(settings, registry)
             try:
                 started = time.perf_counter()
-                counted = await service.before(
-                    plan_for(policyset, "message.shouldCreate"), rate_event(),
-                    Timestamp(1_800_000_000), started + 0.3,
+                decided = await decide_async(
+                    policyset, rate_event(), Timestamp(1_800_000_000), counters=service,
+                    deadline=started + 0.3,
                 )  # fmt: skip
-                return time.perf_counter() - started, counted.source
+                assert decided.counters is not None
+                return time.perf_counter() - started, decided.counters.source
             finally:
                 await service.close()
 

@@ -11,17 +11,13 @@ from typing import Any
 
 import pytest
 
+from receiver.compile.counters import EMPTY_PLAN
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import find_counter, seed
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import (
-    Op,
-    count_sync,
-    counter_values,
-    key_text,
-    plan_for,
-    strike_sync,
-)
+from receiver.runtime import policyset as module
+from receiver.runtime.counters import Op, Prepared, key_text
+from receiver.runtime.decide import decide
 from receiver.runtime.decision import Decision
 from receiver.runtime.evaluator import evaluate
 from receiver.runtime.payload import Event
@@ -114,13 +110,12 @@ class Harness:
         actor = {"userId": user} if user is not None else {}
         ev = Event(event, {"text": text, "channelId": channel}, actor)
         now = Timestamp(self.now)
-        counted = count_sync(self.backend, plan_for(self.policies, event), ev, now)
-        decision = evaluate(self.policies.tree(event), ev, now, **counter_values(counted))
-        strike_sync(self.backend, counted, decision)
-        self.last = counted
-        return decision
+        decided = decide(self.policies, ev, now, counters=self.backend)
+        self.last: Prepared | None = decided.counters
+        return decided.decision
 
     def value(self, name: str) -> Any:
+        assert self.last is not None, "no counter was involved"
         return self.last.values.get(f"rate/{name}")
 
 
@@ -272,7 +267,7 @@ def test_the_current_event_counts_and_denied_attempts_still_count(rate: Harness)
     assert answers == [None] * 5 + ["rate/flood"] * 3
     assert rate.value("messages_per_minute") == 8
     assert rate.decide(event="post.shouldCreate").action == "allow"  # feeds the same counter
-    assert rate.last.values == {}  # no post rule reads it
+    assert rate.last is not None and rate.last.values == {}  # no post rule reads it
     decision = rate.decide()  # three flood denials were three strikes
     assert decision.message == "Too many strikes (3)."
     assert rate.value("messages_per_minute") == 10
@@ -372,6 +367,44 @@ def test_unknown_counters_read_null_and_can_be_tested(rate: Harness) -> None:
     jtree = rate.policies.tree(join.name)
     assert evaluate(jtree, join, Timestamp(T0), counters_unavailable=True).action == "deny"
     assert evaluate(jtree, join, Timestamp(T0)).action == "allow"
+
+
+def test_counter_plans_are_built_with_the_trees_never_per_request(
+    rate: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = rate.policies.plan("message.shouldCreate")
+    assert plan and plan is rate.policies.plans["message.shouldCreate"]
+    assert not rate.policies.plan("channel.shouldLeave")  # no counter involved
+
+    def no_compiling(*args: Any) -> Any:
+        raise AssertionError("a counter plan was compiled on the request path")
+
+    monkeypatch.setattr("receiver.runtime.policyset.build_plan", no_compiling)
+    for _ in range(7):
+        rate.decide()
+    assert rate.value("messages_per_minute") == 7
+
+
+def test_an_unknown_events_plan_is_built_once_with_its_tree(
+    rate: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    real = module.build_plan
+
+    def counting(counters: Any, tree: Any) -> Any:
+        built.append(tree.event)
+        return real(counters, tree)
+
+    monkeypatch.setattr(module, "build_plan", counting)
+    # no rule applies to post.shouldArchive, but "post.*" feeds messages_per_minute
+    for _ in range(3):
+        assert rate.decide(event="post.shouldArchive").action == "allow"
+    assert built == ["post.shouldArchive"]
+    read = Op("rate/messages_per_minute", 60_000, "u1")
+    assert rate.backend.apply([read], int(rate.now * 1000)) == [3]
+    # an event that neither a rule nor a counter knows has nothing to build or keep
+    assert rate.policies.compiled("user.didNothing")[1] is EMPTY_PLAN
+    assert built == ["post.shouldArchive"]
 
 
 def test_key_text() -> None:

@@ -33,8 +33,8 @@ from receiver.counters.redis_backend import RedisBackend
 from receiver.counters.service import CounterService
 from receiver.counters.settings import CounterSettings
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import Op, count_sync, counter_values, plan_for, strike_sync
-from receiver.runtime.evaluator import evaluate
+from receiver.runtime.counters import Op, plan_for
+from receiver.runtime.decide import decide, decide_async
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import load_policies
 
@@ -122,11 +122,9 @@ def test_whole_decisions_agree_between_backends(
     memory = MemoryBackend()
     expected = []
     for when, event in events:
-        now = Timestamp(when)
-        counted = count_sync(memory, plan_for(policyset, event.name), event, now)
-        decision = evaluate(policyset.tree(event.name), event, now, **counter_values(counted))
-        strike_sync(memory, counted, decision)
-        expected.append((decision.response(), dict(counted.values)))
+        decided = decide(policyset, event, Timestamp(when), counters=memory)
+        assert decided.counters is not None
+        expected.append((decided.decision.response(), dict(decided.counters.values)))
 
     async def go() -> list[Any]:
         backend = RedisBackend(redis_url, prefix=prefix)
@@ -134,13 +132,12 @@ def test_whole_decisions_agree_between_backends(
         out = []
         try:
             for when, event in events:
-                now = Timestamp(when)
-                counted = await service.before(plan_for(policyset, event.name), event, now, None)
-                assert counted.source == "redis"
-                tree = policyset.tree(event.name)
-                decision = evaluate(tree, event, now, **counter_values(counted))
-                await service.after(counted, decision, None)
-                out.append((decision.response(), dict(counted.values)))
+                decided = await decide_async(
+                    policyset, event, Timestamp(when), counters=service,
+                    deadline=time.perf_counter() + 10,
+                )  # fmt: skip
+                assert decided.counters is not None and decided.counters.source == "redis"
+                out.append((decided.decision.response(), dict(decided.counters.values)))
         finally:
             await service.close()
         return out
@@ -196,12 +193,11 @@ def test_one_round_trip_per_event(redis_url: str, prefix: str, policies: Path) -
         try:
             for i in range(count):
                 now = Timestamp(1_800_000_000 + i * 100.0)  # 100 s apart: never a flood
-                counted = await service.before(plan, event, now, None)
-                decision = evaluate(
-                    policyset.tree(event.name), event, now, **counter_values(counted)
+                decided = await decide_async(
+                    policyset, event, now, counters=service, deadline=time.perf_counter() + 10
                 )
+                decision = decided.decision
                 assert decision.action == "allow" and not decision.modified_by
-                await service.after(counted, decision, None)
         finally:
             await service.close()
 

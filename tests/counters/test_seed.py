@@ -16,7 +16,7 @@ from receiver.counters.seed import (
     seed_mapping,
 )
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import count_sync, plan_for
+from receiver.runtime.decide import decide
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
 
@@ -30,7 +30,8 @@ def policyset(policies: Path) -> PolicySet:
 
 
 def reads(policyset: PolicySet, backend: MemoryBackend) -> dict[str, object]:
-    counted = count_sync(backend, plan_for(policyset, MESSAGE.name), MESSAGE, NOW)
+    counted = decide(policyset, MESSAGE, NOW, counters=backend).counters
+    assert counted is not None
     return dict(counted.values)
 
 

@@ -333,8 +333,7 @@ def test_a_bad_signature_is_401_counted_and_never_evaluated(
     def must_not_run(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a request with a bad signature was evaluated")
 
-    monkeypatch.setattr("receiver.http.service.evaluate", must_not_run)
-    monkeypatch.setattr("receiver.http.service.evaluation", must_not_run)
+    monkeypatch.setattr("receiver.runtime.policyset.PolicySet.compiled", must_not_run)
     body = json.dumps(message("a forbidden word")).encode()
     response = service.client.post(HOOK, content=body, headers=headers)
     answer = assert_json_answer(response, 401)
@@ -467,7 +466,7 @@ def test_an_internal_error_answers_200_with_the_fail_safe_action(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected failure for the test")
 
-    monkeypatch.setattr("receiver.http.service.evaluate", explode)
+    monkeypatch.setattr("receiver.runtime.policyset.PolicySet.compiled", explode)
     with caplog.at_level(logging.ERROR, logger="receiver"):
         response = harness.post(message("call 555-0100"))
     assert assert_json_answer(response) == expected

@@ -194,6 +194,22 @@ def test_failures_show_readable_differences_and_the_explanation(
     assert "decision: deny by demo/no-blocked-words" in details
 
 
+def test_without_coverage_only_failing_cases_are_decided_again_traced(demo: Path) -> None:
+    failing_file(demo)
+    result = Runner(coverage=False).run([demo])
+    failed = [c for c in result.cases if not c.passed]
+    passed = [c for c in result.cases if c.passed]
+    assert len(failed) == 3 and len(passed) == 5
+    for case in failed:  # explained by a second, traced decision that agrees with the first
+        assert case.explained is not case.decision
+        assert case.explained.summary() == case.decision.summary()
+        assert case.explained.trace is not None and case.decision.trace is None
+        assert case.explanation.startswith(f"event {case.case.event}: ")
+        assert case.explanation.splitlines()[-1].startswith(f"decision: {case.decision.action}")
+    for case in passed:
+        assert case.explained is case.decision and case.explanation == ""
+
+
 def test_k_selects_cases_by_file_and_name(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     failing_file(demo)
     code, out = run(capsys, "policies", "-k", "BLOCKED")
