@@ -118,6 +118,13 @@ def _read_payload(source: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise PayloadError(f"{name}: {TOO_DEEP}") from None
+    except ValueError:  # an integer with more digits than int() converts
+        limit = sys.get_int_max_str_digits()
+        raise PayloadError(
+            f"{name}: invalid JSON: an integer has more than {limit} digits"
+        ) from None
 
 
 def _parse(payload: Any) -> tuple[HookCall | None, Event]:
@@ -173,9 +180,13 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ReceiverError as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
-    response = decide_one(
-        policyset, backend, hook, event, now=now, users=users, explain=args.explain, err=err
-    )
+    try:
+        response = decide_one(
+            policyset, backend, hook, event, now=now, users=users, explain=args.explain, err=err
+        )
+    except RecursionError:  # a stage walking the payload ran out of stack
+        err.write(f"receiver: {args.payload}: {TOO_DEEP}\n")
+        return EXIT_USAGE
     out.write(dumps(response) + "\n")
     return EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,24 @@ def test_without_jsonl_several_lines_are_one_invalid_document(
     feed(monkeypatch, f"{message('hi')}\n{message('hi')}\n")
     assert main(["eval", str(policies), "-"]) == 2
     assert "<stdin>:2:1: invalid JSON: Extra data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ('{"eventName": "message.shouldCreate", "data": {"x": ' + "[" * 200_000 + "]" * 200_000
+         + "}}", "the payload is nested too deeply"),
+        ('{"eventName": "message.shouldCreate", "data": {"x": 1' + "0" * 5000 + "}}",
+         f"invalid JSON: an integer has more than {sys.get_int_max_str_digits()} digits"),
+    ],
+    ids=["too-deep", "huge-integer"],
+)  # fmt: skip
+def test_one_payload_that_no_parser_takes_is_a_usage_error_not_a_traceback(
+    policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: str, error: str
+) -> None:
+    path = tmp_path / "payload.json"
+    path.write_text(payload, encoding="utf-8")
+    assert main(["eval", str(policies), str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"receiver: {path}: {error}\n"
