@@ -2,8 +2,9 @@
 
 A test file lists cases (an event, the actor, the data) and what each must produce
 (allow or deny, the message, the resulting data, the deciding rule, shadow results).
-The runner decides every case with the production pipeline (``load_policies``,
-``PolicySet.tree``, ``evaluate``) and reports differences, with the explanation.
+The runner decides every case with the production pipeline (``load_policies`` and
+:func:`~receiver.runtime.decide.decide`, as the service and ``receiver eval`` do) and
+reports differences, with the explanation.
 
     runner = Runner()
     result = runner.run([Path("policies")])
