@@ -16,7 +16,7 @@ from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import find_counter, seed
 from receiver.dsl.values import Timestamp
 from receiver.runtime import policyset as module
-from receiver.runtime.counters import Op, Prepared, key_text
+from receiver.runtime.counters import Op, Prepared
 from receiver.runtime.decide import decide
 from receiver.runtime.decision import Decision
 from receiver.runtime.evaluator import evaluate
@@ -405,15 +405,6 @@ def test_an_unknown_events_plan_is_built_once_with_its_tree(
     # an event that neither a rule nor a counter knows has nothing to build or keep
     assert rate.policies.compiled("user.didNothing")[1] is EMPTY_PLAN
     assert built == ["post.shouldArchive"]
-
-
-def test_key_text() -> None:
-    assert key_text("u1") == "u1"
-    assert key_text(5) == "5"
-    assert key_text({"b": 1, "a": [True]}) == '{"a":[true],"b":1}'
-    assert key_text(None) is None
-    long = key_text("x" * 5000)
-    assert long is not None and long.startswith("sha256:") and len(long) == 71
 
 
 def test_seeding_means_the_value_before_the_event(rate: Harness) -> None:

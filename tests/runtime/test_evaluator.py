@@ -594,29 +594,6 @@ def test_unset_text_removes_text_from_both_places(tmp_path: Path) -> None:
     }
 
 
-# -- explanations ------------------------------------------------------------------------
-
-
-def test_explained_evaluation_gives_same_answer_and_traces_each_rule(tmp_path: Path) -> None:
-    policyset = load(
-        tmp_path,
-        rule("tag", "modify", set={"data.t": "1"}),
-        rule("quiet", when="len(data.text) > 5"),
-        rule("block", when='data.text contains "x"', message="no"),
-        rule("never", message="never reached"),
-    )
-    fast = decide(policyset, {"text": "x"})
-    explained = decide(policyset, {"text": "x"}, explain=True)
-    assert explained.response() == fast.response() == {"action": "deny", "message": "no"}
-    assert explained.trace is not None
-    assert [(s.rule, s.outcome) for s in explained.trace] == [
-        ("p/tag", "matched"),
-        ("p/quiet", "no match"),
-        ("p/block", "matched"),
-    ]
-    assert ('data.text contains "x"', True) in explained.trace[2].values
-
-
 # -- expressions inside rules ------------------------------------------------------------------
 
 
