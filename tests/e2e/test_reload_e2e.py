@@ -47,14 +47,18 @@ def test_watch_survives_a_bomb_and_a_too_deep_file_and_applies_the_next_edit(
     for failures, (name, text, code) in enumerate(
         [("bomb.yaml", BOMB, "yaml-alias"), ("deep.yaml", TOO_DEEP, "too-deep")], start=1
     ):
-        (policies / name).write_text(text)
+        staged = tmp_path / name  # written whole, then moved in: one change for the watcher
+        staged.write_text(text)
+        staged.replace(policies / name)
         wait_for(f"the failed reload of {name}", reached(server, "failed", failures), 30)
         assert reloads(server, "failed") == failures
         assert code in server.err()
         assert answer_message(server) == "v1"  # the old set still serves
         (policies / name).unlink()
         wait_for(f"the reload without {name}", reached(server, "ok", failures + 1), 30)
-    (policies / "chat.yaml").write_text(policy("v2"))
+    staged = tmp_path / "chat.yaml"
+    staged.write_text(policy("v2"))
+    staged.replace(policies / "chat.yaml")
     wait_for("the v2 answer", lambda: answer_message(server) == "v2", 30)
     assert server.proc.poll() is None
     assert "Traceback" not in server.err()
