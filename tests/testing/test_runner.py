@@ -1,4 +1,4 @@
-"""Policy tests: the ``*.test.yaml`` format, ``receiver test``, coverage and the pytest plugin.
+"""Policy tests: the ``*.test.yaml`` format, ``receiver test`` and coverage.
 
 The runner must decide with the production path, show readable differences, exit
 0/1/2 as documented, report positions of problems in test files as ``FILE:LINE:COL``,
@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ from receiver.testing import Runner, read_text
 from receiver.testing.expect import same, subset_differences
 from receiver.testing.report import junit_xml
 from receiver.text.diagnostics import Diagnostics
-
-pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -853,53 +850,3 @@ def test_ci_command_on_the_shipped_policies() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rule coverage 100.0%, required 100% (--fail-under): ok" in result.stdout
-
-
-# -- the pytest plugin -----------------------------------------------------------------------------
-
-
-def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
-    found = [e for e in entry_points(group="pytest11") if e.name == "receiver"]
-    assert [e.value for e in found] == ["receiver.pytest_plugin"]
-
-
-def test_plugin_collects_cases_and_shows_failures(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", demo=POLICY)
-    pytester.makefile(".test.yaml", demo=PASSING)
-    failing_file(pytester.path)
-    result = pytester.runpytest("-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, failed=3)
-    result.stdout.fnmatch_lines(
-        [
-            "demo.test.yaml::plain message PASSED*",
-            "failing.test.yaml::expects the wrong verdict FAILED*",
-        ]
-    )
-    result.stdout.fnmatch_lines(
-        [
-            "*_ failing.test.yaml: expects the wrong verdict _*",
-            "failing.test.yaml:3:11: expects the wrong verdict",
-            "  expected vs actual (- expected, + actual):",
-            "    action: expected allow, got deny",
-            "      - allow",
-            "      + deny",
-            "*explain:",
-        ]
-    )
-    result.stdout.no_fnmatch_line("*Traceback*")
-    selected = pytester.runpytest("-k", "blocked", "-p", "no:cacheprovider")
-    selected.assert_outcomes(passed=1, deselected=7)
-
-
-def test_plugin_reports_broken_test_files_as_collection_errors(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", demo=POLICY)
-    pytester.makefile(".test.yaml", broken="cases:\n  - name: x\n    expext: deny\n")
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*ERROR collecting broken.test.yaml*",
-            "broken.test.yaml: the test file has errors",
-            "broken.test.yaml:3:5: error: unknown field 'expext' in a case; did you mean*",
-        ]
-    )
