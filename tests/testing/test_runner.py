@@ -20,7 +20,6 @@ import pytest
 from receiver.cli import main
 from receiver.testing import Runner, read_text
 from receiver.testing.expect import same, subset_differences
-from receiver.testing.report import junit_xml
 from receiver.text.diagnostics import Diagnostics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -289,22 +288,6 @@ def test_junit_xml_is_valid_and_counts(demo: Path, capsys: pytest.CaptureFixture
     error = suites["policies/broken.test.yaml"].find("testcase/error")
     assert error is not None
     assert "policies/broken.test.yaml:2:1: error: YAML syntax error" in (error.text or "")
-
-
-def test_junit_xml_survives_control_characters_and_lone_surrogates(
-    demo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    write(
-        demo,
-        "odd.test.yaml",
-        'cases:\n  - name: "odd \\x01 name"\n    event: message.shouldCreate\n'
-        '    data: {text: "scam \\uD800"}\n    expect: allow\n',
-    )
-    runner = Runner(coverage=False)
-    result = runner.run([demo / "odd.test.yaml"])
-    assert result.failed == 1
-    root = ET.fromstring(junit_xml(result))
-    assert root.get("failures") == "1"
 
 
 # -- exit codes and problems in test files --------------------------------------------------
