@@ -50,6 +50,7 @@ COMPILED = (
     "dsl/analysis.py",
     "dsl/context.py",
     "dsl/functions.py",
+    "dsl/links.py",
     "dsl/paths.py",
     "dsl/textfuncs.py",
     "dsl/times.py",

@@ -16,14 +16,14 @@ import yaml
 
 from receiver.cli import main
 from receiver.compile.closures import compile_expression
-from receiver.dsl import textfuncs
+from receiver.dsl import times
 from receiver.dsl.context import Context
 from receiver.dsl.values import Duration, Timestamp, to_json
 from receiver.runtime.policyset import check_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-NOW = Timestamp(textfuncs.parse_time("2026-11-22T12:00:00Z"))
+NOW = Timestamp(times.parse_time("2026-11-22T12:00:00Z"))
 
 
 def _blocks(language: str) -> list[tuple[int, str]]:

@@ -28,7 +28,7 @@ from receiver.cli import main as cli_main
 from receiver.compile.tree import Switch
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import seed_mapping
-from receiver.dsl.textfuncs import parse_time
+from receiver.dsl.times import parse_time
 from receiver.dsl.values import Timestamp
 from receiver.runtime.decide import decide
 from receiver.runtime.decision import Decision

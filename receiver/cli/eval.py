@@ -34,7 +34,7 @@ from receiver.cli.common import load_or_report
 from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import read_seed_file, seed_mapping
-from receiver.dsl import textfuncs
+from receiver.dsl import times
 from receiver.dsl.values import Timestamp
 from receiver.errors import PayloadError, ReceiverError
 from receiver.runtime.decide import decide
@@ -137,7 +137,7 @@ def _parse(payload: Any) -> tuple[HookCall | None, Event]:
 def _clock(now: str | None) -> Callable[[], Timestamp]:
     """``--now`` pinned, or the real time read at each call; ValueError for a bad time."""
     if now:
-        pinned = Timestamp(textfuncs.parse_time(now))
+        pinned = Timestamp(times.parse_time(now))
         return lambda: pinned
     return lambda: Timestamp(time.time())
 

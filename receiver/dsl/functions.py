@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from receiver import profanity
-from receiver.dsl import textfuncs
+from receiver.dsl import links, textfuncs
 from receiver.dsl.values import Duration, Timestamp, Value, as_time, type_name
 from receiver.errors import EvaluationError
 
@@ -170,11 +170,11 @@ def _words(value: Value) -> Value:
 
 
 def _urls(value: Value) -> Value:
-    return [] if value is None else textfuncs.urls(_text("urls", value))
+    return [] if value is None else links.urls(_text("urls", value))
 
 
 def _domain(value: Value) -> Value:
-    return None if value is None else textfuncs.domain(_text("domain", value))
+    return None if value is None else links.domain(_text("domain", value))
 
 
 def _contains_any(text: Value, phrases: Value) -> Value:

@@ -1,27 +1,19 @@
-"""Pure text helpers behind the policy language's built-in functions.
+"""Words, phrases and caps: the text built-ins of the policy language, on one notion of a word.
 
-Stage 1 (the language itself), called at run time by the built-ins
-(:mod:`receiver.dsl.functions`) and the compiled closures. Consumes strings; produces
-words, links, hosts, phrase matches and ratios. The time and duration helpers live in
-:mod:`receiver.dsl.times` (below the runtime values); they stay importable from here.
+Stage: dsl (run-time helpers of the built-ins). Consumes the strings a compiled rule
+passes to ``words``, ``contains_any`` and ``caps_ratio`` and produces plain values: a
+list of words, a bool (or the phrase that matched), a ratio. Its callers are the
+built-in table (:mod:`receiver.dsl.functions`), the compiled closures (which keep a
+request's :class:`TextForms` of a text and ask :class:`PhraseMatcher` about them) and
+policy-test coverage (:mod:`receiver.testing.listprobe`). It sits in ``dsl/``, below
+``compile/``, because compiled closures call it at run time. Nothing here does I/O or
+keeps state beyond small caches of pure results.
 
-Stage: dsl (run-time helpers of the built-ins). Consumes the strings and numbers a
-compiled rule passes to a built-in (``words``, ``urls``, ``domain``, ``contains_any``,
-``caps_ratio``, ``parse_time``/``format_time``, ``format_duration``) and produces plain
-values: lists of words or URLs, a host, a bool, a ratio, epoch seconds, text. Its
-callers are the built-in table (:mod:`receiver.dsl.functions`) and the value types
-(:mod:`receiver.dsl.values` prints times and durations with it); it sits in ``dsl/``,
-below ``compile/``, because compiled closures call it at run time. Nothing here does
-I/O or keeps state beyond small caches of pure results.
-
-In file order: the UTF-8/RE2 plumbing; words; URLs; domain; phrase matching
-(:class:`PhraseMatcher`, also used by policy-test coverage); caps; time; durations.
-The text sections (words to caps) are one thing: they share the byte-level matching
-described below and the same notion of a word, and ``contains_any`` and ``words`` must
-agree on it. The time and duration helpers (about 130 lines at the end) share nothing
-with them but the "built-in helper" role; they are the part to move into a module of
-its own (e.g. ``dsl/timefuncs.py``), together with the other duration parsers, when
-this module next changes.
+In file order: the UTF-8/RE2 plumbing; words; phrase matching (:class:`FoldedText`,
+:class:`TextForms`, :class:`PhraseMatcher`, ``contains_any``); caps. The plumbing and
+:data:`WORD_CHARS` are public because the URL finder (:mod:`receiver.dsl.links`)
+matches host labels with the same word characters, on the same bytes. Times and
+durations live in :mod:`receiver.dsl.times`.
 
 Every regular expression here runs on attacker-controlled text, so all of them use
 google-re2 (linear time, no backtracking) and are compiled once at import.  RE2 has no
@@ -41,31 +33,27 @@ returned is a substring of the input.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import re2
 
-from receiver.dsl.times import format_duration, format_time, parse_duration, parse_time
-from receiver.text.re2search import fullmatcher, matcher, searcher
-
 __all__ = [
-    "COMMON_TLDS",
+    "WORD_CHARS",
+    "FoldedText",
     "PhraseMatcher",
+    "TextForms",
     "caps_ratio",
+    "compile_re2",
     "contains_any",
-    "domain",
-    "format_duration",
-    "format_time",
-    "parse_duration",
-    "parse_time",
-    "urls",
+    "decode_span",
+    "encode_for_scan",
     "words",
 ]
 
 
-def _compile(pattern: str) -> Any:
+def compile_re2(pattern: str) -> Any:
+    """An RE2 pattern compiled quietly (no logging of bad patterns: ours are fixed)."""
     options = re2.Options()
     options.log_errors = False
     return re2.compile(pattern, options)
@@ -76,7 +64,7 @@ def _compile(pattern: str) -> Any:
 _SURROGATE_TO_REPLACEMENT: Final[dict[int, int]] = dict.fromkeys(range(0xD800, 0xE000), 0xFFFD)
 
 
-def _encode(text: str) -> tuple[bytes, bytes]:
+def encode_for_scan(text: str) -> tuple[bytes, bytes]:
     """Return ``(scan, raw)``: valid UTF-8 to match on, and bytes to slice results from."""
     try:
         data = text.encode("utf-8")
@@ -86,14 +74,15 @@ def _encode(text: str) -> tuple[bytes, bytes]:
     return data, data
 
 
-def _decode(raw: bytes, start: int, end: int) -> str:
+def decode_span(raw: bytes, start: int, end: int) -> str:
+    """``raw[start:end]`` as text; a span of :func:`encode_for_scan`'s ``scan`` bytes."""
     return raw[start:end].decode("utf-8", "surrogatepass")
 
 
 # --------------------------------------------------------------------------- words
 
-_WORD_CHARS: Final = r"\p{L}\p{N}\p{M}_"
-_WORD_RE: Final = _compile(rf"[{_WORD_CHARS}]+(?:['’][{_WORD_CHARS}]+)*")
+WORD_CHARS: Final = r"\p{L}\p{N}\p{M}_"
+_WORD_RE: Final = compile_re2(rf"[{WORD_CHARS}]+(?:['’][{WORD_CHARS}]+)*")
 
 
 # ASCII fast path (the common case), equivalent to _WORD_RE: the re2 wrapper costs a
@@ -130,10 +119,10 @@ def _ascii_words(text: str) -> tuple[str, ...]:
 def _word_tuple(text: str) -> tuple[str, ...]:
     if text.isascii():
         return _ascii_words(text)
-    scan, raw = _encode(text)
+    scan, raw = encode_for_scan(text)
     if scan is raw:
         return tuple(match.decode("utf-8") for match in _WORD_RE.findall(scan))
-    return tuple(_decode(raw, m.start(), m.end()) for m in _WORD_RE.finditer(scan))
+    return tuple(decode_span(raw, m.start(), m.end()) for m in _WORD_RE.finditer(scan))
 
 
 def words(text: str) -> list[str]:
@@ -144,223 +133,6 @@ def words(text: str) -> list[str]:
     else (punctuation, symbols, emoji, whitespace) separates words.
     """
     return list(_word_tuple(text))
-
-
-# ---------------------------------------------------------------------------- urls
-
-# fmt: off
-COMMON_TLDS: Final[frozenset[str]] = frozenset({
-    # generic
-    "com", "net", "org", "info", "biz", "xyz", "edu", "gov",
-    # popular with link shorteners and spam
-    "io", "ly", "co", "me", "app", "dev", "gg", "tv", "ai", "so", "sh", "to", "cc", "ws",
-    "la", "fm", "am", "su", "tk", "ml", "ga", "cf", "gq", "pw",
-    # country codes
-    "us", "uk", "de", "fr", "ru", "cn", "jp", "in", "br", "au", "ca", "eu", "nl", "it",
-    "es", "pl", "se", "ch", "be", "at", "dk", "no", "fi", "ie", "nz", "za", "mx", "ar",
-    "cl", "kr", "tw", "hk", "sg", "my", "id", "ph", "th", "vn", "tr", "il", "ae", "sa",
-    "ir", "pk", "ng", "ke", "eg",
-    # new generic
-    "link", "site", "online", "top", "club", "shop", "store", "live", "news", "blog",
-    "cloud", "tech", "space", "website", "page", "one", "art", "fun", "icu", "vip", "win",
-    "bid", "loan", "click",
-})
-# fmt: on
-
-# Characters that may appear in a URL found in running text: anything except
-# separators (\p{Z}), control and invisible format characters, and the delimiters
-# that usually bracket a URL in markup.
-_URL_BODY: Final = r'[^\p{Z}\p{Cc}\p{Cf}<>"]'
-_LABEL: Final = rf"[{_WORD_CHARS}-]+"
-_HOST: Final = rf"{_LABEL}(?:\.{_LABEL})+"
-
-# One alternative per kind, tried in this order at each position (RE2 is
-# leftmost-first, like Perl):
-#   1. scheme URL      http(s)://...
-#   2. e-mail address  local@host -- consumed so its domain is not reported as a URL
-#   3. host            a.b(.c...) -- accepted as www. host or bare domain in Python
-# The host alternative's label class includes every word character, so a match can
-# never start in the middle of a word: it would have started earlier.
-_URL_CANDIDATE_RE: Final = _compile(
-    rf"(?i:https?)://{_URL_BODY}+"
-    rf"|[{_WORD_CHARS}.+%'-]*@{_HOST}"
-    rf"|{_HOST}"
-)
-# Port and path after an accepted host; matched anchored at the end of the host.
-_URL_TAIL_RE: Final = _compile(rf"(?::[0-9]{{1,5}})?(?:[/?#]{_URL_BODY}*)?")
-_url_candidate: Final = searcher(_URL_CANDIDATE_RE)
-_url_tail: Final = matcher(_URL_TAIL_RE)
-
-_TRAILING_PUNCTUATION: Final = frozenset(".,;:!?)]}'\"`*>’”»…。，；：！？、")
-_OPENER_FOR: Final[dict[str, str]] = {")": "(", "]": "[", "}": "{"}
-
-
-def _strip_trailing(url: str) -> str:
-    """Drop trailing punctuation; a closing bracket stays if it balances an opener."""
-    end = len(url)
-    balance: dict[str, int] | None = None  # openers minus closers in url[:end]
-    while end:
-        char = url[end - 1]
-        if char not in _TRAILING_PUNCTUATION:
-            break
-        opener = _OPENER_FOR.get(char)
-        if opener is not None:
-            if balance is None:
-                balance = {
-                    c: url.count(o, 0, end) - url.count(c, 0, end) for c, o in _OPENER_FOR.items()
-                }
-            if balance[char] >= 0:
-                break
-            balance[char] += 1
-        end -= 1
-    return url[:end]
-
-
-def _is_accepted_host(host: str) -> bool:
-    labels = host.split(".")
-    if len(labels) >= 3 and labels[0].lower() == "www":
-        return True
-    return labels[-1].lower() in COMMON_TLDS
-
-
-# Every URL the scan can find has "://", or a host accepted by _is_accepted_host: its
-# first label is "www" (in any case: only "W" lower-cases to "w") or its last label is
-# one of COMMON_TLDS, whose first character lower-cases to an ASCII letter, so it is
-# never whitespace, a digit or a dot. A text with neither pattern, most chat messages
-# ("0.1 BTC", "wait... ok", "Thanks. See you"), has no URL: checked without RE2, whose
-# scan costs microseconds even on short texts. (Python's re is fine here: the pattern
-# starts with a literal ".", which it finds with a fast scan, and checks one character
-# after it or the three before it: nothing to backtrack into.)
-_MAYBE_HOST: Final = re.compile(r"\.(?:[^\s\d.]|(?<=[wW][wW][wW]\.))")
-
-
-def urls(text: str) -> list[str]:
-    """URLs in ``text``, in order, as written (minus trailing punctuation).
-
-    Finds ``http://``/``https://`` URLs (any case), ``www.`` hosts and bare domains
-    whose last label is in :data:`COMMON_TLDS` (``bit.ly/abc``, ``example.com``),
-    each with its port, path, query and fragment.  Hosts may be internationalised.
-    A domain directly preceded by ``@`` (an e-mail address or a handle) is not a URL.
-    """
-    if "://" not in text and _MAYBE_HOST.search(text) is None:
-        return []
-    last = _last_scan[0]  # one read: another thread may replace it
-    if last[0] is text:
-        return list(last[1])
-    found = _scan_urls(text)
-    _last_scan[0] = (text, tuple(found))
-    return found
-
-
-# The last text scanned and its URLs. A request's counters ask urls(text) before its
-# rules ask it again (rate-limits: links_per_hour and link-burst) of the very same str
-# object; the scan is the expensive part of both. Identity, not equality, decides, so
-# a stale answer is impossible (a str cannot change) and the check costs nothing.
-_last_scan: list[tuple[str, tuple[str, ...]]] = [("", ())]
-
-
-def _scan_urls(text: str) -> list[str]:
-    scan, raw = _encode(text)
-    found: list[str] = []
-    pos = 0
-    size = len(scan)
-    while pos < size:
-        match = _url_candidate(scan, pos)
-        if match is None:
-            break
-        start, end = match
-        head: bytes = scan[start : start + 8]
-        if head.find(b"://") >= 0:  # (bytes.find: ``in`` tries an int first, see jsoncodec)
-            url = _strip_trailing(_decode(raw, start, end))
-            scheme_end = url.find("://")  # -1 when trailing punctuation took it ("0.0://")
-            if scheme_end >= 0 and len(url) > scheme_end + 3:
-                found.append(url)
-        elif scan.find(b"@", start, end) < 0 and _is_accepted_host(_decode(scan, start, end)):
-            tail = _url_tail(scan, end)
-            if tail is not None:
-                end = tail[1]
-            found.append(_strip_trailing(_decode(raw, start, end)))
-        pos = end
-    return found
-
-
-# -------------------------------------------------------------------------- domain
-
-_HOST_RE: Final = _compile(rf"{_LABEL}(?:\.{_LABEL})*")
-_host_fullmatch: Final = fullmatcher(_HOST_RE)
-_MAX_HOST_CHARS: Final = 253
-_MAX_PORT_DIGITS: Final = 5
-_SCHEME_SEARCH_CHARS: Final = 40
-_AUTHORITY_TERMINATORS: Final = "/?#\\"  # browsers treat "\" like "/" in http(s) URLs
-_IPV6_CHARS: Final = frozenset("0123456789abcdef:.")
-
-
-def _is_scheme(candidate: str) -> bool:
-    return (
-        bool(candidate)
-        and candidate.isascii()
-        and candidate[0].isalpha()
-        and all(c.isalnum() or c in "+-." for c in candidate)
-    )
-
-
-def _is_port(port: str) -> bool:
-    return not port or (port.isascii() and port.isdigit() and len(port) <= _MAX_PORT_DIGITS)
-
-
-def domain(url: str) -> str | None:
-    """The lowercased host of a URL or bare domain, or ``None`` if there is none.
-
-    The scheme is optional; userinfo, port, a trailing dot and one leading ``www.``
-    are removed.  Surrounding whitespace is ignored, but any other whitespace, an
-    empty or malformed host, or a host without a dot (other than ``localhost``)
-    gives ``None``.  An IPv6 literal is returned without its brackets.
-    """
-    if not isinstance(url, str):
-        return None
-    text = url.strip()
-    if not text or len(text.split(maxsplit=1)) != 1:
-        return None
-
-    rest = text
-    marker = text.find("://", 0, _SCHEME_SEARCH_CHARS)
-    if marker != -1 and _is_scheme(text[:marker]):
-        rest = text[marker + 3 :]
-    elif text.startswith("//"):
-        rest = text[2:]
-
-    end = len(rest)
-    for terminator in _AUTHORITY_TERMINATORS:
-        found = rest.find(terminator, 0, end)
-        if found != -1:
-            end = found
-    authority = rest[:end]
-    authority = authority[authority.rfind("@") + 1 :]  # drop userinfo (last "@" wins)
-
-    if authority.startswith("["):
-        close = authority.find("]")
-        after = authority[close + 1 :]
-        if close == -1 or (after and (after[0] != ":" or not _is_port(after[1:]))):
-            return None
-        address = authority[1:close].lower()
-        if ":" not in address or not set(address) <= _IPV6_CHARS:
-            return None
-        return address
-
-    host, _, port = authority.partition(":")
-    if not _is_port(port):
-        return None
-    host = host.removesuffix(".").lower()
-    if not host or len(host) > _MAX_HOST_CHARS:
-        return None
-    if "." not in host:
-        return host if host == "localhost" else None
-    scan, _raw = _encode(host)
-    if _host_fullmatch(scan, 0) is None:
-        return None
-    if host.startswith("www.") and "." in host[4:]:
-        host = host[4:]
-    return host
 
 
 # ---------------------------------------------------------------- phrase matching

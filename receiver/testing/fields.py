@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from receiver.dsl.textfuncs import parse_time
+from receiver.dsl.times import parse_time
 from receiver.dsl.values import Timestamp
 from receiver.testing.model import RuleRef
 from receiver.text.yamlnodes import NodeReader, scalar_value

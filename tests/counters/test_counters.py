@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -414,70 +413,6 @@ def test_seeding_means_the_value_before_the_event(rate: Harness) -> None:
     assert rate.decide(advance=0).action == "deny"
     assert rate.value("messages_per_minute") == 6
     assert isinstance(find_counter(rate.policies.counters, "messages_per_minut"), str)
-
-
-# -- the memory backend -----------------------------------------------------------------
-
-
-def test_memory_evicts_idle_keys() -> None:
-    backend = MemoryBackend()
-    for i in range(1000):
-        backend.apply([Op("p/c", 1000, f"user{i}", add=True)], 0)
-    assert backend.key_count() == 1000
-    backend.apply([Op("p/c", 1000, "late", add=True)], 5000)
-    assert backend.key_count() == 1  # every idle key went, amortized by this one call
-
-
-def test_memory_bounds_keys_and_entries() -> None:
-    backend = MemoryBackend(max_keys=10, max_per_key=3)
-    for i in range(50):
-        backend.apply([Op("p/c", 60_000, f"k{i}", add=True)], i)
-    assert backend.key_count() == 10
-    assert backend.evicted == 40
-    values = [backend.apply([Op("p/c", 60_000, "k49", add=True)], 100)[0] for _ in range(5)]
-    assert values == [2, 3, 3, 3, 3]  # counts saturate at max_per_key
-    distinct = [
-        backend.apply([Op("p/d", 60_000, "t", True, f"c{i}", add=True)], 200 + i)[0]
-        for i in range(5)
-    ]
-    assert distinct == [1, 2, 3, 3, 3]
-
-
-def test_memory_reads_do_not_write() -> None:
-    backend = MemoryBackend()
-    assert backend.apply([Op("p/c", 1000, "k")], 0) == [0]
-    assert backend.key_count() == 0
-    backend.apply([Op("p/c", 1000, "k", add=True)], 0)
-    assert backend.apply([Op("p/c", 1000, "k"), Op("p/c", 1000, "k")], 500) == [1, 1]
-    assert backend.apply([Op("p/c", 1000, "k")], 1000) == [0]
-
-
-def test_memory_is_safe_under_concurrency() -> None:
-    backend = MemoryBackend(max_per_key=100_000)
-    threads = 8
-    per_thread = 2000
-    barrier = threading.Barrier(threads)
-
-    def work(n: int) -> None:
-        barrier.wait()
-        for i in range(per_thread):
-            backend.apply(
-                [
-                    Op("p/c", 3_600_000, "shared", add=True),
-                    Op("p/d", 3_600_000, "shared", True, f"{n}-{i % 50}", add=True),
-                ],
-                1000 + i,
-            )
-
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    total = backend.apply(
-        [Op("p/c", 3_600_000, "shared"), Op("p/d", 3_600_000, "shared", True)], 5000
-    )
-    assert total == [threads * per_thread, threads * 50]
 
 
 # -- tools: eval, test files ------------------------------------------------------------

@@ -29,7 +29,7 @@ from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import seed
 from receiver.counters.service import CounterService
 from receiver.counters.settings import CounterSettings
-from receiver.dsl.textfuncs import parse_time
+from receiver.dsl.times import parse_time
 from receiver.dsl.values import Timestamp
 from receiver.http.config import ServiceConfig
 from receiver.http.metrics import Metrics

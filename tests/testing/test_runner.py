@@ -1,4 +1,4 @@
-"""Policy tests: the ``*.test.yaml`` format, ``receiver test``, coverage and the pytest plugin.
+"""Policy tests: the ``*.test.yaml`` format, ``receiver test`` and coverage.
 
 The runner must decide with the production path, show readable differences, exit
 0/1/2 as documented, report positions of problems in test files as ``FILE:LINE:COL``,
@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,7 @@ import pytest
 from receiver.cli import main
 from receiver.testing import Runner, read_text
 from receiver.testing.expect import same, subset_differences
-from receiver.testing.report import junit_xml
 from receiver.text.diagnostics import Diagnostics
-
-pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -292,22 +288,6 @@ def test_junit_xml_is_valid_and_counts(demo: Path, capsys: pytest.CaptureFixture
     error = suites["policies/broken.test.yaml"].find("testcase/error")
     assert error is not None
     assert "policies/broken.test.yaml:2:1: error: YAML syntax error" in (error.text or "")
-
-
-def test_junit_xml_survives_control_characters_and_lone_surrogates(
-    demo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    write(
-        demo,
-        "odd.test.yaml",
-        'cases:\n  - name: "odd \\x01 name"\n    event: message.shouldCreate\n'
-        '    data: {text: "scam \\uD800"}\n    expect: allow\n',
-    )
-    runner = Runner(coverage=False)
-    result = runner.run([demo / "odd.test.yaml"])
-    assert result.failed == 1
-    root = ET.fromstring(junit_xml(result))
-    assert root.get("failures") == "1"
 
 
 # -- exit codes and problems in test files --------------------------------------------------
@@ -853,53 +833,3 @@ def test_ci_command_on_the_shipped_policies() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rule coverage 100.0%, required 100% (--fail-under): ok" in result.stdout
-
-
-# -- the pytest plugin -----------------------------------------------------------------------------
-
-
-def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
-    found = [e for e in entry_points(group="pytest11") if e.name == "receiver"]
-    assert [e.value for e in found] == ["receiver.pytest_plugin"]
-
-
-def test_plugin_collects_cases_and_shows_failures(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", demo=POLICY)
-    pytester.makefile(".test.yaml", demo=PASSING)
-    failing_file(pytester.path)
-    result = pytester.runpytest("-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, failed=3)
-    result.stdout.fnmatch_lines(
-        [
-            "demo.test.yaml::plain message PASSED*",
-            "failing.test.yaml::expects the wrong verdict FAILED*",
-        ]
-    )
-    result.stdout.fnmatch_lines(
-        [
-            "*_ failing.test.yaml: expects the wrong verdict _*",
-            "failing.test.yaml:3:11: expects the wrong verdict",
-            "  expected vs actual (- expected, + actual):",
-            "    action: expected allow, got deny",
-            "      - allow",
-            "      + deny",
-            "*explain:",
-        ]
-    )
-    result.stdout.no_fnmatch_line("*Traceback*")
-    selected = pytester.runpytest("-k", "blocked", "-p", "no:cacheprovider")
-    selected.assert_outcomes(passed=1, deselected=7)
-
-
-def test_plugin_reports_broken_test_files_as_collection_errors(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".yaml", demo=POLICY)
-    pytester.makefile(".test.yaml", broken="cases:\n  - name: x\n    expext: deny\n")
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*ERROR collecting broken.test.yaml*",
-            "broken.test.yaml: the test file has errors",
-            "broken.test.yaml:3:5: error: unknown field 'expext' in a case; did you mean*",
-        ]
-    )
