@@ -91,7 +91,7 @@ class _HelpAction(argparse.Action):
 
 
 class _Version(argparse.Action):
-    """``--version``: ``receiver 0.1.0 (compiled with mypyc: 24 modules)`` or ``(Python
+    """``--version``: ``receiver 0.1.0 (compiled with mypyc: 34 modules)`` or ``(Python
     source)``; the build is looked up only when asked (receiver.build), without the web stack."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
