@@ -221,7 +221,8 @@ async def decide_async(
                 request = run.send(record)
             else:
                 call: CounterCall = request  # type: ignore[assignment]  # not a user id
-                assert counters is not None  # only asked for with a counter front
+                if counters is None:  # only asked for with a counter front
+                    raise RuntimeError("a counter call without a counter front")
                 for problem in call.problems:
                     counters_log.warning("%s: %s", event.name, problem)
                 answer = await counters.call(call.ops, call.now_ms, deadline)
