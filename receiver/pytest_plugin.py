@@ -1,5 +1,8 @@
 """A pytest plugin: ``pytest policies/`` runs the cases of ``*.test.yaml`` files.
 
+The edge (pytest), over the policy test runner. Consumes the ``*.test.yaml`` files pytest
+collects; produces a pytest item per case, whose outcome is the case's verdict.
+
 Registered through the ``pytest11`` entry point (``receiver``), so installing the
 package is enough. Each test file becomes a collector and each case an item, run by
 the same :class:`~receiver.testing.runner.Runner` as ``receiver test`` (production

@@ -1,6 +1,12 @@
 """brainCloud API hooks: bridge envelope to :class:`~receiver.runtime.payload.Event`, decision to
 answer.
 
+The adapter stage, after stage 4 (run). Consumes the bridge's request bytes
+(:func:`parse_request`: a :class:`HookCall`, its hook type and its
+:class:`~receiver.runtime.payload.Event`) and a
+:class:`~receiver.runtime.decision.Decision`; produces the hook's answer (:func:`answer`,
+:func:`response_body`), or the fail-safe decision of a hook type (:func:`fail_safe`).
+
 brainCloud never calls a URL for an API hook: a Cloud Code script (the bridge,
 ``bridge/braincloud/ReceiverHook.ccjs``) forwards the hook's ``data`` object in an
 envelope and returns the receiver's answer as the hook's own return value

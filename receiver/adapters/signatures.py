@@ -1,5 +1,10 @@
 """Webhook signatures: HMAC-SHA256 over the raw body, compared in constant time.
 
+The adapter stage, before an event is read (and ``receiver send``, which signs). Consumes a
+request's raw body, its signature headers and the configured :class:`Secrets`; produces a
+:class:`Verification` (:func:`verify`), or the digests that sign a body
+(:func:`sign_base64`, :func:`sign_hex`).
+
 social.plus documents two schemes (protocols.md A.6): ``x-amity-signature`` carrying
 the Base64 digest of the raw body, and ``x-signature`` carrying the hex digest.
 Which one pre-hooks use is not documented, so both headers and both encodings are

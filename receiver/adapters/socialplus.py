@@ -1,6 +1,11 @@
 """social.plus pre-hooks: request body to :class:`~receiver.runtime.payload.Event`, decision to
 body.
 
+The adapter stage, around stage 4 (run). Consumes a pre-hook's request bytes; produces an
+:class:`~receiver.runtime.payload.Event` (:func:`parse_request`), and from a
+:class:`~receiver.runtime.decision.Decision` the response body (:func:`response_body`);
+:func:`fail_safe` produces the decision that answers when no decision could be made.
+
 Request ``{"eventName", "data", "actor"}``; response ``{"action": "allow"}``,
 ``{"action": "allow", "data": {...}}`` or ``{"action": "deny", "message": "..."}``
 (protocols.md A.2, A.4). A fail-safe answer is the platform's ``defaultAction``

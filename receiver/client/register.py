@@ -1,5 +1,10 @@
 """``receiver register``: set the social.plus pre-hook callback through its config API.
 
+The edge (a client of the platform), under ``receiver register``. Consumes the callback URL,
+the settings and the admin token; produces a :class:`PrehookRequest` (:func:`build_request`)
+and, sent by :func:`run`, the platform's answer on the output stream, or a
+:class:`RegisterError`.
+
 Builds ``PUT /api/v3/network-settings/prehook`` (``GET`` with ``--show``) against the
 regional API (protocols.md A.1), authenticated with an admin token from the
 environment. The callback URL is checked first (https, at most 900 characters).

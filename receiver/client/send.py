@@ -1,5 +1,9 @@
 """``receiver send``: sign a payload exactly as the platform does and post it.
 
+The edge (a client of a running receiver), under ``receiver send``. Consumes a payload file,
+a URL and the :class:`~receiver.adapters.signatures.Secrets` to sign with; produces the
+answer on the output stream and an exit code (0 for HTTP 200).
+
 The file's bytes are sent unchanged as the body, signed with HMAC-SHA256 in the
 ``x-amity-signature`` header (Base64), the way social.plus signs its calls; the
 answer (status, decision id, body) is printed. The way to try the service by hand.

@@ -1,5 +1,9 @@
 """Decision-tree data: what the compiler produces for one event, and how it prints.
 
+Stage 3 (compile), its output. :class:`EventTree` (of :class:`CompiledRule` and
+:class:`Switch` steps, with their :class:`Gate` objects) is what the compiler produces from
+checked rules and what stage 4 (run) consumes; :func:`render_tree` produces its text.
+
 An :class:`EventTree` is a sequence of steps. A step is either one
 :class:`CompiledRule` or a :class:`Switch`: a region of consecutive rules in which
 some are gated on an equality of one field (``data.channelId == "ch_42" and ...``).

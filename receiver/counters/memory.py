@@ -1,5 +1,10 @@
 """The in-memory counter backend: exact sliding windows, bounded memory, thread-safe.
 
+The edge of counting: a backend that stage 4 (run) calls, in one process. Consumes the
+counter operations of an event (:class:`~receiver.runtime.counters.Op`, from its counter
+plan) and the time in milliseconds; produces one count per operation
+(:meth:`MemoryBackend.apply`).
+
 Per counter (and window), an insertion-ordered map from key to the key's entries,
 ordered by last write. A plain count keeps a deque of event times (milliseconds); a
 distinct count keeps an ordered map from value to the time it was last seen. Every

@@ -1,5 +1,10 @@
 """The Redis counter backend: counts shared by every receiver process using one Redis.
 
+The edge of counting: a backend that stage 4 (run) calls through the service's counter
+front. Consumes the counter operations of an event (:class:`~receiver.runtime.counters.Op`)
+and the time in milliseconds; produces one count per operation
+(:meth:`RedisBackend.apply_async`), in one Redis call.
+
 All of an event's counter operations go to Redis in ONE call: an ``EVALSHA`` of the Lua
 script below (atomic: Redis runs a script alone). Each key is a sorted set whose
 members are the events (a unique id each) or, for distinct counts, the values, scored

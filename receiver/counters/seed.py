@@ -1,6 +1,11 @@
 """Seeding counter values: ``receiver eval --counters-seed FILE`` and ``counters:`` in
 policy test files. A seed says what a counter holds for a key *before* the event's own
 increment: ``{messages_per_minute: {u1: 5}}`` and a message from ``u1`` then reads 6.
+
+The edge of counting, for ``receiver eval`` and the policy tests. Consumes a seed mapping
+(or the YAML file of one, :func:`read_seed_file`) and the checked counters
+(:class:`~receiver.check.model.CheckedCounter`); produces the seeded entries of a
+:class:`~receiver.counters.memory.MemoryBackend`, or a :class:`SeedError`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """The service's counter front: one backend call per event, never failing a request.
 
+The edge (the service), in front of the counter backends. Consumes an event's counter
+operations (:class:`~receiver.runtime.counters.Op`), the time and the request's deadline;
+produces the counts, or None when unknown, and the name of the backend that gave them
+(:meth:`CounterService.call`).
+
 With the Redis backend, each call is bounded by ``timeout_ms`` and by what is left of
 the request's deadline. When Redis fails or is too slow, the event's counters fall back
 (``fallback: memory``: this process's own memory counters answer; ``unknown``: every

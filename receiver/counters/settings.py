@@ -1,5 +1,10 @@
 """Counter backend settings (``--counters``, ``--redis-url``, ... or ``counters:`` in the
-``--config`` file)."""
+``--config`` file).
+
+The edge (settings). Produced by ``receiver serve``'s settings
+(:mod:`receiver.http.settings`); consumed by the counter front
+(:class:`~receiver.counters.service.CounterService`), which builds its backends from them.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The AST of the condition language.
 
+Below the stages (dsl): the parser (:mod:`receiver.dsl.parser`) produces these nodes from
+expression text; the checker (stage 2) consumes and resolves them, and the compiler (stage
+3) consumes the resolved trees.
+
 Every node is a frozen dataclass with the :class:`~receiver.text.source.Span` of the
 text it came from (a position in the policy YAML file). The parser builds
 :class:`Name` nodes; the checker resolves them into :class:`Var`,

@@ -1,5 +1,9 @@
 """The per-request evaluation context that compiled closures read.
 
+Below the stages (dsl), read at stage 4 (run). Consumes the event's name, data and actor,
+the request time and the memo size; produces the :class:`Context` that the runtime fills
+(user, counters) and the closures of stage 3 (compile) read.
+
 One :class:`Context` is made per request. Compiled expressions are closures
 ``fn(ctx) -> value``; they read the event, the current data (which ``modify``
 rules replace as they apply), the actor, the user record (fetched before the

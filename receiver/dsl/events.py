@@ -1,5 +1,10 @@
 """Event names the receiver knows, and matching rules' ``events`` patterns against them.
 
+Below the stages (dsl), used by check, compile, the runtime's policy set, the adapters and
+the metrics. Consumes event names and ``events`` patterns; produces whether a pattern
+matches or covers a name (:func:`matches`, :func:`covers`), the brainCloud event names
+(:func:`braincloud_event`) and the message for an unknown one (:func:`event_problem`).
+
 The 12 documented social.plus pre-hook events (protocols.md A.3). Patterns are exact
 names or shell-style globs (``message.*``, ``*.shouldFlag``), matched case-sensitively.
 """

@@ -1,5 +1,8 @@
 """Loading ``grammar/policy.lark`` and building the LALR parsers made from it.
 
+Below the stages (dsl), under the parser (:mod:`receiver.dsl.parser`). Consumes the grammar
+file; produces the Lark LALR parser (:func:`parser`, :func:`build_parser`).
+
 In a built wheel the grammar ships as package data (``receiver/grammar/policy.lark``,
 see ``pyproject.toml``); in a source checkout or an editable install it is read
 from the project's top-level ``grammar/`` folder next to the package.

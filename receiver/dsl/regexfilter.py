@@ -1,5 +1,8 @@
 """Literal prefilters for policy regexes: strings one of which every match contains.
 
+Below the stages (dsl), used by stage 3 (compile) for ``matches``. Consumes a regex
+pattern's text; produces a :class:`Prefilter` (the literals) or None.
+
 ``text matches "(?i)\\b(discord\\.gg/|t\\.me/)..."`` is false for almost every message,
 and a substring test answers that far more cheaply than a call into RE2 (whose Python
 binding alone costs about a microsecond and a half). :func:`required_literals` reads

@@ -1,5 +1,9 @@
 """``regex_replace(text, pattern, replacement)``: RE2 substitution, fast for the usual idiom.
 
+Below the stages (dsl), built at stage 3 (compile) and called at stage 4 (run). Consumes a
+compiled RE2 pattern and its text (:class:`Replacer`), then per call a text and a
+replacement; produces the replaced text.
+
 google-re2's ``sub`` is written in Python around one RE2 call per match: a few
 microseconds per match, so stripping the punctuation out of one chat message
 (``regex_replace(text, "[^\\p{L}]+", "")``) took about 100 µs. Policies mostly use

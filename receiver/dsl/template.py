@@ -1,5 +1,10 @@
 """Deny-message templates: literal text with ``{expression}`` parts.
 
+Below the stages (dsl), used by stage 2 (check) and stage 3 (compile). Consumes a message's
+:class:`~receiver.dsl.parser.ExprSource`; produces a :class:`Template` (literal text and
+expression ASTs, :func:`parse_template`), or None with the problems in the
+:class:`~receiver.text.diagnostics.Diagnostics`.
+
 ``"Messages are limited to 2000 characters (yours has {len(data.text)})."``
 ``{{`` and ``}}`` stand for literal braces. Each ``{...}`` part is parsed as an
 expression with its own positions, so errors point inside the message.

@@ -1,5 +1,10 @@
 """Runtime values of the policy language and the operations on them.
 
+Below the stages (dsl), used by check (constant folding), compile and run. Consumes runtime
+values; produces values (:func:`equals`, :func:`order`, :func:`contains`,
+:func:`arithmetic`, ...), their text (:func:`render`, :func:`show`) and their JSON
+(:func:`to_json`), or an :class:`~receiver.errors.EvaluationError`.
+
 Values are plain JSON values (``str``, ``int``, ``float``, ``bool``, ``None``,
 ``list``, ``dict``) plus two of our own: :class:`Duration` (``7d``, ``age(x)``)
 and :class:`Timestamp` (``now()``, ``now() - 7d``). The functions here define

@@ -1,5 +1,9 @@
 """The Starlette application: routes and lifespan only.
 
+The edge (HTTP). Consumes a :class:`~receiver.http.config.ServiceConfig` (and optionally a
+decision log); produces the ASGI application (:func:`create_app`, a :class:`ReceiverApp`)
+that routes requests to :class:`~receiver.http.service.Service`.
+
     POST /hooks/socialplus   social.plus pre-hook (signed; answers allow/deny JSON)
     POST /hooks/socialplus/events  the platform's ordinary webhooks (user changes evict users)
     GET|HEAD /hooks/socialplus  200, for URL checks when the callback is registered

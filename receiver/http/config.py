@@ -1,4 +1,8 @@
-"""Service configuration: everything ``receiver serve`` needs, in one frozen object."""
+"""Service configuration: everything ``receiver serve`` needs, in one frozen object.
+
+The edge (HTTP), its settings. Produced by :func:`receiver.http.settings.build`; consumed by
+the service, the app, the reloads and ``receiver serve`` (:class:`ServiceConfig`).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The hook endpoints as plain ASGI applications, mounted as Starlette routes.
 
+The edge (HTTP). Consumes an ASGI request (scope, ``receive``) and a handler, which gets the
+body (None past the limit) and the headers; produces the handler's
+:class:`~receiver.http.service.Answer` as two ASGI messages (:class:`HookEndpoint`).
+
 A pre-hook call is the service's hot path, so its route skips Starlette's
 ``Request``/``Response`` objects: it reads the body straight from ``receive`` (refusing
 more than ``limit`` bytes, by ``Content-Length`` or while reading), takes the headers

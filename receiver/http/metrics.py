@@ -1,5 +1,9 @@
 """Prometheus metrics of the service (prometheus-client).
 
+The edge (HTTP), its sink for operators. Consumes what the service observes (requests and
+their decisions, refused connections, user lookups, the policy revision); produces the
+Prometheus text of ``/metrics`` (:meth:`Metrics.render`).
+
 Each :class:`Metrics` has its own registry, so several apps can live in one process
 (tests). With several worker processes the values go through prometheus-client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``receiver serve``) and

@@ -1,5 +1,9 @@
 """Running the service: ``receiver serve``.
 
+The edge (HTTP), its outermost part. Consumes a
+:class:`~receiver.http.config.ServiceConfig`; produces the running service until it stops,
+and its exit code (:func:`serve`), or a :class:`StartupError`.
+
 One worker runs uvicorn in this process. Several workers run a small pre-fork
 supervisor (``receiver.http.supervisor``): this process binds the socket, starts N worker
 processes that share it (each a uvicorn server on its own event loop, its app built

@@ -1,5 +1,9 @@
 """The request pipeline of the HTTP service, independent of the web framework.
 
+The edge (HTTP), around the whole pipeline. Consumes a request's raw body and headers;
+produces an :class:`Answer` (status, body, decision id), through the adapters and
+:func:`~receiver.runtime.decide.decide_async`.
+
 For one social.plus pre-hook call: body size limit -> signature on the raw bytes
 (before any parsing) -> JSON and envelope -> the decision on the current policy
 snapshot under the deadline (:func:`~receiver.runtime.decide.decide_async`: counters,

@@ -1,5 +1,9 @@
 """``receiver serve`` settings: command-line flags over an optional YAML config file.
 
+The edge (HTTP), its settings. Consumes the flags of ``receiver serve`` and the YAML file of
+``--config``; produces a :class:`~receiver.http.config.ServiceConfig` (:func:`build`), or a
+:class:`SettingsError`.
+
 Every setting can come from a flag or from the config file (``--config FILE``); a
 flag given on the command line wins. Relative paths in the file are relative to the
 file. The result is one validated :class:`~receiver.http.config.ServiceConfig`.

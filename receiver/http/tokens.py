@@ -1,5 +1,9 @@
 """Authenticating the brainCloud bridge: a shared token, or an HMAC of the body made with it.
 
+The edge (HTTP), before the brainCloud adapter. Consumes a request's raw body, its headers
+and the configured tokens; produces a :class:`~receiver.adapters.signatures.Verification`
+(:func:`verify_bridge`).
+
 brainCloud signs nothing it sends through its HTTP client, and Cloud Code documents
 no HMAC primitive (protocols.md B.6), so the bridge script authenticates with a
 shared token in the ``x-receiver-token`` header. A bridge that can compute

@@ -1,5 +1,9 @@
 """Labelled counters and histograms for the request path, cheap in one process.
 
+Sinks (observe), below the service's metrics (:mod:`receiver.http.metrics`) and the counter
+front. Consumes label values and amounts; produces the metrics that prometheus-client
+renders (:func:`counter`, :func:`histogram`).
+
 prometheus-client's ``Counter``/``Histogram`` take a lock and walk Python objects on
 every update (a histogram tests each bucket in turn): a few microseconds per request
 on the hottest path of the service. In a single process, :class:`DictCounter` and

@@ -1,5 +1,9 @@
 """Fast matching with exactly better-profanity 0.7.0's meaning of a match.
 
+Below the stages (profanity, under dsl): the matching used by the built-ins. Consumes a word
+list and text; produces better-profanity's answers (:class:`Matcher`: ``contains``,
+``censor``, ``spans``).
+
 better-profanity (``Profanity._hide_swear_words``) walks the text word by word, where
 a *word* is a maximal run of its word characters (:data:`WORD_CHARACTERS`) and
 everything else separates words. For every word it asks, comparing each string with

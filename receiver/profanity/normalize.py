@@ -1,5 +1,9 @@
 """Character-level normalization that sees through the usual filter-evasion tricks.
 
+Below the stages (profanity, under dsl): used by strict matching and ``normalize()``.
+Consumes text; produces the normalized text (:func:`normalize`) and, with
+:func:`normalize_with_origins`, the index of each output character's origin.
+
 ``normalize(text)`` maps every character on its own (so each output character comes
 from exactly one input character, and strict-mode matches can be mapped back to the
 characters the user typed):

@@ -1,5 +1,9 @@
 """Strict matching: better-profanity's matches plus the evasions it does not see.
 
+Below the stages (profanity, under dsl): the strict mode of the built-ins. Consumes a word
+list and text; produces the strict matches (:class:`StrictMatcher`: ``contains``,
+``censor``, ``spans``).
+
 A strict match is either a match of the exact engine (:class:`~.exact.Matcher`) on
 the original text, or a match found on the normalized text (:func:`.normalize`), where
 a match is a run of one or more consecutive words that together spell a listed entry:

@@ -1,5 +1,9 @@
 """better-profanity 0.7.0 as the source of truth: its word list, leetspeak map and word characters.
 
+Below the stages (profanity, under dsl), under the matchers. Consumes better-profanity's
+data; produces the prepared word list (:func:`default_words`, :func:`prepare_words`), the
+character map and the character classes the matchers build their patterns from.
+
 Nothing here re-states better-profanity's data: the word list is read from the file
 the library ships, the character map from its default ``Profanity`` instance and the
 word characters from ``better_profanity.constants.ALLOWED_CHARACTERS`` (ASCII letters,

@@ -1,5 +1,9 @@
 """Applying a ``modify`` rule's ``set`` and ``unset`` to the event data.
 
+Stage 4 (run), called by the evaluator for a matching ``modify`` rule. Consumes the event
+data and the rule's targets (:class:`~receiver.check.model.Target`, with the values computed
+for ``set``); produces the new data (:func:`apply`).
+
 Changes never mutate the incoming payload: each write copies the containers on
 its path (path copying), so the original stays intact for tests and logs and a
 modification costs O(depth), not O(size of data). ``text`` is written back to

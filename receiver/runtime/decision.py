@@ -1,5 +1,9 @@
 """Decisions: what evaluating an event produced, and the pinned response JSON.
 
+Stage 4 (run), its output. :class:`Decision` is what the evaluator produces and what the
+adapters, the decision log, the metrics, ``receiver eval`` and the policy tests consume;
+:meth:`Decision.response` produces its JSON.
+
 ``{"action": "allow"}``, ``{"action": "allow", "data": {...}}`` (the whole data
 after every modification) or ``{"action": "deny", "message": "..."}``. The
 decision also keeps what a response does not show: which rule decided, which

@@ -1,5 +1,8 @@
 """Incoming events: the social.plus pre-hook envelope, validated.
 
+Stage 4 (run), its input. Consumes a parsed JSON body; produces an :class:`Event`
+(:func:`parse_event`), or a :class:`~receiver.errors.PayloadError`.
+
 ``{"eventName": str, "data": {...}, "actor": {"_id", "userId", ...}}``. A body
 without a string ``eventName`` and an object ``data`` is a :class:`PayloadError`
 with a message saying what is wrong; ``actor`` is optional (an empty map).

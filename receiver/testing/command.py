@@ -1,5 +1,9 @@
 """``receiver test``: run policy test files from the command line.
 
+Stage: the edge (the command line) over the policy test runner. Consumes test paths and the
+options; produces the report (text or JSON, optionally JUnit XML and coverage) and the exit
+code.
+
     receiver test [PATH ...] [-k PATTERN] [--format text|json] [--junit FILE]
                   [--coverage] [--fail-under PERCENT]
 

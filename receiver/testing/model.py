@@ -1,5 +1,9 @@
 """Policy test files (``*.test.yaml``) as data: suites, cases and expectations.
 
+Stage: testing (policy tests), its data. Produced by the reader from a test file
+(:class:`Suite` of :class:`Case`, each with its :class:`Expectation`); consumed by the
+runner (:mod:`receiver.testing.runner`) and the judging (:mod:`receiver.testing.expect`).
+
 The reader (:mod:`receiver.testing.reader`) builds these from YAML, keeping the
 position of every value so that problems and failures point into the test file
 (``FILE:LINE:COL``), exactly like policy diagnostics do.

@@ -1,5 +1,9 @@
 """Running policy test files through the production pipeline.
 
+Stage: testing (policy tests), running. Consumes test paths (and ``-k`` patterns); produces
+a :class:`RunResult` of every case's :class:`CaseResult` (:meth:`Runner.run`), with the
+coverage of each policy folder when asked.
+
 For each test file: read it (:mod:`receiver.testing.reader`), load its policy folder
 with :func:`~receiver.runtime.policyset.load_policies` (once per folder), check the names it
 uses (rule ids, event names) against the loaded policies, then run each case:

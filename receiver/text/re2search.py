@@ -1,5 +1,9 @@
 """RE2 searches on bytes without google-re2's per-call Python wrapper.
 
+Below the stages (text). Consumes a compiled RE2 pattern; produces a function from bytes
+(and a start offset) to the span of the first match, or None (:func:`searcher`,
+:func:`matcher`, :func:`fullmatcher`).
+
 google-re2's ``search``/``match`` are Python generators around the C++ ``Match``: for
 every call they clamp offsets, build a generator and a match object, which costs about
 as much as the match itself on a chat message. The hot paths (policy ``matches``, the

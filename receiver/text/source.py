@@ -1,5 +1,8 @@
 """Source text and positions.
 
+Below the stages (text). Consumes the text of a file; produces a :class:`SourceFile` and the
+:class:`Span` objects (positions) that every stage attaches to what it produces.
+
 A :class:`SourceFile` holds the text of one input file; a :class:`Span` points
 at a range inside it (1-based line and column, end exclusive). Spans travel
 from the YAML loader through every AST node into every diagnostic and runtime

@@ -1,5 +1,10 @@
 """The user cache: a bounded TTL cache in front of a remote directory.
 
+The edge (user records): a user source that stage 4 (run) asks, in the service. Consumes a
+user id (and what is left of the deadline) and a remote :class:`Directory`; produces the
+record, None (no such user) or :data:`~receiver.runtime.inputs.LOOKUP_FAILED`
+(:meth:`UserCache.lookup`).
+
 - hits are served from memory (cachetools ``TLRUCache``: per-entry expiry, bounded size);
 - "not found" answers are cached too, for a shorter time;
 - single flight: concurrent lookups of the same uncached user share one directory call;

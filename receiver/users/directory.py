@@ -1,5 +1,9 @@
 """Remote user directories: ``user`` fetched over HTTP.
 
+The edge (user records), behind the user cache. Consumes a user id and an
+:class:`HttpDirectoryConfig`; produces the user record or None (no such user), or raises
+:class:`DirectoryError` (:meth:`HttpDirectory.fetch`).
+
 :class:`HttpDirectory` turns a user id into a GET of a URL template such as
 ``https://users.internal/v1/users/{userId}`` with configured headers (values may
 say ``${ENV_VAR}``, so tokens stay in the environment and out of files and logs),

@@ -1,5 +1,10 @@
 """User directories: where ``user`` (the record of ``actor.userId``) comes from.
 
+The edge (user records): a user source that stage 4 (run) asks, for ``receiver eval``, the
+policy tests and the service's ``--users``. Consumes a YAML or JSON users file; produces a
+:class:`StaticDirectory` whose :meth:`~StaticDirectory.get` gives a record or None, or a
+:class:`UserFileError`.
+
 This module holds the static directory: a YAML or JSON file mapping user ids to
 records (``--users FILE``). Lookups are synchronous dictionary reads; the
 evaluator asks only when it reaches a rule that reads ``user``.
