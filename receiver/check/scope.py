@@ -4,6 +4,11 @@ Stage 2 (check). :class:`Scope` resolves the names of a parsed expression (varia
 lists, macros, counters, functions), inlines macros, and infers each sub-expression's
 type, collecting diagnostics; a sub-expression that fails gets the ``error`` type so
 that one mistake is reported once. Used by the rule checker and the counter checker.
+
+Longer than 400 lines as one cohesive thing: the resolver is one recursive walk with a
+case per node kind (names, members, operators, calls and their keywords, macros), all
+reading and writing the same scope (the policy's lists, macro bodies and types, the
+macros being expanded); split up, each part would need that state passed around.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ and how the compiler builds its closure (:data:`Form`). ``any``, ``all`` and
 with ``it`` bound to it. Implementations are pure: null in gives null (or
 false/empty) out, and a wrong type raises :class:`~receiver.errors.EvaluationError`.
 No other module keeps a set of built-in names: ask the table.
+
+Longer than 400 lines as one thing: the table is most of it, one entry per built-in
+with its implementation beside it, so that a built-in's facts are read in one place.
 """
 
 from __future__ import annotations
