@@ -16,8 +16,9 @@ with ``it`` bound to it. Implementations are pure: null in gives null (or
 false/empty) out, and a wrong type raises :class:`~receiver.errors.EvaluationError`.
 No other module keeps a set of built-in names: ask the table.
 
-Longer than 400 lines as one thing: the table is most of it, one entry per built-in
-with its implementation beside it, so that a built-in's facts are read in one place.
+Longer than 400 lines as one thing: the table and the small implementations its entries
+point to (the ``_name`` functions above it), so that a built-in's facts are read in one
+place.
 """
 
 from __future__ import annotations
