@@ -38,7 +38,7 @@ from pathlib import Path
 
 from receiver.counters.memory import MemoryBackend
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import Op, plan_for
+from receiver.runtime.counters import Op
 from receiver.runtime.decide import decide
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
@@ -94,8 +94,8 @@ def main() -> int:
 
     plain, counted = load(PLAIN), load(COUNTED)
     name = "message.shouldCreate"
-    plan = plan_for(counted, name)
-    assert plan and not plan_for(plain, name)
+    plan = counted.plan(name)
+    assert plan and not plain.plan(name)
     rng = random.Random(args.seed)
     events = [
         Event(

@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from receiver.compile.counters import CounterPlan, PlannedCounter
 from receiver.dsl.context import Context
@@ -36,9 +36,6 @@ from receiver.dsl.paths import lookup_path
 from receiver.dsl.values import Timestamp, Value, show, to_json, truth
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event
-
-if TYPE_CHECKING:
-    from receiver.runtime.policyset import PolicySet
 
 
 class Op(NamedTuple):
@@ -58,12 +55,6 @@ class SyncBackend(Protocol):
     name: str  # said in explanations: where the counter values came from
 
     def apply(self, ops: Sequence[Op], now_ms: int) -> list[int]: ...
-
-
-def plan_for(policyset: PolicySet, event: str) -> CounterPlan:
-    """The plan of an event name: built with its tree when the set compiled the tree
-    (:meth:`PolicySet.plan`), never on the request path; empty without counters."""
-    return policyset.plan(event)
 
 
 MAX_KEY_CHARS = 200  # longer keys (a whole message text) are stored as their SHA-256

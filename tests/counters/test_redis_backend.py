@@ -33,7 +33,7 @@ from receiver.counters.redis_backend import RedisBackend
 from receiver.counters.service import CounterService
 from receiver.counters.settings import CounterSettings
 from receiver.dsl.values import Timestamp
-from receiver.runtime.counters import Op, plan_for
+from receiver.runtime.counters import Op
 from receiver.runtime.decide import decide, decide_async
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import load_policies
@@ -182,7 +182,7 @@ def test_one_round_trip_per_event(redis_url: str, prefix: str, policies: Path) -
     policyset = load_policies([policies])
     sync = redis.Redis.from_url(redis_url)
     event = Event("message.shouldCreate", {"text": "hello", "channelId": "c1"}, {"userId": "u9"})
-    plan = plan_for(policyset, event.name)
+    plan = policyset.plan(event.name)
     assert len(plan.counters) == 3
 
     async def go(count: int) -> None:
