@@ -152,8 +152,9 @@ def _announce_evictions(config: ServiceConfig) -> None:
     elif config.workers > 1:
         log.warning(
             "no Redis URL: a user webhook evicts the user in the one worker that receives "
-            "it; the other %d workers (and other replicas) keep the old record until it "
-            "expires (--users-ttl, %g s). Set --redis-url to send evictions to all of them",
+            "it; the other workers of this replica (%d) and every other replica keep the old "
+            "record until it expires (--users-ttl, %g s). Set --redis-url to send evictions "
+            "to all of them",
             config.workers - 1, config.users_cache.ttl,
         )  # fmt: skip
 
