@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import os
 import secrets
@@ -652,14 +651,11 @@ def bundle_revision(bundle: Path) -> str:
 
 
 def folder_revision(folder: Path) -> str:
-    """The revision ``receiver serve --policies DIR`` reports (see policyset.revision_of)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"}):
-        digest.update(path.name.encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()[:12]
+    """The revision ``receiver serve --policies DIR`` reports for ``folder``."""
+    from receiver.load.loader import policy_files  # noqa: PLC0415 (folder mode only)
+    from receiver.runtime.policyset import revision_of  # noqa: PLC0415
+
+    return revision_of(policy_files([folder]))
 
 
 # -- down: what an interrupted run left ---------------------------------------------------------
