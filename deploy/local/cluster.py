@@ -8,6 +8,7 @@ installed ``redis-server`` and ``haproxy``; it produces a running cluster on loo
     python deploy/local/cluster.py up [--state DIR] [--port 8080] [--policies DIR]
     python deploy/local/cluster.py down [--state DIR]     # after an interrupted run
     python deploy/local/cluster.py status [--state DIR]
+    python deploy/local/cluster.py haproxy "set server replicas/replica1 state drain"
 
 ``up`` runs in the foreground, prints the addresses, and stops everything it started
 on Ctrl-C or SIGTERM. docs/deploy.md draws the topology and says why each setting.
@@ -35,7 +36,6 @@ import argparse
 import contextlib
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import os
 import secrets
@@ -594,6 +594,36 @@ class Cluster:
                 found[row["svname"]] = row.get("status", "")
         return found
 
+    def haproxy(self, command: str) -> str:
+        """Send ``command`` to HAProxy's admin socket (e.g. ``show servers state``)."""
+        return haproxy_admin(self.state / "haproxy.sock", command)
+
+    def sessions(self, name: str) -> int:
+        """Requests HAProxy has in progress on replica ``name`` (its ``scur``)."""
+        status, body = http_get(self.stats_url + ";csv")
+        lines = body.decode().splitlines() if status == 200 else []
+        header = lines[0].lstrip("# ").split(",") if lines else []
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(","), strict=False))
+            if row.get("pxname") == "replicas" and row.get("svname") == name:
+                return int(row.get("scur") or 0)
+        raise ClusterError(f"HAProxy's stats do not list {name}")
+
+    def restart_replica(self, name: str, timeout: float = START_TIMEOUT) -> None:
+        """Restart one replica the way a rolling restart does: drain it in HAProxy (no new
+        requests), wait for its requests in progress, stop it (SIGTERM: its workers
+        finish what they decide), start it again on its port, wait until it is ready and
+        put it back in the rotation."""
+        self.haproxy(f"set server replicas/{name} state drain")
+        wait_for(f"{name} to drain", lambda: self.sessions(name) == 0, timeout)
+        self.children.pop(name).stop()
+        self._save_state()
+        self.start_replica(name)
+        self.haproxy(f"set server replicas/{name} state ready")
+        wait_for(
+            f"HAProxy to see {name} UP", lambda: self.backend_status().get(name) == "UP", timeout
+        )
+
     def wait_balanced(self, timeout: float = START_TIMEOUT) -> None:
         """Until HAProxy sees every replica UP."""
         wait_for(
@@ -644,6 +674,18 @@ class Cluster:
         return "\n".join(lines)
 
 
+def haproxy_admin(path: Path, command: str) -> str:
+    """One command on HAProxy's admin socket; its answer (empty when all went well)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(path))
+        sock.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def bundle_revision(bundle: Path) -> str:
     """The revision a replica will report for ``bundle``, from ``receiver bundle inspect``."""
     inspected = run_receiver("bundle", "inspect", str(bundle), "--format", "json")
@@ -652,14 +694,11 @@ def bundle_revision(bundle: Path) -> str:
 
 
 def folder_revision(folder: Path) -> str:
-    """The revision ``receiver serve --policies DIR`` reports (see policyset.revision_of)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"}):
-        digest.update(path.name.encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()[:12]
+    """The revision ``receiver serve --policies DIR`` reports for ``folder``."""
+    from receiver.load.loader import policy_files  # noqa: PLC0415 (folder mode only)
+    from receiver.runtime.policyset import revision_of  # noqa: PLC0415
+
+    return revision_of(policy_files([folder]))
 
 
 # -- down: what an interrupted run left ---------------------------------------------------------
@@ -713,7 +752,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="cluster.py", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "haproxy"])
+    parser.add_argument(
+        "words", nargs="*", help="haproxy: a command for HAProxy's admin socket, e.g. "
+        "'set server replicas/replica1 state drain'",
+    )  # fmt: skip
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="state folder")
     parser.add_argument("--port", type=int, default=8080, help="HAProxy's port (0: any)")
     parser.add_argument("--stats-port", type=int, default=8404, help="HAProxy stats (0: any)")
@@ -724,6 +767,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "down":
         stopped = down(args.state)
         print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
+        return 0
+    if args.command == "haproxy":
+        try:
+            print(haproxy_admin(args.state / "haproxy.sock", " ".join(args.words)), end="")
+        except OSError as err:
+            print(f"error: no HAProxy admin socket in {args.state}: {err}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "status":
         loaded = _load_state(args.state)

@@ -6,8 +6,9 @@ server when ``receiver bundle`` exists, HAProxy in front with health checks and
 retries), and these tests send signed requests through HAProxy to prove what the
 cluster promises: a per-user limit and strikes hold across replicas, an eviction sent
 to one replica reaches every worker of every replica, a new bundle reaches every
-replica within a poll interval, a replica killed under load loses no answer, and with
-Redis stopped every answer still comes within the deadline. The cluster also stops
+replica within a poll interval, a replica killed under load loses no answer (nor does
+a rolling restart of one), and with Redis stopped every answer still comes within the
+deadline. The cluster also stops
 everything it started, a failed start included, and ``down`` cleans up after an
 interrupted run without touching a process that merely reuses a pid.
 
@@ -231,6 +232,53 @@ def test_a_new_bundle_reaches_every_replica_within_one_poll(
 # -- losing a replica ---------------------------------------------------------------------------
 
 
+class Load:
+    """Senders through HAProxy, each a fresh user per request (no limit is met), until
+    the block ends; at most ``per_sender`` requests each and ``WAIT`` seconds."""
+
+    def __init__(self, cluster: local.Cluster, senders: int = 4, per_sender: int = 2000) -> None:
+        self.cluster = cluster
+        self.results: list[tuple[int, str]] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.per_sender = per_sender
+        self.threads = [threading.Thread(target=self.send) for _ in range(senders)]
+
+    def send(self) -> None:
+        deadline = time.monotonic() + WAIT
+        with httpx.Client(timeout=10) as http:
+            for _ in range(self.per_sender):
+                if self.stop.is_set() or time.monotonic() > deadline:
+                    return
+                body = json.dumps(message(fresh_user())).encode()
+                try:
+                    response = http.post(
+                        self.cluster.url + local.HOOK, content=body,
+                        headers=self.cluster.signed(body),
+                    )  # fmt: skip
+                    result = (response.status_code, response.text)
+                except httpx.HTTPError as err:
+                    result = (0, repr(err))
+                with self.lock:
+                    self.results.append(result)
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=WAIT)
+
+    def check(self) -> None:
+        """Every request got a 200 with a decision."""
+        failed = [r for r in self.results if r[0] != 200 or '"action"' not in r[1]]
+        count = len(self.results)
+        assert count and not failed, f"{len(failed)} of {count} failed: {failed[:3]}"
+
+
 def test_a_replica_killed_under_load_loses_no_answer(
     cluster: local.Cluster, client: Client
 ) -> None:
@@ -238,40 +286,12 @@ def test_a_replica_killed_under_load_loses_no_answer(
     gets SIGKILL in the middle. Every request gets a 200 with a decision: the requests
     that met the dead replica (refused, or cut off unanswered) were sent again to
     another one. Then the replica comes back and HAProxy sends it traffic again."""
-    results: list[tuple[int, str]] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def send() -> None:
-        with httpx.Client(timeout=10) as http:
-            for _ in range(400):  # bounded in requests as well as in time
-                if stop.is_set():
-                    return
-                body = json.dumps(message(fresh_user())).encode()
-                try:
-                    response = http.post(
-                        cluster.url + local.HOOK, content=body, headers=cluster.signed(body)
-                    )
-                    result = (response.status_code, response.text)
-                except httpx.HTTPError as err:
-                    result = (0, repr(err))
-                with lock:
-                    results.append(result)
-
     retries_before = haproxy_retries(cluster)
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
+    with Load(cluster) as load:
         time.sleep(1.0)
         cluster.kill_replica("replica2")
         time.sleep(2.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=WAIT)
-    failed = [r for r in results if r[0] != 200 or '"action"' not in r[1]]
-    assert results and not failed, f"{len(failed)} of {len(results)} failed: {failed[:3]}"
+    load.check()
     assert haproxy_retries(cluster) > retries_before, "no request met the killed replica"
     assert cluster.backend_status()["replica2"].startswith("DOWN")
 
@@ -281,6 +301,23 @@ def test_a_replica_killed_under_load_loses_no_answer(
     for _ in range(6):
         client.decide(message(fresh_user()))
     assert client.requests_per_replica()["replica2"] > before
+
+
+def test_a_rolling_restart_under_load_loses_no_answer(
+    cluster: local.Cluster, client: Client
+) -> None:
+    """A replica restarted as a rolling restart does it (drained in HAProxy, stopped
+    with SIGTERM, started again, put back) while four senders keep going: every request
+    gets a 200 with a decision, and the new replica takes traffic."""
+    with Load(cluster) as load:
+        time.sleep(0.5)
+        cluster.restart_replica("replica3")
+        time.sleep(0.5)
+    load.check()
+    before = client.requests_per_replica()["replica3"]
+    for _ in range(6):
+        client.decide(message(fresh_user()))
+    assert client.requests_per_replica()["replica3"] > before
 
 
 def haproxy_retries(cluster: local.Cluster) -> int:
