@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bundles"))
 from bundlecraft import Member, members_of, targz, write_policies
 from test_light_imports import probe
 
