@@ -484,10 +484,25 @@ class Cluster:
             found[name] = json.loads(body).get("revision") if status == 200 else None
         return found
 
+    def worker_revisions(self) -> dict[str, set[str]]:
+        """The revisions the live workers of each replica serve, from the per-worker
+        ``receiver_policy_revision`` gauges of its /metrics (each worker polls and swaps on
+        its own, and /readyz shows only the worker that answers it)."""
+        found: dict[str, set[str]] = {}
+        for name in self.replica_names:
+            status, body = http_get(self.replica_url(name) + "/metrics", timeout=2)
+            found[name] = set()
+            for line in body.decode().splitlines() if status == 200 else []:
+                if line.startswith("receiver_policy_revision{") and line.endswith(" 1.0"):
+                    found[name].add(line.split('revision="', 1)[1].split('"', 1)[0])
+        return found
+
     def wait_revision(self, revision: str, timeout: float = START_TIMEOUT) -> None:
+        """Until every worker of every replica serves ``revision``."""
         wait_for(
-            f"every replica to serve revision {revision}",
-            lambda: set(self.revisions().values()) == {revision}, timeout,
+            f"every worker of every replica to serve revision {revision}",
+            lambda: all(seen == {revision} for seen in self.worker_revisions().values()),
+            timeout,
         )  # fmt: skip
 
     # -- replicas

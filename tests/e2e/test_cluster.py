@@ -207,9 +207,10 @@ def test_an_eviction_sent_to_one_replica_reaches_every_worker(
 def test_a_new_bundle_reaches_every_replica_within_one_poll(
     cluster: local.Cluster, client: Client, tmp_path: Path
 ) -> None:
-    """A new signed bundle on the bundle server: every replica reports its revision
-    within one poll interval (plus the time to fetch, verify and compile it), and then
-    decides with it, whichever replica HAProxy picks."""
+    """A new signed bundle on the bundle server: every worker of every replica serves its
+    revision within one poll interval (plus the time to fetch, verify and compile it:
+    seconds on a loaded 2-core machine), every replica's /readyz reports it, and every
+    answer is decided with it, whichever replica HAProxy picks."""
     if not cluster.bundles:
         pytest.skip("this receiver has no `receiver bundle` (issue 20, h3): folder policies")
     version2 = tmp_path / "v2"
@@ -224,7 +225,8 @@ def test_a_new_bundle_reaches_every_replica_within_one_poll(
     assert {revision} != old
     cluster.wait_revision(revision, timeout=WAIT)
     elapsed = time.monotonic() - started
-    assert elapsed < BUNDLE_POLL + 3.0, f"{elapsed:.2f} s for a {BUNDLE_POLL} s poll"
+    assert elapsed < BUNDLE_POLL + 4.0, f"{elapsed:.2f} s for a {BUNDLE_POLL} s poll"
+    assert set(cluster.revisions().values()) == {revision}
     answers = [client.decide(message(fresh_user(), "only-in-v2")) for _ in range(6)]
     assert {a.get("message") for a in answers} == {"v2"}
 
