@@ -5,9 +5,10 @@ Not a test: a figure for docs/deploy.md. Starts the local cluster
 server every ``--bundle-poll`` seconds, HAProxy), then, ``--rounds`` times: waits a
 random part of a poll interval (so that publishing falls anywhere between two polls),
 publishes a new signed bundle (the policies plus a one-rule file that changes the
-revision), and polls every replica's ``/readyz`` every 10 ms until each reports the new
-revision. Prints, per round, when each replica switched and when the last one did
-(the convergence time), then the median and maximum over the rounds.
+revision), and reads every replica's per-worker revision gauges (``/metrics``) every
+10 ms until all its workers serve the new revision. Prints, per round, when each
+replica switched and when the last one did (the convergence time), then the median
+and maximum over the rounds.
 
 Expect convergence to be spread over about one poll interval plus the time to fetch,
 verify and compile the bundle: each replica polls on its own clock. Without
@@ -53,8 +54,8 @@ def converge(cluster: local.Cluster, folder: Path, timeout: float) -> tuple[floa
     switched: dict[str, float] = {}
     deadline = published + timeout
     while len(switched) < len(cluster.replica_names) and time.monotonic() < deadline:
-        for name, seen in cluster.revisions().items():
-            if seen == revision and name not in switched:
+        for name, seen in cluster.worker_revisions().items():
+            if seen == {revision} and name not in switched:
                 switched[name] = time.monotonic() - published
         time.sleep(POLL_EVERY)
     if len(switched) < len(cluster.replica_names):

@@ -49,6 +49,7 @@ pytestmark = pytest.mark.skipif(
 POLICIES = ROOT / "tests" / "data" / "cluster_policies"
 LIMIT = 5  # messages_per_minute > 5 denies: five messages a minute are allowed
 BUNDLE_POLL = 1.0
+APPLY = 10.0  # seconds for every worker to fetch, verify, check and compile a small bundle
 DEADLINE_MS = 2000
 WAIT = 30.0
 
@@ -208,9 +209,11 @@ def test_a_new_bundle_reaches_every_replica_within_one_poll(
     cluster: local.Cluster, client: Client, tmp_path: Path
 ) -> None:
     """A new signed bundle on the bundle server: every worker of every replica serves its
-    revision within one poll interval (plus the time to fetch, verify and compile it:
-    seconds on a loaded 2-core machine), every replica's /readyz reports it, and every
-    answer is decided with it, whichever replica HAProxy picks."""
+    revision within one poll interval plus the time to apply it (each worker fetches,
+    verifies, checks the policies in a spawned child and compiles them: about 3 s when
+    six workers do it at once on a loaded 2-core machine, so ``APPLY`` allows 10 s),
+    every replica's /readyz reports it, and every answer is decided with it, whichever
+    replica HAProxy picks."""
     if not cluster.bundles:
         pytest.skip("this receiver has no `receiver bundle` (issue 20, h3): folder policies")
     version2 = tmp_path / "v2"
@@ -225,7 +228,7 @@ def test_a_new_bundle_reaches_every_replica_within_one_poll(
     assert {revision} != old
     cluster.wait_revision(revision, timeout=WAIT)
     elapsed = time.monotonic() - started
-    assert elapsed < BUNDLE_POLL + 4.0, f"{elapsed:.2f} s for a {BUNDLE_POLL} s poll"
+    assert elapsed < BUNDLE_POLL + APPLY, f"{elapsed:.2f} s for a {BUNDLE_POLL} s poll"
     assert set(cluster.revisions().values()) == {revision}
     answers = [client.decide(message(fresh_user(), "only-in-v2")) for _ in range(6)]
     assert {a.get("message") for a in answers} == {"v2"}
