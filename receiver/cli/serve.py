@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from receiver.adapters.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE
 from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
+from receiver.counters.settings import BACKENDS
 from receiver.errors import ReceiverError
 from receiver.http.config import (
     DEFAULT_DEADLINE_MS,
@@ -225,9 +226,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     opt(
         "--counters",
         dest="counters_backend",
-        choices=("memory", "redis"),
-        help="where policy counters live: this process's memory, or Redis shared by every "
-        "replica (default: memory)",
+        choices=BACKENDS,
+        help="where policy counters live: this process's memory (refused with --workers N > 1, "
+        "where each worker would count on its own), memory-per-worker (each worker counts on "
+        "its own: every limit N times looser), or Redis, one count shared by every worker "
+        "of every replica (default: memory)",
     )
     opt(
         "--redis-url",

@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Backend = Literal["memory", "redis"]
+# memory: this process only (refused with --workers N > 1); memory-per-worker: the same,
+# said explicitly, so each worker counts on its own; redis: one count for every process
+Backend = Literal["memory", "memory-per-worker", "redis"]
+BACKENDS: tuple[Backend, ...] = ("memory", "memory-per-worker", "redis")
 Fallback = Literal["memory", "unknown"]
 
 DEFAULT_REDIS_TIMEOUT_MS = 50

@@ -117,6 +117,7 @@ def _announce(config: ServiceConfig) -> None:
                 fallback.max_body, fallback.rate,
             )  # fmt: skip
     _announce_braincloud(config)
+    _announce_counters(config)
     access = AdminAccess.of(config)
     if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
         log.info("%s", access.describe(config.host))
@@ -136,6 +137,25 @@ def _announce(config: ServiceConfig) -> None:
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
         receiver.__version__, receiver.build(),
     )  # fmt: skip
+
+
+def _announce_counters(config: ServiceConfig) -> None:
+    """Once, in the start-up log (the supervisor's with several workers): what the counters
+    guarantee across workers and replicas."""
+    counters = config.counters
+    if counters.backend == "redis":
+        log.info(
+            "counters: redis, one count shared by every worker of every replica; when Redis "
+            "fails or is slow they fall back to %s", counters.fallback,
+        )  # fmt: skip
+    elif counters.backend == "memory-per-worker" and config.workers > 1:
+        log.info(
+            "counters: memory-per-worker, each of the %d workers counts on its own, so every "
+            "limit is %d times looser (--counters redis shares one count)",
+            config.workers, config.workers,
+        )  # fmt: skip
+    else:
+        log.info("counters: memory, in this process only (--counters redis shares them)")
 
 
 def _announce_braincloud(config: ServiceConfig) -> None:

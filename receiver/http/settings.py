@@ -34,6 +34,7 @@ from receiver.adapters.signatures import (
     Secrets,
 )
 from receiver.counters.settings import (
+    BACKENDS,
     DEFAULT_KEY_PREFIX,
     DEFAULT_MAX_KEYS,
     DEFAULT_MAX_PER_KEY,
@@ -237,8 +238,11 @@ def _counter_settings(values: Mapping[str, Any], positive: Any) -> CounterSettin
     ``counters: {backend, redis_url, fallback, timeout_ms, max_keys, max_per_key, key_prefix}``
     in the config file)."""
     backend = values.get("counters_backend", "memory")
-    if backend not in ("memory", "redis"):
-        raise SettingsError(f"counters backend must be memory or redis, got {backend!r}")
+    if backend not in BACKENDS:
+        raise SettingsError(
+            f"counters backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
+            f"got {backend!r}"
+        )
     fallback = values.get("counters_fallback", "memory")
     if fallback not in ("memory", "unknown"):
         raise SettingsError(f"counters fallback must be memory or unknown, got {fallback!r}")
@@ -261,6 +265,20 @@ def _counter_settings(values: Mapping[str, Any], positive: Any) -> CounterSettin
         max_per_key=positive("counters_max_per_key", DEFAULT_MAX_PER_KEY),
         key_prefix=values.get("counters_key_prefix", DEFAULT_KEY_PREFIX),
     )
+
+
+def _check_workers_share_counters(counters: CounterSettings, workers: int) -> None:
+    """Memory counters with several workers would count per worker: refused, unless the
+    operator said so (``--counters memory-per-worker``)."""
+    if counters.backend == "memory" and workers > 1:
+        raise SettingsError(
+            f"--workers {workers} with memory counters would count per worker: each of the "
+            f"{workers} workers would keep its own counts, so every limit would be {workers} "
+            "times looser. Share one count across workers and replicas with --counters redis "
+            "--redis-url redis://HOST:6379/0 (config file: counters: {backend: redis, "
+            "redis_url: ...}), or say --counters memory-per-worker (counters: {backend: "
+            "memory-per-worker}) if per-worker counting is meant."
+        )
 
 
 def _signature_fallback(values: Mapping[str, Any], positive: Any) -> FallbackSettings | None:
@@ -331,6 +349,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
             f"braincloud_pre_fail_safe must be allow or deny, got {pre_fail_safe!r}"
         )
     counters = _counter_settings(values, positive)
+    _check_workers_share_counters(counters, positive("workers", 1))
     metrics_tokens = _metrics_tokens(values.get("metrics_token"), values.get("metrics_token_file"))
     public_metrics = bool(values.get("public_metrics", False))
     if metrics_tokens is not None and public_metrics:
