@@ -31,7 +31,12 @@ from receiver.http.limits import (
     DEFAULT_READ_TIMEOUT,
 )
 from receiver.http.server import StartupError, serve
-from receiver.http.settings import BRAINCLOUD_TOKEN_ENV, METRICS_TOKEN_ENV, SECRET_ENV
+from receiver.http.settings import (
+    BRAINCLOUD_TOKEN_ENV,
+    METRICS_TOKEN_ENV,
+    REDIS_KEY_SECRET_ENV,
+    SECRET_ENV,
+)
 from receiver.http.settings import build as build_settings
 
 
@@ -253,6 +258,23 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="longest wait for Redis per event, also bounded by the request's deadline "
         "(default: 50)",
     )
+    opt(
+        "--redis-key-secret-file",
+        dest="counters_key_secret_file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the key of the HMAC-SHA256 under which counter keys and distinct "
+        "values derived from message content are stored in Redis; the same on every "
+        f"replica (default: ${REDIS_KEY_SECRET_ENV}; without one, a plain SHA-256 and a "
+        "warning at start)",
+    )
+    opt(
+        "--redis-key-secret",
+        dest="counters_key_secret",
+        metavar="SECRET",
+        help="the Redis key secret itself; visible to anyone who can list processes, so "
+        f"prefer --redis-key-secret-file or ${REDIS_KEY_SECRET_ENV}",
+    )
 
     opt(
         "--metrics-token-file",
@@ -293,6 +315,11 @@ def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
         err.write(
             "receiver: warning: --metrics-token shows the token to anyone who can list "
             f"processes; prefer --metrics-token-file or ${METRICS_TOKEN_ENV}\n"
+        )
+    if args.counters_key_secret is not None:
+        err.write(
+            "receiver: warning: --redis-key-secret shows the key to anyone who can list "
+            f"processes; prefer --redis-key-secret-file or ${REDIS_KEY_SECRET_ENV}\n"
         )
     try:
         return serve(config)

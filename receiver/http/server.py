@@ -148,6 +148,18 @@ def _announce_counters(config: ServiceConfig) -> None:
             "counters: redis, one count shared by every worker of every replica; when Redis "
             "fails or is slow they fall back to %s", counters.fallback,
         )  # fmt: skip
+        if counters.key_secret is not None:
+            log.info(
+                "counter keys and distinct values derived from message content are stored in "
+                "Redis as HMAC-SHA256 under the deployment's key"
+            )
+        else:
+            log.warning(
+                "NO REDIS KEY SECRET: counter keys and distinct values derived from message "
+                "content are stored in Redis as plain SHA-256, which anyone who can read "
+                "Redis can check a guessed text against. Set RECEIVER_REDIS_KEY_SECRET or "
+                "--redis-key-secret-file (the same on every replica)."
+            )
     elif counters.backend == "memory-per-worker" and config.workers > 1:
         log.info(
             "counters: memory-per-worker, each of the %d workers counts on its own, so every "
