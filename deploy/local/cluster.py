@@ -182,6 +182,14 @@ def spawn(name: str, command: Sequence[str], logs: Path, env: Mapping[str, str])
     return Child(name, proc, log, start_time(proc.pid), offset)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a secret into ``path``, readable by its owner only (mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
 def clean_env() -> dict[str, str]:
     """The caller's environment without ``RECEIVER_*`` settings: the cluster is what this
     script says, not what the operator's shell happens to hold."""
@@ -322,9 +330,10 @@ class Cluster:
         s = self.settings
         for folder in ("logs", "www", "directory/users", "keys"):
             (self.state / folder).mkdir(parents=True, exist_ok=True)
-        secret_file = self.state / "secret"
-        secret_file.touch(mode=0o600)
-        secret_file.write_text(self.secret)
+        write_private(self.state / "secret", self.secret)
+        write_private(self.state / "braincloud-token", secrets.token_urlsafe(24))
+        # counter keys derived from message text are stored in Redis under this HMAC key
+        write_private(self.state / "redis-key-secret", secrets.token_urlsafe(32))
         if s.users is not None:
             for record in sorted(s.users.glob("*.json")):
                 shutil.copyfile(record, self.state / "directory" / "users" / record.name)
@@ -520,8 +529,10 @@ class Cluster:
             sys.executable, "-m", "receiver", "serve",
             "--host", "127.0.0.1", "--port", str(self.ports[name]),
             "--workers", str(s.workers), "--secret-file", str(self.state / "secret"),
+            "--braincloud-token-file", str(self.state / "braincloud-token"),
             "--counters", "redis", "--redis-url", self.redis_url,
             "--counters-fallback", s.counters_fallback,
+            "--redis-key-secret-file", str(self.state / "redis-key-secret"),
             "--users-url", self.users_url,
             "--deadline-ms", str(s.deadline_ms),
             "--decision-log", str(self.logs / f"{name}.decisions.jsonl"),
@@ -684,6 +695,7 @@ class Cluster:
         lines += [
             f"user directory      {self.users_url}  (files in {self.state / 'directory/users'})",
             f"signature secret    {self.state / 'secret'}",
+            f"brainCloud token    {self.state / 'braincloud-token'}",
             f"logs                {self.logs}",
         ]
         return "\n".join(lines)
@@ -755,7 +767,7 @@ def down(state: Path) -> list[str]:
 
 
 class _Stop(Exception):
-    """SIGTERM arrived: leave the foreground loop and stop everything."""
+    """SIGTERM or SIGINT arrived: leave the foreground loop and stop everything."""
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -803,7 +815,9 @@ def main(argv: list[str] | None = None) -> int:
         state=args.state, policies=args.policies, users=args.users, port=args.port,
         stats_port=args.stats_port, bundle_poll=args.bundle_poll,
     )  # fmt: skip
+    # SIGINT too: a shell that starts `up` in the background makes it ignore SIGINT
     signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
     try:
         with Cluster.running(settings) as cluster:
             print(cluster.addresses(), flush=True)
@@ -812,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
                 for child in list(cluster.children.values()):
                     child.check_alive()
                 time.sleep(1)
-    except (KeyboardInterrupt, _Stop):
+    except _Stop:
         print("stopped", flush=True)
         return 0
     except ClusterError as err:
