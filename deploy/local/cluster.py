@@ -191,15 +191,22 @@ def write_private(path: Path, text: str) -> None:
 
 
 def clean_env() -> dict[str, str]:
-    """The caller's environment without ``RECEIVER_*`` settings: the cluster is what this
-    script says, not what the operator's shell happens to hold."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("RECEIVER_", "PROMETHEUS_"))}
+    """The caller's environment without ``RECEIVER_*`` settings (the cluster is what this
+    script says, not what the operator's shell happens to hold), and with loopback kept
+    away from any HTTP proxy the shell names."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECEIVER_", "PROMETHEUS_"))}
+    bypass = ",".join(p for p in (env.get("NO_PROXY", ""), "127.0.0.1,localhost") if p)
+    env["NO_PROXY"] = env["no_proxy"] = bypass
+    return env
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """(status, body) of a GET on loopback; status 0 when nothing answered."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with _DIRECT.open(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()

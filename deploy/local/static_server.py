@@ -68,13 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body, kind, etag, with_body)
 
     def _file(self) -> Path | None:
-        """The file the request names, or None when it names nothing inside the root."""
-        relative = unquote(urlsplit(self.path).path).lstrip("/")
-        root = self.server.root
-        candidate = (root / relative).resolve()
-        if not candidate.is_relative_to(root) or not candidate.is_file():
-            return None
-        return candidate
+        return resolve(self.server.root, self.path)
 
     def _send(
         self, status: int, body: bytes, kind: str | None, etag: str | None, with_body: bool
@@ -91,10 +85,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-def serve(root: Path, port: int) -> None:
-    """Serve ``root`` on ``127.0.0.1:port`` (0: any free port) until SIGTERM or SIGINT."""
+def resolve(root: Path, target: str) -> Path | None:
+    """The file under ``root`` (absolute, resolved) that a request target names, or None
+    when it names no file inside ``root``: a missing file, a folder, a path that leaves
+    the root (``..``, encoded or not, or a link out of it), or one the system cannot
+    even look up (a NUL byte, a name too long)."""
+    relative = unquote(urlsplit(target).path).lstrip("/")
+    try:
+        candidate = (root / relative).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def make_server(root: Path, port: int = 0) -> ThreadingHTTPServer:
+    """A server of ``root`` bound to ``127.0.0.1:port`` (0: any free port), not yet serving."""
     server = _Server(("127.0.0.1", port), _Handler)
     server.root = root.resolve()
+    return server
+
+
+def serve(root: Path, port: int) -> None:
+    """Serve ``root`` on ``127.0.0.1:port`` (0: any free port) until SIGTERM or SIGINT."""
+    server = make_server(root, port)
     bound = server.server_address[1]
 
     def stop(signum: int, frame: FrameType | None) -> None:
