@@ -258,14 +258,17 @@ def _redis_key_secret(secret: str | None, secret_file: Path | None) -> bytes | N
     if secret_file is not None:
         where = f"redis key secret file {secret_file}"
         try:
-            secret = secret_file.read_text(encoding="utf-8")
+            raw = secret_file.read_bytes()  # the bytes as they are: any encoding is a key
         except OSError as err:
             raise SettingsError(f"{where}: {err.strerror}") from None
-    elif secret is None:
-        where, secret = f"${REDIS_KEY_SECRET_ENV}", os.environ.get(REDIS_KEY_SECRET_ENV)
+    else:
         if secret is None:
-            return None
-    key = secret.strip().encode("utf-8")
+            where, secret = f"${REDIS_KEY_SECRET_ENV}", os.environ.get(REDIS_KEY_SECRET_ENV)
+            if secret is None:
+                return None
+        # argv and the environment hold undecodable bytes as surrogates: give them back
+        raw = secret.encode("utf-8", "surrogateescape")
+    key = raw.strip()
     if len(key) < MIN_KEY_SECRET_BYTES:
         raise SettingsError(
             f"{where} must hold at least {MIN_KEY_SECRET_BYTES} bytes (it holds {len(key)}); "

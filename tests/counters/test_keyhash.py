@@ -13,6 +13,8 @@ import hmac
 import logging
 import pickle
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -312,3 +314,22 @@ def test_the_start_up_log_says_how_content_is_stored(
         _announce_counters(ServiceConfig(counters=counters))
     (record,) = [r for r in caplog.records if said in r.getMessage()]
     assert record.levelno == level
+
+
+@given(st.binary(max_size=80))
+def test_any_secret_file_is_used_stripped_or_refused_with_a_reason(raw: bytes) -> None:
+    """Any bytes (not only UTF-8) in the file, the flag or the environment make a key."""
+    folder = Path(tempfile.mkdtemp(prefix="keyhash-"))
+    try:
+        secret_file = folder / "redis.key"
+        secret_file.write_bytes(raw)
+        from_file = redis_flags(counters_key_secret_file=secret_file)
+        from_flag = redis_flags(counters_key_secret=raw.decode("utf-8", "surrogateescape"))
+        for flags in (from_file, from_flag):
+            if len(raw.strip()) >= 16:
+                assert build(flags).counters.key_secret == raw.strip()
+            else:
+                with pytest.raises(SettingsError, match="at least 16 bytes"):
+                    build(flags)
+    finally:
+        shutil.rmtree(folder)
