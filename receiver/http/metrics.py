@@ -141,11 +141,12 @@ class Metrics:
         self.user_evictions = Counter(
             "receiver_user_evictions",
             "Users evicted from the cache by platform webhooks, by origin: local (the "
-            "webhook came to this worker) or peer (another worker's, through Redis).",
+            "webhook came to this worker), peer (another worker's, through Redis) or "
+            "reconnect (the whole cache, after the eviction channel was lost).",
             ["origin"],
             registry=r,
         )
-        for origin in ("local", "peer"):
+        for origin in ("local", "peer", "reconnect"):
             self.user_evictions.labels(origin)
         self.eviction_messages = Counter(
             "receiver_user_eviction_messages",

@@ -20,8 +20,8 @@ with redis-py's asyncio PubSub on a connection of its own, and:
 - when Redis goes away (or stops answering the pings sent on a quiet connection) the
   subscriber reconnects with a capped, jittered exponential back-off and logs once per
   outage, not per retry. Evictions published meanwhile never arrive, so after a
-  reconnect the worker empties its cache: every user is fetched again, and no record
-  outlives an eviction that it missed.
+  reconnect (or a first subscription that Redis delayed) the worker empties its cache:
+  every user is fetched again, and no record outlives an eviction that it missed.
 
 Nothing here is awaited by a pre-hook request: the subscriber is a task of its own.
 """
@@ -117,10 +117,12 @@ class EvictionBroadcast:
         """Tell the other workers; False (logged once per outage, counted) when it failed."""
         try:
             messages = list(encode(users, self.clock() * 1000, self.sender))
+            if not messages:
+                return True
+            pipe = self._publisher.pipeline(transaction=False)  # one round trip for all
             for data in messages:
-                await asyncio.wait_for(
-                    self._publisher.publish(self.channel, data), self.publish_timeout
-                )
+                pipe.publish(self.channel, data)
+            await asyncio.wait_for(pipe.execute(), self.publish_timeout)
         except (RedisError, OSError, TimeoutError) as err:
             if self.metrics is not None:
                 self.metrics.eviction_publish_failed()
@@ -163,7 +165,7 @@ class EvictionBroadcast:
         first, cap = self.backoff
         attempt = 0
         down_since: float | None = None
-        connected_before = False
+        served = False  # whether this worker was subscribed before (and may have missed some)
         while True:
             client = self._client(CONNECT_TIMEOUT)
             pubsub = client.pubsub()
@@ -173,9 +175,9 @@ class EvictionBroadcast:
                     self.subscribed.set()
                     if self.metrics is not None:
                         self.metrics.eviction_subscribed()
-                    if connected_before:
+                    if served or down_since is not None:
                         self._after_outage(down_since)
-                    connected_before, down_since, attempt = True, None, 0
+                    served, down_since, attempt = True, None, 0
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # Redis went away; or a bug, which must not end this
@@ -196,7 +198,7 @@ class EvictionBroadcast:
         """Handle messages until the connection fails (raises); yield when subscribed."""
         heard = pinged = time.monotonic()
         while True:
-            message = await pubsub.get_message(timeout=POLL)
+            message = await pubsub.get_message(timeout=min(POLL, self.heartbeat))
             now = time.monotonic()
             if message is None:
                 if now - heard > 3 * self.heartbeat:
@@ -243,11 +245,11 @@ class EvictionBroadcast:
     def _after_outage(self, down_since: float | None) -> None:
         dropped = self.cache.evict_all()
         if self.metrics is not None:
-            self.metrics.evicted("peer", dropped)
+            self.metrics.evicted("reconnect", dropped)
         lasted = time.monotonic() - down_since if down_since is not None else 0.0
         log.info(
-            "subscribed to the user-cache eviction channel again after %.1f s; emptied this "
-            "worker's user cache (%d users) since evictions sent meanwhile were missed",
+            "subscribed to the user-cache eviction channel after %.1f s without it; emptied "
+            "this worker's user cache (%d users): evictions sent meanwhile were missed",
             lasted, dropped,
         )  # fmt: skip
 

@@ -8,14 +8,17 @@ kernel hands it every new connection; ``serverproc.Server.only``); the directory
 fetches per user. Then the record changes, the user webhook goes to ONE process, and
 every worker of both processes answers with the new record. Every wait is bounded.
 
-The start-up log line for the case without Redis is checked in-process.
+The start-up log line for the case without Redis, and a webhook answered while Redis is
+unreachable, are checked in-process (the real app and its lifespan).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,12 +27,16 @@ from typing import Any
 import httpx
 import pytest
 from fake_directory import FakeDirectory
+from prometheus_client.parser import text_string_to_metric_families
 from serverproc import Launch, Server, launcher, policy_dir, wait_for
+from starlette.testclient import TestClient
 
 from receiver.adapters.signatures import Secrets, sign_base64
 from receiver.counters.settings import CounterSettings
 from receiver.http import server as http_server
+from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
+from receiver.observe.decisionlog import DecisionLog
 from receiver.users.cache import CacheSettings
 from receiver.users.directory import HttpDirectoryConfig
 
@@ -176,3 +183,56 @@ def test_the_start_up_log_says_where_an_eviction_reaches(
     if redis_url is None and workers > 1:
         assert "the other workers of this replica (1) and every other replica" in lines[0]
         assert "--users-ttl, 45 s" in lines[0]
+
+
+def test_the_webhook_is_answered_at_once_when_redis_is_unreachable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In process (the real app and lifespan): the local eviction happens, the failed
+    publish is counted and logged once, and the platform gets ``200 {}`` within the
+    publish timeout, never a 500."""
+    with (
+        socket.socket() as closed,
+        FakeDirectory({"u1": {"name": "Ann", "version": 1}}) as fake,
+    ):
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        config = ServiceConfig(
+            policies=policy_dir(tmp_path, POLICY),
+            secrets=Secrets.parse(SECRET),
+            users_http=HttpDirectoryConfig(fake.url),
+            users_cache=CacheSettings(ttl=3600),
+            counters=CounterSettings(redis_url=f"redis://127.0.0.1:{closed.getsockname()[1]}/0"),
+        )
+        webhook = {"event": "user.didBan", "data": {"users": [{"userId": "u1"}]}}
+        body = json.dumps(webhook).encode()
+        headers = {"x-amity-signature": sign_base64(SECRET.encode(), body)}
+        with (
+            caplog.at_level(logging.INFO, logger="receiver"),
+            TestClient(create_app(config, DecisionLog(io.BytesIO()))) as client,
+        ):
+            message_body = json.dumps(message("u1")).encode()
+            signed = {"x-amity-signature": sign_base64(SECRET.encode(), message_body)}
+            for version in (1, 2):
+                fake.records["u1"] = {"name": "Ann", "version": version}
+                answer = client.post("/hooks/socialplus", content=message_body, headers=signed)
+                assert answer.json()["message"] == f"hello Ann v{version}"
+                started = time.monotonic()
+                response = client.post(EVENTS, content=body, headers=headers)
+                assert (response.status_code, response.content) == (200, b"{}")
+                assert time.monotonic() - started < 2.0
+            text = client.get("/metrics").text
+        assert fake.calls["u1"] == 2  # evicted locally both times
+        assert metric(text, "receiver_user_eviction_publish_failures_total") == 2
+        assert metric(text, "receiver_user_evictions_total", origin="local") == 2
+        lines = [r.getMessage() for r in caplog.records]
+        assert len([line for line in lines if "could not publish" in line]) == 1
+        assert len([line for line in lines if "NOT published" in line]) == 2
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )

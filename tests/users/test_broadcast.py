@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import uuid
@@ -318,6 +319,7 @@ def test_the_subscriber_reconnects_after_a_redis_restart_and_logs_once(
             await until("the sender's", lambda: sender.metrics.subscriptions == 2)
             # evictions missed during the outage: the cache was emptied on reconnecting
             assert len(peer.cache) == 0
+            assert peer.metrics.evictions == {"reconnect": 1}
             assert await peer.name("u2") == "Bo"
             assert await sender.broadcast.publish(["u2"])
             await until("the eviction after it", lambda: peer.metrics.messages["peer"] == 1)
@@ -327,8 +329,56 @@ def test_the_subscriber_reconnects_after_a_redis_restart_and_logs_once(
         run(scenario())
     lines = [r.getMessage() for r in caplog.records]
     lost = [line for line in lines if "subscriber lost Redis" in line]
-    back = [line for line in lines if "subscribed to the user-cache eviction channel again" in line]
+    back = [line for line in lines if "eviction channel after" in line]
     assert len(lost) == 2  # once per worker for the whole outage, not once per retry
     assert len(back) == 2
     assert len([line for line in lines if "could not publish" in line]) == 1
     assert len([line for line in lines if "published on Redis again" in line]) == 1
+
+
+def test_a_redis_that_stops_answering_is_noticed_by_the_pings_and_left(
+    own_redis: RedisProcess,
+) -> None:
+    directory = Directory({"u1": {"name": "Ann"}})
+
+    async def scenario() -> None:
+        async with workers(own_redis.url, directory, 2, heartbeat=0.2) as (sender, peer):
+            await asyncio.sleep(1.0)  # quiet, but answering the pings: still the same one
+            assert peer.metrics.subscriptions == 1
+            assert peer.broadcast.subscribed.is_set()
+            assert own_redis.proc is not None
+            own_redis.proc.send_signal(signal.SIGSTOP)  # the connection stays open, silent
+            try:
+                await until("the silent Redis left", lambda: not peer.broadcast.subscribed.is_set())
+            finally:
+                own_redis.proc.send_signal(signal.SIGCONT)
+            await until("the new subscription", lambda: peer.metrics.subscriptions >= 2)
+            assert await peer.name("u1") == "Ann"
+            assert await sender.broadcast.publish(["u1"])
+            await until("the eviction", lambda: peer.metrics.messages["peer"] == 1)
+            assert len(peer.cache) == 0
+
+    run(scenario())
+
+
+def test_a_worker_that_started_while_redis_was_down_empties_its_cache_once_subscribed(
+    own_redis: RedisProcess,
+) -> None:
+    directory = Directory({"u1": {"name": "Ann"}})
+    own_redis.stop()
+
+    async def scenario() -> None:
+        worker = Worker(own_redis.url, channel_name("late"), directory)
+        worker.broadcast.start()
+        try:
+            assert await worker.name("u1") == "Ann"  # serves meanwhile, from the directory
+            await asyncio.sleep(0.3)
+            assert worker.metrics.subscriptions == 0
+            await asyncio.to_thread(own_redis.start)
+            await until("the subscription", lambda: worker.metrics.subscriptions == 1)
+            assert worker.metrics.evictions == {"reconnect": 1}
+            assert len(worker.cache) == 0
+        finally:
+            await worker.broadcast.stop()
+
+    run(scenario())
