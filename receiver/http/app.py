@@ -141,14 +141,15 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         snapshot = live.current
         if not admin.allows(request.headers.raw):  # the policy names are for operators
             return JSONResponse({"status": "ready", "revision": snapshot.revision})
-        return JSONResponse(
-            {
-                "status": "ready",
-                "revision": snapshot.revision,
-                "policies": [p.name for p in snapshot.policies.policies],
-                "rules": len(snapshot.policies.rules),
-            }
-        )
+        body: dict[str, object] = {
+            "status": "ready",
+            "revision": snapshot.revision,
+            "policies": [p.name for p in snapshot.policies.policies],
+            "rules": len(snapshot.policies.rules),
+        }
+        if feed is not None:
+            body["bundle"] = feed.state()
+        return JSONResponse(body)
 
     async def metrics_endpoint(request: Request) -> Response:
         if admin.allows(request.headers.raw):
