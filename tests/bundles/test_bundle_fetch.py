@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bundleserver import BundleServer
+from bundleserver import BundleServer, self_signed
 
 from receiver.bundles import fetch as fetch_module
 from receiver.bundles.fetch import FetchFailed, open_source
@@ -112,3 +112,21 @@ def test_a_missing_file_or_a_fifo_is_a_failure(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(FetchFailed, match="not a regular file"):
         run(f"file://{fifo}")  # and it does not block
+
+
+def test_https_verifies_the_server_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, cert = self_signed(tmp_path)
+    hub = BundleServer(tls=context).start()
+    try:
+        hub.put(b"bundle-1")
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        with pytest.raises(FetchFailed, match="cannot reach"):
+            run(hub.url())  # a certificate nobody vouches for is refused
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted: the bundle comes
+        assert run(hub.url(), 2) == [b"bundle-1", None]
+        assert hub.not_modified == 1
+    finally:
+        hub.stop()
