@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import ssl
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,7 @@ class BundleServer:
         self.requests = 0
         self.not_modified = 0
         self.conditions: list[dict[str, str]] = []  # the conditional headers of each GET
+        self.downloads: list[float] = []  # time.monotonic() of each 200 answer
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -77,6 +79,8 @@ class BundleServer:
                     self.send_response(304)
                     self.end_headers()
                     return
+                with owner._lock:
+                    owner.downloads.append(time.monotonic())
                 self.send_response(200)
                 self.send_header("Content-Type", "application/gzip")
                 self.send_header("Content-Length", str(len(data)))
