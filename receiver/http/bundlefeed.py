@@ -52,9 +52,9 @@ class BundleFeed:
         )
         self.live = live
         self.users = config.users
-        # every bundle of this worker is extracted under one private folder, removed whole
-        # on close (even one whose extraction a shutdown interrupted)
-        self._root = Path(tempfile.mkdtemp(prefix="receiver-bundles-"))
+        # every bundle of this worker is extracted under one private folder (made at the
+        # first bundle), removed whole on close, even one whose extraction a shutdown cut
+        self._root: Path | None = None
         self._directory: Path | None = None  # the extracted bundle that serves
         for result in RESULTS:  # every result shows, at 0 until it happens
             metrics.bundle_fetches.labels(result)
@@ -79,6 +79,8 @@ class BundleFeed:
 
     async def _apply(self, bundle: Verified) -> Applied:
         try:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="receiver-bundles-"))
             directory = await asyncio.to_thread(extract, bundle, self._root)
         except BundleError as err:
             log.error("bundle revision %s cannot be extracted: %s", bundle.revision, err)
@@ -118,4 +120,6 @@ class BundleFeed:
     async def close(self) -> None:
         await self.poller.source.close()
         self._directory = None
-        remove(self._root)
+        if self._root is not None:
+            remove(self._root)
+            self._root = None

@@ -7,6 +7,7 @@ key, ``--bundle-poll 1``) against a real static HTTP server in this process.
 - tampered, unsigned, foreign-signed and broken bundles are refused and counted, each
   failure logged once per worker, while the serving revision keeps answering;
 - the bundle server going down disturbs nothing, and its next bundle still arrives;
+- SIGHUP polls at once in every worker;
 - a cold start with the bundle server down: the service runs, /readyz says why it is
   not ready (503), hooks get the fail-safe answer inside the deadline, counted; when the
   server comes up the service becomes ready.
@@ -230,5 +231,30 @@ def test_a_cold_start_with_the_bundle_server_down_waits_answers_fail_safe_then_s
         assert {d["revision"] for d in decisions()[6:]} == {rev1}
         assert server.err().count(unreachable) == 2  # once per worker, not at every retry
         assert "HTTP Request: GET" not in server.err()  # no log line per poll
+    finally:
+        hub.stop()
+
+
+def test_sighup_polls_at_once_in_every_worker(
+    launch: Launch, tmp_path: Path, signing: tuple[Ed25519PrivateKey, Path], redis_url: str
+) -> None:
+    key, public = signing
+    hub = BundleServer().start()
+    try:
+        v1, rev1 = bundle(tmp_path, "v1", key)
+        hub.put(v1)
+        server = launch(
+            "--policies", hub.url(), "--bundle-public-key", str(public), "--bundle-poll", "600",
+            "--counters", "redis", "--redis-url", redis_url,
+            secret=SECRET, workers=2,
+        )  # fmt: skip
+        wait_for("both workers on v1", lambda: serving(server, rev1), CONVERGE)
+        v2, rev2 = bundle(tmp_path, "v2", key)
+        hub.put(v2)
+        time.sleep(1)
+        assert serving(server, rev1)  # no poll for ten minutes ...
+        server.proc.send_signal(signal.SIGHUP)  # ... but a SIGHUP polls now, in each worker
+        wait_for("both workers on v2", lambda: serving(server, rev2), CONVERGE)
+        assert set(answers_per_worker(server).values()) == {"v2"}
     finally:
         hub.stop()
