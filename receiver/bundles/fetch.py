@@ -14,7 +14,8 @@ raises :class:`FetchFailed` saying why (unreachable, an HTTP status, too large).
 
 A validator is remembered only when the caller says so (:meth:`Source.remember`): a
 bundle that could not be applied for a passing reason is downloaded again at the next
-poll, one that was refused for what it holds is not.
+poll, one that was refused for what it holds is not, until :meth:`Source.forget` (a
+SIGHUP) asks for the bundle whatever it is.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class Source(Protocol):
     async def fetch(self) -> Download | None: ...
 
     def remember(self, validator: object) -> None: ...
+
+    def forget(self) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -128,6 +131,9 @@ class HttpSource:
         if isinstance(validator, _HttpValidator):
             self._known = validator
 
+    def forget(self) -> None:
+        self._known = _HttpValidator(None, None)
+
     async def close(self) -> None:
         await self._client.aclose()
         logging.getLogger("httpx").removeFilter(self._quiet)
@@ -167,6 +173,9 @@ class FileSource:
 
     def remember(self, validator: object) -> None:
         self._known = validator
+
+    def forget(self) -> None:
+        self._known = None
 
     async def close(self) -> None:
         return None

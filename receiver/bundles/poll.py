@@ -75,9 +75,14 @@ class BundlePoller:
         self._bad: str | None = None  # the source's current bundle was refused: why
         self._logged: str | None = None  # the failure last logged (each is logged once)
 
-    async def poll_once(self) -> str:
-        """Poll now; the result label. Never raises (a bug is logged and counted)."""
+    async def poll_once(self, *, force: bool = False) -> str:
+        """Poll now; the result label. Never raises (a bug is logged and counted).
+        ``force``: download the bundle even if it did not change (a bundle rejected
+        earlier, say for a users file since fixed, is then tried again)."""
         async with self._lock:
+            if force:
+                self.source.forget()
+                self._bad = None
             try:
                 result = await self._poll()
             except asyncio.CancelledError:

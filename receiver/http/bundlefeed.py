@@ -101,9 +101,10 @@ class BundleFeed:
         await self.poller.run()
 
     async def sighup(self) -> None:
-        """Poll at once; when no new bundle came, reload the users file beside the one
-        that serves (a SIGHUP reloads both, as with a policy directory)."""
-        result = await self.poller.poll_once()
+        """Poll at once, downloading the bundle even if unchanged (one rejected before is
+        tried again); when no new bundle came, reload the users file beside the one that
+        serves (a SIGHUP reloads both, as with a policy directory)."""
+        result = await self.poller.poll_once(force=True)
         if result != "updated" and self.users is not None and self.live.ready:
             await self.live.reload_async()
 
