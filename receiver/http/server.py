@@ -35,6 +35,7 @@ from receiver.http.reload import load_snapshot
 from receiver.http.supervisor import Supervisor, WorkersFailing
 from receiver.observe import logqueue
 from receiver.text.diagnostics import render_text
+from receiver.users.broadcast import channel_name
 
 log = logging.getLogger("receiver.http.server")
 
@@ -129,6 +130,7 @@ def _announce(config: ServiceConfig) -> None:
         limits.max_head_bytes, limits.read_timeout, limits.max_concurrency,
         limits.max_connections,
     )  # fmt: skip
+    _announce_evictions(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; receiver %s (%s)",
@@ -136,6 +138,25 @@ def _announce(config: ServiceConfig) -> None:
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
         receiver.__version__, receiver.build(),
     )  # fmt: skip
+
+
+def _announce_evictions(config: ServiceConfig) -> None:
+    """Where a user webhook's eviction reaches (README, "Invalidation"); said once."""
+    if config.users_http is None:
+        return
+    if config.counters.redis_url:
+        log.info(
+            "user-cache evictions reach every worker of every replica through Redis "
+            "(channel %s)", channel_name(config.counters.key_prefix),
+        )  # fmt: skip
+    elif config.workers > 1:
+        log.warning(
+            "no Redis URL: a user webhook evicts the user in the one worker that receives "
+            "it; the other workers of this replica (%d) and every other replica keep the old "
+            "record until it expires (--users-ttl, %g s). Set --redis-url to send evictions "
+            "to all of them",
+            config.workers - 1, config.users_cache.ttl,
+        )  # fmt: skip
 
 
 def _announce_braincloud(config: ServiceConfig) -> None:
