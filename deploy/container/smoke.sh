@@ -75,15 +75,27 @@ stop_pid() {  # stop_pid PID SECONDS: SIGTERM, wait, then SIGKILL its process gr
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 }
 
+# The service stops on SIGTERM to its own process (buildah run, sent one, would kill it
+# at once); `buildah run` then exits with its status. Past the limit: SIGKILL to the
+# process group that setsid gave `buildah run`.
+stop_service() {
+    local service i
+    service=$(service_pid)
+    [[ -z $service ]] || kill -TERM "$service" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+        return 1
+    fi
+}
+
 cleanup() {
     local status=$?
     set +e
-    if [[ -n $SERVER_PID ]]; then
-        local service
-        service=$(service_pid)
-        [[ -z $service ]] || kill -TERM "$service" 2>/dev/null
-        stop_pid "$SERVER_PID" "$STOP_TIMEOUT"
-    fi
+    [[ -z $SERVER_PID ]] || stop_service
     [[ -z $REDIS_PID ]] || stop_pid "$REDIS_PID" 10
     for ctr in "${CONTAINERS[@]}"; do
         buildah umount "$ctr" >/dev/null 2>&1
@@ -266,12 +278,7 @@ grep -q "compiled with mypyc: $compiled modules" "$WORK/server.err" \
     || fail "the start-up line does not say compiled with mypyc: $compiled modules"
 
 step "stop (SIGTERM)"
-kill -TERM "$service"
-for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$SERVER_PID" 2>/dev/null && fail "the service did not stop within $STOP_TIMEOUT s of SIGTERM"
+stop_service || fail "the service did not stop within $STOP_TIMEOUT s of SIGTERM"
 code=0
 wait "$SERVER_PID" || code=$?
 SERVER_PID=""
