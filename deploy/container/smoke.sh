@@ -81,7 +81,11 @@ stop_pid() {  # stop_pid PID SECONDS: SIGTERM, wait, then SIGKILL its process gr
 stop_service() {
     local service i
     service=$(service_pid)
-    [[ -z $service ]] || kill -TERM "$service" 2>/dev/null || true
+    if [[ -n $service ]]; then
+        kill -TERM "$service" 2>/dev/null || true
+    else  # not started yet, or gone: nothing to let finish
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+    fi
     for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
