@@ -118,6 +118,7 @@ def _announce(config: ServiceConfig) -> None:
                 fallback.max_body, fallback.rate,
             )  # fmt: skip
     _announce_braincloud(config)
+    _announce_counters(config)
     access = AdminAccess.of(config)
     if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
         log.info("%s", access.describe(config.host))
@@ -157,6 +158,37 @@ def _announce_evictions(config: ServiceConfig) -> None:
             "to all of them",
             config.workers - 1, config.users_cache.ttl,
         )  # fmt: skip
+
+
+def _announce_counters(config: ServiceConfig) -> None:
+    """Once, in the start-up log (the supervisor's with several workers): what the counters
+    guarantee across workers and replicas."""
+    counters = config.counters
+    if counters.backend == "redis":
+        log.info(
+            "counters: redis, one count shared by every worker of every replica; when Redis "
+            "fails or is slow they fall back to %s", counters.fallback,
+        )  # fmt: skip
+        if counters.key_secret is not None:
+            log.info(
+                "counter keys and distinct values derived from message content are stored in "
+                "Redis as HMAC-SHA256 under the deployment's key"
+            )
+        else:
+            log.warning(
+                "NO REDIS KEY SECRET: counter keys and distinct values derived from message "
+                "content are stored in Redis as plain SHA-256, which anyone who can read "
+                "Redis can check a guessed text against. Set RECEIVER_REDIS_KEY_SECRET or "
+                "--redis-key-secret-file (the same on every replica)."
+            )
+    elif counters.backend == "memory-per-worker" and config.workers > 1:
+        log.info(
+            "counters: memory-per-worker, each of the %d workers counts on its own, so every "
+            "limit is %d times looser (--counters redis shares one count)",
+            config.workers, config.workers,
+        )  # fmt: skip
+    else:
+        log.info("counters: memory, in this process only (--counters redis shares them)")
 
 
 def _announce_braincloud(config: ServiceConfig) -> None:
