@@ -8,7 +8,9 @@ Run from the repository root::
 It starts ``receiver serve`` on a free loopback port the way an operator runs it: a
 random social.plus signature secret and brainCloud bridge token (so every request is
 authenticated), the shipped policies, the example user directory, the decision log
-in a file, ``--workers N`` and, with ``--redis-url``, Redis counters. Then an open-loop
+in a file, ``--workers N`` and, with ``--redis-url``, Redis counters (without it:
+memory counters, said as ``--counters memory-per-worker`` when N > 1, since each worker
+then counts on its own). Then an open-loop
 generator in this process (``bench/serve.py``'s: raw HTTP/1.1 on keep-alive
 connections, request k scheduled at ``start + k / rate`` by a timerfd) sends a mix
 of payloads for ``--duration`` seconds:
@@ -364,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis_url:
         argv_ += ["--counters", "redis", "--redis-url", args.redis_url]
         counters = "redis"
+    elif args.workers > 1:  # said explicitly: receiver serve refuses it otherwise
+        counters = "memory-per-worker"
+        argv_ += ["--counters", counters]
     requests = corpus(
         port, secret, token, count=args.payloads, seed=args.seed,
         hostile_share=args.hostile_share,

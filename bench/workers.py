@@ -3,10 +3,14 @@
 Run from the repository root::
 
     python bench/workers.py [--duration 10] [--connections 32] [--rounds 3] [--workers 2]
+                            [--redis-url redis://127.0.0.1:6379/0]
 
 Both servers run the way an operator runs them: a random signature secret
 (``RECEIVER_SOCIALPLUS_SECRET``), the shipped policies, the example user directory,
-the decision log in a file. The load is ``bench/serve.py``'s: signed social.plus
+the decision log in a file. Counters are ``--counters memory-per-worker`` (said
+explicitly: each worker counts on its own, which ``receiver serve`` refuses to do
+silently), or with ``--redis-url`` Redis counters shared by every worker, the production
+shape. The load is ``bench/serve.py``'s: signed social.plus
 pre-hooks generated from ``examples/payloads/*.json``, cycled through by a wrk Lua
 script (closed loop). The two servers alternate for ``--rounds`` rounds after a
 warm-up each, so that a slow spell of the machine hits both; the figure is the ratio
@@ -55,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="compared with 1 (default 2)")
     parser.add_argument("--payloads", type=int, default=240)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--redis-url", help="Redis counters at this URL (default: memory-per-worker counters)"
+    )
     args = parser.parse_args(argv)
     if args.workers < 2:
         parser.error("--workers must be 2 or more (it is compared with 1)")
@@ -74,10 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     receiver_bin = shutil.which("receiver", path=bindir)
     base = [receiver_bin] if receiver_bin else [sys.executable, "-m", "receiver"]
     counts = (1, args.workers)
+    counters = ["--counters", "memory-per-worker"]
+    if args.redis_url:
+        counters = ["--counters", "redis", "--redis-url", args.redis_url]
     rps: dict[int, list[float]] = {n: [] for n in counts}
     print(
         f"== receiver serve --workers {args.workers} vs --workers 1: wrk -c{args.connections} "
-        f"-d{args.duration:g}s, {args.rounds} rounds, signed requests, shipped policies "
+        f"-d{args.duration:g}s, {args.rounds} rounds, signed requests, shipped policies, "
+        f"{counters[1]} counters "
         f"({os.cpu_count()} CPUs)",
         flush=True,
     )
@@ -89,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     *base, "serve", "--port", str(port), "--workers", str(workers),
                     "--policies", str(ROOT / "policies"),
                     "--users", str(ROOT / "examples/users.yaml"),
-                    "--decision-log", str(tmp / f"decisions-{workers}.jsonl"),
+                    "--decision-log", str(tmp / f"decisions-{workers}.jsonl"), *counters,
                 ]  # fmt: skip
                 with (tmp / "server.err").open("ab") as err:
                     proc = subprocess.Popen(

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from receiver.adapters.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE
 from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
+from receiver.counters.settings import BACKENDS
 from receiver.errors import ReceiverError
 from receiver.http.config import (
     DEFAULT_BUNDLE_POLL,
@@ -31,7 +32,12 @@ from receiver.http.limits import (
     DEFAULT_READ_TIMEOUT,
 )
 from receiver.http.server import StartupError, serve
-from receiver.http.settings import BRAINCLOUD_TOKEN_ENV, METRICS_TOKEN_ENV, SECRET_ENV
+from receiver.http.settings import (
+    BRAINCLOUD_TOKEN_ENV,
+    METRICS_TOKEN_ENV,
+    REDIS_KEY_SECRET_ENV,
+    SECRET_ENV,
+)
 from receiver.http.settings import build as build_settings
 
 
@@ -241,9 +247,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     opt(
         "--counters",
         dest="counters_backend",
-        choices=("memory", "redis"),
-        help="where policy counters live: this process's memory, or Redis shared by every "
-        "replica (default: memory)",
+        choices=BACKENDS,
+        help="where policy counters live: this process's memory (refused with --workers N > 1, "
+        "where each worker would count on its own), memory-per-worker (each worker counts on "
+        "its own: every limit N times looser), or Redis, one count shared by every worker "
+        "of every replica (default: memory)",
     )
     opt(
         "--redis-url",
@@ -265,6 +273,23 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         type=int,
         help="longest wait for Redis per event, also bounded by the request's deadline "
         "(default: 50)",
+    )
+    opt(
+        "--redis-key-secret-file",
+        dest="counters_key_secret_file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the key of the HMAC-SHA256 under which counter keys and distinct "
+        "values derived from message content are stored in Redis; the same on every "
+        f"replica (default: ${REDIS_KEY_SECRET_ENV}; without one, a plain SHA-256 and a "
+        "warning at start)",
+    )
+    opt(
+        "--redis-key-secret",
+        dest="counters_key_secret",
+        metavar="SECRET",
+        help="the Redis key secret itself; visible to anyone who can list processes, so "
+        f"prefer --redis-key-secret-file or ${REDIS_KEY_SECRET_ENV}",
     )
 
     opt(
@@ -306,6 +331,11 @@ def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
         err.write(
             "receiver: warning: --metrics-token shows the token to anyone who can list "
             f"processes; prefer --metrics-token-file or ${METRICS_TOKEN_ENV}\n"
+        )
+    if args.counters_key_secret is not None:
+        err.write(
+            "receiver: warning: --redis-key-secret shows the key to anyone who can list "
+            f"processes; prefer --redis-key-secret-file or ${REDIS_KEY_SECRET_ENV}\n"
         )
     try:
         return serve(config)

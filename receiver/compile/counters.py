@@ -5,6 +5,10 @@ Stage 3 (compile). Consumes the checked counters (:class:`~receiver.check.model.
 and an event's decision tree; produces a :class:`CounterPlan`: event counters the event
 feeds (its name matches their ``events``), counters its tree reads, and decision
 counters whose listed rules apply to it. Running a plan is ``receiver.runtime.counters``.
+
+The plan also says, once per counter, whether its key and its ``distinct`` value are
+identifiers or derived from content (:func:`names_an_identifier`): a shared store (Redis)
+keeps only a keyed hash of content, never the text itself (README, "What Redis holds").
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from receiver.check.model import CheckedCounter
 from receiver.compile.closures import compile_expressions
 from receiver.dsl import ast
 from receiver.dsl import events as ev
-from receiver.dsl.analysis import static_path
+from receiver.dsl.analysis import static_path, unwrap
 from receiver.dsl.context import Context
 from receiver.dsl.values import Value
 
@@ -27,12 +31,43 @@ if TYPE_CHECKING:
 
 Fn = Callable[[Context], Value]
 
+# Field names that name an identifier rather than hold content: besides these, any name
+# ending in Id, ID or _id (userId, channelId, parentID, message_id).
+IDENTIFIER_FIELDS = frozenset({"id", "ID", "event", "eventName", "platform", "type"})
+
+
+def is_identifier_field(name: str | int) -> bool:
+    """Whether a path's last segment names an identifier (an index never does)."""
+    return isinstance(name, str) and (
+        name in IDENTIFIER_FIELDS or name.endswith(("Id", "ID", "_id"))
+    )
+
+
+def names_an_identifier(expr: ast.Node) -> bool:
+    """Whether a counter's key (or ``distinct``) expression yields an identifier, which a
+    shared store may keep readable: the event name (``event``), or a plain path of
+    ``data`` or ``actor`` whose last segment names an identifier (``actor.userId``,
+    ``data.channelId``, ``data.message["id"]``). Anything else (``text``,
+    ``data.text``, ``lower(text)``, a concatenation, a list, a template, any function
+    call, even ``lower(actor.userId)``) counts as derived from content and is stored
+    as a keyed hash."""
+    node = unwrap(expr)
+    if isinstance(node, ast.Var):
+        return node.name == "event"
+    path = static_path(node)
+    return (
+        path is not None
+        and path[0] in ("data", "actor")
+        and bool(path[1])
+        and is_identifier_field(path[1][-1])
+    )
+
 
 class PlannedCounter:
     """A counter as one event uses it, with its expressions compiled for that event."""
 
-    __slots__ = ("counter", "direct", "distinct", "feeds", "id", "is_distinct", "key", "reads",
-                 "strikes", "when", "window_ms")  # fmt: skip
+    __slots__ = ("counter", "direct", "distinct", "feeds", "hash_key", "hash_member", "id",
+                 "is_distinct", "key", "reads", "strikes", "when", "window_ms")  # fmt: skip
 
     def __init__(
         self,
@@ -55,6 +90,11 @@ class PlannedCounter:
         self.id = counter.id
         self.window_ms = counter.window_ms
         self.is_distinct = distinct is not None
+        # Derived from content: a shared store keeps only a keyed hash (decided here, once)
+        self.hash_key = not names_an_identifier(counter.key)
+        self.hash_member = counter.distinct is not None and not names_an_identifier(
+            counter.distinct
+        )
         # A key that is a plain path of data or actor, without distinct and when, is read
         # straight from the event (no evaluation context): the usual actor.userId.
         self.direct: tuple[str, tuple[str | int, ...]] | None = None

@@ -11,6 +11,8 @@ This package is the edge of counting, the backends and the service's front:
 - :mod:`receiver.counters.memory`: the in-memory backend (exact sliding windows, idle
   keys evicted, thread-safe).
 - :mod:`receiver.counters.redis_backend`: the Redis backend (one Lua script call per event).
+- :mod:`receiver.counters.keyhash`: the keyed hashes (HMAC-SHA256) that Redis holds instead
+  of keys and distinct values derived from message content.
 - :mod:`receiver.counters.service`: the service's asynchronous front (timeouts bounded by
   the request's deadline, fallback to memory or "unknown", metrics, logs).
 

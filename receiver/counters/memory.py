@@ -97,7 +97,7 @@ class MemoryBackend:
         return store
 
     def _one(self, op: Op, now: int) -> int:
-        counter, window, key, distinct, member, add = op
+        counter, window, key, distinct, member, add, _, _ = op  # text: this process only
         store = self._stores.get((counter, window, distinct)) or self._store(op)
         floor = now - window
         keys = store.keys

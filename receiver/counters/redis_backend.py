@@ -15,6 +15,11 @@ by the time in milliseconds (for distinct counts, the time last seen):
   window after its last write, so Redis memory stays bounded by the active keys;
 - read: ``ZCOUNT key (now-window +inf`` (nothing written).
 
+A key or distinct value that the counter plan marked as derived from content (``Op``'s
+``hash_key``, ``hash_member``) goes to Redis as its keyed hash
+(:class:`~receiver.counters.keyhash.KeyHasher`): Redis never holds message text. Key
+names are ``PREFIX:COUNTER:WINDOW_MS:c|d:KEY`` (``c`` a count, ``d`` a distinct count).
+
 The times are the receivers' clocks (keep them NTP-synchronised); the answers are
 exactly the memory backend's on the same sequence of events (tests/counters/test_redis_backend.py).
 """
@@ -28,6 +33,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from receiver.counters.keyhash import KeyHasher
 from receiver.counters.settings import DEFAULT_KEY_PREFIX, DEFAULT_MAX_PER_KEY
 from receiver.runtime.counters import Op
 
@@ -70,6 +76,7 @@ class RedisBackend:
         max_per_key: int = DEFAULT_MAX_PER_KEY,
         timeout: float = 1.0,
         client: aioredis.Redis | None = None,
+        key_secret: bytes | None = None,
     ) -> None:
         self.client = client or aioredis.Redis.from_url(
             url,
@@ -80,13 +87,15 @@ class RedisBackend:
         )
         self.prefix = prefix
         self.max_per_key = max_per_key
+        self.hasher = KeyHasher(key_secret)  # content-derived keys and values: keyed hashes
         self.script: Any = self.client.register_script(SCRIPT)
         self._node = os.urandom(6).hex()  # members of plain counts: unique across processes
         self._seq = count()
 
     def redis_key(self, op: Op) -> str:
         kind = "d" if op.distinct else "c"
-        return f"{self.prefix}:{op.counter}:{op.window_ms}:{kind}:{op.key}"
+        key = self.hasher(op.key) if op.hash_key else op.key
+        return f"{self.prefix}:{op.counter}:{op.window_ms}:{kind}:{key}"
 
     def args(self, ops: Sequence[Op], now_ms: int) -> tuple[list[str], list[object]]:
         keys = [self.redis_key(op) for op in ops]
@@ -95,7 +104,8 @@ class RedisBackend:
             if not op.add:
                 argv.extend((op.window_ms, "r", ""))
             elif op.distinct:
-                argv.extend((op.window_ms, "a", op.member or ""))
+                member = op.member or ""
+                argv.extend((op.window_ms, "a", self.hasher(member) if op.hash_member else member))
             else:
                 argv.extend((op.window_ms, "a", f"{now_ms}:{self._node}:{next(self._seq)}"))
         return keys, argv

@@ -77,6 +77,7 @@ class CounterService:
                 prefix=settings.key_prefix,
                 max_per_key=settings.max_per_key,
                 timeout=settings.timeout_ms / 1000,
+                key_secret=settings.key_secret,
             )
         self.metrics = CounterMetrics(registry or CollectorRegistry())
         self._down_until = 0.0

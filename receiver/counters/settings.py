@@ -8,10 +8,13 @@ The edge (settings). Produced by ``receiver serve``'s settings
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-Backend = Literal["memory", "redis"]
+# memory: this process only (refused with --workers N > 1); memory-per-worker: the same,
+# said explicitly, so each worker counts on its own; redis: one count for every process
+Backend = Literal["memory", "memory-per-worker", "redis"]
+BACKENDS: tuple[Backend, ...] = ("memory", "memory-per-worker", "redis")
 Fallback = Literal["memory", "unknown"]
 
 DEFAULT_REDIS_TIMEOUT_MS = 50
@@ -31,3 +34,6 @@ class CounterSettings:
     max_per_key: int = DEFAULT_MAX_PER_KEY
     key_prefix: str = DEFAULT_KEY_PREFIX
     retry_after: float = DEFAULT_RETRY_AFTER
+    # The deployment's key of the HMAC of content-derived keys in Redis (None: plain
+    # SHA-256, warned about at start); never shown by repr
+    key_secret: bytes | None = field(default=None, repr=False)

@@ -14,9 +14,11 @@ that routes requests to :class:`~receiver.http.service.Service`.
     GET /metrics             Prometheus text format, for operators (receiver.http.admin)
 
 The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
-reload handler and, with ``watch``, the file watcher. With a bundle URL
-(``receiver.http.bundlefeed``) it starts the poller instead: the service is up at once,
-and ready (``/readyz`` 200) when the first good bundle serves.
+reload handler and, with ``watch``, the file watcher; with a user cache and a Redis URL
+it starts the eviction broadcast (``receiver.users.broadcast``) and stops it at the end.
+With a bundle URL (``receiver.http.bundlefeed``) it starts the bundle poller instead of
+loading: the service is up at once, and ready (``/readyz`` 200) when the first good
+bundle serves.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ from receiver.http.reload import LivePolicies
 from receiver.http.service import JSON, Answer, Service, error_body
 from receiver.observe import logqueue
 from receiver.observe.decisionlog import DecisionLog, stdout_stream
+from receiver.users.broadcast import EvictionBroadcast, channel_name
 from receiver.users.cache import UserCache
-from receiver.users.directory import HttpDirectory, new_client
+from receiver.users.directory import HttpDirectory, expand_env, new_client
 
 log = logging.getLogger("receiver")
 
@@ -106,8 +109,15 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         client = new_client(config.users_http.timeout_ms)
         directory = HttpDirectory(config.users_http, client)
         user_cache = UserCache(directory, config.users_cache, metrics)
+    evictions = None
+    if user_cache is not None and config.counters.redis_url:  # whichever counter backend
+        url = expand_env(config.counters.redis_url, "the redis URL")
+        channel = channel_name(config.counters.key_prefix)
+        evictions = EvictionBroadcast(user_cache, url, channel, metrics)
     counters = CounterService(config.counters, metrics.registry)
-    service = Service(config, live, metrics, decision_log, user_cache, counters=counters)
+    service = Service(
+        config, live, metrics, decision_log, user_cache, counters=counters, evictions=evictions
+    )
     admin = AdminAccess.of(config)
 
     def hook(handle: Handler, fallback: Answer, platform: str) -> HookEndpoint:
@@ -197,6 +207,8 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         if config.watch:
             tasks.append(loop.create_task(live.watch()))
+        if evictions is not None:
+            evictions.start()  # subscribes in the background: start-up never waits for Redis
         try:
             yield
         finally:
@@ -209,6 +221,8 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
                 loop.remove_signal_handler(signal.SIGHUP)
             if decision_log is not None:
                 decision_log.close()
+            if evictions is not None:
+                await evictions.stop()
             if client is not None:
                 await client.aclose()
             await counters.close()

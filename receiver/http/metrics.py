@@ -37,6 +37,10 @@ LATENCY_BUCKETS = (
     2.0, 3.0, 5.0,
 )  # fmt: skip
 
+FANOUT_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+
 _KNOWN = frozenset(KNOWN_EVENTS)
 _STATUS = {code: str(code) for code in range(100, 600)}  # status labels without str() calls
 
@@ -136,7 +140,39 @@ class Metrics:
         )
         self.user_evictions = Counter(
             "receiver_user_evictions",
-            "Users evicted from the cache by platform webhooks.",
+            "Users evicted from the cache by platform webhooks, by origin: local (the "
+            "webhook came to this worker), peer (another worker's, through Redis) or "
+            "reconnect (the whole cache, after the eviction channel was lost).",
+            ["origin"],
+            registry=r,
+        )
+        for origin in ("local", "peer", "reconnect"):
+            self.user_evictions.labels(origin)
+        self.eviction_messages = Counter(
+            "receiver_user_eviction_messages",
+            "Messages received on the Redis eviction channel, by result: peer (applied), "
+            "own (this worker's, skipped) or malformed (ignored).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("peer", "own", "malformed"):
+            self.eviction_messages.labels(result)
+        self.eviction_fanout_seconds = Histogram(
+            "receiver_user_eviction_fanout_seconds",
+            "Delay from publishing an eviction to applying it in another worker (its "
+            "receive time minus its publish time, on the two hosts' clocks).",
+            buckets=FANOUT_BUCKETS,
+            registry=r,
+        )
+        self.eviction_publish_failures = Counter(
+            "receiver_user_eviction_publish_failures",
+            "Evictions that could not be published on Redis (the local one happened).",
+            registry=r,
+        )
+        self.eviction_subscriptions = Counter(
+            "receiver_user_eviction_subscriptions",
+            "Subscriptions to the Redis eviction channel: 1 per worker at start, then 1 "
+            "per reconnect after Redis was lost.",
             registry=r,
         )
         self.connections_refused = Counter(
@@ -234,6 +270,21 @@ class Metrics:
         self.user_directory.observe(seconds)
         if failure is not None:
             self._child(self.user_directory_failures, failure).inc()
+
+    def evicted(self, origin: str, count: int) -> None:
+        self._child(self.user_evictions, origin).inc(count)
+
+    def eviction_message(self, result: str) -> None:
+        self._child(self.eviction_messages, result).inc()
+
+    def eviction_fanout(self, seconds: float) -> None:
+        self.eviction_fanout_seconds.observe(seconds)
+
+    def eviction_publish_failed(self) -> None:
+        self.eviction_publish_failures.inc()
+
+    def eviction_subscribed(self) -> None:
+        self.eviction_subscriptions.inc()
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -35,6 +35,7 @@ from receiver.http.reload import load_snapshot
 from receiver.http.supervisor import Supervisor, WorkersFailing
 from receiver.observe import logqueue
 from receiver.text.diagnostics import render_text
+from receiver.users.broadcast import channel_name
 from receiver.users.static import StaticDirectory
 
 log = logging.getLogger("receiver.http.server")
@@ -125,6 +126,7 @@ def _announce(config: ServiceConfig) -> None:
                 fallback.max_body, fallback.rate,
             )  # fmt: skip
     _announce_braincloud(config)
+    _announce_counters(config)
     access = AdminAccess.of(config)
     if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
         log.info("%s", access.describe(config.host))
@@ -137,6 +139,7 @@ def _announce(config: ServiceConfig) -> None:
         limits.max_head_bytes, limits.read_timeout, limits.max_concurrency,
         limits.max_connections,
     )  # fmt: skip
+    _announce_evictions(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; receiver %s (%s)",
@@ -144,6 +147,56 @@ def _announce(config: ServiceConfig) -> None:
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
         receiver.__version__, receiver.build(),
     )  # fmt: skip
+
+
+def _announce_evictions(config: ServiceConfig) -> None:
+    """Where a user webhook's eviction reaches (README, "Invalidation"); said once."""
+    if config.users_http is None:
+        return
+    if config.counters.redis_url:
+        log.info(
+            "user-cache evictions reach every worker of every replica through Redis "
+            "(channel %s)", channel_name(config.counters.key_prefix),
+        )  # fmt: skip
+    elif config.workers > 1:
+        log.warning(
+            "no Redis URL: a user webhook evicts the user in the one worker that receives "
+            "it; the other workers of this replica (%d) and every other replica keep the old "
+            "record until it expires (--users-ttl, %g s). Set --redis-url to send evictions "
+            "to all of them",
+            config.workers - 1, config.users_cache.ttl,
+        )  # fmt: skip
+
+
+def _announce_counters(config: ServiceConfig) -> None:
+    """Once, in the start-up log (the supervisor's with several workers): what the counters
+    guarantee across workers and replicas."""
+    counters = config.counters
+    if counters.backend == "redis":
+        log.info(
+            "counters: redis, one count shared by every worker of every replica; when Redis "
+            "fails or is slow they fall back to %s", counters.fallback,
+        )  # fmt: skip
+        if counters.key_secret is not None:
+            log.info(
+                "counter keys and distinct values derived from message content are stored in "
+                "Redis as HMAC-SHA256 under the deployment's key"
+            )
+        else:
+            log.warning(
+                "NO REDIS KEY SECRET: counter keys and distinct values derived from message "
+                "content are stored in Redis as plain SHA-256, which anyone who can read "
+                "Redis can check a guessed text against. Set RECEIVER_REDIS_KEY_SECRET or "
+                "--redis-key-secret-file (the same on every replica)."
+            )
+    elif counters.backend == "memory-per-worker" and config.workers > 1:
+        log.info(
+            "counters: memory-per-worker, each of the %d workers counts on its own, so every "
+            "limit is %d times looser (--counters redis shares one count)",
+            config.workers, config.workers,
+        )  # fmt: skip
+    else:
+        log.info("counters: memory, in this process only (--counters redis shares them)")
 
 
 def _announce_braincloud(config: ServiceConfig) -> None:

@@ -42,6 +42,7 @@ from receiver.runtime.decide import decide_async
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event
 from receiver.text import jsoncodec
+from receiver.users.broadcast import EvictionBroadcast
 from receiver.users.cache import UserCache
 
 log = logging.getLogger("receiver.http.service")
@@ -102,8 +103,10 @@ class Service:
         *,
         counters: CounterService | None = None,
         clock: Callable[[], float] = time.time,
+        evictions: EvictionBroadcast | None = None,
     ) -> None:
         self.config = config
+        self.evictions = evictions  # tells the other workers (Redis), when configured
         self.counters = counters
         self.clock = clock  # the request time (seconds since the epoch) rules and counters see
         self.live = live
@@ -281,7 +284,9 @@ class Service:
     async def socialplus_events(
         self, body: bytes | None, headers: Mapping[str, str], started: float
     ) -> Answer:
-        """The platform's ordinary webhooks: user changes evict the user from the cache."""
+        """The platform's ordinary webhooks: user changes evict the user from the cache,
+        here at once and, with Redis, in every other worker (published before answering,
+        within a short timeout; a failure to publish is logged and counted, never a 500)."""
         if body is None:
             return self.too_large(started)
         refused = self.check_socialplus_signature(body, headers, started)
@@ -296,11 +301,16 @@ class Service:
         name = payload["event"]
         if name in USER_EVENTS:
             evicted = 0
-            for user_id in user_ids(payload.get("data")):
+            ids = user_ids(payload.get("data"))
+            for user_id in ids:
                 if self.user_cache is not None and self.user_cache.evict(user_id):
                     evicted += 1
-            self.metrics.user_evictions.inc(evicted)
-            log.info("%s: evicted %d cached user(s)", name, evicted)
+            self.metrics.evicted("local", evicted)
+            published = ""
+            if self.evictions is not None and ids:
+                ok = await self.evictions.publish(ids)
+                published = "; published to the other workers" if ok else "; NOT published"
+            log.info("%s: evicted %d cached user(s)%s", name, evicted, published)
         self.metrics.count_status(
             "socialplus-webhook", name if name in USER_EVENTS else "", "ok", 200
         )

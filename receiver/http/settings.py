@@ -40,6 +40,7 @@ from receiver.bundles.format import BundleError
 from receiver.bundles.keys import load_public_key
 from receiver.bundles.urls import looks_like_url, parse_bundle_url
 from receiver.counters.settings import (
+    BACKENDS,
     DEFAULT_KEY_PREFIX,
     DEFAULT_MAX_KEYS,
     DEFAULT_MAX_PER_KEY,
@@ -73,6 +74,8 @@ SECRET_ENV = "RECEIVER_SOCIALPLUS_SECRET"
 REDIS_URL_ENV = "RECEIVER_REDIS_URL"
 BRAINCLOUD_TOKEN_ENV = "RECEIVER_BRAINCLOUD_TOKEN"
 METRICS_TOKEN_ENV = "RECEIVER_METRICS_TOKEN"
+REDIS_KEY_SECRET_ENV = "RECEIVER_REDIS_KEY_SECRET"
+MIN_KEY_SECRET_BYTES = 16
 
 TOP_KEYS = {
     "policies": "path",
@@ -113,6 +116,7 @@ COUNTER_KEYS = {
     "max_keys": "int",
     "max_per_key": "int",
     "key_prefix": "str",
+    "key_secret_file": "path",
 }
 USER_KEYS = {
     "file": "path",
@@ -244,13 +248,46 @@ def _metrics_tokens(token: str | None, token_file: Path | None) -> Secrets | Non
         raise SettingsError(f"{where} holds no token") from None
 
 
+def _redis_key_secret(secret: str | None, secret_file: Path | None) -> bytes | None:
+    """``--redis-key-secret``, else ``--redis-key-secret-file`` (config file:
+    ``counters.key_secret_file``), else ``$RECEIVER_REDIS_KEY_SECRET``: the deployment's
+    key of the HMAC that content-derived counter keys are stored under in Redis."""
+    if secret is not None and secret_file is not None:
+        raise SettingsError("use either --redis-key-secret or --redis-key-secret-file, not both")
+    where = "--redis-key-secret"
+    if secret_file is not None:
+        where = f"redis key secret file {secret_file}"
+        try:
+            raw = secret_file.read_bytes()  # the bytes as they are: any encoding is a key
+        except OSError as err:
+            raise SettingsError(f"{where}: {err.strerror}") from None
+    else:
+        if secret is None:
+            where, secret = f"${REDIS_KEY_SECRET_ENV}", os.environ.get(REDIS_KEY_SECRET_ENV)
+            if secret is None:
+                return None
+        # argv and the environment hold undecodable bytes as surrogates: give them back
+        raw = secret.encode("utf-8", "surrogateescape")
+    key = raw.strip()
+    if len(key) < MIN_KEY_SECRET_BYTES:
+        raise SettingsError(
+            f"{where} must hold at least {MIN_KEY_SECRET_BYTES} bytes (it holds {len(key)}); "
+            "make one with: python3 -c 'import secrets; print(secrets.token_hex(32))', and "
+            "give every replica the same"
+        )
+    return key
+
+
 def _counter_settings(values: Mapping[str, Any], positive: Any) -> CounterSettings:
     """``--counters``, ``--redis-url``, ``--counters-fallback``, ``--redis-timeout-ms`` (or
-    ``counters: {backend, redis_url, fallback, timeout_ms, max_keys, max_per_key, key_prefix}``
-    in the config file)."""
+    ``counters: {backend, redis_url, fallback, timeout_ms, max_keys, max_per_key, key_prefix,
+    key_secret_file}`` in the config file), and the Redis key secret."""
     backend = values.get("counters_backend", "memory")
-    if backend not in ("memory", "redis"):
-        raise SettingsError(f"counters backend must be memory or redis, got {backend!r}")
+    if backend not in BACKENDS:
+        raise SettingsError(
+            f"counters backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, "
+            f"got {backend!r}"
+        )
     fallback = values.get("counters_fallback", "memory")
     if fallback not in ("memory", "unknown"):
         raise SettingsError(f"counters fallback must be memory or unknown, got {fallback!r}")
@@ -272,7 +309,24 @@ def _counter_settings(values: Mapping[str, Any], positive: Any) -> CounterSettin
         max_keys=positive("counters_max_keys", DEFAULT_MAX_KEYS),
         max_per_key=positive("counters_max_per_key", DEFAULT_MAX_PER_KEY),
         key_prefix=values.get("counters_key_prefix", DEFAULT_KEY_PREFIX),
+        key_secret=_redis_key_secret(
+            values.get("counters_key_secret"), values.get("counters_key_secret_file")
+        ),
     )
+
+
+def _check_workers_share_counters(counters: CounterSettings, workers: int) -> None:
+    """Memory counters with several workers would count per worker: refused, unless the
+    operator said so (``--counters memory-per-worker``)."""
+    if counters.backend == "memory" and workers > 1:
+        raise SettingsError(
+            f"--workers {workers} with memory counters would count per worker: each of the "
+            f"{workers} workers would keep its own counts, so every limit would be {workers} "
+            "times looser. Share one count across workers and replicas with --counters redis "
+            "--redis-url redis://HOST:6379/0 (config file: counters: {backend: redis, "
+            "redis_url: ...}), or say --counters memory-per-worker (counters: {backend: "
+            "memory-per-worker}) if per-worker counting is meant."
+        )
 
 
 def _signature_fallback(values: Mapping[str, Any], positive: Any) -> FallbackSettings | None:
@@ -375,6 +429,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
             f"braincloud_pre_fail_safe must be allow or deny, got {pre_fail_safe!r}"
         )
     counters = _counter_settings(values, positive)
+    _check_workers_share_counters(counters, positive("workers", 1))
     metrics_tokens = _metrics_tokens(values.get("metrics_token"), values.get("metrics_token_file"))
     public_metrics = bool(values.get("public_metrics", False))
     if metrics_tokens is not None and public_metrics:

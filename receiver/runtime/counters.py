@@ -17,7 +17,8 @@ string ``"5"`` and the number ``5`` are the same key). A key (or distinct value)
 is null, or whose expression fails, counts nothing and reads as 0.
 
 Stage 4 (run). Consumes a :class:`~receiver.compile.counters.CounterPlan` and an event;
-produces the operations for a counter backend (:class:`Op`) and, from the answers, the
+produces the operations for a counter backend (:class:`Op`, each saying which of its
+parts are derived from content, as the plan decided) and, from the answers, the
 ``ctx.counters`` the rules read. The backend is given: anything with ``apply(ops,
 now_ms)`` (:class:`SyncBackend`), such as ``receiver.counters.memory.MemoryBackend``.
 """
@@ -47,6 +48,10 @@ class Op(NamedTuple):
     distinct: bool = False
     member: str | None = None  # distinct adds: the value (plain counts need none)
     add: bool = False
+    # Derived from content (receiver.compile.counters.names_an_identifier): a shared
+    # store (Redis) keeps only a keyed hash of the key, of the member; memory keeps text.
+    hash_key: bool = False
+    hash_member: bool = False
 
 
 class SyncBackend(Protocol):
@@ -182,7 +187,7 @@ def prepare(plan: CounterPlan, event: Event, now: Timestamp) -> Prepared:
             index = len(ops)
             ops.append(
                 _op(Op, (planned.id, planned.window_ms, key, planned.is_distinct,
-                         member if fed else None, fed))
+                         member if fed else None, fed, planned.hash_key, planned.hash_member))
             )  # fmt: skip
         slots.append((planned, key, index))
     return prepared
@@ -231,6 +236,6 @@ def strike_ops(prepared: Prepared, decision: Decision) -> list[Op]:
         hit = planned.strikes & striking
         if key is None or not hit:
             continue
-        ops.append(Op(planned.id, planned.window_ms, key, False, None, True))
+        ops.append(Op(planned.id, planned.window_ms, key, False, None, True, planned.hash_key))
         prepared.strikes.append(f"{planned.id} [{show(key)}] (by {', '.join(sorted(hit))})")
     return ops

@@ -13,7 +13,8 @@ record, None (no such user) or :data:`~receiver.runtime.inputs.LOOKUP_FAILED`
 - on timeout or error, an entry that expired less than ``stale_for`` ago is served
   (stale-if-error); otherwise the answer is :data:`LOOKUP_FAILED`, so ``user`` is null
   and ``user_lookup_failed()`` is true;
-- :meth:`evict` drops a user at once (the platform's user webhooks call it).
+- :meth:`evict` drops a user at once (the platform's user webhooks call it, here or, through
+  :mod:`receiver.users.broadcast`, in another worker); :meth:`evict_all` drops everyone.
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ class UserCache:
         if task is not None:
             self._evicted.add(task)
         return self._cache.pop(user_id, None) is not None
+
+    def evict_all(self) -> int:
+        """Forget every user now (after missed evictions); in-flight fetches are not cached.
+        The number of cached users dropped."""
+        self._evicted.update(self._inflight.values())
+        self._inflight.clear()
+        dropped = len(self._cache)
+        self._cache.clear()
+        return dropped
 
     def _count(self, result: str) -> None:
         if self.metrics is not None:

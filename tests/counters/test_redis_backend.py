@@ -58,6 +58,8 @@ def random_ops(rng: random.Random, steps: int) -> list[tuple[int, list[Op]]]:
     now = 1_800_000_000_000
     out: list[tuple[int, list[Op]]] = []
     keys = ["u1", "u2", "u3", "hello"]
+    # Each counter is either readable or content (the plan decides per counter): the
+    # "-h" ones go to Redis as hashes of their keys (and distinct values)
     for _ in range(steps):
         now += rng.choice([0, 1, 5, 50, 400, 999, 1000, 1001, 3000])
         ops: list[Op] = []
@@ -65,28 +67,34 @@ def random_ops(rng: random.Random, steps: int) -> list[tuple[int, list[Op]]]:
             window = rng.choice([1000, 3000])
             key = rng.choice(keys)
             kind = rng.random()
+            hashed = rng.random() < 0.5
+            count = "p/count-h" if hashed else "p/count"
+            distinct = "p/distinct-h" if hashed else "p/distinct"
             if kind < 0.4:
-                ops.append(Op("p/count", window, key, add=True))
+                ops.append(Op(count, window, key, add=True, hash_key=hashed))
             elif kind < 0.7:
                 member = rng.choice(["c1", "c2", "c3", "c4", "c5"])
-                ops.append(Op("p/distinct", window, key, True, member, add=True))
+                ops.append(Op(distinct, window, key, True, member, True, hashed, hashed))
             elif kind < 0.85:
-                ops.append(Op("p/count", window, key))
+                ops.append(Op(count, window, key, hash_key=hashed))
             else:
-                ops.append(Op("p/distinct", window, key, True))
+                ops.append(Op(distinct, window, key, True, hash_key=hashed, hash_member=hashed))
         out.append((now, ops))
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_redis_gives_the_memory_backends_answers(redis_url: str, prefix: str, seed: int) -> None:
-    """Differential: the same random sequence, a controlled clock, identical answers."""
+@pytest.mark.parametrize(("seed", "secret"), [(1, None), (2, b"k" * 16), (3, b"k" * 16)])
+def test_redis_gives_the_memory_backends_answers(
+    redis_url: str, prefix: str, seed: int, secret: bytes | None
+) -> None:
+    """Differential: the same random sequence, a controlled clock, identical answers,
+    content-derived keys and values hashed (keyed or not) in Redis and text in memory."""
     rng = random.Random(seed)
     sequence = random_ops(rng, 400)
     memory = MemoryBackend(max_per_key=4)  # small, so that saturation is compared too
 
     async def go() -> list[list[int]]:
-        backend = RedisBackend(redis_url, prefix=prefix, max_per_key=4)
+        backend = RedisBackend(redis_url, prefix=prefix, max_per_key=4, key_secret=secret)
         try:
             return [await backend.apply_async(ops, now) for now, ops in sequence]
         finally:
@@ -127,7 +135,7 @@ def test_whole_decisions_agree_between_backends(
         expected.append((decided.decision.response(), dict(decided.counters.values)))
 
     async def go() -> list[Any]:
-        backend = RedisBackend(redis_url, prefix=prefix)
+        backend = RedisBackend(redis_url, prefix=prefix, key_secret=b"whole-decisions-key")
         service = CounterService(CounterSettings(backend="redis", timeout_ms=5000), redis=backend)
         out = []
         try:
@@ -144,6 +152,11 @@ def test_whole_decisions_agree_between_backends(
 
     actual = run(go())
     assert actual == expected
+    client = redis.Redis.from_url(redis_url)
+    stored = " ".join(k.decode() for k in client.scan_iter(f"{prefix}:*"))
+    client.close()
+    assert ":c:u1" in stored and ":d:hmac:" in stored  # ids readable, texts keyed hashes
+    assert not any(t in stored for t in ("darn", "buy now"))
     actions = {json.dumps(r) for r, _ in expected}
     assert len(actions) >= 4  # allow, censored, flood, same text, strikes: all exercised
 

@@ -392,7 +392,7 @@ def test_stalled_stdout_and_stderr_hold_up_no_answer_on_two_workers(tmp_path: Pa
     with launcher(tmp_path) as start:
         server = start(
             "--policies", str(ROOT / "policies"), "--log-queue", "200",
-            secret=SECRET, workers=2, stalled=True,
+            "--counters", "memory-per-worker", secret=SECRET, workers=2, stalled=True,
         )  # fmt: skip
         slowest = 0.0
         ended = time.monotonic() + 120
@@ -433,7 +433,10 @@ def test_watching_workers_survive_a_bomb_and_a_too_deep_file_and_apply_the_next_
 ) -> None:
     policies = policy_dir(tmp_path, policy("v1"))
     with launcher(tmp_path) as start:
-        server = start("--policies", str(policies), "--watch", secret=SECRET, workers=2)
+        server = start(
+            "--policies", str(policies), "--watch", "--counters", "memory-per-worker",
+            secret=SECRET, workers=2,
+        )  # fmt: skip
         pids = server.workers()
 
         def answers() -> set[str]:

@@ -228,7 +228,9 @@ def test_two_workers_share_the_port_reload_on_sighup_and_sum_metrics(
     launch: Launch, tmp_path: Path
 ) -> None:
     policies = policy_dir(tmp_path, policy("v1"))
-    server = launch("--policies", str(policies), "--workers", "2")
+    server = launch(
+        "--policies", str(policies), "--workers", "2", "--counters", "memory-per-worker"
+    )
 
     def worker_pids() -> set[str]:
         samples = server.metrics()

@@ -294,19 +294,23 @@ class Setup:
 SP = (("RECEIVER_SOCIALPLUS_SECRET", SECRET),)
 BC = (("RECEIVER_BRAINCLOUD_TOKEN", BRIDGE_TOKEN),)
 
+# Memory counters with two workers are refused unless per-worker counting is said.
+PER_WORKER = ("--counters", "memory-per-worker")
+
 SETUPS = {
-    "secret": Setup(env=SP),
-    "bridge-token": Setup(env=BC, secret=False, token=True),
-    "secret-and-token": Setup(env=SP + BC, token=True),
+    "secret": Setup(args=PER_WORKER, env=SP),
+    "bridge-token": Setup(args=PER_WORKER, env=BC, secret=False, token=True),
+    "secret-and-token": Setup(args=PER_WORKER, env=SP + BC, token=True),
     "redis": Setup(args=("--counters", "redis", "--redis-url", "{redis}"), env=SP),
-    "users-file": Setup(args=("--users", "{users_file}"), env=SP, users=True),
-    "users-url": Setup(args=("--users-url", "{users_url}"), env=SP, users=True),
+    "users-file": Setup(args=(*PER_WORKER, "--users", "{users_file}"), env=SP, users=True),
+    "users-url": Setup(args=(*PER_WORKER, "--users-url", "{users_url}"), env=SP, users=True),
     "config-file": Setup(args=("--config", "{config}"), secret=True, token=True, users=True),
-    "watch": Setup(args=("--watch",), env=SP),
-    "decision-log": Setup(args=("--decision-log", "{log}"), env=SP),
-    "signature-fallback": Setup(args=("--signature-fallback", "compact-json"), env=SP),
+    "watch": Setup(args=(*PER_WORKER, "--watch"), env=SP),
+    "decision-log": Setup(args=(*PER_WORKER, "--decision-log", "{log}"), env=SP),
+    "signature-fallback": Setup(args=(*PER_WORKER, "--signature-fallback", "compact-json"), env=SP),
     "connection-limits": Setup(
         args=(
+            *PER_WORKER,
             "--max-head-bytes",
             "8192",
             "--read-timeout",
@@ -344,7 +348,7 @@ def test_two_workers_start_and_answer_in_every_configuration(
         config = {
             "policies": "policies", "workers": 2, "secret_file": "secret",
             "braincloud_token_file": "bridge", "users": {"file": "users.yaml"},
-            "decision_log": "decisions.jsonl",
+            "decision_log": "decisions.jsonl", "counters": {"backend": "memory-per-worker"},
         }  # fmt: skip
         (tmp_path / "receiver.yaml").write_text(yaml.safe_dump(config))
         values["config"] = str(tmp_path / "receiver.yaml")
@@ -410,7 +414,7 @@ def test_workers_that_die_at_start_make_it_give_up_cleanly(launch: Launch, tmp_p
     (site / "sitecustomize.py").write_text(CRASHING_SITE)
     env = {**CREDENTIALS, "PYTHONPATH": str(site), "RECEIVER_TEST_CRASH_WORKERS": "1"}
     started = time.monotonic()
-    server = launch("--policies", str(policy_dir(tmp_path)), env=env, ready=False)
+    server = launch("--policies", str(policy_dir(tmp_path)), *PER_WORKER, env=env, ready=False)
     assert server.proc.wait(timeout=60) == 1
     took = time.monotonic() - started
     err = server.err()
@@ -431,7 +435,12 @@ def test_a_port_in_use_fails_clearly_and_leaves_no_files(launch: Launch, tmp_pat
         taken.listen()
         port = taken.getsockname()[1]
         server = launch(
-            "--policies", str(policy_dir(tmp_path)), env=CREDENTIALS, ready=False, port=port
+            "--policies",
+            str(policy_dir(tmp_path)),
+            *PER_WORKER,
+            env=CREDENTIALS,
+            ready=False,
+            port=port,
         )
         assert server.proc.wait(timeout=START_TIMEOUT) == 1
     err = server.err()
@@ -445,7 +454,7 @@ def test_broken_policies_fail_before_any_worker_and_leave_no_files(
     launch: Launch, tmp_path: Path
 ) -> None:
     broken = policy_dir(tmp_path, "policy: broken\nrules:\n  - id: r\n    when: len(\n")
-    server = launch("--policies", str(broken), env=CREDENTIALS, ready=False)
+    server = launch("--policies", str(broken), *PER_WORKER, env=CREDENTIALS, ready=False)
     assert server.proc.wait(timeout=START_TIMEOUT) == 1
     err = server.err()
     assert "have errors" in err

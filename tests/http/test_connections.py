@@ -406,7 +406,8 @@ def test_over_the_connection_limit_a_new_connection_is_closed_at_once(
 def test_every_worker_enforces_the_limits(launch: Launch, tmp_path: Path) -> None:
     policies = policy_dir(tmp_path, policy("v1"))
     server = launch(
-        "--policies", str(policies), "--workers", "2", "--max-head-bytes", "4096",
+        "--policies", str(policies), "--workers", "2", "--counters", "memory-per-worker",
+        "--max-head-bytes", "4096",
         "--read-timeout", "1",
     )  # fmt: skip
     for _ in range(6):  # new connections: the kernel spreads them over both workers

@@ -102,7 +102,8 @@ def test_an_empty_plan_makes_no_operations() -> None:
 def test_prepare_adds_to_fed_counters_and_reads_the_strikes(plan: CounterPlan) -> None:
     assert prepare(plan, HI, NOW).ops == [
         Op("c/per_user", 60_000, "u1", add=True),
-        Op("c/per_text", 600_000, "hi", distinct=True, member="c1", add=True),
+        # the key lower(data.text) is content: a shared store keeps only its hash
+        Op("c/per_text", 600_000, "hi", distinct=True, member="c1", add=True, hash_key=True),
         Op("c/strikes", 86_400_000, "u1"),
     ]
 
@@ -111,12 +112,12 @@ def test_prepare_reads_without_adding_when_the_counters_when_is_false(
     plan: CounterPlan,
 ) -> None:
     ops = prepare(plan, event({"text": "", "channelId": "c1"}, {"userId": "u1"}), NOW).ops
-    assert Op("c/per_text", 600_000, "", distinct=True) in ops
+    assert Op("c/per_text", 600_000, "", distinct=True, hash_key=True) in ops
 
 
 def test_a_distinct_counter_without_a_member_value_is_read_not_fed(plan: CounterPlan) -> None:
     ops = prepare(plan, event({"text": "Hi"}, {"userId": "u1"}), NOW).ops
-    assert Op("c/per_text", 600_000, "hi", distinct=True) in ops
+    assert Op("c/per_text", 600_000, "hi", distinct=True, hash_key=True) in ops
 
 
 def test_a_null_key_makes_no_operation_and_reads_zero(plan: CounterPlan) -> None:

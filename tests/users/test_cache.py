@@ -421,6 +421,25 @@ def test_evict_during_a_fetch_keeps_the_old_answer_out_of_the_cache() -> None:
     run(main())
 
 
+def test_evict_all_drops_every_user_and_keeps_fetches_in_flight_out() -> None:
+    async def main() -> None:
+        directory = MemoryDirectory({"alice": ALICE, "bob": {"role": "member"}})
+        cache, _ = cache_for(directory, timeout=WAIT)
+        await cache.lookup("bob")
+        directory.hold()
+        before = asyncio.ensure_future(cache.lookup("alice"))
+        await directory.started(2)  # bob's, then alice's
+        directory.records["alice"] = {"role": "banned"}
+        assert cache.evict_all() == 1  # bob; alice is in flight
+        directory.release()
+        assert await within(before) == ALICE  # asked before
+        assert len(cache) == 0  # the answer fetched before evict_all was not kept
+        assert await cache.lookup("alice") == {"role": "banned"}
+        assert directory.calls == {"alice": 2, "bob": 1}
+
+    run(main())
+
+
 def test_evict_during_a_fetch_with_no_later_lookup_leaves_the_cache_empty() -> None:
     async def main() -> None:
         directory = MemoryDirectory({"alice": ALICE})
