@@ -33,7 +33,8 @@ from receiver import __version__
 from receiver.bundles.format import MAX_COMPRESSED
 from receiver.bundles.urls import BundleUrl
 
-FETCH_TIMEOUT = 30.0  # seconds for one download, connection included
+FETCH_TIMEOUT = 30.0  # seconds httpx waits for each step (connect, each read)
+FETCH_DEADLINE = 120.0  # seconds for a whole download: a trickling server cannot hold a poll
 
 
 class FetchFailed(Exception):
@@ -58,10 +59,12 @@ class Source(Protocol):
     async def close(self) -> None: ...
 
 
-def open_source(url: BundleUrl, timeout: float = FETCH_TIMEOUT) -> Source:
+def open_source(
+    url: BundleUrl, timeout: float = FETCH_TIMEOUT, deadline: float = FETCH_DEADLINE
+) -> Source:
     if url.scheme == "file":
         return FileSource(url)
-    return HttpSource(url, timeout)
+    return HttpSource(url, timeout, deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,11 @@ class _QuietPolls(logging.Filter):
 
 
 class HttpSource:
-    def __init__(self, url: BundleUrl, timeout: float = FETCH_TIMEOUT) -> None:
+    def __init__(
+        self, url: BundleUrl, timeout: float = FETCH_TIMEOUT, deadline: float = FETCH_DEADLINE
+    ) -> None:
         self.url = url.url
+        self.deadline = deadline
         self.shown = url.shown
         self._known = _HttpValidator(None, None)
         self._quiet = _QuietPolls(str(httpx.URL(url.url)))
@@ -104,6 +110,15 @@ class HttpSource:
         return {}
 
     async def fetch(self) -> Download | None:
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._fetch()
+        except TimeoutError:
+            raise FetchFailed(
+                f"the download took longer than {self.deadline:g} s; abandoned"
+            ) from None
+
+    async def _fetch(self) -> Download | None:
         try:
             async with self._client.stream("GET", self.url, headers=self.conditions()) as answer:
                 if answer.status_code == 304:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +19,11 @@ from receiver.bundles.fetch import FetchFailed, open_source
 from receiver.bundles.urls import parse_bundle_url
 
 
-def run(source_url: str, times: int = 1, remember: bool = True) -> list[bytes | None]:
+def run(
+    source_url: str, times: int = 1, remember: bool = True, deadline: float = 30
+) -> list[bytes | None]:
     async def go() -> list[bytes | None]:
-        source = open_source(parse_bundle_url(source_url), timeout=5)
+        source = open_source(parse_bundle_url(source_url), timeout=5, deadline=deadline)
         out: list[bytes | None] = []
         try:
             for _ in range(times):
@@ -130,3 +135,34 @@ def test_https_verifies_the_server_certificate(
         assert hub.not_modified == 1
     finally:
         hub.stop()
+
+
+def test_a_trickling_server_cannot_hold_a_poll_past_the_deadline() -> None:
+    """A server that sends a byte every 0.2 s never trips the read timeout, only the
+    deadline of the whole download."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchFailed, match="longer than 1 s"):
+            run(f"http://127.0.0.1:{port}/b.tar.gz", deadline=1)
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
