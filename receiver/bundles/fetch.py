@@ -14,12 +14,14 @@ raises :class:`FetchFailed` saying why (unreachable, an HTTP status, too large).
 
 A validator is remembered only when the caller says so (:meth:`Source.remember`): a
 bundle that could not be applied for a passing reason is downloaded again at the next
-poll, one that was refused for what it holds is not.
+poll, one that was refused for what it holds is not, until :meth:`Source.forget` (a
+SIGHUP) asks for the bundle whatever it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -31,7 +33,8 @@ from receiver import __version__
 from receiver.bundles.format import MAX_COMPRESSED
 from receiver.bundles.urls import BundleUrl
 
-FETCH_TIMEOUT = 30.0  # seconds for one download, connection included
+FETCH_TIMEOUT = 30.0  # seconds httpx waits for each step (connect, each read)
+FETCH_DEADLINE = 120.0  # seconds for a whole download: a trickling server cannot hold a poll
 
 
 class FetchFailed(Exception):
@@ -51,13 +54,17 @@ class Source(Protocol):
 
     def remember(self, validator: object) -> None: ...
 
+    def forget(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
-def open_source(url: BundleUrl, timeout: float = FETCH_TIMEOUT) -> Source:
+def open_source(
+    url: BundleUrl, timeout: float = FETCH_TIMEOUT, deadline: float = FETCH_DEADLINE
+) -> Source:
     if url.scheme == "file":
         return FileSource(url)
-    return HttpSource(url, timeout)
+    return HttpSource(url, timeout, deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +73,29 @@ class _HttpValidator:
     last_modified: str | None
 
 
+class _QuietPolls(logging.Filter):
+    """Drops httpx's INFO line for each request to the bundle URL: one per poll and per
+    worker would flood the log, and httpx writes the URL whole, credentials included."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (isinstance(args, tuple) and len(args) > 1 and str(args[1]) == self.url)
+
+
 class HttpSource:
-    def __init__(self, url: BundleUrl, timeout: float = FETCH_TIMEOUT) -> None:
+    def __init__(
+        self, url: BundleUrl, timeout: float = FETCH_TIMEOUT, deadline: float = FETCH_DEADLINE
+    ) -> None:
         self.url = url.url
+        self.deadline = deadline
         self.shown = url.shown
         self._known = _HttpValidator(None, None)
+        self._quiet = _QuietPolls(str(httpx.URL(url.url)))
+        logging.getLogger("httpx").addFilter(self._quiet)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
@@ -85,6 +110,15 @@ class HttpSource:
         return {}
 
     async def fetch(self) -> Download | None:
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._fetch()
+        except TimeoutError:
+            raise FetchFailed(
+                f"the download took longer than {self.deadline:g} s; abandoned"
+            ) from None
+
+    async def _fetch(self) -> Download | None:
         try:
             async with self._client.stream("GET", self.url, headers=self.conditions()) as answer:
                 if answer.status_code == 304:
@@ -112,8 +146,12 @@ class HttpSource:
         if isinstance(validator, _HttpValidator):
             self._known = validator
 
+    def forget(self) -> None:
+        self._known = _HttpValidator(None, None)
+
     async def close(self) -> None:
         await self._client.aclose()
+        logging.getLogger("httpx").removeFilter(self._quiet)
 
 
 class FileSource:
@@ -150,6 +188,9 @@ class FileSource:
 
     def remember(self, validator: object) -> None:
         self._known = validator
+
+    def forget(self) -> None:
+        self._known = None
 
     async def close(self) -> None:
         return None

@@ -146,7 +146,10 @@ def check_member_path(path: str) -> str:
         raise BundleError(f"unsafe path in the bundle: {path[:80]!r} (empty or too long)")
     parts = path.split("/")
     if not all(_PART.fullmatch(part) for part in parts):
-        raise BundleError(f"unsafe path in the bundle: {path[:80]!r}")
+        raise BundleError(
+            f"unsafe path in the bundle: {path[:80]!r}; each part of a path must be letters, "
+            "digits, '_', '-' and '.', and not start with a dot (rename the file)"
+        )
     return path
 
 

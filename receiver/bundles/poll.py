@@ -14,7 +14,9 @@ One poll:
 3. a bundle whose revision is the one serving -> ``unchanged``: nothing is reloaded;
 4. else ``apply(bundle)``: ``updated`` when the new set serves, ``rejected`` when its
    policies do not load, ``failed`` when the attempt failed for a passing reason (a
-   time limit, a crash, a full disk), which the next poll tries again.
+   time limit, a crash, a full disk), which the next poll tries again, up to
+   :data:`MAX_TRIES` times for one revision (a set that always outlives the reload time
+   limit would otherwise cost a reload per poll); a SIGHUP tries it again.
 
 A bad or unreachable bundle never replaces the serving one (``apply`` is only called
 for a verified bundle, and only swaps in a set that loaded). Each distinct failure is
@@ -43,6 +45,7 @@ log = logging.getLogger("receiver.bundles")
 Applied = Literal["updated", "rejected", "failed"]
 RESULTS = ("updated", "not-modified", "unchanged", "unreachable", "refused", "rejected", "failed")
 FIRST_RETRY = 1.0  # seconds before polling again while no bundle serves yet
+MAX_TRIES = 3  # passing failures of one revision before it is left alone until it changes
 
 
 def _ignore(_: object) -> None:
@@ -74,10 +77,17 @@ class BundlePoller:
         self.last_failure: str | None = None  # why the latest poll failed, for /readyz
         self._bad: str | None = None  # the source's current bundle was refused: why
         self._logged: str | None = None  # the failure last logged (each is logged once)
+        self._tries: dict[str, int] = {}  # passing failures of the latest revision tried
 
-    async def poll_once(self) -> str:
-        """Poll now; the result label. Never raises (a bug is logged and counted)."""
+    async def poll_once(self, *, force: bool = False) -> str:
+        """Poll now; the result label. Never raises (a bug is logged and counted).
+        ``force``: download the bundle even if it did not change (a bundle rejected
+        earlier, say for a users file since fixed, is then tried again)."""
         async with self._lock:
+            if force:
+                self.source.forget()
+                self._bad = None
+                self._tries = {}
             try:
                 result = await self._poll()
             except asyncio.CancelledError:
@@ -119,6 +129,15 @@ class BundlePoller:
             self.source.remember(download.validator)
             self._bad = f"the policies of bundle revision {bundle.revision} do not load"
             return self._failed("rejected", self._bad)
+        tries = self._tries.get(bundle.revision, 0) + 1
+        self._tries = {bundle.revision: tries}  # only the latest revision's count matters
+        if tries >= MAX_TRIES:  # passing, in name only: stop paying a reload per poll
+            self.source.remember(download.validator)
+            self._bad = (
+                f"bundle revision {bundle.revision} could not be applied {tries} times; "
+                "not tried again until it changes or a SIGHUP"
+            )
+            return self._failed("failed", self._bad)
         return self._failed(
             "failed", f"bundle revision {bundle.revision} could not be applied; trying again"
         )

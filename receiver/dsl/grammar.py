@@ -13,7 +13,11 @@ The file lives in the user's own cache folder (``$XDG_CACHE_HOME/receiver``, els
 ``~/.cache/receiver``), never in the shared temporary folder that Lark's default
 uses: the cache is a pickle, and reading someone else's pickle runs their code. Lark
 checks the grammar, its options, its own version and Python's against the file, and
-rebuilds the file when any differs; a file it cannot read or write is skipped.
+rebuilds the file when any differs; a file it cannot read or write is skipped, and so
+is a folder it cannot create (a read-only root filesystem, a home that is not
+writable) or a cache home that is not an absolute path (a user without a home: a
+numeric container user with neither ``$HOME`` nor a passwd entry). The container
+image writes the file at build time, so a read-only image reads it back.
 ``RECEIVER_PARSER_CACHE=0`` turns the cache off.
 """
 
@@ -70,6 +74,11 @@ def cache_file(text: str) -> str | None:
     if os.environ.get(CACHE_ENV, "1") == "0":
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        # A user without a home (a numeric container user with no $HOME and no passwd
+        # entry leaves "~" unexpanded) or a relative $XDG_CACHE_HOME, which the XDG spec
+        # says to ignore: never a cache folder under the current directory.
+        return None
     folder = Path(base) / "receiver"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

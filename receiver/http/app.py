@@ -16,8 +16,8 @@ that routes requests to :class:`~receiver.http.service.Service`.
 The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
 reload handler and, with ``watch``, the file watcher; with a user cache and a Redis URL
 it starts the eviction broadcast (``receiver.users.broadcast``) and stops it at the end.
-With a bundle URL (``receiver.http.bundlefeed``) it starts the poller instead of the
-watcher: the service is up at once, and ready (``/readyz`` 200) when the first good
+With a bundle URL (``receiver.http.bundlefeed``) it starts the bundle poller instead of
+loading: the service is up at once, and ready (``/readyz`` 200) when the first good
 bundle serves.
 """
 
@@ -151,14 +151,15 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         snapshot = live.current
         if not admin.allows(request.headers.raw):  # the policy names are for operators
             return JSONResponse({"status": "ready", "revision": snapshot.revision})
-        return JSONResponse(
-            {
-                "status": "ready",
-                "revision": snapshot.revision,
-                "policies": [p.name for p in snapshot.policies.policies],
-                "rules": len(snapshot.policies.rules),
-            }
-        )
+        body: dict[str, object] = {
+            "status": "ready",
+            "revision": snapshot.revision,
+            "policies": [p.name for p in snapshot.policies.policies],
+            "rules": len(snapshot.policies.rules),
+        }
+        if feed is not None:
+            body["bundle"] = feed.state()
+        return JSONResponse(body)
 
     async def metrics_endpoint(request: Request) -> Response:
         if admin.allows(request.headers.raw):

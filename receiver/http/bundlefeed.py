@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ class BundleFeed:
         )
         self.live = live
         self.users = config.users
+        # every bundle of this worker is extracted under one private folder (made at the
+        # first bundle), removed whole on close, even one whose extraction a shutdown cut
+        self._root: Path | None = None
         self._directory: Path | None = None  # the extracted bundle that serves
         for result in RESULTS:  # every result shows, at 0 until it happens
             metrics.bundle_fetches.labels(result)
@@ -75,7 +79,9 @@ class BundleFeed:
 
     async def _apply(self, bundle: Verified) -> Applied:
         try:
-            directory = await asyncio.to_thread(extract, bundle)
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="receiver-bundles-"))
+            directory = await asyncio.to_thread(extract, bundle, self._root)
         except BundleError as err:
             log.error("bundle revision %s cannot be extracted: %s", bundle.revision, err)
             return "rejected"
@@ -95,19 +101,26 @@ class BundleFeed:
         await self.poller.run()
 
     async def sighup(self) -> None:
-        """Poll at once; when no new bundle came, reload the users file beside the one
-        that serves (a SIGHUP reloads both, as with a policy directory)."""
-        result = await self.poller.poll_once()
+        """Poll at once, downloading the bundle even if unchanged (one rejected before is
+        tried again); when no new bundle came, reload the users file beside the one that
+        serves (a SIGHUP reloads both, as with a policy directory)."""
+        result = await self.poller.poll_once(force=True)
         if result != "updated" and self.users is not None and self.live.ready:
             await self.live.reload_async()
 
     def waiting(self) -> dict[str, Any]:
-        """What ``/readyz`` adds while no bundle serves."""
+        """What ``/readyz`` answers (with 503) while no bundle serves."""
         why = self.poller.last_failure or "the first policy bundle is being fetched"
         return {"status": "waiting-for-bundle", "reason": why}
 
+    def state(self) -> dict[str, Any]:
+        """For operators (``/readyz`` with the metrics token): the source and whether the
+        latest poll failed."""
+        return {"source": self.poller.source.shown, "last_failure": self.poller.last_failure}
+
     async def close(self) -> None:
         await self.poller.source.close()
-        if self._directory is not None:
-            remove(self._directory)
-            self._directory = None
+        self._directory = None
+        if self._root is not None:
+            remove(self._root)
+            self._root = None

@@ -28,6 +28,11 @@ internal exception in either step), the reload is logged with what failed, count
 through ``on_reload(False, "")`` (``receiver_policy_reloads_total{result="failed"}``),
 and the old snapshot keeps serving. The watcher survives every failure.
 
+A new policy bundle (``receiver serve --policies URL``, ``receiver.http.bundlefeed``) is
+applied through :meth:`LivePolicies.reload_from`: the same two steps on the bundle's
+freshly extracted directory, the same swap; until the first one serves, ``policies``
+is ``None`` and ``ready`` is false.
+
 Reloads run one at a time and coalesce: requests that arrive while one runs are all
 answered by a single reload that starts after it, so a burst of signals or file
 events costs at most two reloads, never a queue of them.

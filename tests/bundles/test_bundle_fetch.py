@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bundleserver import BundleServer
+from bundleserver import BundleServer, self_signed
 
 from receiver.bundles import fetch as fetch_module
 from receiver.bundles.fetch import FetchFailed, open_source
 from receiver.bundles.urls import parse_bundle_url
 
 
-def run(source_url: str, times: int = 1, remember: bool = True) -> list[bytes | None]:
+def run(
+    source_url: str, times: int = 1, remember: bool = True, deadline: float = 30
+) -> list[bytes | None]:
     async def go() -> list[bytes | None]:
-        source = open_source(parse_bundle_url(source_url), timeout=5)
+        source = open_source(parse_bundle_url(source_url), timeout=5, deadline=deadline)
         out: list[bytes | None] = []
         try:
             for _ in range(times):
@@ -112,3 +117,52 @@ def test_a_missing_file_or_a_fifo_is_a_failure(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(FetchFailed, match="not a regular file"):
         run(f"file://{fifo}")  # and it does not block
+
+
+def test_https_verifies_the_server_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, cert = self_signed(tmp_path)
+    hub = BundleServer(tls=context).start()
+    try:
+        hub.put(b"bundle-1")
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        with pytest.raises(FetchFailed, match="cannot reach"):
+            run(hub.url())  # a certificate nobody vouches for is refused
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted: the bundle comes
+        assert run(hub.url(), 2) == [b"bundle-1", None]
+        assert hub.not_modified == 1
+    finally:
+        hub.stop()
+
+
+def test_a_trickling_server_cannot_hold_a_poll_past_the_deadline() -> None:
+    """A server that sends a byte every 0.2 s never trips the read timeout, only the
+    deadline of the whole download."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchFailed, match="longer than 1 s"):
+            run(f"http://127.0.0.1:{port}/b.tar.gz", deadline=1)
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

@@ -116,6 +116,23 @@ def test_a_passing_failure_is_tried_again_at_the_next_poll(tmp_path: Path) -> No
     assert results == ["failed", "updated"]
 
 
+def test_a_revision_that_keeps_failing_is_left_alone_until_a_sighup(tmp_path: Path) -> None:
+    bundle = tmp_path / "b.tar.gz"
+    put(bundle, good_bundle(write_policies(tmp_path / "p"), KEY))
+    target, results = Target("failed"), []
+    feed = poller(bundle, target, results)
+
+    async def go() -> None:
+        for _ in range(5):
+            await feed.poll_once()
+        target.outcome = "updated"
+        await feed.poll_once(force=True)
+
+    asyncio.run(go())
+    assert results == ["failed", "failed", "failed", "not-modified", "not-modified", "updated"]
+    assert len(target.applied) == 4  # three tries, then the SIGHUP's
+
+
 def test_polls_come_sooner_until_a_bundle_serves(tmp_path: Path) -> None:
     target = Target()
     feed = poller(tmp_path / "none", target, [])
@@ -123,3 +140,20 @@ def test_polls_come_sooner_until_a_bundle_serves(tmp_path: Path) -> None:
     assert feed.next_delay(64.0) == 30.0  # never longer than the interval
     target.revision = "abc"
     assert 27.0 <= feed.next_delay(1.0) <= 30.0
+
+
+def test_a_forced_poll_tries_a_rejected_bundle_again(tmp_path: Path) -> None:
+    bundle = tmp_path / "b.tar.gz"
+    put(bundle, good_bundle(write_policies(tmp_path / "p"), KEY))
+    target, results = Target("rejected"), []
+    feed = poller(bundle, target, results)
+
+    async def go() -> None:
+        await feed.poll_once()
+        await feed.poll_once()
+        target.outcome = "updated"  # what made it fail was fixed (a users file, say)
+        await feed.poll_once(force=True)  # SIGHUP
+
+    asyncio.run(go())
+    assert results == ["rejected", "not-modified", "updated"]
+    assert feed.last_failure is None

@@ -183,3 +183,12 @@ def test_build_and_inspect_load_no_web_stack(tmp_path: Path) -> None:
     build = probe(["bundle", "build", str(policies), "-o", str(out)], "")
     assert build == {"code": 0, "loaded": []}
     assert probe(["bundle", "inspect", str(out)], "") == {"code": 0, "loaded": []}
+
+
+def test_serve_refuses_a_plain_http_bundle_url_off_loopback_at_start(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--policies", "http://bundles.example.com/b.tar.gz"]) == 2
+    err = capsys.readouterr().err
+    assert "loopback hosts only" in err
+    assert "use https://" in err

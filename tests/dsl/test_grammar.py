@@ -105,3 +105,46 @@ def test_a_damaged_cache_file_is_rebuilt(cache_home: Path) -> None:
     Path(path).write_bytes(b"garbage\n\x80\x04truncated")
     assert grammar.build_parser().parse("a or b") is not None
     assert Path(path).read_bytes() != b"garbage\n\x80\x04truncated"
+
+
+@pytest.mark.parametrize("base", ["relative/cache", "~/.cache"])
+def test_a_relative_cache_home_is_not_used(
+    base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative $XDG_CACHE_HOME, or a home that "~" cannot be expanded to (a numeric
+    container user with no $HOME and no passwd entry), never puts a folder under the
+    current directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", base)
+    monkeypatch.delenv(grammar.CACHE_ENV, raising=False)
+    assert grammar.cache_file(TEXT) is None
+    assert grammar.build_parser().parse("1 + 1") is not None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_user_without_a_home_gets_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A numeric container user with neither $HOME nor a passwd entry: Python leaves "~"
+    unexpanded, which must not become a folder under the current directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv(grammar.CACHE_ENV, raising=False)
+    monkeypatch.setattr(grammar.os, "getuid", lambda: 54321)  # no passwd entry
+    assert os.path.expanduser("~") == "~"
+    assert grammar.cache_file(TEXT) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root may write anywhere")
+def test_a_cache_home_the_user_cannot_write_gets_no_cache_and_still_parses(
+    cache_home: Path,
+) -> None:
+    """A home on a read-only root filesystem, or owned by someone else."""
+    cache_home.chmod(0o500)
+    try:
+        assert grammar.cache_file(TEXT) is None
+        assert grammar.build_parser().parse("a and b") is not None
+    finally:
+        cache_home.chmod(0o700)

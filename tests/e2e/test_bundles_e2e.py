@@ -7,6 +7,7 @@ key, ``--bundle-poll 1``) against a real static HTTP server in this process.
 - tampered, unsigned, foreign-signed and broken bundles are refused and counted, each
   failure logged once per worker, while the serving revision keeps answering;
 - the bundle server going down disturbs nothing, and its next bundle still arrives;
+- SIGHUP polls at once in every worker;
 - a cold start with the bundle server down: the service runs, /readyz says why it is
   not ready (503), hooks get the fail-safe answer inside the deadline, counted; when the
   server comes up the service becomes ready.
@@ -125,8 +126,14 @@ def test_new_bundles_reach_both_workers_and_bad_ones_never_replace_the_good_one(
         hub.put(v2)
         wait_for("both workers on v2", lambda: serving(server, rev2), CONVERGE)
         converged = time.monotonic() - put_at
+        fetched = sorted(t - put_at for t in hub.downloads if t >= put_at)
+        assert len(fetched) >= 2  # one download per worker ...
+        assert fetched[1] <= 2 * POLL + 1  # ... each within a poll interval (and some slack)
         assert set(answers_per_worker(server).values()) == {"v2"}
-        print(f"bundle convergence, 2 workers, --bundle-poll {POLL:g}: {converged:.2f} s")
+        print(
+            f"--bundle-poll {POLL:g}: both workers downloaded v2 after {fetched[1]:.2f} s, "
+            f"served it after {converged:.2f} s"
+        )
 
         # bad bundles: refused or rejected, counted, logged once each, v2 keeps serving
         members = members_of(v2)
@@ -204,18 +211,50 @@ def test_a_cold_start_with_the_bundle_server_down_waits_answers_fail_safe_then_s
             lambda: server.metric("receiver_degraded_answers_total", reason="not-ready") >= 6,
             10,
         )
+        unreachable = "cannot reach the bundle server"
+        wait_for("both workers up", lambda: server.err().count(unreachable) == 2, 30)
         v1, rev1 = bundle(tmp_path, "v1", key)
         hub.put(v1)
         hub.start()
         wait_for("ready on v1", lambda: server.get("/readyz").status_code == 200, CONVERGE)
         wait_for("both workers on v1", lambda: serving(server, rev1), CONVERGE)
         assert set(answers_per_worker(server).values()) == {"v1"}
-        lines = [json.loads(line) for line in server.stdout.read_text().splitlines() if line]
-        decisions = [line for line in lines if "decision_id" in line]
-        assert {d["revision"] for d in decisions if d.get("degraded_reason") == "not-ready"} == {
-            "none"
-        }
-        assert decisions[-1]["revision"] == rev1
-        assert server.err().count("cannot reach the bundle server") == 2  # once per worker
+
+        def decisions() -> list[dict[str, object]]:  # the decision log (stdout), written async
+            lines = [json.loads(line) for line in server.stdout.read_text().splitlines() if line]
+            return [line for line in lines if "decision_id" in line]
+
+        wait_for("v1 decisions logged", lambda: len(decisions()) >= 8, 10)
+        not_ready = [d for d in decisions() if d.get("degraded_reason") == "not-ready"]
+        assert len(not_ready) == 6
+        assert {d["revision"] for d in not_ready} == {"none"}
+        assert {d["revision"] for d in decisions()[6:]} == {rev1}
+        assert server.err().count(unreachable) == 2  # once per worker, not at every retry
+        assert "HTTP Request: GET" not in server.err()  # no log line per poll
+    finally:
+        hub.stop()
+
+
+def test_sighup_polls_at_once_in_every_worker(
+    launch: Launch, tmp_path: Path, signing: tuple[Ed25519PrivateKey, Path], redis_url: str
+) -> None:
+    key, public = signing
+    hub = BundleServer().start()
+    try:
+        v1, rev1 = bundle(tmp_path, "v1", key)
+        hub.put(v1)
+        server = launch(
+            "--policies", hub.url(), "--bundle-public-key", str(public), "--bundle-poll", "600",
+            "--counters", "redis", "--redis-url", redis_url,
+            secret=SECRET, workers=2,
+        )  # fmt: skip
+        wait_for("both workers on v1", lambda: serving(server, rev1), CONVERGE)
+        v2, rev2 = bundle(tmp_path, "v2", key)
+        hub.put(v2)
+        time.sleep(1)
+        assert serving(server, rev1)  # no poll for ten minutes ...
+        server.proc.send_signal(signal.SIGHUP)  # ... but a SIGHUP polls now, in each worker
+        wait_for("both workers on v2", lambda: serving(server, rev2), CONVERGE)
+        assert set(answers_per_worker(server).values()) == {"v2"}
     finally:
         hub.stop()

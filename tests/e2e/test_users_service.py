@@ -31,6 +31,7 @@ from starlette.testclient import TestClient
 from receiver import cli
 from receiver.adapters.signatures import Secrets, sign_base64, sign_hex
 from receiver.adapters.socialplus import FAIL_SAFE_DENY_MESSAGE
+from receiver.cli import serve as serve_command
 from receiver.errors import ReceiverError
 from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
@@ -733,7 +734,8 @@ def test_serve_refuses_bad_user_settings_with_a_message(
     def started(config: object) -> int:
         raise AssertionError("serve started despite the bad settings")
 
-    monkeypatch.setattr(cli, "serve", started)  # in-process: refused before serving
+    # in-process: refused before serving (the command's own reference to serve())
+    monkeypatch.setattr(serve_command, "serve", started)
     code = cli.main(["serve", "--port", "9", *args])
     err = capsys.readouterr().err
     assert code == 2, err

@@ -45,7 +45,7 @@ def feed_for(tmp_path: Path, users: Path | None = None) -> tuple[BundleFeed, Liv
 
 
 def extracted(tmp: Path) -> list[Path]:
-    return sorted(tmp.glob("receiver-bundle-*"))
+    return sorted(tmp.glob("receiver-bundles-*/receiver-bundle-*"))
 
 
 def test_bundles_swap_in_and_bad_ones_leave_the_serving_set(
@@ -82,7 +82,7 @@ def test_bundles_swap_in_and_bad_ones_leave_the_serving_set(
         return results
 
     assert asyncio.run(go()) == ["unreachable", "updated", "rejected", "updated"]
-    assert extracted(tmp) == []
+    assert list(tmp.iterdir()) == []  # the feed's whole folder is gone
 
 
 def test_sighup_polls_and_rereads_the_users_file(tmp_path: Path) -> None:
