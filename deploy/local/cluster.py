@@ -77,7 +77,9 @@ class ClusterError(Exception):
 def _parent_death_signal() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking the kernel to SIGTERM the child when its parent dies
     (Linux ``prctl(PR_SET_PDEATHSIG)``); None where there is no such call. Resolved here,
-    before any fork, so that the child only makes one system call."""
+    before any fork, so that the child only makes one system call. The kernel means the
+    parent *thread*: start children from a thread that outlives them (the main thread,
+    as ``up``, the tests and the bench do), or they get SIGTERM when that thread ends."""
     if not sys.platform.startswith("linux"):
         return None
     path = ctypes.util.find_library("c")
