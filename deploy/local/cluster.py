@@ -99,12 +99,14 @@ _PREEXEC = _parent_death_signal()
 
 def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22),
-    to tell a process from a later one that reuses its pid; None if it is gone."""
+    to tell a process from a later one that reuses its pid; None if it is gone, or dead
+    and waiting to be reaped (a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()  # the name, in parentheses, may hold spaces
+    return None if fields[0] in {"Z", "X"} else fields[19]
 
 
 def free_port() -> int:
@@ -799,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", type=Path, default=ROOT / "policies", help="policies")
     parser.add_argument("--users", type=Path, default=HERE / "users", help="user records")
     parser.add_argument("--bundle-poll", type=float, default=2.0, help="bundle poll (s)")
+    parser.add_argument("--replicas", type=int, default=3, help="receiver replicas")
     args = parser.parse_args(argv)
     if args.command == "down":
         stopped = down(args.state)
@@ -822,7 +825,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = Settings(
         state=args.state, policies=args.policies, users=args.users, port=args.port,
-        stats_port=args.stats_port, bundle_poll=args.bundle_poll,
+        stats_port=args.stats_port, bundle_poll=args.bundle_poll, replicas=args.replicas,
     )  # fmt: skip
     # SIGINT too: a shell that starts `up` in the background makes it ignore SIGINT
     signal.signal(signal.SIGTERM, _raise_stop)

@@ -9,8 +9,9 @@ to one replica reaches every worker of every replica, a new bundle reaches every
 replica within a poll interval, a replica killed under load loses no answer (nor does
 a rolling restart of one), and with Redis stopped every answer still comes within the
 deadline. The cluster also stops
-everything it started, a failed start included, and ``down`` cleans up after an
-interrupted run without touching a process that merely reuses a pid.
+everything it started, a failed start included; ``cluster.py up`` does so on SIGTERM;
+and ``down`` cleans up after an interrupted run without touching a process that merely
+reuses a pid.
 
 The tests share one cluster (starting one takes seconds) and run in file order; the
 one that stops Redis comes last. Every loop is bounded in time and requests. Skipped
@@ -22,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -35,6 +38,8 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from receiver.adapters.signatures import sign_base64
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
@@ -424,3 +429,51 @@ def test_down_stops_what_an_interrupted_run_left(tmp_path: Path) -> None:
     finally:
         for child in (left, other):
             child.stop()
+
+
+def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> None:
+    """``python deploy/local/cluster.py up``, as an operator runs it (one replica here, to
+    keep it short): it prints the addresses, answers a signed request through HAProxy,
+    and on SIGTERM stops every process it started, exits 0 and removes its state file."""
+    state = tmp_path / "state"
+    command = [
+        sys.executable, str(ROOT / "deploy" / "local" / "cluster.py"), "up", "--state",
+        str(state), "--port", "0", "--stats-port", "0", "--replicas", "1",
+        "--policies", str(POLICIES), "--users", str(tmp_path),
+    ]  # fmt: skip
+    output = tmp_path / "up.log"
+    with output.open("wb") as out:
+        up = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    children: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 2 * WAIT
+        while "running; Ctrl-C stops everything" not in output.read_text():
+            assert up.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        front = next(
+            line.split()[-1]
+            for line in output.read_text().splitlines()
+            if line.startswith("receiver (HAProxy)")
+        )
+        children = json.loads((state / local.STATE_FILE).read_text())["children"]
+        assert set(children) >= {"redis", "users", "replica1", "haproxy"}
+        body = json.dumps(message(fresh_user())).encode()
+        secret = (state / "secret").read_text()
+        headers = {
+            "content-type": "application/json",
+            "x-amity-signature": sign_base64(secret.encode(), body),
+        }
+        response = httpx.post(front, content=body, headers=headers, timeout=10)
+        assert (response.status_code, response.json()) == (200, {"action": "allow"})
+
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=2 * WAIT) == 0, output.read_text()
+        for name, child in children.items():
+            assert local.start_time(child["pid"]) != child["started"], f"{name} still runs"
+        assert not (state / local.STATE_FILE).exists()
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait(timeout=WAIT)
+        local.down(state)
