@@ -7,6 +7,7 @@
     receiver serve [--policies DIR] [--host H] [--port P] [--workers N] ...
     receiver register --callback-url URL [--default-action allow|deny] [--region us|eu|sg]
     receiver send PAYLOAD_FILE [--url URL] [--secret S]
+    receiver bundle build DIR -o FILE.tar.gz [--signing-key KEY] | inspect FILE | keygen
 
 Exit codes: 0 success; 1 policy errors (or, for ``check --strict``, warnings);
 2 bad usage or bad input (an unreadable payload, users file or time).
@@ -43,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "send": "receiver.cli.send",
     "tree": "receiver.cli.tree",
     "test": "receiver.testing.command",
+    "bundle": "receiver.cli.bundle",
 }
 
 

@@ -17,6 +17,7 @@ from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
 from receiver.counters.settings import BACKENDS
 from receiver.errors import ReceiverError
 from receiver.http.config import (
+    DEFAULT_BUNDLE_POLL,
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
     DEFAULT_LOG_QUEUE,
@@ -58,9 +59,24 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     opt("--config", type=Path, metavar="FILE", help="YAML settings file (see README)")
     opt(
         "--policies",
+        metavar="DIR|URL",
+        help="policy directory (default: ./policies, else the shipped starter set), or a "
+        "policy bundle URL (https://, http:// to loopback, file://; 'receiver bundle "
+        "build'), polled every --bundle-poll seconds",
+    )
+    opt(
+        "--bundle-poll",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between polls of a --policies URL (conditional: ETag or "
+        f"Last-Modified; a file by size, time and inode) (default: {DEFAULT_BUNDLE_POLL:g})",
+    )
+    opt(
+        "--bundle-public-key",
         type=Path,
-        metavar="DIR",
-        help="policy directory (default: ./policies, else the shipped starter set)",
+        metavar="FILE",
+        help="PEM Ed25519 public key: bundles must be signed with its private key; unsigned "
+        "ones are refused (default: signatures are not checked)",
     )
     opt("--host", help=f"address to bind (default: {DEFAULT_HOST})")
     opt("--port", type=int, help=f"port to bind (default: {DEFAULT_PORT})")

@@ -16,6 +16,9 @@ that routes requests to :class:`~receiver.http.service.Service`.
 The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
 reload handler and, with ``watch``, the file watcher; with a user cache and a Redis URL
 it starts the eviction broadcast (``receiver.users.broadcast``) and stops it at the end.
+With a bundle URL (``receiver.http.bundlefeed``) it starts the bundle poller instead of
+loading: the service is up at once, and ready (``/readyz`` 200) when the first good
+bundle serves.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 
 from receiver.counters.service import CounterService
 from receiver.http.admin import AdminAccess
+from receiver.http.bundlefeed import BundleFeed
 from receiver.http.config import ServiceConfig
 from receiver.http.endpoint import Handler, HookEndpoint
 from receiver.http.metrics import Metrics
@@ -83,7 +87,11 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         if ok:
             metrics.set_revision(revision)
 
-    live = LivePolicies(config.policies, config.users, on_reload, config.reload_timeout)
+    from_url = config.policies_url is not None  # a bundle URL: the feed brings the policies
+    live = LivePolicies(
+        None if from_url else config.policies, config.users, on_reload, config.reload_timeout
+    )
+    feed = BundleFeed(config, live, metrics) if from_url else None
     logqueue.report_drops(metrics.log_dropped.inc)
     if decision_log is None:
         stream: IO[bytes]
@@ -138,18 +146,20 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
 
     async def readyz(request: Request) -> Response:
         if not live.ready:
-            return JSONResponse({"status": "loading"}, status_code=503)
+            waiting = feed.waiting() if feed is not None else {"status": "loading"}
+            return JSONResponse(waiting, status_code=503)
         snapshot = live.current
         if not admin.allows(request.headers.raw):  # the policy names are for operators
             return JSONResponse({"status": "ready", "revision": snapshot.revision})
-        return JSONResponse(
-            {
-                "status": "ready",
-                "revision": snapshot.revision,
-                "policies": [p.name for p in snapshot.policies.policies],
-                "rules": len(snapshot.policies.rules),
-            }
-        )
+        body: dict[str, object] = {
+            "status": "ready",
+            "revision": snapshot.revision,
+            "policies": [p.name for p in snapshot.policies.policies],
+            "rules": len(snapshot.policies.rules),
+        }
+        if feed is not None:
+            body["bundle"] = feed.state()
+        return JSONResponse(body)
 
     async def metrics_endpoint(request: Request) -> Response:
         if admin.allows(request.headers.raw):
@@ -172,19 +182,26 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        live.load()
-        snapshot = live.current
-        log.info(
-            "loaded %d rules from %d policies in %s (revision %s)",
-            len(snapshot.policies.rules), len(snapshot.policies.policies),
-            config.policies, snapshot.revision,
-        )  # fmt: skip
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []
+        if feed is None:
+            live.load()
+            snapshot = live.current
+            log.info(
+                "loaded %d rules from %d policies in %s (revision %s)",
+                len(snapshot.policies.rules), len(snapshot.policies.policies),
+                config.policies, snapshot.revision,
+            )  # fmt: skip
+        else:  # not ready (503, fail-safe answers) until the first good bundle
+            tasks.append(loop.create_task(feed.run()))
 
         def on_sighup() -> None:
             tasks[:] = [task for task in tasks if not task.done()]  # reloads coalesce
-            tasks.append(loop.create_task(_reload(live)))
+            if feed is not None:
+                log.info("SIGHUP received; polling the policy bundle")
+                tasks.append(loop.create_task(feed.sighup()))
+            else:
+                tasks.append(loop.create_task(_reload(live)))
 
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
@@ -197,6 +214,9 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         finally:
             for task in tasks:
                 task.cancel()
+            if feed is not None:
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await feed.close()
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.remove_signal_handler(signal.SIGHUP)
             if decision_log is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from receiver.adapters.signatures import FallbackSettings, Secrets
+from receiver.bundles.urls import parse_bundle_url
 from receiver.counters.settings import CounterSettings
 from receiver.http.limits import ConnectionLimits
 from receiver.observe.decisionlog import QUEUE_LINES
@@ -39,6 +40,7 @@ DEFAULT_DEADLINE_MS = 2000
 DEFAULT_MAX_BODY = 256 * 1024
 DEFAULT_RELOAD_TIMEOUT = 30.0  # seconds a policy reload may take before it is abandoned
 DEFAULT_LOG_QUEUE = QUEUE_LINES  # decision-log lines and log records waiting for their sink
+DEFAULT_BUNDLE_POLL = 30.0  # seconds between polls of a policy bundle URL
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,17 @@ class ServiceConfig:
     metrics_tokens: Secrets | None = None  # Bearer token(s) for /metrics (receiver.http.admin)
     public_metrics: bool = False  # no token on a public address: /metrics open to anyone
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)  # per worker
+    policies_url: str | None = None  # --policies URL: a bundle, polled (receiver.bundles)
+    bundle_poll: float = DEFAULT_BUNDLE_POLL  # seconds between polls of policies_url
+    bundle_public_key: Path | None = None  # PEM Ed25519: bundles must be signed with its key
+
+    @property
+    def policies_shown(self) -> str:
+        """Where the policies come from, for logs: the directory, or the bundle URL
+        without credentials."""
+        if self.policies_url is None:
+            return str(self.policies)
+        return parse_bundle_url(self.policies_url).shown
 
     @property
     def deadline(self) -> float:

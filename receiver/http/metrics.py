@@ -102,7 +102,8 @@ class Metrics:
         )  # fmt: skip
         self.degraded = Counter(
             "receiver_degraded_answers",
-            "Answers given with the fail-safe action, by reason (deadline or error).",
+            "Answers given with the fail-safe action, by reason (deadline, error, or not-ready: "
+            "no policies serve yet).",
             ["platform", "reason"],
             registry=r,
         )
@@ -195,6 +196,22 @@ class Metrics:
             "Log records dropped because the log queue was full (stderr stalled or slower "
             "than the service).",
             registry=r,
+        )
+        self.bundle_fetches = Counter(
+            "receiver_bundle_fetches",
+            "Polls of the policy bundle URL, by result: updated (a new revision serves), "
+            "not-modified, unchanged (same revision), unreachable, refused (failed "
+            "verification: limits, hashes, signature), rejected (its policies do not load) "
+            "or failed (a passing failure, tried again).",
+            ["result"],
+            registry=r,
+        )
+        self.bundle_last_success = Gauge(
+            "receiver_bundle_last_success_timestamp_seconds",
+            "When a poll last confirmed that the policies serving are the bundle server's "
+            "current bundle (Unix time); the oldest of the live workers.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self._current_revision: str | None = None
         self._children: dict[tuple[Any, ...], Any] = {}

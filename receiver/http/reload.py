@@ -28,6 +28,11 @@ internal exception in either step), the reload is logged with what failed, count
 through ``on_reload(False, "")`` (``receiver_policy_reloads_total{result="failed"}``),
 and the old snapshot keeps serving. The watcher survives every failure.
 
+A new policy bundle (``receiver serve --policies URL``, ``receiver.http.bundlefeed``) is
+applied through :meth:`LivePolicies.reload_from`: the same two steps on the bundle's
+freshly extracted directory, the same swap; until the first one serves, ``policies``
+is ``None`` and ``ready`` is false.
+
 Reloads run one at a time and coalesce: requests that arrive while one runs are all
 answered by a single reload that starts after it, so a burst of signals or file
 events costs at most two reloads, never a queue of them.
@@ -43,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Literal
 
 from watchfiles import awatch
 
@@ -75,7 +81,15 @@ def load_snapshot(policies: Path, users: Path | None) -> Snapshot:
 
 
 class ReloadFailed(Exception):
-    """Why a reload failed, in words for the log (no file contents beyond diagnostics)."""
+    """Why a reload failed, in words for the log (no file contents beyond diagnostics).
+
+    ``passing``: the failure says nothing about the files (the time limit, a crash of
+    the child), so the same files may load at another attempt.
+    """
+
+    def __init__(self, why: str, *, passing: bool = False) -> None:
+        super().__init__(why)
+        self.passing = passing
 
 
 def failure_of(err: BaseException) -> str:
@@ -119,14 +133,16 @@ def check_with_time_limit(policies: Path, users: Path | None, timeout: float) ->
         if not receiving.poll(max(0.0, deadline - time.monotonic())):
             raise ReloadFailed(
                 f"loading took longer than the reload time limit ({timeout:g} s); "
-                "the load was abandoned"
+                "the load was abandoned",
+                passing=True,
             )
         try:
             verdict = receiving.recv()
         except EOFError:
             raise ReloadFailed(
                 "the process that loads the policies ended without an answer "
-                "(killed, or out of memory?)"
+                "(killed, or out of memory?)",
+                passing=True,
             ) from None
         if verdict is not None:
             raise ReloadFailed(str(verdict))
@@ -137,10 +153,17 @@ def check_with_time_limit(policies: Path, users: Path | None, timeout: float) ->
         child.join(5)
 
 
+Outcome = Literal["ok", "bad", "failed"]  # failed: for a passing reason (try again)
+
+
 class LivePolicies:
+    """The serving snapshot and its reloads. ``policies`` is ``None`` while a service
+    that takes its policies from a bundle URL waits for its first bundle
+    (:meth:`reload_from` then sets it)."""
+
     def __init__(
         self,
-        policies: Path,
+        policies: Path | None,
         users: Path | None,
         on_reload: Callable[[bool, str], None] | None = None,
         timeout: float = DEFAULT_RELOAD_TIMEOUT,
@@ -167,6 +190,8 @@ class LivePolicies:
 
     def load(self) -> Snapshot:
         """The first load: errors propagate (the service refuses to start)."""
+        if self.policies is None:
+            raise RuntimeError("no policy directory to load (a bundle URL serves)")
         self._current = load_snapshot(self.policies, self.users)
         self._count(True, self._current.revision)
         return self._current
@@ -176,6 +201,8 @@ class LivePolicies:
 
         No time limit: for tools and tests. The service reloads with ``reload_async``.
         """
+        if self.policies is None:
+            return False
         try:
             snapshot = load_snapshot(self.policies, self.users)
         except Exception as err:
@@ -196,21 +223,35 @@ class LivePolicies:
             if self._covered >= wanted:
                 return self._last
             self._covered = self._requested
-            self._last = await self._reload_once()
+            if self.policies is None:  # no bundle yet: nothing to reload
+                self._last = False
+                return False
+            self._last = await self._reload_once(self.policies) == "ok"
             return self._last
 
-    async def _reload_once(self) -> bool:
+    async def reload_from(self, policies: Path) -> Outcome:
+        """Check and build the policies in ``policies`` (a new bundle's directory) exactly
+        as a reload does, and serve them from now on if they load (``self.policies``
+        then names them, for later reloads of the users file). ``bad``: the files do
+        not load; ``failed``: the attempt failed for a passing reason."""
+        async with self._lock:
+            outcome = await self._reload_once(policies)
+            if outcome == "ok":
+                self.policies = policies
+            return outcome
+
+    async def _reload_once(self, policies: Path) -> Outcome:
         try:
-            await asyncio.to_thread(check_with_time_limit, self.policies, self.users, self.timeout)
-            snapshot = await asyncio.to_thread(load_snapshot, self.policies, self.users)
+            await asyncio.to_thread(check_with_time_limit, policies, self.users, self.timeout)
+            snapshot = await asyncio.to_thread(load_snapshot, policies, self.users)
         except ReloadFailed as err:
             self._failed(str(err), internal=False)
-            return False
+            return "failed" if err.passing else "bad"
         except Exception as err:
             self._failed(failure_of(err), internal=_is_internal(err))
-            return False
+            return "bad" if isinstance(err, ReceiverError) else "failed"
         self._swap(snapshot)
-        return True
+        return "ok"
 
     def _swap(self, snapshot: Snapshot) -> None:
         previous = self._current.revision if self._current else "none"
@@ -242,6 +283,8 @@ class LivePolicies:
         Runs until cancelled: a reload never raises, and a failure of the watcher
         itself (a directory removed and so on) is logged and the watcher started again.
         """
+        if self.policies is None:
+            raise RuntimeError("--watch needs a policy directory, not a bundle URL")
         targets = [self.policies] + ([self.users] if self.users is not None else [])
         while True:
             try:

@@ -36,6 +36,7 @@ from receiver.http.supervisor import Supervisor, WorkersFailing
 from receiver.observe import logqueue
 from receiver.text.diagnostics import render_text
 from receiver.users.broadcast import channel_name
+from receiver.users.static import StaticDirectory
 
 log = logging.getLogger("receiver.http.server")
 
@@ -70,6 +71,13 @@ def preflight(config: ServiceConfig) -> None:
             raise StartupError(
                 f"cannot open the decision log {config.decision_log}: {err.strerror}"
             ) from None
+    if config.policies_url is not None:  # fetched by each worker; the service starts without
+        if config.users is not None:
+            try:
+                StaticDirectory.from_file(config.users)
+            except ReceiverError as err:
+                raise StartupError(str(err)) from None
+        return
     try:
         load_snapshot(config.policies, config.users)
     except PolicyLoadError as err:
@@ -135,7 +143,7 @@ def _announce(config: ServiceConfig) -> None:
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; receiver %s (%s)",
-        config.policies, config.host, config.port, config.workers,
+        config.policies_shown, config.host, config.port, config.workers,
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
         receiver.__version__, receiver.build(),
     )  # fmt: skip

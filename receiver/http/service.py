@@ -216,9 +216,11 @@ class Service:
         fail_safe: Callable[[], Decision],
     ) -> Decision:  # fmt: skip
         """Decide under the deadline, answering ``fail_safe()`` on errors; count and log it."""
-        snapshot = self.live.current
+        snapshot = self.live.current if self.live.ready else None
         degraded_reason: str | None = None
         try:
+            if snapshot is None:  # no policies yet (a bundle URL not fetched): fail safe
+                raise NotReady
             users = snapshot.users
             decided = await decide_async(
                 snapshot.policies, event, Timestamp(self.clock()),
@@ -234,6 +236,13 @@ class Service:
                     "decision %s for %s ran out of its %d ms deadline; answered %s",
                     decision_id, event.name, self.config.deadline_ms, safe.action,
                 )  # fmt: skip
+        except NotReady:
+            decision = safe = fail_safe()
+            degraded_reason = "not-ready"
+            held = self.log_throttle.admit("not-ready")
+            if held >= 0:
+                log.warning("no policies serve yet (see /readyz); answered %s%s",
+                            safe.action, held_note(held))  # fmt: skip
         except Exception:
             safe = fail_safe()
             log.exception("internal error deciding %s (%s); answered %s",
@@ -263,7 +272,7 @@ class Service:
                         platform=platform,
                         event=event,
                         decision=decision,
-                        revision=snapshot.revision,
+                        revision=snapshot.revision if snapshot is not None else "none",
                         latency=elapsed,
                         degraded_reason=degraded_reason,
                     )
@@ -306,6 +315,10 @@ class Service:
             "socialplus-webhook", name if name in USER_EVENTS else "", "ok", 200
         )
         return Answer(200, b"{}")
+
+
+class NotReady(Exception):
+    """No policy set serves yet: the answer is the fail-safe one (reason ``not-ready``)."""
 
 
 USER_EVENTS = frozenset({"user.didUpdate", "user.didBan", "user.didUnban"})

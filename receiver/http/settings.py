@@ -16,6 +16,9 @@ file. The result is one validated :class:`~receiver.http.config.ServiceConfig`.
       headers: {Authorization: "Bearer ${USERS_API_TOKEN}"}
       record_path: data
       timeout_ms: 300
+
+``policies`` may also be a bundle URL (``https://``, ``http://`` to loopback, ``file://``),
+polled every ``bundle_poll`` seconds and verified with ``bundle_public_key``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from receiver.adapters.signatures import (
     FallbackSettings,
     Secrets,
 )
+from receiver.bundles.format import BundleError
+from receiver.bundles.keys import load_public_key
+from receiver.bundles.urls import looks_like_url, parse_bundle_url
 from receiver.counters.settings import (
     BACKENDS,
     DEFAULT_KEY_PREFIX,
@@ -43,6 +49,7 @@ from receiver.counters.settings import (
 )
 from receiver.errors import ReceiverError
 from receiver.http.config import (
+    DEFAULT_BUNDLE_POLL,
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
     DEFAULT_LOG_QUEUE,
@@ -98,6 +105,8 @@ TOP_KEYS = {
     "read_timeout": "number",
     "max_concurrency": "int",
     "max_connections": "int",
+    "bundle_poll": "number",
+    "bundle_public_key": "path",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -163,6 +172,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in TOP_KEYS:
             raise SettingsError(f"{path}: unknown setting '{key}'; known: {', '.join(TOP_KEYS)}")
+        if key == "policies" and isinstance(value, str) and looks_like_url(value):
+            out[key] = value  # a bundle URL, not a path relative to the file
+            continue
         out[key] = _check(str(path), key, value, TOP_KEYS[key], base)
     users = out.pop("users", None)
     if users is not None:
@@ -327,6 +339,38 @@ def _signature_fallback(values: Mapping[str, Any], positive: Any) -> FallbackSet
     return FallbackSettings(max_body, rate) if mode == "compact-json" else None
 
 
+def _policies(values: Mapping[str, Any], positive: Any) -> dict[str, Any]:
+    """``--policies DIR|URL``, ``--bundle-poll``, ``--bundle-public-key``: the
+    :class:`ServiceConfig` fields for a directory, or for a bundle URL (checked here:
+    the scheme, loopback for http://, a readable Ed25519 public key)."""
+    given = values.get("policies")
+    key_file = values.get("bundle_public_key")
+    poll = float(positive("bundle_poll", DEFAULT_BUNDLE_POLL))
+    if not (isinstance(given, str) and looks_like_url(given)):
+        if key_file is not None or "bundle_poll" in values:
+            raise SettingsError(
+                "--bundle-public-key and --bundle-poll go with --policies URL (a bundle); "
+                "a policy directory is read as it is"
+            )
+        return {"policies": Path(given) if given else shipped_policies()}
+    try:
+        parse_bundle_url(given)
+        if key_file is not None:
+            load_public_key(Path(key_file))
+    except BundleError as err:
+        raise SettingsError(str(err)) from None
+    if values.get("watch"):
+        raise SettingsError(
+            "--watch watches a policy directory; a bundle URL is polled (--bundle-poll)"
+        )
+    return {
+        "policies": Path("policies"),  # unused: the bundle's directory serves
+        "policies_url": given,
+        "bundle_poll": poll,
+        "bundle_public_key": Path(key_file) if key_file is not None else None,
+    }
+
+
 def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
@@ -401,7 +445,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
     return ServiceConfig(
         counters=counters,
         connections=connections,
-        policies=values.get("policies") or shipped_policies(),
+        **_policies(values, positive),
         host=values.get("host", DEFAULT_HOST),
         port=values.get("port", DEFAULT_PORT),
         workers=positive("workers", 1),

@@ -19,6 +19,7 @@ HELP = {  # the start of each command's help line (argparse wraps the rest to th
     "send": "sign a payload as the platform",
     "tree": "print the compiled decision",
     "test": "run policy test files",
+    "bundle": "build, sign and inspect policy",
 }
 
 
@@ -37,7 +38,9 @@ def test_every_command_module_adds_its_parser_and_runs(name: str) -> None:
 
 def test_the_commands_are_listed_in_the_order_of_the_table() -> None:
     assert list(subcommands(_parser())) == list(COMMANDS)
-    assert list(COMMANDS) == ["check", "eval", "serve", "register", "send", "tree", "test"]
+    assert list(COMMANDS) == [
+        "check", "eval", "serve", "register", "send", "tree", "test", "bundle",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
