@@ -21,7 +21,6 @@ SIGHUP) asks for the bundle whatever it is.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -73,19 +72,6 @@ class _HttpValidator:
     last_modified: str | None
 
 
-class _QuietPolls(logging.Filter):
-    """Drops httpx's INFO line for each request to the bundle URL: one per poll and per
-    worker would flood the log, and httpx writes the URL whole, credentials included."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__()
-        self.url = url
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (isinstance(args, tuple) and len(args) > 1 and str(args[1]) == self.url)
-
-
 class HttpSource:
     def __init__(
         self, url: BundleUrl, timeout: float = FETCH_TIMEOUT, deadline: float = FETCH_DEADLINE
@@ -94,8 +80,6 @@ class HttpSource:
         self.deadline = deadline
         self.shown = url.shown
         self._known = _HttpValidator(None, None)
-        self._quiet = _QuietPolls(str(httpx.URL(url.url)))
-        logging.getLogger("httpx").addFilter(self._quiet)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
@@ -151,7 +135,6 @@ class HttpSource:
 
     async def close(self) -> None:
         await self._client.aclose()
-        logging.getLogger("httpx").removeFilter(self._quiet)
 
 
 class FileSource:

@@ -170,6 +170,11 @@ def install(level: str, capacity: int = QUEUE_LINES) -> DroppingQueueHandler:
     listener = BoundedQueueListener(records, sink)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # httpx logs a line per request at INFO (each user lookup, each bundle poll), with the
+    # URL whole, credentials included: only with --log-level debug
+    logging.getLogger("httpx").setLevel(
+        logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    )
     listener.start()
     atexit.register(listener.stop)  # before logging's own exit hook, which runs later
     main = threading.current_thread() is threading.main_thread()

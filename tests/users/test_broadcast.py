@@ -91,6 +91,9 @@ class Worker:
     def __init__(self, url: str, channel: str, directory: Directory, **kwargs: Any) -> None:
         self.metrics = Recorder()
         self.cache = UserCache(directory, CacheSettings(ttl=3600, timeout=5))
+        # a publish may wait longer than the service's 250 ms: a loaded test machine's first
+        # publish (which also connects) can take that long; the timeout has tests of its own
+        kwargs.setdefault("publish_timeout", 5.0)
         self.broadcast = EvictionBroadcast(
             self.cache, url, channel, self.metrics, backoff=(0.02, 0.2), **kwargs
         )
