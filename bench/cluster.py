@@ -11,10 +11,7 @@ replica switched and when the last one did (the convergence time), then the medi
 and maximum over the rounds.
 
 Expect convergence to be spread over about one poll interval plus the time to fetch,
-verify and compile the bundle: each replica polls on its own clock. Without
-``receiver bundle`` (an older receiver) the cluster publishes by replacing a policy
-folder and sending SIGHUP, and the figure is the reload time instead; the output says
-which.
+verify and compile the bundle: each replica polls on its own clock.
 
     python bench/cluster.py [--bundle-poll 2] [--rounds 5] [--policies policies]
 
@@ -208,9 +205,8 @@ def main() -> int:
             bundle_poll=args.bundle_poll,
         )  # fmt: skip
         with local.Cluster.running(settings) as cluster:
-            mode = "signed bundles" if cluster.bundles else "policy folder + SIGHUP"
             print(f"{len(cluster.replica_names)} replicas x --workers {settings.workers}, "
-                  f"{mode}, --bundle-poll {args.bundle_poll:g} s")  # fmt: skip
+                  f"signed bundles, --bundle-poll {args.bundle_poll:g} s")  # fmt: skip
             for scenario in SCENARIOS:
                 if scenario in scenarios:
                     {"convergence": lambda: convergence(cluster, args, work),

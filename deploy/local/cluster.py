@@ -22,12 +22,10 @@ SIGKILLed ``up`` leaves nothing running for long; and ``state/cluster.json`` lis
 every child's pid and start time, so ``down`` stops what is left of a run that was
 interrupted anyhow, without touching a process that merely reused a pid.
 
-Policies reach the replicas as **signed bundles** when ``receiver bundle`` exists: the
-cluster generates an Ed25519 key pair in the state folder, builds and signs a bundle
-of the policy folder into the bundle server's folder, and each replica polls it
-(``--policies http://.../policies.tar.gz --bundle-public-key ... --bundle-poll N``).
-Without ``receiver bundle`` the replicas read a shared policy folder, and a new policy
-set is published by replacing that folder and sending SIGHUP to every replica.
+Policies reach the replicas as **signed bundles**: the cluster generates an Ed25519
+key pair in the state folder, builds and signs a bundle of the policy folder into the
+bundle server's folder, and each replica polls it (``--policies
+http://.../policies.tar.gz --bundle-public-key ... --bundle-poll N``).
 """
 
 from __future__ import annotations
@@ -232,15 +230,6 @@ def run_receiver(*args: str, timeout: float = 120) -> str:
     return result.stdout.decode()
 
 
-def receiver_has_bundles() -> bool:
-    """Whether the installed receiver has ``receiver bundle`` (signed policy bundles)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "receiver", "bundle", "--help"],
-        capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    return result.returncode == 0
-
-
 # -- the cluster --------------------------------------------------------------------------------
 
 
@@ -255,13 +244,12 @@ class Settings:
     workers: int = 2
     port: int = 0  # HAProxy's front
     stats_port: int = 0  # HAProxy's stats page
-    bundle_poll: float = 2.0  # seconds between bundle polls (bundle mode)
+    bundle_poll: float = 2.0  # seconds between bundle polls
     deadline_ms: int = 2000  # each replica's --deadline-ms
     counters_fallback: str = "memory"
     check_interval_ms: int = 500  # HAProxy health checks on /readyz
     check_fast_ms: int = 100  # ... while a replica is changing state
     replica_args: tuple[str, ...] = ()  # more `receiver serve` options for every replica
-    bundles: bool | None = None  # signed bundles; None: when `receiver bundle` exists
 
 
 @dataclass
@@ -270,7 +258,6 @@ class Cluster:
 
     settings: Settings
     secret: str
-    bundles: bool
     ports: dict[str, int] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
 
@@ -322,7 +309,6 @@ class Cluster:
         for tool in ("redis-server", "haproxy"):
             if shutil.which(tool) is None:
                 raise ClusterError(f"{tool} is not installed: apt-get install {tool}")
-        bundles = receiver_has_bundles() if settings.bundles is None else settings.bundles
         settings.state.mkdir(parents=True, exist_ok=True)
         left = _load_state(settings.state)
         if left and any(start_time(c["pid"]) == c["started"] for c in left["children"].values()):
@@ -330,7 +316,7 @@ class Cluster:
                 f"a cluster from {settings.state} is still running: stop it with "
                 f"`python deploy/local/cluster.py down --state {settings.state}`"
             )
-        cluster = cls(settings, secrets.token_urlsafe(24), bundles)
+        cluster = cls(settings, secrets.token_urlsafe(24))
         try:
             cluster._start()
             yield cluster
@@ -353,11 +339,9 @@ class Cluster:
             redis=free_port(), **{name: free_port() for name in self.replica_names},
         )  # fmt: skip
         self.start_redis()
-        if self.bundles:
-            self.ports["bundles"] = self._start_static("bundles", self.state / "www")
+        self.ports["bundles"] = self._start_static("bundles", self.state / "www")
         self.ports["users"] = self._start_static("users", self.state / "directory")
-        if self.bundles:
-            self._keygen()
+        self._keygen()
         self.publish(s.policies, wait=False)
         for name in self.replica_names:
             self.start_replica(name, wait=False)
@@ -456,19 +440,9 @@ class Cluster:
         run_receiver("bundle", "keygen", "--private-key", str(private), "--public-key", str(public))
 
     def publish(self, policies: Path, *, wait: bool = True) -> str:
-        """Publish the policy folder ``policies`` to every replica: as a new signed bundle
-        on the bundle server, or (without bundles) as the new shared policy folder and a
-        SIGHUP to each replica. Returns the new revision; with ``wait``, returns once
-        every replica's /readyz reports it."""
-        if self.bundles:
-            revision = self._publish_bundle(policies)
-        else:
-            revision = self._publish_folder(policies)
-        if wait:
-            self.wait_revision(revision)
-        return revision
-
-    def _publish_bundle(self, policies: Path) -> str:
+        """Publish the policy folder ``policies`` to every replica as a new signed bundle
+        on the bundle server. Returns the new revision; with ``wait``, returns once every
+        worker of every replica serves it."""
         www = self.state / "www"
         temporary = www / (BUNDLE_NAME + ".new")
         signing = self.state / "keys" / "signing.pem"
@@ -477,24 +451,9 @@ class Cluster:
         )
         revision = bundle_revision(temporary)
         temporary.replace(www / BUNDLE_NAME)  # atomic: a poll sees the old or the new one
+        if wait:
+            self.wait_revision(revision)
         return revision
-
-    def _publish_folder(self, policies: Path) -> str:
-        live = self.state / "policies"
-        fresh = self.state / "policies.new"
-        shutil.rmtree(fresh, ignore_errors=True)
-        shutil.copytree(policies, fresh)
-        old = self.state / "policies.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if live.exists():
-            live.rename(old)
-        fresh.rename(live)
-        shutil.rmtree(old, ignore_errors=True)
-        for name in self.replica_names:
-            child = self.children.get(name)
-            if child is not None and child.alive():
-                os.kill(child.pid, signal.SIGHUP)  # the supervisor forwards it to its workers
-        return folder_revision(live)
 
     def revisions(self) -> dict[str, str | None]:
         """Each replica's revision, from its /readyz (None: not ready or not answering)."""
@@ -529,13 +488,6 @@ class Cluster:
 
     def replica_command(self, name: str) -> list[str]:
         s = self.settings
-        if self.bundles:
-            policies = [
-                "--policies", self.bundle_url, "--bundle-poll", f"{s.bundle_poll:g}",
-                "--bundle-public-key", str(self.state / "keys" / "public.pem"),
-            ]  # fmt: skip
-        else:
-            policies = ["--policies", str(self.state / "policies")]
         return [
             sys.executable, "-m", "receiver", "serve",
             "--host", "127.0.0.1", "--port", str(self.ports[name]),
@@ -547,7 +499,9 @@ class Cluster:
             "--users-url", self.users_url,
             "--deadline-ms", str(s.deadline_ms),
             "--decision-log", str(self.logs / f"{name}.decisions.jsonl"),
-            *policies, *s.replica_args,
+            "--policies", self.bundle_url, "--bundle-poll", f"{s.bundle_poll:g}",
+            "--bundle-public-key", str(self.state / "keys" / "public.pem"),
+            *s.replica_args,
         ]  # fmt: skip
 
     def start_replica(self, name: str, *, wait: bool = True) -> None:
@@ -698,12 +652,7 @@ class Cluster:
             f"HAProxy stats       {self.stats_url}",
             f"Redis               {self.redis_url}",
             *(f"{name:<19} {self.replica_url(name)}" for name in self.replica_names),
-        ]
-        if self.bundles:
-            lines.append(f"bundle server       {self.bundle_url}")
-        else:
-            lines.append(f"policies (SIGHUP)   {self.state / 'policies'}")
-        lines += [
+            f"bundle server       {self.bundle_url}",
             f"user directory      {self.users_url}  (files in {self.state / 'directory/users'})",
             f"signature secret    {self.state / 'secret'}",
             f"brainCloud token    {self.state / 'braincloud-token'}",
@@ -729,14 +678,6 @@ def bundle_revision(bundle: Path) -> str:
     inspected = run_receiver("bundle", "inspect", str(bundle), "--format", "json")
     revision: str = json.loads(inspected)["manifest"]["revision"]
     return revision
-
-
-def folder_revision(folder: Path) -> str:
-    """The revision ``receiver serve --policies DIR`` reports for ``folder``."""
-    from receiver.load.loader import policy_files  # noqa: PLC0415 (folder mode only)
-    from receiver.runtime.policyset import revision_of  # noqa: PLC0415
-
-    return revision_of(policy_files([folder]))
 
 
 # -- down: what an interrupted run left ---------------------------------------------------------
