@@ -20,7 +20,7 @@ from typing import Any
 Case = Callable[[int], object]  # one timed call, on payload number i
 
 
-def percentile(samples: Sequence[int], q: float) -> float:
+def percentile(samples: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) with linear interpolation between closest ranks."""
     ordered = sorted(samples)
     if not ordered:
