@@ -45,7 +45,6 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -57,12 +56,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
 from _common import percentile
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_directory.py"
+sys.path.insert(0, str(ROOT / "tests"))
+from redisproc import RedisProcess  # noqa: E402 (tests/ is not a package: its path comes first)
+
 TARGET_MS = 100.0
 POLICY = """\
 policy: bench
@@ -152,32 +153,15 @@ def redis_server(given: str | None, workdir: Path) -> Iterator[str]:
     if given:
         yield given
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("no redis-server: install it or pass --redis-url")
-    port = free_port()
-    with (workdir / "redis.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-             "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
     try:
-        url = f"redis://127.0.0.1:{port}/0"
-
-        def answers() -> bool:
-            client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-            finally:
-                client.close()
-
-        wait_until("redis-server", answers, 20)
-        yield url
+        server = RedisProcess(workdir)
+    except FileNotFoundError as err:
+        raise RuntimeError(f"{err}, or pass --redis-url") from err
+    try:
+        server.start()
+        yield server.url
     finally:
-        stop(proc)
+        server.stop()
 
 
 @contextlib.contextmanager

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 import redis
 from hypothesis import settings
-from serverproc import free_port, wait_for
+from redisproc import RedisProcess, reachable
 
 # tests/golden/ holds policy folders that `receiver check` golden tests read, some with
 # deliberately broken *.test.yaml files. They are data, not policy tests: keep the
@@ -28,17 +26,6 @@ settings.load_profile(
 )
 
 
-def _reachable(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis: ``$RECEIVER_TEST_REDIS_URL`` when set (``.ci/run`` starts one), else a
@@ -46,32 +33,19 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need it skip when there is neither."""
     given = os.environ.get("RECEIVER_TEST_REDIS_URL")
     if given:
-        if not _reachable(given):
+        if not reachable(given, timeout=2):
             pytest.skip(f"RECEIVER_TEST_REDIS_URL={given} does not answer")
         yield given
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no Redis: set RECEIVER_TEST_REDIS_URL or install redis-server")
-    port = free_port()
-    log = tmp_path_factory.mktemp("redis") / "redis.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-             "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        wait_for("redis-server", lambda: _reachable(url), 20)
-        yield url
+        server = RedisProcess(tmp_path_factory.mktemp("redis"))
+    except FileNotFoundError:
+        pytest.skip("no Redis: set RECEIVER_TEST_REDIS_URL or install redis-server")
+    server.start()
+    try:
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import signal
 import socket
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -22,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
-from serverproc import free_port, wait_for
+from redisproc import RedisProcess
 
 from receiver.users.broadcast import EvictionBroadcast, channel_name
 from receiver.users.cache import CacheSettings, UserCache
@@ -250,52 +248,12 @@ def test_publishing_to_a_redis_that_does_not_answer_gives_up_within_its_timeout(
 # -- a Redis that goes away and comes back --------------------------------------------
 
 
-class RedisProcess:
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("no redis-server installed")
-        self.binary = binary
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        with (self.workdir / "redis.log").open("ab") as out:
-            self.proc = subprocess.Popen(
-                [self.binary, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-                 "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        wait_for("redis-server", self.answers, 20)
-
-    def answers(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
+    try:
+        server = RedisProcess(tmp_path)
+    except FileNotFoundError:
+        pytest.skip("no redis-server installed")
     server.start()
     try:
         yield server
