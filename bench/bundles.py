@@ -63,25 +63,17 @@ def free_port() -> int:
         return port
 
 
-def fetches_on(client: httpx.Client, port: int) -> dict[str, int]:
-    """The service's bundle polls by result, summed over its workers."""
+def by_label(client: httpx.Client, port: int, name: str, label: str) -> dict[str, int]:
+    """The samples ``name`` of the service's /metrics, summed over its workers by ``label``:
+    workers per revision (``receiver_policy_revision`` is 1 for the one a worker serves),
+    polls per result (``receiver_bundle_fetches_total``)."""
     text = client.get(f"http://127.0.0.1:{port}/metrics").text
     out: dict[str, int] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "receiver_bundle_fetches_total":
-                result = sample.labels["result"]
-                out[result] = out.get(result, 0) + int(sample.value)
-    return out
-
-
-def workers_on(client: httpx.Client, port: int) -> dict[str, int]:
-    text = client.get(f"http://127.0.0.1:{port}/metrics").text
-    out: dict[str, int] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "receiver_policy_revision" and sample.value == 1:
-                out[sample.labels["revision"]] = out.get(sample.labels["revision"], 0) + 1
+            if sample.name == name:
+                key = sample.labels[label]
+                out[key] = out.get(key, 0) + int(sample.value)
     return out
 
 
@@ -152,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"round {n}: all {args.workers} workers on {revision} after {times[-1]:.2f} s"
                 )
         with contextlib.suppress(httpx.HTTPError):
-            fetches = fetches_on(client, port)
+            fetches = by_label(client, port, "receiver_bundle_fetches_total", "result")
     finally:
         client.close()
         if proc.poll() is None:
@@ -177,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def workers_on_safe(client: httpx.Client, port: int) -> dict[str, int]:
     try:
-        return workers_on(client, port)
+        return by_label(client, port, "receiver_policy_revision", "revision")
     except httpx.HTTPError:
         return {}
 
