@@ -106,3 +106,10 @@ def test_a_replaced_file_is_served_new_at_once(port: int, root: Path) -> None:
 @pytest.mark.parametrize("path", ["/users/nobody.json", "/../secret.txt", "/link", "/users"])
 def test_anything_else_is_404(port: int, path: str) -> None:
     assert get(port, path)[0] == 404
+
+
+def test_answers_go_out_without_waiting_for_a_delayed_ack() -> None:
+    """The head and the body are two writes: with Nagle's algorithm on, every answer on a
+    kept-alive connection waited 40 ms for the client's delayed ACK (the cluster's user
+    lookups took 46 ms at p50 instead of 8). The handler sets TCP_NODELAY."""
+    assert static_server._Handler.disable_nagle_algorithm is True
