@@ -32,6 +32,7 @@ from typing import Any, Protocol, TextIO, cast
 
 from receiver import __version__, build
 from receiver.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from receiver.cli.helpformat import Parser
 
 __all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -107,10 +108,9 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     name only (argparse never parses them, and ``--help``, which lists them with
     their help, builds the full parser for that)."""
     named = _named(argv) if argv is not None else None
-    parser = argparse.ArgumentParser(
+    parser = Parser(  # every command's parser is a Parser too: readable defaults in --help
         prog="receiver",
         description="Declarative rule-engine webhook receiver for trust-and-safety teams.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         add_help=False,
     )
     parser.add_argument("-h", "--help", action=_HelpAction)

@@ -36,14 +36,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         description="Policy bundles carry a checked policy set to every replica: a gzip tar "
         "with the policy files, a manifest (revision, build time, SHA-256 of every file) "
         "and an optional Ed25519 signature of the manifest.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     actions = bundle.add_subparsers(dest="bundle_command", metavar="ACTION")
     actions.required = True
     build = actions.add_parser(
         "build",
         help="check a policy directory and write it as a bundle",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     build.add_argument("directory", type=Path, metavar="DIR", help="policy directory")
     build.add_argument(
@@ -58,7 +56,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     inspect = actions.add_parser(
         "inspect",
         help="show a bundle's manifest and verify its files (and signature, with a key)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     inspect.add_argument("bundle", type=Path, metavar="FILE", help="bundle file (.tar.gz)")
     inspect.add_argument(
@@ -76,8 +73,20 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "The same as: openssl genpkey -algorithm ed25519 -out PRIVATE.pem && "
         "openssl pkey -in PRIVATE.pem -pubout -out PUBLIC.pem",
     )
-    keygen.add_argument("--private-key", type=Path, required=True, metavar="FILE")
-    keygen.add_argument("--public-key", type=Path, required=True, metavar="FILE")
+    keygen.add_argument(
+        "--private-key",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="where to write the private key (for bundle build --signing-key); kept secret",
+    )
+    keygen.add_argument(
+        "--public-key",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="where to write the public key (for serve --bundle-public-key)",
+    )
     return bundle
 
 

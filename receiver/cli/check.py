@@ -23,7 +23,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     check: argparse.ArgumentParser = commands.add_parser(
         "check",
         help="check policy files and report every problem with its position",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     check.add_argument(
         "paths",

@@ -54,7 +54,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     ev: argparse.ArgumentParser = commands.add_parser(
         "eval",
         help="decide one payload (or, with --jsonl, one per line) and print the response JSON",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ev.add_argument("policies", type=Path, metavar="DIR", help="policy directory (or file)")
     ev.add_argument(
@@ -80,7 +79,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     ev.add_argument(
         "--now",
         metavar="ISO8601",
-        help="pin the clock (e.g. 2026-01-31T12:00:00Z); default: the real time",
+        help="pin the clock, e.g. 2026-01-31T12:00:00Z (default: the real time)",
     )
     ev.add_argument(
         "--explain",

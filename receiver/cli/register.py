@@ -20,7 +20,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     register: argparse.ArgumentParser = commands.add_parser(
         "register",
         help="set the social.plus pre-hook callback URL (admin API)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=f"Calls PUT /api/v3/network-settings/prehook with the admin token in "
         f"${TOKEN_ENV}.",
     )

@@ -25,7 +25,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     send: argparse.ArgumentParser = commands.add_parser(
         "send",
         help="sign a payload as the platform does and post it to a running receiver",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     send.add_argument("payload", type=Path, metavar="PAYLOAD_FILE", help="JSON payload file")
     send.add_argument("--url", default=DEFAULT_URL, help="receiver URL")

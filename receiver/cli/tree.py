@@ -21,7 +21,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     tree: argparse.ArgumentParser = commands.add_parser(
         "tree",
         help="print the compiled decision tree for an event",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     tree.add_argument("policies", type=Path, metavar="DIR", help="policy directory (or file)")
     tree.add_argument("event", metavar="EVENT", help="event name, e.g. message.shouldCreate")

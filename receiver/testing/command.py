@@ -61,7 +61,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         type=Path,
         default=DEFAULT_PATHS,
         metavar="PATH",
-        help="test files, or folders searched for *.test.yaml (default: policies)",
+        help="test files, or folders searched for *.test.yaml",
     )
     parser.add_argument(
         "-k",
@@ -71,9 +71,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         metavar="PATTERN",
         help="run only cases whose FILE::NAME contains PATTERN (any case; *, ? globs; repeatable)",
     )
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
     parser.add_argument(
         "--coverage",
