@@ -1,10 +1,10 @@
 """Loading policy files: YAML text to :class:`~receiver.load.documents.PolicyDoc`.
 
-Stage 1 of the pipeline. Reads every ``*.yaml`` (not ``*.test.yaml``) file of a
-directory with ``yaml.compose`` so that every node keeps its position, checks the
-shape of the pinned format (required fields, unknown fields, value types,
-duplicate keys), and returns documents plus diagnostics. Expression strings are
-not parsed here, only located.
+Stage 1 of the pipeline. Reads every ``*.yaml`` file of a directory (not ``*.test.yaml``
+or ``*.users.yaml``: :mod:`receiver.load.kinds`) with ``yaml.compose`` so that every node
+keeps its position, checks the shape of the pinned format (required fields, unknown
+fields, value types, duplicate keys), and returns documents plus diagnostics. Expression
+strings are not parsed here, only located.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from receiver.load.documents import (
     SetDoc,
 )
 from receiver.load.fields import FieldReader
+from receiver.load.kinds import is_policy_file_name, report_not_a_policy
 from receiver.text.diagnostics import Diagnostics
 from receiver.text.source import SourceFile
 from receiver.text.yamlnodes import compose_source, read_source_text, scalar_value
@@ -61,14 +62,16 @@ RULE_FIELDS = (
 
 
 def policy_files(paths: Iterable[Path]) -> list[Path]:
-    """The policy files under the given files or directories, sorted by name."""
+    """The policy files under the given files or directories, sorted by name: in a
+    directory, every ``*.yaml`` and ``*.yml`` but test and users files; a file given by
+    name, whatever its name."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found.extend(
                 p
                 for p in sorted(path.rglob("*.yaml")) + sorted(path.rglob("*.yml"))
-                if not p.name.endswith((".test.yaml", ".test.yml")) and p.is_file()
+                if is_policy_file_name(p.name) and p.is_file()
             )
         else:
             found.append(path)
@@ -79,6 +82,8 @@ class _Reader(FieldReader):
     """Turns the composed YAML node tree of one file into a PolicyDoc."""
 
     def read(self, root: yaml.Node) -> PolicyDoc | None:
+        if report_not_a_policy(self, root, POLICY_FIELDS):
+            return None
         fields = self.mapping(root, "a policy file", POLICY_FIELDS)
         if fields is None:
             return None

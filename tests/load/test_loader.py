@@ -593,3 +593,21 @@ def test_a_directory_without_policies_is_a_warning(tmp_path: Path) -> None:
     (diag,) = check_paths([tmp_path]).diagnostics
     assert (diag.code, diag.severity) == ("no-policies", "warning")
     assert diag.message == f"no policy files (*.yaml) found in {tmp_path}"
+
+
+def test_users_files_are_not_policies(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", VALID)
+    write(tmp_path, "members.users.yaml", "u1: {role: member}\n")
+    write(tmp_path, "staff/mods.users.yml", "mod_ana: {role: moderator}\n")
+    write(tmp_path, "all.users.json", '{"u1": {"role": "member"}}\n')
+    assert policy_files([tmp_path]) == [tmp_path / "a.yaml"]
+    assert check_paths([tmp_path]).diagnostics == []
+
+
+def test_a_users_map_among_the_policies_is_named_for_what_it_is(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", VALID)
+    users = write(tmp_path, "users.yaml", "u1: {role: member}\nmod_ana: {role: moderator}\n")
+    (diag,) = check_paths([tmp_path]).diagnostics
+    assert (diag.location, diag.code) == (f"{users}:1:1", "not-a-policy")
+    assert "looks like a users file" in diag.message
+    assert "name it users.users.yaml" in diag.message
