@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.errors import ReceiverError
+from receiver.load.kinds import is_policy_file_name
 
 FORMAT_VERSION = 1
 KIND = "receiver-policy-bundle"
@@ -154,6 +155,6 @@ def check_member_path(path: str) -> str:
 
 
 def is_policy_name(path: str) -> bool:
-    """Whether the loader loads a file of this name (``receiver.load.loader.policy_files``)."""
-    name = path.rsplit("/", 1)[-1]
-    return name.endswith((".yaml", ".yml")) and not name.endswith((".test.yaml", ".test.yml"))
+    """Whether the loader loads a file of this name (``receiver.load.kinds``): the one rule,
+    so that a bundle holds no test or users file."""
+    return is_policy_file_name(path.rsplit("/", 1)[-1])

@@ -78,8 +78,11 @@ def test_a_newer_format_says_to_use_a_matching_builder() -> None:
         Manifest.parse(json.dumps(doc).encode())
 
 
-def test_a_listed_path_must_be_a_policy_file_under_policies() -> None:
+@pytest.mark.parametrize(
+    "path", ["policies/a.test.yaml", "policies/members.users.yaml", "policies/notes.txt"]
+)
+def test_a_listed_path_must_be_a_policy_file_under_policies(path: str) -> None:
     doc = json.loads(Manifest("0" * 12, "t", "b", ()).to_bytes())
-    doc["files"] = [{"path": "policies/a.test.yaml", "size": 1, "sha256": "0" * 64}]
+    doc["files"] = [{"path": path, "size": 1, "sha256": "0" * 64}]
     with pytest.raises(BundleError, match="not a policy file"):
         Manifest.parse(json.dumps(doc).encode())
