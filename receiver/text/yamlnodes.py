@@ -26,6 +26,7 @@ import yaml
 
 from receiver.text.diagnostics import Diagnostics, did_you_mean
 from receiver.text.source import SourceFile, Span
+from receiver.text.yamlerrors import explain
 
 _constructor = yaml.constructor.SafeConstructor()
 MAX_ALIAS_EXPANSION = 10_000  # nodes that aliases may add to one YAML document
@@ -178,13 +179,8 @@ def compose_source(source: SourceFile, diagnostics: Diagnostics, what: str) -> y
         diagnostics.error("yaml-alias", str(err.problem), source.span(offset))
         return None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        offset = mark.index if mark is not None else 0
-        problem = err.problem or err.context or "invalid YAML"
-        hint = ""
-        if "tab" in problem.lower() or "'\\t'" in problem:  # PyYAML shows the tab as '\t'
-            hint = "; indent with spaces, not tabs"
-        diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
+        offset, message = explain(err, source.text)
+        diagnostics.error("yaml", message, source.span(offset))
         return None
     except yaml.YAMLError as err:  # a ReaderError (control character) knows its position
         first_line = str(err).splitlines()[0] if str(err) else "invalid YAML"

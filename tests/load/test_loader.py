@@ -12,6 +12,7 @@ from receiver.dsl.parser import parse_expression
 from receiver.load.documents import PolicyDoc
 from receiver.load.loader import load_file, load_text, policy_files
 from receiver.runtime.policyset import check_paths
+from receiver.text import yamlerrors
 from receiver.text.diagnostics import Diagnostics
 
 # (location, code, message); location is FILE:LINE:COL, or the path for file-level problems
@@ -502,8 +503,8 @@ def test_a_tab_used_for_indentation_is_reported_with_a_hint() -> None:
         (
             "p.yaml:4:1",
             "yaml",
-            "YAML syntax error: found character '\\t' that cannot start any token; "
-            "indent with spaces, not tabs",
+            f"YAML syntax error: {yamlerrors.TAB} "
+            "(YAML: found character '\\t' that cannot start any token)",
         )
     ]
 
@@ -519,7 +520,8 @@ def test_a_bad_indentation_is_reported_at_the_offending_line() -> None:
         (
             "p.yaml:4:4",
             "yaml",
-            "YAML syntax error: expected <block end>, but found '<block mapping start>'",
+            f"YAML syntax error: {yamlerrors.INDENT} "
+            "(YAML: expected <block end>, but found '<block mapping start>')",
         )
     ]
 
