@@ -59,6 +59,14 @@ RULE_FIELDS = (
     "status",
     "reason_code",
 )
+# Keys writers coming from other rule engines reach for, and the field they mean.
+RULE_MEANT = {"on": "events", "event": "events", "trigger": "events", "if": "when"}
+# What to write for each required rule field, for "this rule has no ...".
+RULE_REQUIRED = {
+    "id": "'id:' with a name unique in this policy",
+    "events": "'events:' with the event names it applies to",
+    "action": "'action:' with " + ", ".join(ACTIONS[:-1]) + f" or {ACTIONS[-1]}",
+}
 
 
 def policy_files(paths: Iterable[Path]) -> list[Path]:
@@ -154,15 +162,23 @@ class _Reader(FieldReader):
                 doc.macros[name] = MacroDoc(Located(name, self.span(key_node)), expr)
 
     def read_rule(self, node: yaml.Node) -> RuleDoc | None:
-        fields = self.mapping(node, "a rule", RULE_FIELDS)
+        fields = self.mapping(node, "a rule", RULE_FIELDS, RULE_MEANT)
         if fields is None:
             return None
         span = self.span(node)
         first_line = self.source.span(node.start_mark.index)
-        missing = [f for f in ("id", "events", "action") if f not in fields]
+        # A field already named by a "did you mean" (`on:` for `events:`) is not missing twice.
+        hinted = {
+            RULE_MEANT.get(key.value.lower(), "")
+            for key, _ in cast(yaml.MappingNode, node).value
+            if isinstance(key, yaml.ScalarNode)
+        }
+        missing = [f for f in RULE_REQUIRED if f not in fields and f not in hinted]
         if missing:
             what = ", ".join(f"'{m}'" for m in missing)
-            self.diags.error("missing-field", f"this rule has no {what}", first_line)
+            todo = [RULE_REQUIRED[m] for m in missing]
+            add = todo[0] if len(todo) == 1 else ", ".join(todo[:-1]) + f" and {todo[-1]}"
+            self.diags.error("missing-field", f"this rule has no {what}; add {add}", first_line)
         rule_id = self.string(fields["id"][1], "'id'") if "id" in fields else None
         events = self.read_events(fields["events"][1]) if "events" in fields else None
         action = (

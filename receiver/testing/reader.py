@@ -41,7 +41,7 @@ from receiver.testing.expectations import read_expect
 from receiver.testing.fields import NOTHING, FieldReader
 from receiver.testing.model import Case, Suite
 from receiver.testing.seeds import read_seeds
-from receiver.text.diagnostics import Diagnostics
+from receiver.text.diagnostics import Diagnostics, did_you_mean
 from receiver.text.source import SourceFile, Span
 from receiver.text.yamlnodes import compose_source, read_source_text, scalar_value
 from receiver.users.static import StaticDirectory
@@ -86,6 +86,7 @@ class SuiteReader(FieldReader):
         super().__init__(source, diagnostics)
         self.path = path
         self.folder = path.parent
+        self.suite_users: tuple[StaticDirectory, str] | None = None  # and where it comes from
 
     def users(self, node: yaml.Node) -> StaticDirectory | None:
         """``users: FILE`` (relative to the test file) or an inline map of user records."""
@@ -112,6 +113,30 @@ class SuiteReader(FieldReader):
         if len(out) != len(records):
             return None
         return StaticDirectory(out)
+
+    def users_label(self, node: yaml.Node) -> str:
+        """How a message names the users of ``users:``: the file as written, or 'users'."""
+        if isinstance(node, yaml.ScalarNode):
+            return f"the users file {node.value}"
+        return "'users'"
+
+    def check_user(self, node: yaml.Node, known: tuple[StaticDirectory, str] | None) -> None:
+        """``user: ID`` without a record, close to one that has one: a typo, reported.
+
+        An id far from every known one stays allowed: a case may test a user without a
+        record on purpose (``user: ghost``).
+        """
+        user_id = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+        if known is None or not isinstance(user_id, str) or known[0].get(user_id) is not None:
+            return
+        hint = did_you_mean(user_id, known[0].ids())
+        if hint:
+            self.error(
+                "unknown-user",
+                f"user '{user_id}' has no record in {known[1]}{hint} (to test a user "
+                "without a record, pick an id unlike any real one)",
+                node,
+            )
 
     def actor(self, fields: dict[str, tuple[yaml.Node, yaml.Node]]) -> dict[str, Any] | None:
         """``user: ID`` (actor.userId and actor._id) or ``actor: {...}``; None if neither."""
@@ -158,6 +183,8 @@ class SuiteReader(FieldReader):
             suite.now = self.time(fields["now"][1])
         if "users" in fields:
             suite.users = self.users(fields["users"][1])
+            if suite.users is not None:
+                self.suite_users = (suite.users, self.users_label(fields["users"][1]))
         if "counters" in fields:
             suite.counters = read_seeds(self, fields["counters"][1])
         defaults: dict[str, tuple[yaml.Node, yaml.Node]] = {}
@@ -207,6 +234,12 @@ class SuiteReader(FieldReader):
         expect = read_expect(self, fields["expect"][1]) if "expect" in fields else None
         now = self.time(fields["now"][1]) if "now" in fields else None
         users = self.users(fields["users"][1]) if "users" in fields else None
+        user_node = fields.get("user", defaults.get("user", (None, None)))[1]
+        if user_node is not None and "actor" not in fields:
+            known = self.suite_users
+            if "users" in fields:
+                known = None if users is None else (users, self.users_label(fields["users"][1]))
+            self.check_user(user_node, known)
         description = ""
         if "description" in fields:
             description = self.string(fields["description"][1], "'description'") or ""

@@ -18,6 +18,7 @@ is refused at that alias (:class:`AliasError`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import yaml
 
 from receiver.text.diagnostics import Diagnostics, did_you_mean
 from receiver.text.source import SourceFile, Span
+from receiver.text.yamlerrors import explain
 
 _constructor = yaml.constructor.SafeConstructor()
 MAX_ALIAS_EXPANSION = 10_000  # nodes that aliases may add to one YAML document
@@ -177,13 +179,8 @@ def compose_source(source: SourceFile, diagnostics: Diagnostics, what: str) -> y
         diagnostics.error("yaml-alias", str(err.problem), source.span(offset))
         return None
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        offset = mark.index if mark is not None else 0
-        problem = err.problem or err.context or "invalid YAML"
-        hint = ""
-        if "tab" in problem.lower() or "'\\t'" in problem:  # PyYAML shows the tab as '\t'
-            hint = "; indent with spaces, not tabs"
-        diagnostics.error("yaml", f"YAML syntax error: {problem}{hint}", source.span(offset))
+        offset, message = explain(err, source.text)
+        diagnostics.error("yaml", message, source.span(offset))
         return None
     except yaml.YAMLError as err:  # a ReaderError (control character) knows its position
         first_line = str(err).splitlines()[0] if str(err) else "invalid YAML"
@@ -239,15 +236,33 @@ class NodeReader:
         self.diags.error(code, message, self.span(node))
 
     def mapping(
-        self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None
+        self,
+        node: yaml.Node,
+        what: str,
+        allowed: tuple[str, ...] | None,
+        meant: Mapping[str, str] | None = None,
     ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """The entries of a mapping node, keyed by string; shape errors reported."""
+        """The entries of a mapping node, keyed by string; shape errors reported.
+
+        ``meant`` maps keys that writers reach for (as written, lower case) to the field
+        they mean, for a "did you mean" that spelling alone would not find (``on`` for
+        ``events``; YAML reads a bare ``on`` as true).
+        """
         if not isinstance(node, yaml.MappingNode):
             self.error("type", f"{what} must be a mapping (key: value lines)", node)
             return None
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = scalar_value(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            written = key_node.value.lower() if isinstance(key_node, yaml.ScalarNode) else ""
+            if meant and written in meant:
+                self.error(
+                    "unknown-field",
+                    f"unknown field '{key_node.value}' in {what}; did you mean "
+                    f"'{meant[written]}:'?",
+                    key_node,
+                )
+                continue
             if not isinstance(key, str):
                 hint = ""
                 if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):

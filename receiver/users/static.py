@@ -57,6 +57,10 @@ class StaticDirectory:
     def get(self, user_id: str) -> Mapping[str, Any] | None:
         return self._records.get(user_id)
 
+    def ids(self) -> list[str]:
+        """The user ids with a record, for a "did you mean" on an id without one."""
+        return list(self._records)
+
     @classmethod
     def from_file(cls, path: Path) -> StaticDirectory:
         try:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from receiver.dsl import ast
 from receiver.dsl.parser import parse_expression
 from receiver.load.documents import PolicyDoc
 from receiver.load.loader import load_file, load_text, policy_files
 from receiver.runtime.policyset import check_paths
+from receiver.text import yamlerrors
 from receiver.text.diagnostics import Diagnostics
 
 # (location, code, message); location is FILE:LINE:COL, or the path for file-level problems
@@ -209,23 +212,76 @@ def test_a_rule_without_an_id_is_reported_at_its_first_line() -> None:
             action: deny
         """
     )
-    assert found == [("p.yaml:3:5", "missing-field", "this rule has no 'id'")]
+    assert found == [
+        (
+            "p.yaml:3:5",
+            "missing-field",
+            "this rule has no 'id'; add 'id:' with a name unique in this policy",
+        )
+    ]
     assert doc is not None and doc.rules == []
 
 
 def test_a_rule_without_events_is_reported() -> None:
     _, found = load("policy: p\nrules:\n  - id: r\n    action: deny\n")
-    assert found == [("p.yaml:3:5", "missing-field", "this rule has no 'events'")]
+    assert found == [
+        (
+            "p.yaml:3:5",
+            "missing-field",
+            "this rule has no 'events'; add 'events:' with the event names it applies to",
+        )
+    ]
 
 
-def test_a_rule_without_an_action_is_reported() -> None:
+def test_a_rule_without_an_action_lists_the_three_actions() -> None:
     _, found = load("policy: p\nrules:\n  - id: r\n    events: message.shouldCreate\n")
-    assert found == [("p.yaml:3:5", "missing-field", "this rule has no 'action'")]
+    assert found == [
+        (
+            "p.yaml:3:5",
+            "missing-field",
+            "this rule has no 'action'; add 'action:' with allow, deny or modify",
+        )
+    ]
 
 
 def test_every_missing_rule_field_is_named_in_one_message() -> None:
     _, found = load("policy: p\nrules:\n  - description: x\n")
-    assert found == [("p.yaml:3:5", "missing-field", "this rule has no 'id', 'events', 'action'")]
+    assert found == [
+        (
+            "p.yaml:3:5",
+            "missing-field",
+            "this rule has no 'id', 'events', 'action'; add 'id:' with a name unique in this "
+            "policy, 'events:' with the event names it applies to and 'action:' with allow, "
+            "deny or modify",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [("on", "events"), ("On", "events"), ('"on"', "events"), ("trigger", "events"), ("if", "when")],
+)
+def test_a_key_from_another_rule_engine_suggests_the_field_it_means(key: str, meant: str) -> None:
+    _, found = load(rule_file(f"{key}: x"))
+    written = key.strip('"')
+    assert found == [
+        (
+            "p.yaml:6:5",
+            "unknown-field",
+            f"unknown field '{written}' in a rule; did you mean '{meant}:'?",
+        )
+    ]
+
+
+def test_a_rule_with_on_instead_of_events_is_not_also_reported_as_missing_events() -> None:
+    doc, found = load("policy: p\nrules:\n  - id: r\n    on: message.shouldCreate\n")
+    found.sort()
+    assert [(where, code) for where, code, _ in found] == [
+        ("p.yaml:3:5", "missing-field"),
+        ("p.yaml:4:5", "unknown-field"),
+    ]
+    assert found[0][2] == "this rule has no 'action'; add 'action:' with allow, deny or modify"
+    assert doc is not None and doc.rules == []
 
 
 # -- wrong types ---------------------------------------------------------------------------------
@@ -447,8 +503,8 @@ def test_a_tab_used_for_indentation_is_reported_with_a_hint() -> None:
         (
             "p.yaml:4:1",
             "yaml",
-            "YAML syntax error: found character '\\t' that cannot start any token; "
-            "indent with spaces, not tabs",
+            f"YAML syntax error: {yamlerrors.TAB} "
+            "(YAML: found character '\\t' that cannot start any token)",
         )
     ]
 
@@ -464,7 +520,8 @@ def test_a_bad_indentation_is_reported_at_the_offending_line() -> None:
         (
             "p.yaml:4:4",
             "yaml",
-            "YAML syntax error: expected <block end>, but found '<block mapping start>'",
+            f"YAML syntax error: {yamlerrors.INDENT} "
+            "(YAML: expected <block end>, but found '<block mapping start>')",
         )
     ]
 

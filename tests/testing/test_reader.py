@@ -155,3 +155,60 @@ def test_read_file_reads_from_disk_and_reports_a_missing_file(tmp_path: Path) ->
     assert suite is not None and [c.name for c in suite.cases] == ["a"]
     assert read_file(tmp_path / "missing.test.yaml", diags) is None
     assert [d.code for d in diags] == ["io"]
+
+
+# -- a user without a record ----------------------------------------------------------------------
+
+USERS = "users:\n  member_sam: {trust: 3}\n  new_nina: {trust: 0}\n"
+
+
+def problems(tmp_path: Path, text: str) -> list[tuple[str, str, str]]:
+    diags = Diagnostics()
+    read_text(tmp_path / "x.test.yaml", text, diags)
+    return [(d.location, d.code, d.message) for d in diags]
+
+
+def test_a_case_user_one_typo_from_a_known_user_gets_a_did_you_mean(tmp_path: Path) -> None:
+    text = f"{USERS}cases:\n  - {{name: a, event: e, user: member_sma, expect: allow}}\n"
+    assert problems(tmp_path, text) == [
+        (
+            f"{tmp_path / 'x.test.yaml'}:5:31",
+            "unknown-user",
+            "user 'member_sma' has no record in 'users'; did you mean 'member_sam'? (to test "
+            "a user without a record, pick an id unlike any real one)",
+        )
+    ]
+
+
+def test_a_default_user_typo_is_reported_once_at_the_default(tmp_path: Path) -> None:
+    text = (
+        f"{USERS}defaults: {{event: e, user: new_nian}}\ncases:\n"
+        "  - {name: a, expect: allow}\n  - {name: b, expect: deny}\n"
+    )
+    diags = Diagnostics()
+    read_text(tmp_path / "x.test.yaml", text, diags)
+    assert [(d.span.line if d.span else 0, d.code) for d in diags.sorted()] == [(4, "unknown-user")]
+    assert "did you mean 'new_nina'?" in diags.items[0].message
+
+
+def test_a_user_id_unlike_any_known_one_tests_a_user_without_a_record(tmp_path: Path) -> None:
+    text = f"{USERS}cases:\n  - {{name: a, event: e, user: ghost, expect: deny}}\n"
+    assert problems(tmp_path, text) == []
+
+
+def test_a_case_with_its_own_users_is_checked_against_those(tmp_path: Path) -> None:
+    text = (
+        f"{USERS}cases:\n  - name: a\n    event: e\n    users: {{member_smb: {{trust: 1}}}}\n"
+        "    user: member_smb\n    expect: allow\n"
+    )
+    assert problems(tmp_path, text) == []
+
+
+def test_the_users_file_is_named_in_the_message(tmp_path: Path) -> None:
+    (tmp_path / "people.yaml").write_text("member_sam: {trust: 3}\n", encoding="utf-8")
+    text = "users: people.yaml\ncases:\n  - {name: a, event: e, user: member_sma, expect: allow}\n"
+    [(_, code, message)] = problems(tmp_path, text)
+    assert code == "unknown-user"
+    assert message.startswith(
+        "user 'member_sma' has no record in the users file people.yaml; did you mean 'member_sam'?"
+    )

@@ -92,3 +92,7 @@ def test_a_file_of_the_wrong_shape_is_a_user_file_error(
 
 def test_user_file_errors_are_receiver_errors() -> None:
     assert issubclass(UserFileError, ReceiverError)
+
+
+def test_ids_are_the_users_with_a_record() -> None:
+    assert StaticDirectory({"sam": {}, "lee": {"trust": 1}}).ids() == ["sam", "lee"]
