@@ -47,6 +47,7 @@ from uvicorn.server import ServerState
 
 from receiver.http.limits import ConnectionLimits, RefusalReason
 from receiver.http.service import error_body
+from receiver.http.writes import CoalescedWrites
 
 log = logging.getLogger("receiver.http.connections")
 
@@ -125,6 +126,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     # -- the connection --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # an answer's head and body in one write (receiver/http/writes.py)
+        transport = CoalescedWrites(transport, self.loop)  # type: ignore[assignment]
         super().connection_made(transport)
         if len(self.connections) > self.guard.limits.max_connections:
             self.guard.count("too-many-connections")
