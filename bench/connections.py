@@ -93,6 +93,7 @@ async def run(cls: type[HttpToolsProtocol], requests: int) -> float:
     for _ in range(requests):
         protocol.data_received(REQUEST)
         await asyncio.sleep(0)  # the request's task runs and answers
+    await asyncio.sleep(0)  # the last answer's write leaves at the end of its turn
     elapsed = time.perf_counter() - started
     if transport.answers != requests:
         raise SystemExit(f"{cls.__name__}: {transport.answers} answers to {requests} requests")
