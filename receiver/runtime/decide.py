@@ -70,10 +70,14 @@ class CounterCall(NamedTuple):
 
 
 class Decided(NamedTuple):
-    """A decision and the counter work it took (None: no counters were involved)."""
+    """A decision, the counter work it took (None: no counters were involved) and what
+    the user source answered (``user_asked`` false: no rule read ``user``), which
+    ``serve --record`` keeps so that a replay sees the same record."""
 
     decision: Decision
     counters: Prepared | None
+    user_asked: bool = False
+    user: Any = None  # the answer: a record, None (no such user) or LOOKUP_FAILED
 
     def counter_lines(self) -> list[str]:
         """The counter lines of an explanation (empty without counters)."""
@@ -163,7 +167,17 @@ def decide(
             raise RuntimeError("a counter call without a counter backend")
         return (counters.apply(call.ops, call.now_ms) if call.ops else []), counters.name
 
-    return Decided(drive(run, users, backend_call), prepared)
+    answered: list[Any] = []  # the user source's answer, once asked
+
+    def lookup(user_id: str) -> Any:
+        answer = users(user_id) if users is not None else None
+        answered.append(answer)
+        return answer
+
+    decision = drive(run, lookup, backend_call)
+    if answered:
+        return Decided(decision, prepared, True, answered[0])
+    return Decided(decision, prepared)
 
 
 class AsyncCounters(Protocol):
@@ -208,6 +222,8 @@ async def decide_async(
     run, prepared = deciding(
         tree, plan, event, now, decision_id=decision_id, deadline=deadline, counters_down=down
     )
+    asked = False
+    record: Any = None
     try:
         request = next(run)
         while True:
@@ -218,6 +234,7 @@ async def decide_async(
                         record = await user_cache.lookup(request, deadline - perf_counter())
                 else:
                     record = look_up(users, request)
+                asked = True
                 request = run.send(record)
             else:
                 call: CounterCall = request  # type: ignore[assignment]  # not a user id
@@ -228,4 +245,4 @@ async def decide_async(
                 answer = await counters.call(call.ops, call.now_ms, deadline)
                 request = run.send(answer)
     except StopIteration as stop:
-        return Decided(stop.value, prepared)
+        return Decided(stop.value, prepared, asked, record)

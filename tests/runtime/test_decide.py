@@ -412,3 +412,37 @@ def test_traced_and_untraced_decide_alike_on_generated_events(
 class _Seed:
     def __init__(self, name: str, key: str, value: int) -> None:
         self.name, self.key, self.value = name, key, value
+
+
+# -- what the user source answered (kept by serve --record) --------------------------------
+
+
+def test_decided_says_what_the_user_source_answered(tmp_path: Path) -> None:
+    (tmp_path / "outage.yaml").write_text(OUTAGE, encoding="utf-8")
+    policies = load_policies([tmp_path])
+    event = message("hello", user="sam")
+    record = {"role": "member"}
+    found = decide(policies, event, NOW, users=lambda _: record)
+    assert (found.user_asked, found.user) == (True, record)
+    failed = decide(policies, event, NOW, users=lambda _: LOOKUP_FAILED)
+    assert (failed.user_asked, failed.user) == (True, LOOKUP_FAILED)
+    missing = decide(policies, event, NOW, users=lambda _: None)
+    assert (missing.user_asked, missing.user) == (True, None)
+    cache = FailingCache()
+    answered = asyncio.run(
+        decide_async(policies, event, NOW, user_cache=cache, deadline=perf_counter() + 10)
+    )
+    assert (answered.user_asked, answered.user) == (True, LOOKUP_FAILED)
+
+
+def test_an_event_no_rule_reads_the_user_of_asks_nothing() -> None:
+    event = parse_event({"eventName": "channel.shouldLeave", "data": {}, "actor": {"userId": "x"}})
+    decided = decide(load_policies([SHIPPED / "post-deletion.yaml"]), event, NOW, users=None)
+    assert (decided.user_asked, decided.user) == (False, None)
+    answered = asyncio.run(
+        decide_async(
+            load_policies([SHIPPED / "post-deletion.yaml"]), event, NOW,
+            users=lambda _: {"role": "x"}, deadline=perf_counter() + 10,
+        )
+    )  # fmt: skip
+    assert answered.user_asked is False

@@ -1,0 +1,294 @@
+"""Records of decided events: the JSON Lines format of ``receiver serve --record``, read back
+by ``receiver replay`` and ``receiver diff``.
+
+The edge (a sink and its reader). Consumes what the service knew when it decided one
+event (the event, its time, the user record the rules saw, the decision); produces one
+record line (:func:`record_entry`, a JSON-ready dict). Back the other way, consumes
+record files, and decision-log files written with ``--log-content``; produces
+:class:`Record` values (:func:`read_records`), or a :class:`RecordError` naming the file
+and line and saying what is wrong.
+
+A record, format version 1 (one JSON object per line)::
+
+    {"record": 1, "decision_id": "...", "time": 1764950400.123456, "platform": "socialplus",
+     "revision": "...", "event": "message.shouldCreate", "actor": {...}, "data": {...},
+     "user_lookup": "found" | "none" | "failed" | "not-needed", "user": {...} | null,
+     "decision": {"action": ..., "message": ..., "data": ..., "rule": ..., ...}}
+
+- ``time`` is the instant the rules saw as ``now()`` (seconds since the epoch, full
+  precision), so that counters and ``age()`` replay exactly;
+- ``actor`` and ``data`` are the event's as the platform sent them (before any change);
+- ``user_lookup`` says what the user source answered: a record (``found``, kept in
+  ``user``), no such user (``none``), a failed lookup (``failed``), or nothing because no
+  rule read ``user`` (``not-needed``);
+- ``decision`` is :meth:`~receiver.runtime.decision.Decision.summary` plus ``data`` (the
+  whole data after the changes, for an allow that modified it) and, when the answer was
+  the fail-safe one, ``degraded_reason``.
+
+A decision-log line written with ``--log-content`` is read as a record too: its ``actor``
+is the actor id only (read as ``{"userId": id, "_id": id}``), its ``time`` is when the
+line was written (a few milliseconds after the decision), and the user record is unknown
+(``user_lookup`` ``unknown``: replay with ``--users``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, Final, Literal, NamedTuple
+
+from receiver.dsl.values import to_json
+from receiver.errors import ReceiverError
+from receiver.runtime.decision import Decision
+from receiver.runtime.inputs import LOOKUP_FAILED
+from receiver.runtime.payload import Event
+from receiver.text import jsoncodec
+
+FORMAT_VERSION: Final = 1
+SUPPORTED_VERSIONS: Final = frozenset({1})
+
+UserLookupState = Literal["found", "none", "failed", "not-needed", "unknown"]
+USER_STATES: Final = ("found", "none", "failed", "not-needed", "unknown")
+
+
+class RecordError(ReceiverError):
+    """A record file that cannot be read; the message names the file and line."""
+
+
+class Record(NamedTuple):
+    """One decided event as recorded (or as its decision-log line with content)."""
+
+    decision_id: str
+    time: float  # the decision's now(), seconds since the epoch
+    platform: str
+    event: Event
+    user_lookup: UserLookupState
+    user: dict[str, Any] | None  # the record the rules saw, when user_lookup is "found"
+    decision: dict[str, Any]  # the recorded decision (record_decision()'s shape)
+    revision: str = ""
+    source: str = ""  # FILE:LINE the record was read from
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the recorded answer was a fail-safe one (deadline, error, not ready)."""
+        return bool(self.decision.get("degraded"))
+
+
+def user_state(answer: Any, asked: bool) -> tuple[UserLookupState, dict[str, Any] | None]:
+    """How a user source's answer is recorded: its state and the record (or None)."""
+    if not asked:
+        return "not-needed", None
+    if answer is LOOKUP_FAILED:
+        return "failed", None
+    if isinstance(answer, Mapping):
+        return "found", to_json(dict(answer))
+    return "none", None
+
+
+def record_decision(decision: Decision, degraded_reason: str | None = None) -> dict[str, Any]:
+    """The ``decision`` member of a record, and of a replay's output line."""
+    summary = decision.summary()
+    if decision.action == "allow" and decision.modified_by and decision.data is not None:
+        summary["data"] = to_json(decision.data)
+    if decision.status is not None:
+        summary["status"] = decision.status
+    if decision.reason_code is not None:
+        summary["reason_code"] = decision.reason_code
+    if degraded_reason:
+        summary["degraded_reason"] = degraded_reason
+    return summary
+
+
+def record_entry(
+    *,
+    decision_id: str,
+    now: float,
+    platform: str,
+    event: Event,
+    user_answer: Any,
+    user_asked: bool,
+    decision: Decision,
+    revision: str,
+    degraded_reason: str | None = None,
+) -> dict[str, Any]:
+    """One record line's content, ready for JSON."""
+    state, user = user_state(user_answer, user_asked)
+    return {
+        "record": FORMAT_VERSION,
+        "decision_id": decision_id,
+        "time": now,
+        "platform": platform,
+        "revision": revision,
+        "event": event.name,
+        "actor": to_json(event.actor),
+        "data": to_json(event.data),
+        "user_lookup": state,
+        "user": user,
+        "decision": record_decision(decision, degraded_reason),
+    }
+
+
+def parse_record(entry: Any, where: str) -> Record:
+    """A record (or a decision-log line with content) from one parsed JSON line."""
+    if not isinstance(entry, dict):
+        raise RecordError(f"{where}: a record must be a JSON object")
+    if "record" in entry:
+        return _record(entry, where)
+    return _decision_log_line(entry, where)
+
+
+def _record(entry: dict[str, Any], where: str) -> Record:
+    version = entry.get("record")
+    if version not in SUPPORTED_VERSIONS:
+        raise RecordError(
+            f"{where}: record format {version!r} is not one this version reads "
+            f"({', '.join(map(str, sorted(SUPPORTED_VERSIONS)))}); upgrade the receiver"
+        )
+    event = _event(entry, where, entry.get("actor"))
+    state = entry.get("user_lookup")
+    if state not in USER_STATES:
+        raise RecordError(f"{where}: 'user_lookup' must be one of {', '.join(USER_STATES)}")
+    user = entry.get("user")
+    if state == "found" and not isinstance(user, dict):
+        raise RecordError(f"{where}: 'user_lookup' is 'found' but 'user' is not an object")
+    return Record(
+        decision_id=_text(entry, "decision_id", where),
+        time=_time(entry, where),
+        platform=_text(entry, "platform", where),
+        event=event,
+        user_lookup=state,
+        user=user if state == "found" else None,
+        decision=_decision(entry.get("decision"), where),
+        revision=str(entry.get("revision") or ""),
+        source=where,
+    )
+
+
+def _decision_log_line(entry: dict[str, Any], where: str) -> Record:
+    if "decision_id" not in entry or "action" not in entry or "event" not in entry:
+        raise RecordError(
+            f"{where}: neither a record (no 'record' key) nor a decision-log line "
+            "(no 'decision_id', 'event' and 'action')"
+        )
+    if "data" not in entry:
+        raise RecordError(
+            f"{where}: this decision-log line holds no content; replay needs the event's "
+            "data: run the service with --record PATH, or with --log-content"
+        )
+    actor_id = entry.get("actor")
+    actor = {"userId": actor_id, "_id": actor_id} if isinstance(actor_id, str | int) else {}
+    decision = {
+        key: entry.get(key)
+        for key in ("action", "message", "rule", "modified_by", "shadow", "errors", "degraded")
+    }
+    if entry.get("degraded_reason"):
+        decision["degraded_reason"] = entry["degraded_reason"]
+    return Record(
+        decision_id=_text(entry, "decision_id", where),
+        time=_time(entry, where),
+        platform=_text(entry, "platform", where),
+        event=_event(entry, where, actor),
+        user_lookup="unknown",
+        user=None,
+        decision=_decision(decision, where),
+        revision=str(entry.get("revision") or ""),
+        source=where,
+    )
+
+
+def _event(entry: dict[str, Any], where: str, actor: Any) -> Event:
+    name = entry.get("event")
+    if not isinstance(name, str) or not name:
+        raise RecordError(f"{where}: 'event' must be the event's name")
+    data = entry.get("data")
+    if not isinstance(data, dict):
+        raise RecordError(f"{where}: 'data' must be a JSON object")
+    if actor is None:
+        actor = {}
+    if not isinstance(actor, dict):
+        raise RecordError(f"{where}: 'actor' must be a JSON object")
+    return Event(name, data, actor)
+
+
+def _text(entry: dict[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{where}: '{key}' must be a non-empty string")
+    return value
+
+
+def _time(entry: dict[str, Any], where: str) -> float:
+    value = entry.get("time")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RecordError(f"{where}: 'time' must be seconds since the epoch (a number)")
+    return float(value)
+
+
+def _decision(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or value.get("action") not in ("allow", "deny"):
+        raise RecordError(f"{where}: 'decision' must be an object whose action is allow or deny")
+    return value
+
+
+def open_lines(path: Path) -> IO[bytes]:
+    """A record file's bytes; ``.gz`` files (rotated and compressed) are read through gzip."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a binary file object
+    return path.open("rb")
+
+
+def iter_file(path: Path) -> Iterator[Record]:
+    """The records of one file, in file order. Blank lines are skipped; a line cut short
+    at the very end (a file still being written) is skipped too, any other bad line is a
+    :class:`RecordError`."""
+    with open_lines(path) as stream:
+        pending: tuple[int, bytes] | None = None
+        for number, line in enumerate(stream, 1):
+            if pending is not None:
+                yield _parse_line(path, *pending)
+                pending = None
+            if not line.strip():
+                continue
+            pending = (number, line)
+        if pending is not None:
+            number, line = pending
+            if line.endswith(b"\n"):
+                yield _parse_line(path, number, line)
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> Record:
+    where = f"{path}:{number}"
+    try:
+        entry = jsoncodec.loads(line)
+    except jsoncodec.JSONError as err:
+        raise RecordError(f"{where}: {err}") from None
+    return parse_record(entry, where)
+
+
+def record_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named: a directory stands for its ``*.jsonl`` and ``*.jsonl.gz`` files."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
+            )
+        elif path.exists():
+            found.append(path)
+        else:
+            raise RecordError(f"{path}: no such file or directory")
+    return found
+
+
+def read_records(paths: Iterable[Path]) -> list[Record]:
+    """Every record of the files (and directories) named, in time order (ties keep file
+    order): the order the service decided them in, across workers and rotated files."""
+    records = [record for path in record_files(paths) for record in iter_file(path)]
+    records.sort(key=_by_time)
+    return records
+
+
+def _by_time(record: Record) -> float:
+    return record.time

@@ -1,0 +1,159 @@
+"""Records (``serve --record``'s format): written, read back, and decision-log lines read
+as records; every bad line is reported with its file and line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from receiver.observe.decisionlog import DecisionLog
+from receiver.observe.records import (
+    RecordError,
+    read_records,
+    record_decision,
+    record_entry,
+    user_state,
+)
+from receiver.runtime.decision import Decision, ShadowResult
+from receiver.runtime.inputs import LOOKUP_FAILED
+from receiver.runtime.payload import Event
+
+EVENT = Event(
+    "message.shouldCreate",
+    {"text": "hello", "channelId": "ch_1"},
+    {"_id": "u1", "userId": "u1"},
+)
+
+
+def entry(**changes: Any) -> dict[str, Any]:
+    decision = Decision("deny", "no", rule="p/r")
+    fields: dict[str, Any] = {
+        "decision_id": "abc1",
+        "now": 1764950400.123456,
+        "platform": "socialplus",
+        "event": EVENT,
+        "user_answer": {"role": "member"},
+        "user_asked": True,
+        "decision": decision,
+        "revision": "rev1",
+    }
+    fields.update(changes)
+    return record_entry(**fields)
+
+
+def write_lines(path: Path, lines: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_a_record_reads_back_as_what_was_decided(tmp_path: Path) -> None:
+    [record] = read_records([write_lines(tmp_path / "r.jsonl", [entry()])])
+    assert record.event == EVENT
+    assert record.time == 1764950400.123456  # full precision: counters replay exactly
+    assert (record.user_lookup, record.user) == ("found", {"role": "member"})
+    assert record.decision["action"] == "deny" and record.decision["rule"] == "p/r"
+    assert (record.platform, record.revision, record.decision_id) == ("socialplus", "rev1", "abc1")
+    assert record.source == f"{tmp_path / 'r.jsonl'}:1"
+    assert not record.degraded
+
+
+@pytest.mark.parametrize(
+    ("answer", "asked", "state"),
+    [
+        ({"role": "x"}, True, "found"),
+        (None, True, "none"),
+        (LOOKUP_FAILED, True, "failed"),
+        (None, False, "not-needed"),
+    ],
+)
+def test_the_user_answer_is_recorded_by_state(answer: Any, asked: bool, state: str) -> None:
+    assert user_state(answer, asked)[0] == state
+
+
+def test_a_modified_allow_keeps_the_whole_changed_data() -> None:
+    decision = Decision("allow", data={"text": "****"}, modified_by=["p/censor"])
+    decision.shadow.append(ShadowResult("p/s", "deny", "would deny"))
+    recorded = record_decision(decision, "deadline")
+    assert recorded["data"] == {"text": "****"}
+    assert recorded["shadow"][0]["message"] == "would deny"
+    assert recorded["degraded_reason"] == "deadline"
+    assert "data" not in record_decision(Decision("allow"))
+
+
+def test_records_come_back_in_time_order_across_files(tmp_path: Path) -> None:
+    first = write_lines(tmp_path / "a.jsonl", [entry(now=3.0, decision_id="c"), entry(now=1.0)])
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.write(json.dumps(entry(now=2.0, decision_id="b")) + "\n")
+    (tmp_path / "notes.txt").write_text("not a record file\n", encoding="utf-8")
+    assert [r.decision_id for r in read_records([tmp_path])] == ["abc1", "b", "c"]
+    assert [r.decision_id for r in read_records([first])] == ["abc1", "c"]
+
+
+def test_a_line_cut_short_at_the_end_of_a_file_being_written_is_skipped(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "r.jsonl", [entry()])
+    with path.open("a", encoding="utf-8") as out:
+        out.write('{"record": 1, "decision_id": "cut')
+    assert len(read_records([path])) == 1
+
+
+def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
+    log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
+    decision = Decision("allow", data={"text": "HI"}, modified_by=["p/lower"])
+    log.write(
+        log.record(
+            decision_id="d1", platform="socialplus", event=EVENT, decision=decision,
+            revision="rev2", latency=0.001,
+        )
+    )  # fmt: skip
+    log.close()
+    [record] = read_records([tmp_path / "log.jsonl"])
+    assert record.event.data == EVENT.data
+    assert record.event.actor == {"userId": "u1", "_id": "u1"}
+    assert record.user_lookup == "unknown"
+    assert record.decision["action"] == "allow" and record.decision["modified_by"] == ["p/lower"]
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("[1]", "must be a JSON object"),
+        ('{"x": 1}', "neither a record"),
+        ('{"decision_id": "d", "event": "e", "action": "allow"}', "--log-content"),
+        ('{"record": 9}', "record format 9"),
+        ("{not json", "invalid JSON"),
+    ],
+)
+def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path, line: str, says: str) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(entry()) + "\n\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(RecordError) as caught:
+        read_records([path])
+    assert str(caught.value).startswith(f"{path}:3: ")
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"time": "soon"}, "'time' must be seconds"),
+        ({"data": []}, "'data' must be a JSON object"),
+        ({"user_lookup": "maybe"}, "'user_lookup' must be one of"),
+        ({"user": None}, "'user' is not an object"),
+        ({"decision": {"action": "maybe"}}, "'decision' must be an object"),
+        ({"event": ""}, "'event' must be"),
+    ],
+)
+def test_a_record_with_a_bad_member_says_which(
+    tmp_path: Path, change: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(RecordError, match=says):
+        read_records([write_lines(tmp_path / "r.jsonl", [{**entry(), **change}])])
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match="no such file"):
+        read_records([tmp_path / "nope.jsonl"])
