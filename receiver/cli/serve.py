@@ -39,6 +39,8 @@ from receiver.http.settings import (
     SECRET_ENV,
 )
 from receiver.http.settings import build as build_settings
+from receiver.observe.recorder import DEFAULT_KEEP as DEFAULT_RECORD_KEEP
+from receiver.observe.recorder import DEFAULT_MAX_BYTES as DEFAULT_RECORD_MAX_BYTES
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -217,6 +219,36 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="include payload data and messages in the decision log",
+    )
+    opt(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="write a record of each decided event (the payload, the actor, the user record "
+        "the rules saw, the decision) as JSON Lines into DIR, for 'receiver replay' and "
+        "'receiver diff'; one set of files per worker, created 0600; holds user content "
+        "(README, 'Record, replay and diff') (default: off)",
+    )
+    opt(
+        "--record-sample",
+        metavar="RATE",
+        help="record only this share of actors: a fraction 0 < RATE <= 1 (0.1) or a "
+        "percentage (10%%); by a keyed hash of the actor id, so a recorded user's whole "
+        "history is kept (default: 1, everything)",
+    )
+    opt(
+        "--record-max-bytes",
+        type=int,
+        metavar="BYTES",
+        help=f"start a new record file beyond this size (default: {DEFAULT_RECORD_MAX_BYTES}, "
+        f"{DEFAULT_RECORD_MAX_BYTES // 2**20} MiB)",
+    )
+    opt(
+        "--record-keep",
+        type=int,
+        metavar="N",
+        help="closed record files each worker keeps beside the one it writes; older ones "
+        f"are deleted (default: {DEFAULT_RECORD_KEEP})",
     )
     opt(
         "--watch",

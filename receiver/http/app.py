@@ -46,6 +46,7 @@ from receiver.http.reload import LivePolicies
 from receiver.http.service import JSON, Answer, Service, error_body
 from receiver.observe import logqueue
 from receiver.observe.decisionlog import DecisionLog, stdout_stream
+from receiver.observe.recorder import Recorder
 from receiver.users.broadcast import EvictionBroadcast, channel_name
 from receiver.users.cache import UserCache
 from receiver.users.directory import HttpDirectory, expand_env, new_client
@@ -115,9 +116,18 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         channel = channel_name(config.counters.key_prefix)
         evictions = EvictionBroadcast(user_cache, url, channel, metrics)
     counters = CounterService(config.counters, metrics.registry)
+    recorder = None
+    if config.record is not None:  # this process's own files (receiver.observe.rotating)
+        recorder = Recorder(
+            config.record, capacity=config.log_queue,
+            on_written=metrics.records.labels("written").inc,
+            on_dropped=metrics.records.labels("dropped").inc,
+            on_unsampled=metrics.records.labels("unsampled").inc,
+        )  # fmt: skip
     service = Service(
-        config, live, metrics, decision_log, user_cache, counters=counters, evictions=evictions
-    )
+        config, live, metrics, decision_log, user_cache, counters=counters, evictions=evictions,
+        recorder=recorder,
+    )  # fmt: skip
     admin = AdminAccess.of(config)
 
     def hook(handle: Handler, fallback: Answer, platform: str) -> HookEndpoint:
@@ -221,6 +231,8 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
                 loop.remove_signal_handler(signal.SIGHUP)
             if decision_log is not None:
                 decision_log.close()
+            if recorder is not None:
+                recorder.close()
             if evictions is not None:
                 await evictions.stop()
             if client is not None:

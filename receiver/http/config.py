@@ -18,6 +18,7 @@ from receiver.bundles.urls import parse_bundle_url
 from receiver.counters.settings import CounterSettings
 from receiver.http.limits import ConnectionLimits
 from receiver.observe.decisionlog import QUEUE_LINES
+from receiver.observe.recorder import RecordSettings
 from receiver.users.cache import CacheSettings
 from receiver.users.directory import HttpDirectoryConfig
 
@@ -72,6 +73,7 @@ class ServiceConfig:
     policies_url: str | None = None  # --policies URL: a bundle, polled (receiver.bundles)
     bundle_poll: float = DEFAULT_BUNDLE_POLL  # seconds between polls of policies_url
     bundle_public_key: Path | None = None  # PEM Ed25519: bundles must be signed with its key
+    record: RecordSettings | None = None  # --record DIR: records of decided events
 
     @property
     def policies_shown(self) -> str:

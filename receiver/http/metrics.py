@@ -191,6 +191,16 @@ class Metrics:
             "slower than the requests) or the sink failed.",
             registry=r,
         )
+        self.records = Counter(
+            "receiver_records",
+            "Records of decided events (serve --record), by outcome: written, dropped (the "
+            "record queue was full or the disk failed) or unsampled (the actor is outside "
+            "--record-sample).",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("written", "dropped", "unsampled"):
+            self.records.labels(outcome)
         self.log_dropped = Counter(
             "receiver_log_dropped",
             "Log records dropped because the log queue was full (stderr stalled or slower "

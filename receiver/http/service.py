@@ -37,8 +37,9 @@ from receiver.http.metrics import Metrics
 from receiver.http.reload import LivePolicies
 from receiver.http.tokens import verify_bridge
 from receiver.observe.decisionlog import DecisionLog
+from receiver.observe.recorder import Recorder
 from receiver.observe.throttle import LogThrottle, held_note
-from receiver.runtime.decide import decide_async
+from receiver.runtime.decide import Decided, decide_async
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event
 from receiver.text import jsoncodec
@@ -104,7 +105,9 @@ class Service:
         counters: CounterService | None = None,
         clock: Callable[[], float] = time.time,
         evictions: EvictionBroadcast | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
+        self.recorder = recorder  # serve --record: the records of decided events
         self.config = config
         self.evictions = evictions  # tells the other workers (Redis), when configured
         self.counters = counters
@@ -218,12 +221,14 @@ class Service:
         """Decide under the deadline, answering ``fail_safe()`` on errors; count and log it."""
         snapshot = self.live.current if self.live.ready else None
         degraded_reason: str | None = None
+        now = Timestamp(self.clock())  # the decision's now(), kept for its record
+        decided: Decided | None = None
         try:
             if snapshot is None:  # no policies yet (a bundle URL not fetched): fail safe
                 raise NotReady
             users = snapshot.users
             decided = await decide_async(
-                snapshot.policies, event, Timestamp(self.clock()),
+                snapshot.policies, event, now,
                 users=users.get if users is not None else None, user_cache=self.user_cache,
                 counters=self.counters, decision_id=decision_id,
                 deadline=started + self.config.deadline,
@@ -264,6 +269,7 @@ class Service:
             if held >= 0:
                 log.warning("rule %s failed at %s: %s%s", failure.rule, failure.location,
                             failure.message, held_note(held))  # fmt: skip
+        revision = snapshot.revision if snapshot is not None else "none"
         if self.decision_log is not None:
             try:
                 self.decision_log.write(
@@ -272,14 +278,40 @@ class Service:
                         platform=platform,
                         event=event,
                         decision=decision,
-                        revision=snapshot.revision if snapshot is not None else "none",
+                        revision=revision,
                         latency=elapsed,
                         degraded_reason=degraded_reason,
                     )
                 )
             except Exception:
                 log.exception("could not write the decision log")
+        if self.recorder is not None:
+            self.record(event, decision_id, now, platform, decided, decision, revision,
+                        degraded_reason)  # fmt: skip
         return decision
+
+    def record(  # noqa: PLR0917  # the facts of one decision, passed on
+        self, event: Event, decision_id: str, now: Timestamp, platform: str,
+        decided: Decided | None, decision: Decision, revision: str, degraded_reason: str | None,
+    ) -> None:  # fmt: skip
+        """Queue the record of a decision (``serve --record``); a failure is logged (at
+        most a line in 10 s) and counted as dropped, never raised into the answer."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        try:
+            recorder.record(
+                decision_id=decision_id, now=now.epoch, platform=platform, event=event,
+                user_answer=decided.user if decided is not None else None,
+                user_asked=decided.user_asked if decided is not None else False,
+                decision=decision, revision=revision, degraded_reason=degraded_reason,
+            )  # fmt: skip
+        except Exception as err:  # a value the record cannot hold: lose this record only
+            self.metrics.records.labels("dropped").inc()
+            held = self.log_throttle.admit("record")
+            if held >= 0:
+                log.error("could not record decision %s: %s%s", decision_id,
+                          type(err).__name__, held_note(held))  # fmt: skip
 
     async def socialplus_events(
         self, body: bytes | None, headers: Mapping[str, str], started: float

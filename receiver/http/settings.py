@@ -66,6 +66,9 @@ from receiver.http.limits import (
     DEFAULT_READ_TIMEOUT,
     ConnectionLimits,
 )
+from receiver.observe.recorder import DEFAULT_KEEP, DEFAULT_MAX_BYTES, RecordSettings
+from receiver.observe.rotating import RecordDirError, prepare_dir
+from receiver.observe.sampling import RateError, parse_rate
 from receiver.text.yamlnodes import safe_load
 from receiver.users.cache import CacheSettings
 from receiver.users.directory import HttpDirectoryConfig, expand_env
@@ -107,6 +110,10 @@ TOP_KEYS = {
     "max_connections": "int",
     "bundle_poll": "number",
     "bundle_public_key": "path",
+    "record": "path",
+    "record_sample": "rate",
+    "record_max_bytes": "int",
+    "record_keep": "int",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -143,10 +150,12 @@ def _check(where: str, key: str, value: Any, kind: str, base: Path) -> Any:
         "bool": isinstance(value, bool),
         "map": isinstance(value, dict),
         "path": isinstance(value, str),
+        "rate": isinstance(value, str | int | float) and not isinstance(value, bool),
     }[kind]
     if not ok:
         noun = {"str": "a string", "int": "a whole number", "number": "a number",
-                "bool": "true or false", "map": "a mapping", "path": "a path"}[kind]  # fmt: skip
+                "bool": "true or false", "map": "a mapping", "path": "a path",
+                "rate": "a fraction such as 0.1 or a percentage such as '10%'"}[kind]  # fmt: skip
         raise SettingsError(f"{where}: '{key}' must be {noun}")
     if kind == "path":
         path = Path(value)
@@ -371,6 +380,32 @@ def _policies(values: Mapping[str, Any], positive: Any) -> dict[str, Any]:
     }
 
 
+def _record(values: Mapping[str, Any], positive: Any) -> RecordSettings | None:
+    """``--record DIR`` with ``--record-sample``, ``--record-max-bytes`` and
+    ``--record-keep``; the directory is created (0700) and must take a file, here, so
+    that a bad one stops the start with a clear message."""
+    path = values.get("record")
+    if path is None:
+        given = [k for k in ("record_sample", "record_max_bytes", "record_keep") if k in values]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise SettingsError(f"{flags} go with --record DIR, which is not given")
+        return None
+    try:
+        sample = parse_rate(values.get("record_sample", 1.0))
+    except RateError as err:
+        raise SettingsError(f"--record-sample: {err}") from None
+    keep = values.get("record_keep", DEFAULT_KEEP)
+    if keep < 0:
+        raise SettingsError(f"record-keep must be 0 or more, got {keep}")
+    directory = Path(path)
+    try:
+        prepare_dir(directory)
+    except RecordDirError as err:
+        raise SettingsError(str(err)) from None
+    return RecordSettings(directory, sample, positive("record_max_bytes", DEFAULT_MAX_BYTES), keep)
+
+
 def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
@@ -467,4 +502,5 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         signature_fallback=_signature_fallback(values, positive),
         metrics_tokens=metrics_tokens,
         public_metrics=public_metrics,
+        record=_record(values, positive),
     )

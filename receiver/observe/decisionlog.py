@@ -16,6 +16,11 @@ points at ``receiver_decision_log_dropped_total``), never waited for. :meth:`clo
 writes out everything queued, waiting at most ``close_timeout`` seconds for a stalled
 sink; the writer is a daemon thread, so a sink that never takes the lines cannot keep
 the process from exiting either.
+
+The queue and writer serve ``serve --record`` too (``receiver.observe.recorder``): a
+:class:`DecisionLog` built with ``label="record"`` writes whatever entries it is given to
+any stream, there a set of files rotated by size (``receiver.observe.rotating``); its
+log lines then name the records instead of the decision log.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -56,7 +61,15 @@ LINGER_SECONDS = 0.005
 RETRY_SECONDS = 0.01  # a non-blocking sink that is full: try again this much later
 
 
-def write_all(stream: IO[bytes], data: bytes) -> None:
+class ByteSink(Protocol):
+    """What the writer thread writes to: a binary file or pipe, or the record files."""
+
+    def write(self, data: memoryview, /) -> Any: ...
+    def flush(self) -> Any: ...
+    def close(self) -> Any: ...
+
+
+def write_all(stream: ByteSink, data: bytes) -> None:
     """Write all of ``data``: a raw stream (an unbuffered file, a pipe) may take part of
     it, and one in non-blocking mode (a parent may have set it) may take none for now."""
     raw: Any = stream  # typeshed says write() returns int, and compiled code would check it
@@ -83,7 +96,7 @@ def stdout_stream() -> tuple[IO[bytes], bool]:
 class DecisionLog:
     def __init__(
         self,
-        stream: IO[bytes],
+        stream: ByteSink,
         log_content: bool = False,
         *,
         owned: bool = False,
@@ -92,9 +105,11 @@ class DecisionLog:
         on_drop: Callable[[int], None] | None = None,
         close_timeout: float = CLOSE_SECONDS,
         linger: float = LINGER_SECONDS,
+        label: str = "decision log",
     ) -> None:
         if capacity < 1:
-            raise ValueError(f"the decision log queue needs room for a line, got {capacity}")
+            raise ValueError(f"the {label} queue needs room for a line, got {capacity}")
+        self._label = label  # what the log lines call these lines
         self._stream = stream
         self._owned = owned  # opened for this log (a file): close() closes it
         self._capacity = capacity
@@ -178,7 +193,9 @@ class DecisionLog:
                 self._idle = False
                 if self._writer is None:
                     self._writer = threading.Thread(
-                        target=self._run, name="receiver-decision-log", daemon=True
+                        target=self._run,
+                        name=f"receiver-{self._label.replace(' ', '-')}",
+                        daemon=True,
                     )
                     self._writer.start()
                     return
@@ -201,9 +218,9 @@ class DecisionLog:
                 waiting = len(self._pending) + self._writing
                 dropped = self.dropped
             log.warning(
-                "decision log: the sink is not keeping up (%d line(s) waiting); %d line(s) "
+                "%s: the sink is not keeping up (%d line(s) waiting); %d line(s) "
                 "dropped so far",
-                waiting, dropped,
+                self._label, waiting, dropped,
             )  # fmt: skip
 
     def _run(self) -> None:
@@ -243,8 +260,9 @@ class DecisionLog:
             if now >= self._next_error:  # a sink that stays broken: not an error a batch
                 self._next_error = now + WARN_SECONDS
                 log.error(
-                    "could not write %d decision log line(s): %s; %d line(s) dropped so far",
-                    len(batch), getattr(err, "strerror", None) or type(err).__name__, dropped,
+                    "could not write %d %s line(s): %s; %d line(s) dropped so far",
+                    len(batch), self._label,
+                    getattr(err, "strerror", None) or type(err).__name__, dropped,
                 )  # fmt: skip
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -267,9 +285,9 @@ class DecisionLog:
                 with self._lock:
                     stuck = len(self._pending) + self._writing
                 log.error(
-                    "decision log: the sink did not take the queued lines within %.1f s; "
+                    "%s: the sink did not take the queued lines within %.1f s; "
                     "giving up on %d line(s)",
-                    self._close_timeout if timeout is None else timeout, stuck,
+                    self._label, self._close_timeout if timeout is None else timeout, stuck,
                 )  # fmt: skip
                 return False
         try:

@@ -1,0 +1,90 @@
+"""The recorder of ``serve --record`` (receiver/observe/recorder.py): sampled records queued
+on the request path, written by the writer thread, read back by read_records; a disk that
+fails loses records and counts them without raising."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from receiver.observe.recorder import Recorder, RecordSettings
+from receiver.observe.records import read_records
+from receiver.observe.sampling import actor_share
+from receiver.runtime.decision import Decision
+from receiver.runtime.payload import Event
+
+WAIT = 5.0
+
+
+def event(user: str) -> Event:
+    return Event("message.shouldCreate", {"text": f"hi from {user}"}, {"userId": user})
+
+
+def record(recorder: Recorder, n: int, user: str, **extra: Any) -> bool:
+    return recorder.record(
+        decision_id=f"d{n}", now=1764950400.0 + n / 1000, platform="socialplus",
+        event=event(user), user_answer={"role": "member"}, user_asked=True,
+        decision=Decision("allow"), revision="r1", **extra,
+    )  # fmt: skip
+
+
+def test_records_reach_the_files_and_read_back_in_order(tmp_path: Path) -> None:
+    counts: dict[str, int] = {"written": 0}
+
+    def written(n: int) -> None:
+        counts["written"] += n
+
+    recorder = Recorder(RecordSettings(tmp_path, max_bytes=600, keep=50), on_written=written)
+    for n in range(20):
+        assert record(recorder, n, f"u{n % 3}")
+    assert recorder.close(WAIT)
+    records = read_records([tmp_path])
+    assert [r.decision_id for r in records] == [f"d{n}" for n in range(20)]
+    assert records[0].user == {"role": "member"} and records[0].event == event("u0")
+    assert counts["written"] == 20 and recorder.dropped == 0
+    assert len(list(tmp_path.glob("*.jsonl"))) > 1  # rotated at 600 bytes
+    for path in tmp_path.glob("*.jsonl"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_degraded_answer_is_recorded_and_marked(tmp_path: Path) -> None:
+    recorder = Recorder(RecordSettings(tmp_path))
+    record(recorder, 1, "u1", degraded_reason="deadline")
+    assert recorder.close(WAIT)
+    [only] = read_records([tmp_path])
+    assert only.decision["degraded_reason"] == "deadline"
+
+
+def test_only_sampled_actors_are_recorded_and_the_others_counted(tmp_path: Path) -> None:
+    unsampled: list[int] = []
+    recorder = Recorder(RecordSettings(tmp_path, sample=0.5), on_unsampled=unsampled.append)
+    users = [f"user-{n}" for n in range(40)]
+    for n, user in enumerate(users):
+        record(recorder, n, user)
+    assert recorder.close(WAIT)
+    recorded = {r.event.actor["userId"] for r in read_records([tmp_path])}
+    assert recorded == {u for u in users if actor_share(u) < 0.5}
+    assert sum(unsampled) == 40 - len(recorded) > 0
+
+
+def test_a_failing_disk_drops_and_counts_records_without_raising(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dropped: list[int] = []
+    recorder = Recorder(RecordSettings(tmp_path), on_dropped=dropped.append)
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    record(recorder, 1, "u1")
+    assert recorder.flush(WAIT)
+    monkeypatch.undo()
+    record(recorder, 2, "u1")  # the disk has room again: recording goes on
+    assert recorder.close(WAIT)
+    assert sum(dropped) == recorder.dropped == 1
+    assert [r.decision_id for r in read_records([tmp_path])] == ["d2"]
