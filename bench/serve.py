@@ -4,6 +4,7 @@ Run from the repository root::
 
     python bench/serve.py [--duration 10] [--connections 32] [--rate 1000]
                           [--mix all|no-profanity|both] [--log file|devnull|both]
+                          [--record DIR]
 
 What it does, one server at a time, each on its own free loopback port:
 
@@ -39,6 +40,10 @@ serial latency of each payload).
    from the *scheduled* send time, so queueing behind a slow answer counts (no
    coordinated omission). Requests still unanswered ``--drain`` seconds after the last
    one was scheduled count as infinitely slow. PASS when p99 is under 5 ms.
+
+``--record DIR`` adds (d) the receiver of (a) with ``--record DIR`` (every decision
+recorded, ``docs/replay.md``) and reports the cost of recording: requests/s and CPU time
+per request with and without it.
 
 ``--mix no-profanity`` (or ``both``) also runs the subset of payloads whose decision
 calls neither ``profane()`` nor ``censor()`` (found by evaluating each payload in this
@@ -992,6 +997,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run everything (servers, wrk, generator) at this niceness; "
                         "negative (root) to shield the run from other processes")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also run the receiver with --record DIR and report the cost of "
+                        "recording against the same receiver without it")  # fmt: skip
     args = parser.parse_args(argv)
     rate_duration = args.rate_duration or args.duration
     # SIGTERM/SIGHUP unwind like Ctrl-C, so the servers are stopped by the finally blocks
@@ -1052,6 +1060,16 @@ def main(argv: list[str] | None = None) -> int:
                 decision_log=target if log == "file" else None,
             )
         )
+
+    if args.record is not None:
+        baseline = servers[-1]  # the receiver of the last --log choice, recording added
+        servers.append(
+            Server(
+                "receiver-record", f"{baseline.label.removesuffix(')')}, --record)",
+                [*baseline.argv, "--record", str(args.record)], env,
+                decision_log=baseline.decision_log,
+            )
+        )  # fmt: skip
 
     versions = ", ".join(
         f"{name} {package_version(name)}"
@@ -1206,6 +1224,9 @@ def report(
             )
         )
         print()
+        if "receiver-record" in rows:
+            print(recording_cost(mix, rows["receiver-record"], receivers[-2]))
+            print()
         print(
             rate_table(
                 f"Fixed rate, mix '{mix}': {args.rate:g} req/s for {rate_duration:g} s on "
@@ -1220,6 +1241,18 @@ def report(
         for row in receivers:
             if row.profile:
                 print(f"py-spy profile of {row.label} under wrk, mix '{mix}':\n{row.profile}\n")
+
+
+def recording_cost(mix: str, recording: Row, without: Row) -> str:
+    """The cost of ``--record``: the same receiver with and without it."""
+    on, off = recording.wrk, without.wrk
+    ratio = on.rps / off.rps if off.rps else math.nan
+    extra_us = (on.cpu_ms_per_request - off.cpu_ms_per_request) * 1000
+    return (
+        f"[{mix}] recording: {on.rps:.1f} req/s with --record, {off.rps:.1f} without "
+        f"({ratio:.1%}); server CPU {on.cpu_ms_per_request:.3f} against "
+        f"{off.cpu_ms_per_request:.3f} ms per request ({extra_us:+.1f} µs per request)"
+    )
 
 
 def package_version(name: str) -> str:

@@ -179,6 +179,10 @@ class DecisionLog:
             line = orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE)
         except (TypeError, orjson.JSONEncodeError):
             line = json.dumps(entry, default=str).encode("ascii") + b"\n"
+        self.write_line(line)
+
+    def write_line(self, line: bytes) -> None:
+        """Queue one line already encoded (ending in a newline); never waits for the sink."""
         size = len(line)
         with self._lock:
             if (

@@ -3,7 +3,7 @@ holding up an answer.
 
 The edge (a sink). Consumes what the service knew when it decided one event (the event,
 its ``now``, the user source's answer, the decision, the revision, the fail-safe reason);
-produces record lines (:func:`~receiver.observe.records.record_entry`, the format
+produces record lines (:func:`~receiver.observe.records.record_line`, the format
 ``receiver replay`` reads) in files rotated by size (``receiver.observe.rotating``).
 
 Off unless ``--record`` is given. Events are sampled by actor (``--record-sample``,
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from receiver.observe.decisionlog import QUEUE_LINES, DecisionLog
-from receiver.observe.records import record_entry
+from receiver.observe.records import record_line
 from receiver.observe.rotating import RotatingFiles
 from receiver.observe.sampling import ActorSample
 from receiver.runtime.decision import Decision
@@ -93,8 +93,8 @@ class Recorder:
             if self._on_unsampled is not None:
                 self._on_unsampled(1)
             return False
-        self._queue.write(
-            record_entry(
+        self._queue.write_line(
+            record_line(
                 decision_id=decision_id, now=now, platform=platform, event=event,
                 user_answer=user_answer, user_asked=user_asked, decision=decision,
                 revision=revision, degraded_reason=degraded_reason,

@@ -6,7 +6,8 @@ event (the event, its time, the user record the rules saw, the decision); produc
 record line (:func:`record_entry`, a JSON-ready dict). Back the other way, consumes
 record files, and decision-log files written with ``--log-content``; produces
 :class:`Record` values (:func:`read_records`), or a :class:`RecordError` naming the file
-and line and saying what is wrong.
+and line and saying what is wrong. :func:`record_line` is :func:`record_entry` encoded as
+the line the service writes, without copying the event first.
 
 A record, format version 1 (one JSON object per line)::
 
@@ -34,10 +35,13 @@ line was written (a few milliseconds after the decision), and the user record is
 from __future__ import annotations
 
 import gzip
+import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NamedTuple
+
+import orjson
 
 from receiver.dsl.values import to_json
 from receiver.errors import ReceiverError
@@ -78,13 +82,19 @@ class Record(NamedTuple):
 
 def user_state(answer: Any, asked: bool) -> tuple[UserLookupState, dict[str, Any] | None]:
     """How a user source's answer is recorded: its state and the record (or None)."""
+    state = lookup_state(answer, asked)
+    return state, to_json(dict(answer)) if state == "found" else None
+
+
+def lookup_state(answer: Any, asked: bool) -> UserLookupState:
+    """What a user source's answer was: ``found``, ``none``, ``failed`` or ``not-needed``."""
     if not asked:
-        return "not-needed", None
+        return "not-needed"
     if answer is LOOKUP_FAILED:
-        return "failed", None
+        return "failed"
     if isinstance(answer, Mapping):
-        return "found", to_json(dict(answer))
-    return "none", None
+        return "found"
+    return "none"
 
 
 def record_decision(decision: Decision, degraded_reason: str | None = None) -> dict[str, Any]:
@@ -128,6 +138,60 @@ def record_entry(
         "user": user,
         "decision": record_decision(decision, degraded_reason),
     }
+
+
+def record_line(
+    *,
+    decision_id: str,
+    now: float,
+    platform: str,
+    event: Event,
+    user_answer: Any,
+    user_asked: bool,
+    decision: Decision,
+    revision: str,
+    degraded_reason: str | None = None,
+) -> bytes:
+    """:func:`record_entry` as one JSON line, the same bytes as encoding its dict, but
+    cheaper on the request path: the event and the user record go to the encoder as they
+    are (values that are not JSON, such as times, are converted as :func:`to_json` does),
+    instead of being copied by :func:`to_json` first."""
+    state = lookup_state(user_answer, user_asked)
+    entry = {
+        "record": FORMAT_VERSION,
+        "decision_id": decision_id,
+        "time": now,
+        "platform": platform,
+        "revision": revision,
+        "event": event.name,
+        "actor": event.actor,
+        "data": event.data,
+        "user_lookup": state,
+        "user": user_answer if state == "found" else None,
+        "decision": record_decision(decision, degraded_reason),
+    }
+    try:
+        return orjson.dumps(entry, default=_converted, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):  # keys that are not text, integers past 64 bits
+        entry = record_entry(
+            decision_id=decision_id, now=now, platform=platform, event=event,
+            user_answer=user_answer, user_asked=user_asked, decision=decision,
+            revision=revision, degraded_reason=degraded_reason,
+        )  # fmt: skip
+        return json.dumps(entry, default=str, ensure_ascii=False).encode() + b"\n"
+
+
+# Times and durations are dataclasses, which orjson would write field by field: it hands
+# them to _converted instead.
+_OPTIONS: Final = orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _converted(value: Any) -> Any:
+    """orjson's fallback for a value it cannot encode: what :func:`to_json` makes of it."""
+    converted = to_json(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return converted
 
 
 def parse_record(entry: Any, where: str) -> Record:

@@ -125,7 +125,7 @@ def test_a_record_that_cannot_be_made_is_counted_and_the_answer_stands(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("a value no record can hold")
 
-    monkeypatch.setattr("receiver.observe.recorder.record_entry", broken)
+    monkeypatch.setattr("receiver.observe.recorder.record_line", broken)
     with caplog.at_level(logging.ERROR, logger="receiver.http.service"):
         assert harness.post("buy spam now").json()["action"] == "deny"
         assert harness.post("hello").json() == {"action": "allow"}

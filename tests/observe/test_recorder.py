@@ -4,15 +4,19 @@ fails loses records and counts them without raising."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from receiver.dsl.values import Duration, Timestamp
 from receiver.observe.recorder import Recorder, RecordSettings
-from receiver.observe.records import read_records
+from receiver.observe.records import read_records, record_entry, record_line
 from receiver.observe.sampling import actor_share
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event
@@ -88,3 +92,27 @@ def test_a_failing_disk_drops_and_counts_records_without_raising(
     assert recorder.close(WAIT)
     assert sum(dropped) == recorder.dropped == 1
     assert [r.decision_id for r in read_records([tmp_path])] == ["d2"]
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.text(max_size=8) | st.floats(allow_nan=False)
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.builds(Timestamp, st.floats(min_value=0, max_value=4e9))
+    | st.builds(Duration, st.floats(min_value=0, max_value=1e6)),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=5) | st.integers(0, 9), inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@given(data=st.dictionaries(st.text(max_size=5), JSONISH, max_size=4), user=JSONISH)
+def test_a_record_line_holds_what_record_entry_holds(data: dict[str, Any], user: Any) -> None:
+    fields: dict[str, Any] = {
+        "decision_id": "d1", "now": 1764950400.25, "platform": "socialplus",
+        "event": Event("message.shouldCreate", data, {"userId": "u1"}),
+        "user_answer": {"profile": user}, "user_asked": True,
+        "decision": Decision("allow"), "revision": "r1",
+    }  # fmt: skip
+    line = record_line(**fields)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == json.loads(json.dumps(record_entry(**fields), default=str))
