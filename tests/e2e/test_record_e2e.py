@@ -1,16 +1,16 @@
 """``receiver serve --record DIR`` end to end: replay equals the service.
 
-The production shape (a social.plus secret, ``--workers 2``, Redis counters, an HTTP user
-directory) decides a few hundred varied signed requests sent one after another: the
-example payloads, and generated messages from several users, with profanity (strikes),
-floods (rate limits), the same text pasted across channels, links, an unknown user and an
-event without an actor, with a policy reload (SIGHUP) half way. The service is stopped
-with SIGTERM; its records, read back with
-``read_records`` and replayed through the shipped policies
-(``receiver.replay.engine.replay``), give for every decision id the answer the service
-sent and the decision it recorded. The decision log written with ``--log-content`` by the
-same run replays without errors. With ``--record-sample 0.5`` the recorded actors are the
-ones the documented hash picks, the same in two runs.
+The production shape (a social.plus secret, a brainCloud bridge token, ``--workers 2``,
+Redis counters, an HTTP user directory) decides a few hundred varied requests sent one
+after another: the example payloads, and generated messages from several users, with
+profanity (strikes), floods (rate limits), the same text pasted across channels, links,
+an unknown user and an event without an actor, then the brainCloud examples through the
+bridge's route, with a policy reload (SIGHUP) half way. The service is stopped with
+SIGTERM; its records, read back with ``read_records`` and replayed through the shipped
+policies (``receiver.replay.engine.replay``), give for every decision id the answer the
+service sent and the decision it recorded. The decision log written with
+``--log-content`` by the same run replays without errors. With ``--record-sample 0.5``
+the recorded actors are the ones the documented hash picks, the same in two runs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import yaml
 from fake_directory import FakeDirectory
 from serverproc import Launch, Server, launcher, wait_for
 
-from receiver.adapters import socialplus
+from receiver.adapters import braincloud, socialplus
 from receiver.observe.records import read_records, record_decision
 from receiver.observe.sampling import actor_share
 from receiver.replay.engine import ReplayStats, replay
@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 PAYLOADS = ROOT / "examples" / "payloads"
 SECRET = "record-e2e-secret-21"
+BRIDGE_TOKEN = "record-e2e-bridge-token"
+BRAINCLOUD = ROOT / "examples" / "braincloud"
 WAIT = 30.0
 
 MEMBERS = [f"member_{n:02d}" for n in range(30)]  # added to the directory's examples
@@ -122,6 +124,22 @@ def send_all(server: Server, requests: list[dict[str, Any]]) -> dict[str, bytes]
     return answers
 
 
+def send_braincloud(server: Server, rounds: int = 3) -> dict[str, tuple[str, bytes]]:
+    """The brainCloud examples through the bridge's route: hook type and answer by id."""
+    answers: dict[str, tuple[str, bytes]] = {}
+    headers = {"content-type": "application/json", "x-receiver-token": BRIDGE_TOKEN}
+    for _ in range(rounds):
+        for path in sorted(BRAINCLOUD.glob("*.json")):
+            body = path.read_bytes()
+            response = server.client.post(
+                server.base + "/hooks/braincloud", content=body, headers=headers
+            )
+            assert response.status_code == 200, response.text
+            hook_type = braincloud.parse_request(body).hook_type
+            answers[response.headers["x-decision-id"]] = (hook_type, response.content)
+    return answers
+
+
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Launch]:
     with launcher(tmp_path) as start:
@@ -139,7 +157,7 @@ def serve(launch: Launch, redis_url: str, directory: FakeDirectory, *args: str) 
     return launch(
         "--policies", str(POLICIES), "--counters", "redis", "--redis-url", redis_url,
         "--users-url", directory.url, "--deadline-ms", "10000", *args,
-        secret=SECRET, workers=2,
+        secret=SECRET, workers=2, env={"RECEIVER_BRAINCLOUD_TOKEN": BRIDGE_TOKEN},
     )  # fmt: skip
 
 
@@ -161,6 +179,7 @@ def test_replaying_the_records_gives_every_answer_the_service_gave(
         WAIT,
     )
     answers.update(send_all(server, requests[half:]))
+    bridged = send_braincloud(server)
     serverproc.stop(server.proc)  # SIGTERM: each worker writes out what it queued
     assert server.proc.returncode == 0, server.err()
     assert "Traceback" not in server.err()
@@ -170,8 +189,8 @@ def test_replaying_the_records_gives_every_answer_the_service_gave(
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     records = read_records([records_dir])
-    assert len(records) == len(requests) == len(answers)
-    assert {r.decision_id for r in records} == set(answers)
+    assert len(records) == len(requests) + len(bridged)
+    assert {r.decision_id for r in records} == set(answers) | set(bridged)
     assert not [r.decision_id for r in records if r.degraded]
     policies = load_policies([POLICIES])
     stats = ReplayStats()
@@ -179,7 +198,11 @@ def test_replaying_the_records_gives_every_answer_the_service_gave(
     for replayed in replay(policies, records, stats=stats):
         decision = replayed.decided.decision
         record = replayed.record
-        assert socialplus.response_body(decision) == answers[record.decision_id], record
+        if record.platform == "braincloud":
+            hook_type, answer = bridged[record.decision_id]
+            assert braincloud.response_body(hook_type, decision) == answer, record
+        else:
+            assert socialplus.response_body(decision) == answers[record.decision_id], record
         assert record_decision(decision) == record.decision, record
         key = f"{decision.action}:{decision.rule or '-'}"
         outcomes[key] = outcomes.get(key, 0) + 1
@@ -192,7 +215,7 @@ def test_replaying_the_records_gives_every_answer_the_service_gave(
     # the decision log with --log-content is read as records and replays without errors
     users = directory_records()
     logged = read_records([decision_log])
-    assert len(logged) == len(requests)
+    assert len(logged) == len(records)
     for replayed in replay(policies, logged, users=users.get):
         assert not replayed.decided.decision.errors
 
