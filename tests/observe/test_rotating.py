@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from receiver.observe.rotating import RecordDirError, RotatingFiles, prepare_dir
 
@@ -128,3 +130,26 @@ def test_a_directory_is_created_private_and_a_file_in_its_place_is_refused(
         prepare_dir(blocker / "records")
     with pytest.raises(RecordDirError, match="not a directory"):
         prepare_dir(blocker)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(st.lists(st.integers(0, 60), min_size=1, max_size=6), max_size=8),
+    max_bytes=st.integers(1, 200),
+)
+def test_any_batches_keep_every_line_whole_in_files_within_the_size(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[list[int]], max_bytes: int
+) -> None:
+    directory = tmp_path_factory.mktemp("records")
+    sink = RotatingFiles(directory, max_bytes=max_bytes, keep=10_000, host="h")
+    sent = [line(n, width) for n, batch in enumerate(batches) for width in batch]
+    at = 0
+    for batch in batches:
+        sink.write(b"".join(sent[at : at + len(batch)]))
+        at += len(batch)
+    sink.close()
+    contents = [(directory / name).read_bytes() for name in files(directory)]
+    assert b"".join(contents) == b"".join(sent)
+    for content in contents:
+        assert content.endswith(b"\n")
+        assert len(content) <= max_bytes or content.count(b"\n") == 1  # or one long line
