@@ -1,6 +1,7 @@
 """The docs stay true: the links of the README and docs/ lead to a file of this
 repository (and to a heading that exists, when they name one), nothing links outside
-the repository (the protocol facts users need are in docs/protocols.md)."""
+the repository (the protocol facts users need are in docs/protocols.md), and the counts
+docs/policies.md quotes are those of policies/."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -63,3 +65,36 @@ def test_the_protocol_sections_the_code_cites_exist() -> None:
         assert any(h.startswith(prefix) or h.startswith(f"system-{prefix}") for h in headings), (
             section
         )
+
+
+def test_the_counts_of_shipped_policies_in_docs_policies_md_are_current() -> None:
+    """docs/policies.md opens with how many files and rules ship; they are counted here."""
+    social = {"files": 0, "rules": 0, "enforced": 0, "shadow": 0}
+    braincloud = {"files": 0, "rules": 0}
+    for path in sorted((ROOT / "policies").glob("*.yaml")):
+        if path.name.endswith(".test.yaml"):
+            continue
+        rules = yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []
+        if path.name.startswith("braincloud-"):
+            braincloud["files"] += 1
+            braincloud["rules"] += len(rules)
+            continue
+        social["files"] += 1
+        social["rules"] += len(rules)
+        shadow = sum(rule.get("mode") == "shadow" for rule in rules)
+        social["shadow"] += shadow
+        social["enforced"] += len(rules) - shadow
+    text = " ".join((ROOT / "docs" / "policies.md").read_text(encoding="utf-8").split())
+    assert (
+        f"{social['files']} policy files, one concern each, with {social['rules']} rules "
+        f"({social['enforced']} enforced, {social['shadow']} in shadow mode), and "
+        f"{_word(braincloud['files'])} files of brainCloud API hook examples with "
+        f"{braincloud['rules']} rules"
+    ) in text
+    files = social["files"] + braincloud["files"]
+    rules = social["rules"] + braincloud["rules"]
+    assert f"That is {files} files and {rules} rules in all" in text
+
+
+def _word(number: int) -> str:
+    return {2: "two", 3: "three", 4: "four", 5: "five"}.get(number, str(number))
