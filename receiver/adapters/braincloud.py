@@ -10,7 +10,7 @@ The adapter stage, after stage 4 (run). Consumes the bridge's request bytes
 brainCloud never calls a URL for an API hook: a Cloud Code script (the bridge,
 ``bridge/braincloud/ReceiverHook.ccjs``) forwards the hook's ``data`` object in an
 envelope and returns the receiver's answer as the hook's own return value
-(protocols.md B.6, B.7 #1). The envelope, version 1::
+(docs/protocols.md B.6, B.7 #1). The envelope, version 1::
 
     {"version": 1, "hookType": "pre" | "post" | "postFail", "service": "entity",
      "operation": "READ", "profileId": "...", "message": ..., "parms": {...},

@@ -5,7 +5,7 @@ request's raw body, its signature headers and the configured :class:`Secrets`; p
 :class:`Verification` (:func:`verify`), or the digests that sign a body
 (:func:`sign_base64`, :func:`sign_hex`).
 
-social.plus documents two schemes (protocols.md A.6): ``x-amity-signature`` carrying
+social.plus documents two schemes (docs/protocols.md A.6): ``x-amity-signature`` carrying
 the Base64 digest of the raw body, and ``x-signature`` carrying the hex digest.
 Which one pre-hooks use is not documented, so both headers and both encodings are
 accepted. Several secrets may be configured at once (comma-separated) for

@@ -8,7 +8,7 @@ The adapter stage, around stage 4 (run). Consumes a pre-hook's request bytes; pr
 
 Request ``{"eventName", "data", "actor"}``; response ``{"action": "allow"}``,
 ``{"action": "allow", "data": {...}}`` or ``{"action": "deny", "message": "..."}``
-(protocols.md A.2, A.4). A fail-safe answer is the platform's ``defaultAction``
+(docs/protocols.md A.2, A.4). A fail-safe answer is the platform's ``defaultAction``
 without data or with a short message.
 """
 

@@ -6,7 +6,7 @@ and, sent by :func:`run`, the platform's answer on the output stream, or a
 :class:`RegisterError`.
 
 Builds ``PUT /api/v3/network-settings/prehook`` (``GET`` with ``--show``) against the
-regional API (protocols.md A.1), authenticated with an admin token from the
+regional API (docs/protocols.md A.1), authenticated with an admin token from the
 environment. The callback URL is checked first (https, at most 900 characters).
 The returned ``secretKey`` is shown once, with advice on storing it.
 """

@@ -5,7 +5,7 @@ the metrics. Consumes event names and ``events`` patterns; produces whether a pa
 matches or covers a name (:func:`matches`, :func:`covers`), the brainCloud event names
 (:func:`braincloud_event`) and the message for an unknown one (:func:`event_problem`).
 
-The 12 documented social.plus pre-hook events (protocols.md A.3). Patterns are exact
+The 12 documented social.plus pre-hook events (docs/protocols.md A.3). Patterns are exact
 names or shell-style globs (``message.*``, ``*.shouldFlag``), matched case-sensitively.
 """
 
@@ -58,7 +58,7 @@ def covers(outer: str, inner: str) -> bool:
     )
 
 
-# brainCloud API hooks (protocols.md B) are named by hook type, service and operation:
+# brainCloud API hooks (docs/protocols.md B) are named by hook type, service and operation:
 # braincloud.pre.event.SEND, braincloud.post.entity.READ, braincloud.postFail.entity.UPDATE.
 BRAINCLOUD_PREFIX = "braincloud."
 BRAINCLOUD_HOOK_TYPES: tuple[str, ...] = ("pre", "post", "postFail")

@@ -5,7 +5,7 @@ and the configured tokens; produces a :class:`~receiver.adapters.signatures.Veri
 (:func:`verify_bridge`).
 
 brainCloud signs nothing it sends through its HTTP client, and Cloud Code documents
-no HMAC primitive (protocols.md B.6), so the bridge script authenticates with a
+no HMAC primitive (docs/protocols.md B.6), so the bridge script authenticates with a
 shared token in the ``x-receiver-token`` header. A bridge that can compute
 HMAC-SHA256 may instead send ``x-receiver-signature``: the hex (or Base64) digest of
 the raw body keyed with the token, which also protects the body. Either header

@@ -3,7 +3,7 @@
 ``receiver/adapters/braincloud.py`` (envelope -> event, decision -> hook answer, fail-safe
 answers), the settings and the
 ``POST /hooks/braincloud`` endpoint in-process with Starlette's TestClient: every hook
-type with every action, the protocols.md B.8 examples against the shipped policies,
+type with every action, the docs/protocols.md B.8 examples against the shipped policies,
 401/400/413, fail-safe answers per hook type on internal errors and past the deadline,
 metrics and the decision log. The bridge's token or HMAC (``receiver/http/tokens.py``) is
 tested in ``tests/http/test_tokens.py``, the bridge script itself in ``test_bridge.py``.

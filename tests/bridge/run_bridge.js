@@ -8,7 +8,7 @@
 // SCENARIO: {"script": path, "data": <the hook's data object>, "profileId": "..." | null,
 //            "services": {"<service code>": "<base URL>"}, "httpThrows": false}
 //
-// The stand-in HTTP client follows the documented shapes (protocols.md B.6): it posts to
+// The stand-in HTTP client follows the documented shapes (docs/protocols.md B.6): it posts to
 // the Web Services entry's base URL + "/" + path and returns
 // {"status": 200, "data": {"statusCode": <remote status>, "json": <remote JSON body>}}.
 // An unknown service code gives brainCloud's 40443 error; a connection failure gives a

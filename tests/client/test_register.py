@@ -2,7 +2,7 @@
 config API.
 
 The fake is a real HTTP server on 127.0.0.1 (``http.server`` in a thread) that records
-every request and behaves as the official spec says (protocols.md A.1): ``PUT
+every request and behaves as the official spec says (docs/protocols.md A.1): ``PUT
 /api/v3/network-settings/prehook`` answers ``{enabled, callbackUrl, defaultAction}``
 plus ``secretKey`` on the first enable or with ``regenerateKey``; ``GET`` answers the
 setting; a wrong admin token gets 403 with code 400301.
