@@ -116,7 +116,7 @@ class Comparison:
         return sum(self.flips.values())
 
     def sorted_rules(self) -> list[RuleRow]:
-        """Every rule either side counted, the ones that moved most first."""
+        """Every rule of either side, the ones that moved most first."""
         return sorted(self.rules.values(), key=lambda r: (-r.change, r.rule))
 
     def rule_deltas(self) -> dict[str, dict[str, int]]:
@@ -149,6 +149,8 @@ def compare(
     ``advance(n)``: called as events are done (a progress bar).
     """
     result = Comparison()
+    for rule in (*old.rules, *new.rules):  # a rule that never counts is news too
+        result.rules.setdefault(rule.qualified_id, RuleRow(rule.qualified_id))
     olds = replay(old, records, users=users, counters=old_counters, stats=result.old_stats)
     news = replay(new, records, users=users, counters=new_counters, stats=result.new_stats)
     pending = 0

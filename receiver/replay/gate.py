@@ -51,8 +51,9 @@ class GateError(ReceiverError):
 
     def render(self) -> str:
         """The message, the expression and a caret under the column."""
+        shown = "".join(c if c.isprintable() else " " for c in self.text)  # one line
         caret = " " * (self.column - 1) + "^"
-        return f"--fail-on: column {self.column}: {self.message}\n  {self.text}\n  {caret}"
+        return f"--fail-on: column {self.column}: {self.message}\n  {shown}\n  {caret}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +144,9 @@ class Held:
     events: int
 
     def __str__(self) -> str:
-        share = f", {100 * self.value / self.events:.2f}% of {self.events:,} events"
-        shown = f"{self.value:,}" + (share if self.events else "")
+        shown = f"{self.value:,}"
+        if self.events:
+            shown += f", {100 * self.value / self.events:.2f}% of {self.events:,} events"
         return f"{self.comparison} ({self.comparison.figure} = {shown})"
 
 

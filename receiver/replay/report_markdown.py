@@ -82,7 +82,7 @@ def _decision(decision: dict[str, Any]) -> str:
     shown = {k: decision.get(k) for k in ("action", "rule", "message", "modified_by")}
     if decision.get("data") is not None:
         shown["data"] = decision["data"]
-    return json.dumps(shown, ensure_ascii=False, indent=1)
+    return json.dumps(shown, ensure_ascii=False)
 
 
 def _samples(report: dict[str, Any]) -> list[str]:
