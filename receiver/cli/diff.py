@@ -164,6 +164,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (BundleError, ReceiverError) as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
+    if not records:  # a gate over no events would pass whatever the change does
+        shown = ", ".join(str(p) for p in args.records)
+        err.write(
+            f"receiver: no records in {shown}; name record files (serve --record PATH writes "
+            "them) or directories holding *.jsonl or *.jsonl.gz files\n"
+        )
+        return EXIT_USAGE
     with contextlib.ExitStack() as stack:
         try:
             old_path, old_info = stack.enter_context(opened(args.old, public_key=public_key))
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if gate is not None and (problem := _unknown_rules(gate, old, new)):
             err.write(f"receiver: {problem}\n")
             return EXIT_USAGE
-        start = records[0].time if records else 0.0
+        start = records[0].time
         try:
             old_counters = fresh_counters(old, seeds, start, str(args.counters_seed))
             new_counters = fresh_counters(new, seeds, start, str(args.counters_seed))

@@ -64,6 +64,10 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _title(kind: str) -> str:
+    return KIND_TITLES[kind].replace("->", "\u2192")  # type: ignore[index]  # a kind
+
+
 def _chart(rows: list[dict[str, Any]]) -> str:
     """The SVG bar chart of the rules' deltas, around a zero axis."""
     shown = [row for row in rows if any(row["delta"].values())][:CHART_RULES]
@@ -116,7 +120,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
 def _cards(report: dict[str, Any]) -> str:
     flips, share = report["flips"], report["share"]
     cards = [("all flips", flips["total"], share["total"])]
-    cards += [(KIND_TITLES[k].replace("->", "\u2192"), flips[k], share[k]) for k in KINDS]
+    cards += [(_title(k), flips[k], share[k]) for k in KINDS]
     return (
         '<div class="cards">'
         + "".join(
@@ -126,6 +130,20 @@ def _cards(report: dict[str, Any]) -> str:
         )
         + "</div>"
     )
+
+
+def _event_table(report: dict[str, Any]) -> str:
+    events = report["flips_by_event"]
+    if not events:
+        return ""
+    head = "".join(f"<th>{esc(_title(k))}</th>" for k in KINDS)
+    body = "".join(
+        f"<tr><td><code>{esc(name)}</code></td>"
+        + "".join(f'<td class="n">{kinds[k]:,}</td>' for k in KINDS)
+        + "</tr>"
+        for name, kinds in events.items()
+    )
+    return f"<h2>Flips by event</h2><table><tr><th>event</th>{head}</tr>{body}</table>"
 
 
 def _rule_table(rows: list[dict[str, Any]]) -> str:
@@ -159,7 +177,7 @@ def _samples(report: dict[str, Any]) -> str:
         chosen = samples[kind]
         if not chosen:
             continue
-        title = KIND_TITLES[kind].replace("->", "\u2192")
+        title = _title(kind)
         items = []
         for number, sample in enumerate(chosen, start=1):
             items.append(
@@ -234,6 +252,7 @@ def render_html(report: dict[str, Any]) -> str:
 {_chart(report["rules"])}
 <h2>Rules that moved</h2>
 {_rule_table(report["rules"])}
+{_event_table(report)}
 <h2>Samples</h2>
 {_samples(report)}
 </body>

@@ -53,6 +53,17 @@ def _summary(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _by_event(report: dict[str, Any]) -> list[str]:
+    events = report["flips_by_event"]
+    if not events:
+        return []
+    lines = ["| event | " + " | ".join(_title(k) for k in KINDS) + " |",
+             "|---|" + "---:|" * len(KINDS)]  # fmt: skip
+    for name, kinds in events.items():
+        lines.append(f"| {cell(name)} | " + " | ".join(f"{kinds[k]:,}" for k in KINDS) + " |")
+    return lines
+
+
 def _sides(report: dict[str, Any]) -> list[str]:
     lines = ["| | policies | revision |", "|---|---|---|"]
     for name in ("old", "new"):
@@ -164,6 +175,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         count = max(missing["old"], missing["new"])
         lines += [f"> {count:,} events read a user not recorded with them: pass `--users`.", ""]
     lines += [*_sides(report), "", *_summary(report), ""]
+    by_event = _by_event(report)
+    if by_event:
+        lines += ["#### Flips by event", "", *by_event, ""]
     gate = _gate(report)
     if gate:
         lines += [*gate, ""]

@@ -34,6 +34,18 @@ def _flips(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _by_event(report: dict[str, Any]) -> list[str]:
+    events = report["flips_by_event"]
+    if not events:
+        return []
+    lines = ["Flips by event"]
+    width = max(len(name) for name in events)
+    for name, kinds in events.items():
+        parts = [f"{KIND_TITLES[k]} {kinds[k]:,}" for k in KINDS if kinds[k]]
+        lines.append(f"  {name:<{width}}  " + "; ".join(parts))
+    return lines
+
+
 def _rules(report: dict[str, Any]) -> list[str]:
     rows = report["rules"]
     moved = [row for row in rows if any(row["delta"].values())]
@@ -113,7 +125,8 @@ def render_text(report: dict[str, Any]) -> str:
             f"Note: {max(missing['old'], missing['new']):,} events read a user that was not "
             "recorded with them (seen as no such user); pass --users FILE"
         )
-    for block in (_flips(report), _rules(report), _samples(report), _gate(report)):
+    blocks = (_flips(report), _by_event(report), _rules(report), _samples(report), _gate(report))
+    for block in blocks:
         if block:
             lines += ["", *block]
     return safe_text("\n".join(lines) + "\n")

@@ -83,6 +83,14 @@ def test_a_bad_record_exits_2_naming_its_file_and_line(
     assert f"{bad}:4: " in err
 
 
+def test_no_records_is_an_error_not_a_passing_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = diff(capsys, OLD, NEW, str(tmp_path), "--fail-on", "flips > 0")
+    assert (code, out) == (2, "")
+    assert f"receiver: no records in {tmp_path}; " in err
+
+
 def test_broken_policies_give_their_diagnostics_and_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
