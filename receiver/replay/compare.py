@@ -12,6 +12,9 @@ decisions through strikes) and produces a :class:`Comparison`:
 - per rule, on each side, how often it decided (``decision.rule``), modified the data
   (``modified_by``), matched in shadow (``shadow``) and failed (``errors``):
   :data:`MEASURES`, kept in one mapping per rule so that a measure is one more name;
+- how OLD compares with what was recorded (the revisions the records name, and how
+  many events OLD answers otherwise than the service did, fail-safe answers aside): a
+  baseline that is not the version that was running shows there;
 - the first events of each kind of flip in time order (a deterministic sample), with
   both decisions and the counter values and user the NEW side read, to be explained
   (:mod:`receiver.replay.samples`).
@@ -56,6 +59,20 @@ def flip_kind(old: Decision, new: Decision) -> Kind | None:
         )
         return None if same else "message_changed"
     return None if old.response() == new.response() else "data_changed"
+
+
+def answers_as_recorded(recorded: dict[str, Any], decision: Decision) -> bool:
+    """Whether ``decision`` gives the platform the answer recorded with the event (the
+    data is compared when the record holds it: decision-log lines do not)."""
+    if recorded.get("action") != decision.action:
+        return False
+    if decision.action == "deny":
+        return (recorded.get("message") or "") == (decision.message or "")
+    if "data" in recorded:  # a record of an allow that modified the data
+        return decision.modified and recorded["data"] == decision.response().get("data")
+    if recorded.get("modified_by"):  # a decision-log line of one: its data was not kept
+        return decision.modified
+    return not decision.modified
 
 
 def rule_hits(decision: Decision) -> dict[str, list[str]]:
@@ -108,6 +125,9 @@ class Comparison:
     rules: dict[str, RuleRow] = field(default_factory=dict)
     samples: dict[str, list[Sample]] = field(default_factory=lambda: {k: [] for k in KINDS})
     by_event: dict[str, dict[str, int]] = field(default_factory=dict)  # event -> kind -> n
+    recorded_revisions: dict[str, int] = field(default_factory=dict)  # revision -> records
+    recorded_degraded: int = 0  # recorded answers that were fail-safe: not comparable
+    recorded_differs: int = 0  # OLD's answer is not the recorded one (not degraded)
     old_stats: ReplayStats = field(default_factory=ReplayStats)
     new_stats: ReplayStats = field(default_factory=ReplayStats)
 
@@ -161,6 +181,12 @@ def compare(
             result.first_time = record.time
         result.last_time = record.time
         old_decision, new_decision = before.decided.decision, after.decided.decision
+        revision = record.revision or "unknown"
+        result.recorded_revisions[revision] = result.recorded_revisions.get(revision, 0) + 1
+        if record.degraded:
+            result.recorded_degraded += 1
+        elif not answers_as_recorded(record.decision, old_decision):
+            result.recorded_differs += 1
         result._count(old_decision, "old")
         result._count(new_decision, "new")
         kind = flip_kind(old_decision, new_decision)

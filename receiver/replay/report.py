@@ -105,6 +105,11 @@ def build_report(
                 for kind in KINDS
             }
         ),
+        "baseline": {
+            "recorded_revisions": dict(sorted(comparison.recorded_revisions.items())),
+            "old_differs": comparison.recorded_differs,
+            "degraded": comparison.recorded_degraded,
+        },
         "users_missing": {
             "old": comparison.old_stats.users_missing,
             "new": comparison.new_stats.users_missing,
@@ -115,6 +120,20 @@ def build_report(
             else {"expression": gate.text, "held": bool(held), "parts": [str(h) for h in held]}
         ),
     }
+
+
+def baseline_warning(report: dict[str, Any]) -> str | None:
+    """A sentence when OLD does not answer as the service did, else None."""
+    baseline = report["baseline"]
+    differs = baseline["old_differs"]
+    if not differs:
+        return None
+    recorded = ", ".join(f"{rev} ({n:,})" for rev, n in baseline["recorded_revisions"].items())
+    return (
+        f"OLD answers {differs:,} of {report['events']:,} events otherwise than the service "
+        f"did when they were recorded: is OLD (revision {report['old']['revision']}) the "
+        f"version that was running? The records name revision {recorded}."
+    )
 
 
 def _share(count: int, events: int) -> float:

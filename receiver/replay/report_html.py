@@ -16,7 +16,7 @@ import json
 from typing import Any, Final
 
 from receiver.replay.compare import KIND_TITLES, KINDS, MEASURES
-from receiver.replay.report import percent, safe_text, signed
+from receiver.replay.report import baseline_warning, percent, safe_text, signed
 
 CHART_RULES: Final = 20  # rules drawn; the tables list more
 TABLE_RULES: Final = 200
@@ -226,6 +226,9 @@ def render_html(report: dict[str, Any]) -> str:
     note = (
         f'<div class="note">{esc(report["note"])}</div>' if report["contains_user_content"] else ""
     )
+    warning = baseline_warning(report)
+    if warning:
+        note += f'<div class="note">{esc(warning)}</div>'
     missing = report["users_missing"]
     if missing["old"] or missing["new"]:
         count = max(missing["old"], missing["new"])

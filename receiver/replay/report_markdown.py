@@ -16,7 +16,7 @@ import re
 from typing import Any, Final
 
 from receiver.replay.compare import KIND_TITLES, KINDS, MEASURES
-from receiver.replay.report import percent, safe_text, signed
+from receiver.replay.report import baseline_warning, percent, safe_text, signed
 
 MAX_RULES: Final = 50
 ARROW: Final = "\u2192"
@@ -170,6 +170,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     if report["contains_user_content"]:
         lines += [f"> **Warning:** {report['note']}", ""]
+    warning = baseline_warning(report)
+    if warning:
+        lines += [f"> **Warning:** {warning}", ""]
     missing = report["users_missing"]
     if missing["old"] or missing["new"]:
         count = max(missing["old"], missing["new"])

@@ -12,7 +12,13 @@ import json
 from typing import Any, Final
 
 from receiver.replay.compare import KIND_TITLES, KINDS
-from receiver.replay.report import changed_measures, percent, safe_text, signed
+from receiver.replay.report import (
+    baseline_warning,
+    changed_measures,
+    percent,
+    safe_text,
+    signed,
+)
 
 MAX_RULES: Final = 40  # rules listed; the JSON report has them all
 
@@ -119,6 +125,9 @@ def render_text(report: dict[str, Any]) -> str:
     lines += [_side("OLD", report["old"]), _side("NEW", report["new"])]
     if report["contains_user_content"]:
         lines.append(report["note"])
+    warning = baseline_warning(report)
+    if warning:
+        lines.append(f"Warning: {warning}")
     missing = report["users_missing"]
     if missing["old"] or missing["new"]:
         lines.append(

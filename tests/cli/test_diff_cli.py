@@ -83,6 +83,41 @@ def test_a_bad_record_exits_2_naming_its_file_and_line(
     assert f"{bad}:4: " in err
 
 
+def test_an_old_side_that_was_not_running_is_pointed_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = diff(capsys, NEW, OLD, RECORDS, "--no-samples")
+    assert code == 0
+    assert "Warning: OLD answers 142 of 420 events otherwise than the service did" in out
+    _, out, _ = diff(capsys, OLD, NEW, RECORDS, "--no-samples")
+    assert "Warning" not in out
+
+
+def test_decision_log_lines_diff_and_say_to_pass_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lines of a decision log written with --log-content: no user was captured, so rules
+    that read one see no such user, and the report says to pass --users."""
+    log = tmp_path / "decisions.jsonl"
+    lines = []
+    for line in Path(RECORDS).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        decision = record["decision"]
+        lines.append(json.dumps({
+            "decision_id": record["decision_id"], "time": record["time"],
+            "platform": record["platform"], "event": record["event"],
+            "actor": record["actor"]["userId"], "data": record["data"],
+            **{k: decision[k] for k in ("action", "message", "rule", "modified_by", "shadow")},
+        }))  # fmt: skip
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, _ = diff(capsys, OLD, NEW, str(log), "--format", "json", "--no-samples")
+    report = json.loads(out)
+    assert code == 0 and report["events"] == 420
+    assert report["users_missing"]["new"] > 0
+    _, text, _ = diff(capsys, OLD, NEW, str(log), "--no-samples")
+    assert "pass --users FILE" in text
+
+
 def test_no_records_is_an_error_not_a_passing_gate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

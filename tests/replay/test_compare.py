@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from receiver.observe.records import Record
-from receiver.replay.compare import compare, flip_kind
+from receiver.replay.compare import answers_as_recorded, compare, flip_kind
 from receiver.replay.samples import explain_new
 from receiver.runtime.decision import Decision
 from receiver.runtime.payload import Event
@@ -44,6 +44,29 @@ def test_the_kind_of_a_flip_is_what_the_platform_sees_change(
     old: Decision, new: Decision, kind: str | None
 ) -> None:
     assert flip_kind(old, new) == kind
+
+
+MODIFIED = D("allow", data={"text": "a"}, modified_by=["p/m"])
+
+
+@pytest.mark.parametrize(
+    ("recorded", "decision", "same"),
+    [
+        ({"action": "allow", "modified_by": []}, D("allow"), True),
+        ({"action": "allow", "modified_by": []}, D("deny", "x"), False),
+        ({"action": "deny", "message": "x"}, D("deny", "x", rule="p/other"), True),
+        ({"action": "deny", "message": "x"}, D("deny", "y"), False),
+        ({"action": "allow", "modified_by": ["p/m"], "data": {"text": "a"}}, MODIFIED, True),
+        ({"action": "allow", "modified_by": ["p/m"], "data": {"text": "b"}}, MODIFIED, False),
+        ({"action": "allow", "modified_by": []}, MODIFIED, False),
+        ({"action": "allow", "modified_by": ["p/m"]}, MODIFIED, True),  # a decision-log line
+        ({"action": "allow", "modified_by": ["p/m"]}, D("allow"), False),
+    ],
+)
+def test_the_baseline_compares_what_the_platform_was_answered(
+    recorded: dict[str, object], decision: Decision, same: bool
+) -> None:
+    assert answers_as_recorded(recorded, decision) is same
 
 
 OLD = """\

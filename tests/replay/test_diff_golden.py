@@ -85,6 +85,10 @@ def test_the_json_report_holds_what_the_corpus_was_made_to_show(
     assert spam["old"]["rule"] == spam["new"]["rule"] == "community/spam-phrases"
     assert "decision: deny by community/spam-phrases" in spam["explanation"]
     assert report["old"]["revision"] != report["new"]["revision"]
+    # OLD is what recorded the corpus: replayed, it answers every event as recorded
+    assert report["baseline"] == {
+        "recorded_revisions": {report["old"]["revision"]: 420}, "old_differs": 0, "degraded": 0,
+    }  # fmt: skip
 
 
 def corpus_script() -> ModuleType:
