@@ -118,6 +118,23 @@ def test_decision_log_lines_diff_and_say_to_pass_users(
     assert "pass --users FILE" in text
 
 
+def test_counter_seeds_start_both_sides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seeds = tmp_path / "seeds.yaml"
+    seeds.write_text("strikes: {user_20: 5}\n", encoding="utf-8")  # user_20: a repeat spammer
+    _, out, _ = diff(capsys, OLD, NEW, RECORDS, "--format", "json", "--no-samples")
+    plain = {row["rule"]: row for row in json.loads(out)["rules"]}
+    code, out, _ = diff(capsys, OLD, NEW, RECORDS, "--format", "json", "--no-samples",
+                        "--counters-seed", str(seeds))  # fmt: skip
+    seeded = {row["rule"]: row for row in json.loads(out)["rules"]}
+    assert code == 0
+    repeat = "community/repeat-spammer"
+    assert seeded[repeat]["old"]["decided"] > plain[repeat]["old"]["decided"]
+    assert seeded[repeat]["new"]["decided"] > plain[repeat]["new"]["decided"]
+    seeds.write_text("strike: {user_20: 5}\n", encoding="utf-8")
+    code, _, err = diff(capsys, OLD, NEW, RECORDS, "--counters-seed", str(seeds))
+    assert code == 2 and "strike" in err
+
+
 def test_no_records_is_an_error_not_a_passing_gate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
