@@ -9,6 +9,7 @@
     receiver send PAYLOAD_FILE [--url URL] [--secret S]
     receiver bundle build DIR -o FILE.tar.gz [--signing-key KEY] | inspect FILE | keygen
     receiver schema policy|test [-o FILE]
+    receiver diff OLD NEW RECORDS... [--format text|json|markdown|html] [-o FILE] [--fail-on EXPR]
 
 Exit codes: 0 success; 1 policy errors (or, for ``check --strict``, warnings);
 2 bad usage or bad input (an unreadable payload, users file or time).
@@ -48,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "test": "receiver.testing.command",
     "bundle": "receiver.cli.bundle",
     "schema": "receiver.cli.schema",
+    "diff": "receiver.cli.diff",
 }
 
 

@@ -40,6 +40,7 @@ def test_the_commands_are_listed_in_the_order_of_the_table() -> None:
     assert list(subcommands(_parser())) == list(COMMANDS)
     assert list(COMMANDS) == [
         "check", "eval", "serve", "register", "send", "tree", "test", "bundle", "schema",
+        "diff",
     ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""``receiver check``, ``eval``, ``tree`` and ``test`` load no web server, HTTP client or
+"""``receiver check``, ``eval``, ``tree``, ``test`` and ``diff`` load no web server, HTTP client or
 Redis client (receiver/cli/__init__.py): checked at run time, each command in a fresh
 interpreter, by listing what it left in ``sys.modules``.
 
@@ -9,6 +9,7 @@ also covers what a static graph cannot see, such as the command table's lazy imp
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 PAYLOADS = ROOT / "examples" / "payloads"
+DIFF = ROOT / "tests" / "data" / "diff"
 
 HEAVY = (
     "starlette",
@@ -61,6 +63,19 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "tree": (["tree", str(POLICIES), "message.shouldCreate"], ""),
     "test": (["test", str(POLICIES / "shouting.test.yaml")], ""),
     "schema": (["schema", "policy"], ""),
+    "diff": (
+        [
+            "diff",
+            str(DIFF / "old"),
+            str(DIFF / "new"),
+            str(DIFF / "records.jsonl"),
+            "--format",
+            "html",
+            "-o",
+            os.devnull,
+        ],
+        "",
+    ),
 }
 
 

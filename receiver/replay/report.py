@@ -1,0 +1,169 @@
+"""The content of a diff report, as one JSON document (``receiver diff --format json``).
+
+The edge of replay (``receiver diff``). Consumes a
+:class:`~receiver.replay.compare.Comparison`, what each side's policies were
+(:class:`~receiver.replay.sources.SourceInfo` and the loaded policy set, for its
+revision), the explanations of the samples and the gate's verdict; produces the report
+document (:func:`build_report`), which every format renders (text, markdown and HTML read
+this document, so that they cannot disagree), and its JSON (:func:`render_json`).
+
+The document's schema, version :data:`REPORT_VERSION`, is documented in docs/replay.md
+("Diff", "The JSON report"). New members may be added; existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from receiver.dsl.times import format_time
+from receiver.observe.records import record_decision
+from receiver.replay.compare import KINDS, MEASURES, Comparison, Sample
+from receiver.replay.gate import Gate, Held
+from receiver.replay.sources import SourceInfo
+from receiver.runtime.policyset import PolicySet
+
+REPORT_VERSION: Final = 1
+USER_CONTENT_NOTE: Final = (
+    "The samples in this report hold user content (the events' data and actors, as "
+    "recorded): share it only where that content may go. --no-samples leaves them out."
+)
+NO_SAMPLES_NOTE: Final = "Samples left out (--no-samples): this report holds no user content."
+
+
+def side(info: SourceInfo, policies: PolicySet) -> dict[str, Any]:
+    """What one side was: its source and the revision of the policies loaded from it."""
+    return {
+        "source": info.spec,
+        "kind": info.kind,
+        "described": info.describe(),
+        "revision": policies.revision,
+        "commit": info.commit,
+        "signature": info.signature,
+        "verified": info.verified,
+    }
+
+
+def sample_entry(sample: Sample, explanation: str) -> dict[str, Any]:
+    """One sampled event: what it was (user content) and what each side answered."""
+    record, event = sample.record, sample.record.event
+    return {
+        "decision_id": record.decision_id,
+        "time": format_time(record.time),
+        "platform": record.platform,
+        "event": event.name,
+        "actor": event.actor,
+        "data": event.data,
+        "user_lookup": record.user_lookup,
+        "source": record.source,
+        "old": record_decision(sample.old),
+        "new": record_decision(sample.new.decision),
+        "explanation": explanation,
+    }
+
+
+def build_report(
+    comparison: Comparison,
+    old: tuple[SourceInfo, PolicySet],
+    new: tuple[SourceInfo, PolicySet],
+    *,
+    explain: Callable[[Sample], str] | None,
+    gate: Gate | None = None,
+    held: Sequence[Held] = (),
+) -> dict[str, Any]:
+    """The report document; ``explain`` None leaves the samples (user content) out."""
+    events = comparison.events
+    total = comparison.total_flips
+    first, last = comparison.first_time, comparison.last_time
+    return {
+        "diff": REPORT_VERSION,
+        "contains_user_content": explain is not None,
+        "note": USER_CONTENT_NOTE if explain is not None else NO_SAMPLES_NOTE,
+        "old": side(*old),
+        "new": side(*new),
+        "events": events,
+        "time_span": (
+            None
+            if first is None or last is None
+            else {"first": format_time(first), "last": format_time(last)}
+        ),
+        "flips": {"total": total, **comparison.flips},
+        "share": {
+            kind: _share(n, events) for kind, n in (("total", total), *comparison.flips.items())
+        },
+        "flips_by_event": dict(sorted(comparison.by_event.items())),
+        "rules": [
+            {"rule": row.rule, "old": dict(row.old), "new": dict(row.new), "delta": row.deltas}
+            for row in comparison.sorted_rules()
+        ],
+        "samples": (
+            None
+            if explain is None
+            else {
+                kind: [sample_entry(s, explain(s)) for s in comparison.samples[kind]]
+                for kind in KINDS
+            }
+        ),
+        "baseline": {
+            "recorded_revisions": dict(sorted(comparison.recorded_revisions.items())),
+            "old_differs": comparison.recorded_differs,
+            "degraded": comparison.recorded_degraded,
+        },
+        "users_missing": {
+            "old": comparison.old_stats.users_missing,
+            "new": comparison.new_stats.users_missing,
+        },
+        "gate": (
+            None
+            if gate is None
+            else {"expression": gate.text, "held": bool(held), "parts": [str(h) for h in held]}
+        ),
+    }
+
+
+def baseline_warning(report: dict[str, Any]) -> str | None:
+    """A sentence when OLD does not answer as the service did, else None."""
+    baseline = report["baseline"]
+    differs = baseline["old_differs"]
+    if not differs:
+        return None
+    recorded = ", ".join(f"{rev} ({n:,})" for rev, n in baseline["recorded_revisions"].items())
+    return (
+        f"OLD answers {differs:,} of {report['events']:,} events otherwise than the service "
+        f"did when they were recorded: is OLD (revision {report['old']['revision']}) the "
+        f"version that was running? The records name revision {recorded}."
+    )
+
+
+def _share(count: int, events: int) -> float:
+    """A percent of the events, rounded for a stable report."""
+    return round(100 * count / events, 4) if events else 0.0
+
+
+def render_json(report: dict[str, Any]) -> str:
+    """The report as indented JSON (stable key order: the order built)."""
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates in user content: escape them
+        text = json.dumps(report, indent=2, ensure_ascii=True)
+    return text + "\n"
+
+
+def safe_text(text: str) -> str:
+    """``text`` writable as UTF-8: lone surrogates (possible in user content) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def changed_measures(row: dict[str, Any]) -> list[str]:
+    """The measures of a report's rule row that either side counted."""
+    return [m for m in MEASURES if row["old"][m] or row["new"][m]]
+
+
+def signed(number: int) -> str:
+    return f"{number:+,}" if number else "0"
+
+
+def percent(value: float) -> str:
+    return f"{value:.2f}%"

@@ -1,0 +1,189 @@
+"""A diff report as Markdown, for a pull-request comment (``receiver diff --format markdown``).
+
+The edge of replay. Consumes the report document of :mod:`receiver.replay.report`;
+produces GitHub-flavoured Markdown: a summary table of the flips, a table of the rules
+that moved, and the samples folded in ``<details>`` blocks. Policy and rule ids are
+escaped for table cells; user content only ever appears inside fenced code blocks whose
+fence is longer than any run of backticks in it, so that it cannot end the block, and
+HTML in it is never rendered.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any, Final
+
+from receiver.replay.compare import KIND_TITLES, KINDS, MEASURES
+from receiver.replay.report import baseline_warning, percent, safe_text, signed
+
+MAX_RULES: Final = 50
+ARROW: Final = "\u2192"
+
+
+def cell(text: str) -> str:
+    """``text`` as inline code in a table cell (pipes, backticks and HTML neutralised)."""
+    text = text.replace("\n", " ").replace("|", "\\|")
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fenced(text: str, language: str = "") -> str:
+    """``text`` in a fenced code block that nothing in it can close."""
+    longest = max((len(r) for r in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _title(kind: str) -> str:
+    return KIND_TITLES[kind].replace("->", ARROW)  # type: ignore[index]  # a kind
+
+
+def _summary(report: dict[str, Any]) -> list[str]:
+    flips, share = report["flips"], report["share"]
+    lines = [
+        "| change | events | share |",
+        "|---|---:|---:|",
+    ]
+    for kind in KINDS:
+        lines.append(f"| {_title(kind)} | {flips[kind]:,} | {percent(share[kind])} |")
+    lines.append(f"| **all flips** | **{flips['total']:,}** | **{percent(share['total'])}** |")
+    return lines
+
+
+def _by_event(report: dict[str, Any]) -> list[str]:
+    events = report["flips_by_event"]
+    if not events:
+        return []
+    lines = ["| event | " + " | ".join(_title(k) for k in KINDS) + " |",
+             "|---|" + "---:|" * len(KINDS)]  # fmt: skip
+    for name, kinds in events.items():
+        lines.append(f"| {cell(name)} | " + " | ".join(f"{kinds[k]:,}" for k in KINDS) + " |")
+    return lines
+
+
+def _sides(report: dict[str, Any]) -> list[str]:
+    lines = ["| | policies | revision |", "|---|---|---|"]
+    for name in ("old", "new"):
+        side = report[name]
+        lines.append(f"| {name.upper()} | {cell(side['described'])} | {cell(side['revision'])} |")
+    return lines
+
+
+def _rules(report: dict[str, Any]) -> list[str]:
+    moved = [row for row in report["rules"] if any(row["delta"].values())]
+    if not moved:
+        return ["No rule moved: each decided, modified, shadowed and failed as often."]
+    head = " | ".join(MEASURES)
+    lines = [f"| rule | {head} |", "|---|" + "---:|" * len(MEASURES)]
+    for row in moved[:MAX_RULES]:
+        cells = []
+        for m in MEASURES:
+            old, new, delta = row["old"][m], row["new"][m], row["delta"][m]
+            cells.append(f"{old:,} {ARROW} {new:,} (**{signed(delta)}**)" if delta else f"{new:,}")
+        lines.append(f"| {cell(row['rule'])} | " + " | ".join(cells) + " |")
+    if len(moved) > MAX_RULES:
+        lines.append(f"\n{len(moved) - MAX_RULES} more rules moved (`--format json` lists all).")
+    return lines
+
+
+def _decision(decision: dict[str, Any]) -> str:
+    shown = {k: decision.get(k) for k in ("action", "rule", "message", "modified_by")}
+    if decision.get("data") is not None:
+        shown["data"] = decision["data"]
+    return json.dumps(shown, ensure_ascii=False)
+
+
+def _samples(report: dict[str, Any]) -> list[str]:
+    samples = report["samples"]
+    if samples is None:
+        return [f"_{report['note']}_"]
+    lines: list[str] = []
+    for kind in KINDS:
+        chosen = samples[kind]
+        if not chosen:
+            continue
+        lines += [
+            "<details>",
+            f"<summary>{html.escape(_title(kind))}: {len(chosen)} of "
+            f"{report['flips'][kind]:,} events</summary>",
+            "",
+        ]
+        for number, sample in enumerate(chosen, start=1):
+            lines += [
+                f"**#{number}** {cell(sample['event'])} at {sample['time']}, decision "
+                f"{cell(sample['decision_id'])}",
+                "",
+                "Event (user content):",
+                "",
+                fenced(
+                    json.dumps(
+                        {"actor": sample["actor"], "data": sample["data"]},
+                        ensure_ascii=False,
+                        indent=1,
+                    ),
+                    "json",
+                ),
+                "",
+                "OLD:",
+                "",
+                fenced(_decision(sample["old"]), "json"),
+                "",
+                "NEW:",
+                "",
+                fenced(_decision(sample["new"]), "json"),
+                "",
+                "Why NEW decided so:",
+                "",
+                fenced(sample["explanation"], "text"),
+                "",
+            ]
+        lines += ["</details>", ""]
+    return lines or ["No verdict flipped."]
+
+
+def _gate(report: dict[str, Any]) -> list[str]:
+    gate = report["gate"]
+    if gate is None:
+        return []
+    expression = cell(gate["expression"])
+    if not gate["held"]:
+        return [f"**Gate** {expression}: passed."]
+    return [f"**Gate** {expression}: **held, the diff fails**:", ""] + [
+        f"- {cell(part)}" for part in gate["parts"]
+    ]
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report document as Markdown for a pull-request comment."""
+    span = report["time_span"]
+    when = f", {span['first']} to {span['last']}" if span else ""
+    flips = report["flips"]
+    lines = [
+        f"### receiver diff: {flips['total']:,} of {report['events']:,} verdicts flip "
+        f"({percent(report['share']['total'])})",
+        "",
+        f"Replayed {report['events']:,} recorded events{when}.",
+        "",
+    ]
+    if report["contains_user_content"]:
+        lines += [f"> **Warning:** {report['note']}", ""]
+    warning = baseline_warning(report)
+    if warning:
+        lines += [f"> **Warning:** {warning}", ""]
+    missing = report["users_missing"]
+    if missing["old"] or missing["new"]:
+        count = max(missing["old"], missing["new"])
+        lines += [f"> {count:,} events read a user not recorded with them: pass `--users`.", ""]
+    lines += [*_sides(report), "", *_summary(report), ""]
+    by_event = _by_event(report)
+    if by_event:
+        lines += ["#### Flips by event", "", *by_event, ""]
+    gate = _gate(report)
+    if gate:
+        lines += [*gate, ""]
+    lines += ["#### Rules that moved", "", *_rules(report), "", "#### Samples", ""]
+    lines += _samples(report)
+    return safe_text("\n".join(lines).rstrip("\n") + "\n")
