@@ -8,6 +8,7 @@
     receiver register --callback-url URL [--default-action allow|deny] [--region us|eu|sg]
     receiver send PAYLOAD_FILE [--url URL] [--secret S]
     receiver bundle build DIR -o FILE.tar.gz [--signing-key KEY] | inspect FILE | keygen
+    receiver replay POLICIES RECORDS... [-o OUT.jsonl] [--users FILE] [--jobs N]
 
 Exit codes: 0 success; 1 policy errors (or, for ``check --strict``, warnings);
 2 bad usage or bad input (an unreadable payload, users file or time).
@@ -46,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "tree": "receiver.cli.tree",
     "test": "receiver.testing.command",
     "bundle": "receiver.cli.bundle",
+    "replay": "receiver.cli.replay",
 }
 
 

@@ -27,16 +27,19 @@ depends on which other keys share the process.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
 from receiver.errors import ReceiverError
-from receiver.observe.records import Record, record_decision
+from receiver.observe.records import Record, read_records, record_decision
 from receiver.replay.compare import change, comparable, recorded_view
 from receiver.replay.engine import ReplayStats, fresh_counters, replay
 from receiver.replay.groups import partition, spread
@@ -124,39 +127,72 @@ def run_replay(
     progress: Progress | None = None,
 ) -> Summary:
     """Replay ``records`` (in time order) and write their lines to ``output``; the
-    summary's time is left to the caller, who knows when reading began."""
+    summary's time is left to the caller, who knows when reading began. ``progress`` is
+    entered here, once any worker processes have started."""
     summary = Summary(replayed_revision=policies.revision, jobs=1)
-    advance: Callable[[int], None] = progress.advance if progress is not None else _ignore
+    bar = progress if progress is not None else contextlib.nullcontext()
     if jobs <= 1 or len(records) < 2:
-        write = output.write
-        pending = 0
         users = user_source(inputs.users)
-        for line in replay_lines(policies, records, inputs, users, summary):
-            write(line)
-            pending += 1
-            if pending == PROGRESS_EVERY:
-                advance(pending)
-                pending = 0
-        advance(pending)
+        with bar:
+            advance = progress.advance if progress is not None else _ignore
+            write = output.write
+            pending = 0
+            for line in replay_lines(policies, records, inputs, users, summary):
+                write(line)
+                pending += 1
+                if pending == PROGRESS_EVERY:
+                    advance(pending)
+                    pending = 0
+            advance(pending)
         return summary
-    bins = spread(partition(policies, records), jobs * BINS_PER_JOB)
+    groups = partition(policies, records)
+    bins = spread(groups, jobs * BINS_PER_JOB)
     summary.jobs = min(jobs, len(bins))
+    summary.groups = len(groups)
+    summary.largest_group = max(map(len, groups))
     lines: list[bytes] = [b""] * len(records)
+    # Forked workers share the records read here (no copy until written to); elsewhere
+    # each worker gets them once, pickled.
+    context = multiprocessing.get_context("fork" if _can_fork() else None)
     with ProcessPoolExecutor(
-        max_workers=summary.jobs, initializer=_start_worker, initargs=(inputs,)
+        summary.jobs, context, initializer=_start_worker, initargs=(inputs, records)
     ) as pool:
-        futures: dict[Future[tuple[list[bytes], Summary]], list[int]] = {
-            pool.submit(_replay_bin, [records[i] for i in positions]): positions
-            for positions in bins
-        }
-        for future in as_completed(futures):
-            bin_lines, part = future.result()
-            for position, line in zip(futures[future], bin_lines, strict=True):
-                lines[position] = line
-            summary.merge(part)
-            advance(len(bin_lines))
+        futures = {pool.submit(_replay_bin, positions): positions for positions in bins}
+        with bar:
+            advance = progress.advance if progress is not None else _ignore
+            for future in as_completed(futures):
+                bin_lines, part = future.result()
+                for position, line in zip(futures[future], bin_lines, strict=True):
+                    lines[position] = line
+                summary.merge(part)
+                advance(len(bin_lines))
     output.writelines(lines)
     return summary
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+@contextlib.contextmanager
+def reading(paths: Iterable[Path]) -> Iterator[list[Record]]:
+    """The records of ``paths`` (:func:`~receiver.observe.records.read_records`) for the
+    time of a replay. The cyclic garbage collector is paused while they are read (they
+    hold no cycles; collections triggered by a million new dicts cost as much again as
+    the reading) and leaves them alone until the replay is done (``gc.freeze``): they
+    are never garbage, and forked workers then do not copy the pages it would touch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        records = read_records(paths)
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    try:
+        yield records
+    finally:
+        gc.unfreeze()
 
 
 def _ignore(_count: int) -> None:
@@ -167,16 +203,18 @@ class PoliciesChanged(ReceiverError):
     """The policy files changed while a replay was starting its worker processes."""
 
 
-# A worker process's own policy set, inputs and users, loaded once by _start_worker,
-# or why they could not be (raised by the first bin, so that the parent reports it).
-_worker: tuple[PolicySet, Inputs, UserLookup | None] | ReceiverError | None = None
+# A worker process's own policy set, inputs, users and the records, loaded once by
+# _start_worker, or why they could not be (raised by the first bin, so that the parent
+# reports it).
+_worker: tuple[PolicySet, Inputs, UserLookup | None, Sequence[Record]] | ReceiverError | None
+_worker = None
 
 
-def _start_worker(inputs: Inputs) -> None:
+def _start_worker(inputs: Inputs, records: Sequence[Record]) -> None:
     global _worker  # noqa: PLW0603  # one per worker process, set as it starts
     try:
         policies = load_policies([inputs.policies], eager=False)
-        _worker = (policies, inputs, user_source(inputs.users))
+        _worker = (policies, inputs, user_source(inputs.users), records)
     except ReceiverError as err:  # the files changed since the parent read them
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         _worker = PoliciesChanged(
@@ -193,16 +231,17 @@ def _check_revision(policies: PolicySet, inputs: Inputs) -> None:
         )
 
 
-def _replay_bin(records: list[Record]) -> tuple[list[bytes], Summary]:
+def _replay_bin(positions: list[int]) -> tuple[list[bytes], Summary]:
     """One bin's lines, in its records' (time) order, on counters of its own."""
     if _worker is None:  # pragma: no cover - the pool's initializer always ran
         raise RuntimeError("a replay worker without its policies")
     if isinstance(_worker, ReceiverError):
         raise _worker
-    policies, inputs, users = _worker
+    policies, inputs, users, records = _worker
     _check_revision(policies, inputs)
     part = Summary()
-    return list(replay_lines(policies, records, inputs, users, part)), part
+    chosen = [records[position] for position in positions]
+    return list(replay_lines(policies, chosen, inputs, users, part)), part
 
 
 def measure(summary: Summary, started: float) -> Summary:

@@ -38,6 +38,8 @@ class Summary:
     replayed_revision: str = ""
     seconds: float = 0.0  # wall time of the replay, reading and writing included
     jobs: int = 1
+    groups: int = 0  # with jobs > 1: groups of records sharing counter keys
+    largest_group: int = 0  # records in the largest group (one process replays it)
 
     def add(
         self, time: float, platform: str, revision: str, action: str, *,
@@ -90,6 +92,8 @@ class Summary:
             "seconds": round(self.seconds, 6),
             "events_per_second": round(self.rate, 1),
             "jobs": self.jobs,
+            "groups": self.groups,
+            "largest_group": self.largest_group,
             "by_action": dict(sorted(self.by_action.items())),
             "by_platform": dict(sorted(self.by_platform.items())),
             "compared": self.compared,
@@ -109,6 +113,12 @@ class Summary:
         rate = f", {self.rate:,.0f} events/s" if self.seconds > 0 else ""
         jobs = f" in {self.jobs} processes" if self.jobs > 1 else ""
         lines = [f"replayed {self.events:,} events in {self.seconds:.2f} s{rate}{jobs}"]
+        if self.jobs > 1 and self.events:
+            lines.append(
+                f"{self.groups:,} groups of events sharing counter keys; the largest, "
+                f"{self.largest_group:,} events ({self.largest_group / self.events:.0%}), "
+                "is replayed in one process"
+            )
         if self.first is not None and self.last is not None:
             lines.append(
                 f"records from {format_time(self.first)} to {format_time(self.last)} "
@@ -137,13 +147,14 @@ class Summary:
             if self.changes.get(kind)
         )
         if self.degraded:
+            were = "answer was" if self.degraded == 1 else "answers were"
             lines.append(
-                f"{self.degraded:,} recorded answers were the fail-safe answer (degraded): "
-                "not compared"
+                f"{self.degraded:,} recorded {were} the fail-safe answer (degraded): not compared"
             )
         if self.users_missing:
+            events = "event" if self.users_missing == 1 else "events"
             lines.append(
-                f"{self.users_missing:,} events read 'user' but their records hold no user "
+                f"{self.users_missing:,} {events} read 'user' but their records hold no user "
                 "(decision-log lines, or recorded when no rule read it): they saw no such "
                 "user; pass --users FILE to give them one"
             )

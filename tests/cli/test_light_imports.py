@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "eval-jsonl": (["eval", str(POLICIES), "-", "--jsonl"], LINES + "\n"),
     "tree": (["tree", str(POLICIES), "message.shouldCreate"], ""),
     "test": (["test", str(POLICIES / "shouting.test.yaml")], ""),
+    "replay": (["replay", str(POLICIES), str(ROOT / "tests/data/replay/records.jsonl")], ""),
 }
 
 
