@@ -52,10 +52,11 @@ def test_two_jobs_write_exactly_what_one_writes(shipped: PolicySet, records: lis
     assert two_summary.to_json() | split == one_summary.to_json()
     lines = [json.loads(line) for line in one.splitlines()]
     assert [line["decision_id"] for line in lines] == [r.decision_id for r in records]
-    # the corpus makes counters matter: floods, cross-channel pastes, link bursts
+    # the corpus makes counters matter: floods, cross-channel pastes, link bursts, and
+    # strikes (censored profanity) that later refuse a repeat offender
     rules = {line["decision"]["rule"] for line in lines}
     assert {"rate-limits/message-flood", "rate-limits/same-text-many-channels"} <= rules
-    assert "rate-limits/link-burst" in rules
+    assert {"rate-limits/link-burst", "rate-limits/repeat-offender"} <= rules
 
 
 def test_splitting_without_the_counter_groups_would_change_decisions(
