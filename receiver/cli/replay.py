@@ -82,12 +82,13 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def jobs_of(text: str) -> int:
-    """``--jobs``: a count, or 0/auto for one per core; ValueError otherwise."""
-    if text.strip().lower() in ("0", "auto"):
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    count = int(text)
+    """``--jobs``: a count of processes, 0 or ``auto`` for one per core; ValueError for
+    anything else."""
+    count = 0 if text.strip().lower() == "auto" else int(text)
     if count < 0:
         raise ValueError(text)
+    if count == 0:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     return count
 
 

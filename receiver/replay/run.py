@@ -16,7 +16,7 @@ One output line per record::
      "same": true | false | null,    # null: the recorded answer was the fail-safe one
      "change": null | "allow_to_deny" | "deny_to_allow" | "message" | "data"}
 
-With ``jobs`` above 1, the records are grouped so that no two groups share a counter key
+With ``jobs`` above 1, the records are grouped so that no two groups share counter state
 (:mod:`receiver.replay.groups`), the groups are packed into bins of about equal size, and
 each bin is replayed in a worker process in time order, on counters of its own seeded
 alike. Records of different groups never see each other's counts, so every decision, and

@@ -113,6 +113,8 @@ class Summary:
         rate = f", {self.rate:,.0f} events/s" if self.seconds > 0 else ""
         jobs = f" in {self.jobs} processes" if self.jobs > 1 else ""
         lines = [f"replayed {self.events:,} events in {self.seconds:.2f} s{rate}{jobs}"]
+        if not self.events:
+            lines.append("no records to replay: the files named hold none")
         if self.jobs > 1 and self.events:
             lines.append(
                 f"{self.groups:,} groups of events sharing counter keys; the largest, "

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 import replay_corpus as corpus
+from hypothesis import given
+from hypothesis import strategies as st
 
 from receiver.cli import main
+from receiver.cli.replay import jobs_of
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -201,3 +204,25 @@ def test_a_bad_users_file_exits_2(
     users.write_text("[not, a, map]\n", encoding="utf-8")
     assert main(["replay", str(policy), str(SAMPLE), "--users", str(users)]) == 2
     assert str(users) in capsys.readouterr().err
+
+
+@given(st.text(max_size=8))
+def test_jobs_is_a_count_or_auto_and_nothing_else(text: str) -> None:
+    try:
+        jobs = jobs_of(text)
+    except ValueError:
+        assert text.strip().lower() not in ("0", "auto")
+    else:
+        assert jobs >= 1
+
+
+def test_an_empty_record_file_replays_nothing_and_says_so(
+    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    assert main(["replay", str(policy), str(empty), "--jobs", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "replayed 0 events" in captured.err
+    assert "no records to replay" in captured.err

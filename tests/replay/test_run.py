@@ -13,7 +13,7 @@ import replay_corpus as corpus
 
 from receiver.observe.records import Record, read_records
 from receiver.replay import run as run_module
-from receiver.replay.run import Inputs, run_replay
+from receiver.replay.run import Inputs, PoliciesChanged, run_replay
 from receiver.replay.summary import Summary
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
@@ -136,3 +136,28 @@ def test_a_merged_summary_is_the_sum_of_its_parts() -> None:
     assert a.changes == {"allow_to_deny": 1}
     assert a.by_platform == {"socialplus": 1, "braincloud": 2}
     assert "pass --users FILE" in a.render()
+
+
+def test_workers_refuse_policies_that_changed_since_the_parent_loaded_them(
+    shipped: PolicySet, records: list[Record]
+) -> None:
+    inputs = Inputs(POLICIES, revision="0123456789ab", seed_time=records[0].time)
+    with pytest.raises(PoliciesChanged, match="run the replay again"):
+        run_replay(shipped, records[:50], inputs, io.BytesIO(), jobs=2)
+
+
+def test_records_of_the_same_policies_replay_with_no_difference(
+    shipped: PolicySet, tmp_path: Path
+) -> None:
+    """Record lines whose decisions are the replayed ones (as the service would have
+    recorded them with these policies) compare the same, through JSON and back."""
+    path = corpus.write(tmp_path / "r.jsonl", seed=5, count=1200)
+    first, _ = replayed(shipped, read_records([path]), 1)
+    entries = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    for entry, line in zip(entries, first.splitlines(), strict=True):
+        entry["decision"] = json.loads(line)["decision"]
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    _, summary = replayed(shipped, read_records([path]), 2)
+    assert summary.compared == summary.events == 1200
+    assert summary.differing == 0
+    assert any(e["decision"].get("data") for e in entries)  # modified data compared too
