@@ -10,6 +10,7 @@
     receiver bundle build DIR -o FILE.tar.gz [--signing-key KEY] | inspect FILE | keygen
     receiver schema policy|test [-o FILE]
     receiver diff OLD NEW RECORDS... [--format text|json|markdown|html] [-o FILE] [--fail-on EXPR]
+    receiver replay POLICIES RECORDS... [-o OUT.jsonl] [--users FILE] [--jobs N]
 
 Exit codes: 0 success; 1 policy errors (or, for ``check --strict``, warnings);
 2 bad usage or bad input (an unreadable payload, users file or time).
@@ -50,6 +51,7 @@ COMMANDS: dict[str, str] = {
     "bundle": "receiver.cli.bundle",
     "schema": "receiver.cli.schema",
     "diff": "receiver.cli.diff",
+    "replay": "receiver.cli.replay",
 }
 
 

@@ -24,55 +24,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from receiver.counters.memory import MemoryBackend
 from receiver.observe.records import Record
+from receiver.replay.answers import KINDS, Kind, answer_view, change
 from receiver.replay.engine import ReplayStats, replay
 from receiver.runtime.decide import Decided
 from receiver.runtime.decision import Decision
 from receiver.runtime.inputs import UserLookup
 from receiver.runtime.policyset import PolicySet
 
-Kind = Literal["allow_to_deny", "deny_to_allow", "message_changed", "data_changed"]
-KINDS: Final[tuple[Kind, ...]] = ("allow_to_deny", "deny_to_allow", "message_changed",
-                                  "data_changed")  # fmt: skip
-KIND_TITLES: Final[dict[Kind, str]] = {
-    "allow_to_deny": "allow -> deny",
-    "deny_to_allow": "deny -> allow",
-    "message_changed": "deny, message changed",
-    "data_changed": "allow, data changed",
-}
 MEASURES: Final = ("decided", "modified", "shadow", "errors")
 PROGRESS_STEP: Final = 256  # events between two progress updates
 
 
 def flip_kind(old: Decision, new: Decision) -> Kind | None:
     """How the answer changed from ``old`` to ``new`` (None: the platform sees the same)."""
-    if old.action != new.action:
-        return "allow_to_deny" if new.action == "deny" else "deny_to_allow"
-    if old.action == "deny":
-        same = (old.message or "", old.status, old.reason_code) == (
-            new.message or "",
-            new.status,
-            new.reason_code,
-        )
-        return None if same else "message_changed"
-    return None if old.response() == new.response() else "data_changed"
+    return change(answer_view(old), answer_view(new))
 
 
 def answers_as_recorded(recorded: dict[str, Any], decision: Decision) -> bool:
     """Whether ``decision`` gives the platform the answer recorded with the event (the
     data is compared when the record holds it: decision-log lines do not)."""
-    if recorded.get("action") != decision.action:
-        return False
-    if decision.action == "deny":
-        return (recorded.get("message") or "") == (decision.message or "")
-    if "data" in recorded:  # a record of an allow that modified the data
-        return decision.modified and recorded["data"] == decision.response().get("data")
-    if recorded.get("modified_by"):  # a decision-log line of one: its data was not kept
-        return decision.modified
-    return not decision.modified
+    return change(recorded, answer_view(decision)) is None
 
 
 def rule_hits(decision: Decision) -> dict[str, list[str]]:

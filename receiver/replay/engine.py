@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import seed_mapping
+from receiver.counters.settings import DEFAULT_MAX_KEYS
 from receiver.dsl.values import Timestamp
 from receiver.observe.records import Record
 from receiver.runtime.decide import Decided, decide
@@ -68,11 +69,19 @@ def captured_user(record: Record, stats: ReplayStats) -> UserLookup:
 
 
 def fresh_counters(
-    policies: PolicySet, seeds: Mapping[str, Any] | None, now: float, where: str
+    policies: PolicySet,
+    seeds: Mapping[str, Any] | None,
+    now: float,
+    where: str,
+    *,
+    max_keys: int = DEFAULT_MAX_KEYS,
 ) -> MemoryBackend:
     """The counters a replay starts from: empty, or seeded as ``receiver eval`` seeds them
-    (``{counter: {key: value}}``), the seeds counted at ``now`` (the first record's time)."""
-    backend = MemoryBackend()
+    (``{counter: {key: value}}``), the seeds counted at ``now`` (the first record's time).
+    ``max_keys``: keys kept per counter before the least recently written one is dropped
+    (``receiver replay`` lifts the limit, as Redis has none, so that a key's count does
+    not depend on how many other keys the same process holds)."""
+    backend = MemoryBackend(max_keys=max_keys)
     if seeds is not None:
         seed_mapping(backend, policies.counters, seeds, Timestamp(now), where)
     return backend

@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from receiver.dsl.times import format_time
 from receiver.observe.records import record_decision
-from receiver.replay.compare import KINDS, MEASURES, Comparison, Sample
+from receiver.replay.answers import KINDS
+from receiver.replay.compare import MEASURES, Comparison, Sample
 from receiver.replay.gate import Gate, Held
 from receiver.replay.sources import SourceInfo
 from receiver.runtime.policyset import PolicySet

@@ -15,7 +15,8 @@ import json
 import re
 from typing import Any, Final
 
-from receiver.replay.compare import KIND_TITLES, KINDS, MEASURES
+from receiver.replay.answers import KIND_TITLES, KINDS
+from receiver.replay.compare import MEASURES
 from receiver.replay.report import baseline_warning, percent, safe_text, signed
 
 MAX_RULES: Final = 50

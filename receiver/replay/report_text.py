@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from receiver.replay.compare import KIND_TITLES, KINDS
+from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.report import (
     baseline_warning,
     changed_measures,

@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
         ],
         "",
     ),
+    "replay": (["replay", str(POLICIES), str(ROOT / "tests/data/replay/records.jsonl")], ""),
 }
 
 

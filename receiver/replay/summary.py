@@ -1,0 +1,178 @@
+"""What a replay found, in a few lines: events, rate, answers, changes, and caveats.
+
+The edge of replay (``receiver replay``'s summary on stderr and ``--summary-json``).
+Consumes each replayed record's outcome (:meth:`Summary.add`), and the partial summaries
+of worker processes (:meth:`Summary.merge`); produces the summary as text
+(:meth:`Summary.render`) and as JSON (:meth:`Summary.to_json`).
+
+Besides the counts, the summary says what limits the comparison: recorded answers that
+were fail-safe ones (not comparable, counted apart), events whose rules read ``user``
+with no user record captured (``--users`` gives one), the time span of the records, and
+the policy revisions they were recorded under against the one replayed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from receiver.dsl.times import format_time
+from receiver.replay.answers import KIND_TITLES, KINDS, Kind
+
+
+@dataclass
+class Summary:
+    """Counts over a replay; partial ones (one per worker) add up with :meth:`merge`."""
+
+    events: int = 0
+    by_action: Counter[str] = field(default_factory=Counter)
+    changes: Counter[str] = field(default_factory=Counter)  # Kind -> records
+    compared: int = 0
+    degraded: int = 0  # recorded answers that were the fail-safe: not compared
+    users_missing: int = 0
+    first: float | None = None
+    last: float | None = None
+    revisions: Counter[str] = field(default_factory=Counter)  # recorded under -> records
+    by_platform: Counter[str] = field(default_factory=Counter)
+    replayed_revision: str = ""
+    seconds: float = 0.0  # wall time of the replay, reading and writing included
+    jobs: int = 1
+    groups: int = 0  # with jobs > 1: groups of records sharing counter keys
+    largest_group: int = 0  # records in the largest group (one process replays it)
+
+    def add(
+        self, time: float, platform: str, revision: str, action: str, *,
+        compared: bool, kind: Kind | None,
+    ) -> None:  # fmt: skip
+        """Count one replayed record: its replayed action and how it compared."""
+        self.events += 1
+        self.by_action[action] += 1
+        self.by_platform[platform] += 1
+        self.revisions[revision] += 1
+        if compared:
+            self.compared += 1
+            if kind is not None:
+                self.changes[kind] += 1
+        else:
+            self.degraded += 1
+        if self.first is None or time < self.first:
+            self.first = time
+        if self.last is None or time > self.last:
+            self.last = time
+
+    def merge(self, other: Summary) -> None:
+        """Add another summary's counts (a worker's) to this one."""
+        self.events += other.events
+        self.by_action.update(other.by_action)
+        self.changes.update(other.changes)
+        self.compared += other.compared
+        self.degraded += other.degraded
+        self.users_missing += other.users_missing
+        self.revisions.update(other.revisions)
+        self.by_platform.update(other.by_platform)
+        for moment in (other.first, other.last):
+            if moment is not None:
+                self.first = moment if self.first is None else min(self.first, moment)
+                self.last = moment if self.last is None else max(self.last, moment)
+
+    @property
+    def differing(self) -> int:
+        return sum(self.changes.values())
+
+    @property
+    def rate(self) -> float:
+        """Events per second of wall time (0 before the time is known)."""
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON (``--summary-json``): every count, by name."""
+        return {
+            "events": self.events,
+            "seconds": round(self.seconds, 6),
+            "events_per_second": round(self.rate, 1),
+            "jobs": self.jobs,
+            "groups": self.groups,
+            "largest_group": self.largest_group,
+            "by_action": dict(sorted(self.by_action.items())),
+            "by_platform": dict(sorted(self.by_platform.items())),
+            "compared": self.compared,
+            "same": self.compared - self.differing,
+            "differing": self.differing,
+            "changes": {kind: self.changes.get(kind, 0) for kind in KINDS},
+            "degraded": self.degraded,
+            "users_missing": self.users_missing,
+            "first": None if self.first is None else format_time(self.first),
+            "last": None if self.last is None else format_time(self.last),
+            "recorded_revisions": dict(self.revisions.most_common()),
+            "replayed_revision": self.replayed_revision,
+        }
+
+    def render(self) -> str:
+        """The summary as text, for stderr."""
+        rate = f", {self.rate:,.0f} events/s" if self.seconds > 0 else ""
+        jobs = f" in {self.jobs} processes" if self.jobs > 1 else ""
+        lines = [f"replayed {self.events:,} events in {self.seconds:.2f} s{rate}{jobs}"]
+        if not self.events:
+            lines.append("no records to replay: the files named hold none")
+        if self.jobs > 1 and self.events:
+            lines.append(
+                f"{self.groups:,} groups of events sharing counter keys; the largest, "
+                f"{self.largest_group:,} events ({self.largest_group / self.events:.0%}), "
+                "is replayed in one process"
+            )
+        if self.first is not None and self.last is not None:
+            lines.append(
+                f"records from {format_time(self.first)} to {format_time(self.last)} "
+                f"({_span(self.last - self.first)})"
+            )
+        recorded = ", ".join(
+            f"{revision or '(unknown)'} ({count:,})"
+            for revision, count in self.revisions.most_common()
+        )
+        lines.append(
+            f"policies replayed: revision {self.replayed_revision}; "
+            f"recorded under: {recorded or 'nothing'}"
+        )
+        answers = ", ".join(
+            f"{action} {count:,}" for action, count in sorted(self.by_action.items())
+        )
+        lines.append(f"replayed answers: {answers or 'none'}")
+        same = self.compared - self.differing
+        lines.append(
+            f"against the recorded answers: {self.compared:,} compared, {same:,} the same, "
+            f"{self.differing:,} differ{':' if self.differing else ''}"
+        )
+        lines.extend(
+            f"  {KIND_TITLES[kind]:<22} {self.changes[kind]:>10,}"
+            for kind in KINDS
+            if self.changes.get(kind)
+        )
+        if self.degraded:
+            were = "answer was" if self.degraded == 1 else "answers were"
+            lines.append(
+                f"{self.degraded:,} recorded {were} the fail-safe answer (degraded): not compared"
+            )
+        if self.users_missing:
+            events = "event" if self.users_missing == 1 else "events"
+            lines.append(
+                f"{self.users_missing:,} {events} read 'user' but their records hold no user "
+                "(decision-log lines, or recorded when no rule read it): they saw no such "
+                "user; pass --users FILE to give them one"
+            )
+        return "\n".join(lines)
+
+
+def _span(seconds: float) -> str:
+    """A duration for people: ``42 s``, ``3 min 20 s``, ``5 h 2 min``, ``3 d 4 h``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
