@@ -49,16 +49,19 @@ Evaluation = Generator[str, Value, Decision]
 Result = TypeVar("Result")
 
 
-def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
+def _failure(compiled: CompiledRule, err: Exception, shadow: bool = False) -> RuleFailure:
+    """``shadow``: the rule acts as shadow here although its mode is enforce (a rollout
+    rule outside its rollout)."""
     rule = compiled.rule
+    shadow = shadow or rule.mode == "shadow"
     if isinstance(err, EvaluationError):
         where = str(err.span) if err.span is not None else str(rule.doc.id.span)
-        return RuleFailure(rule.qualified_id, err.message, where, rule.mode == "shadow")
+        return RuleFailure(rule.qualified_id, err.message, where, shadow)
     return RuleFailure(
         rule.qualified_id,
         f"internal error: {type(err).__name__}: {err}",
         str(rule.doc.id.span),
-        rule.mode == "shadow",
+        shadow,
     )
 
 
@@ -208,16 +211,15 @@ def _failed(
 ) -> bool:
     """Record a rule whose test failed; whether it denies (``on_error: deny``; a rollout
     rule only for a key it enforces for: for the others it is a shadow rule)."""
-    decision.errors.append(_failure(compiled, err))
     rule = compiled.rule
-    if rule.mode != "enforce" or rule.policy.on_error != "deny":
-        return False
-    if compiled.rollout is None:
-        return True
-    try:
-        return way(compiled.rollout, ctx, pins).enforced
-    except Exception:  # the key failed too: outside the rollout
-        return False
+    enforced = rule.mode == "enforce"
+    if enforced and compiled.rollout is not None:
+        try:
+            enforced = way(compiled.rollout, ctx, pins).enforced
+        except Exception:  # the key failed too: outside the rollout
+            enforced = False
+    decision.errors.append(_failure(compiled, err, not enforced))
+    return enforced and rule.policy.on_error == "deny"
 
 
 def _matched(  # noqa: PLR0917  # the loop's state, passed on
@@ -276,11 +278,15 @@ def _enforces(
     try:
         result = way(rollout, ctx, pins)
     except Exception as err:
-        decision.errors.append(_failure(compiled, err))
+        decision.errors.append(_failure(compiled, err, True))
         result = RolloutResult(rollout.rule_id, rollout.percent, None, False)
+        if tracer is not None:
+            failed = f"rollout {rollout.percent:g}%: its key {rollout.key_text} failed -> shadow"
+            tracer.rolled_out(compiled, failed)
+    else:
+        if tracer is not None:
+            tracer.rolled_out(compiled, describe(result, rollout.key_text))
     decision.rollouts.append(result)
-    if tracer is not None:
-        tracer.rolled_out(compiled, describe(result, rollout.key_text))
     return result.enforced
 
 
@@ -312,25 +318,25 @@ def _denied_by_error(decision: Decision, rule: CheckedRule) -> Decision:
     return decision
 
 
-def _message(compiled: CompiledRule, ctx: Context, decision: Decision) -> str:
+def _message(compiled: CompiledRule, ctx: Context, decision: Decision, shadow: bool = False) -> str:
     if compiled.message is None:
         return DEFAULT_DENY_MESSAGE
     try:
         return compiled.message(ctx)
     except Exception as err:
-        decision.errors.append(_failure(compiled, err))
+        decision.errors.append(_failure(compiled, err, shadow))
         return DEFAULT_DENY_MESSAGE
 
 
 def _shadow(compiled: CompiledRule, ctx: Context, decision: Decision) -> ShadowResult:
     rule = compiled.rule
     if rule.action == "deny":
-        return ShadowResult(rule.qualified_id, "deny", _message(compiled, ctx, decision))
+        return ShadowResult(rule.qualified_id, "deny", _message(compiled, ctx, decision, True))
     if rule.action == "modify":
         try:
             changes = {str(t): fn(ctx) for t, fn in compiled.sets}
         except Exception as err:
-            decision.errors.append(_failure(compiled, err))
+            decision.errors.append(_failure(compiled, err, True))
             return ShadowResult(rule.qualified_id, "modify")
         changes.update({str(t): None for t in compiled.unsets})
         return ShadowResult(rule.qualified_id, "modify", changes=to_json(changes))

@@ -220,18 +220,23 @@ def test_a_failing_key_is_a_rule_failure_and_the_rule_acts_as_shadow(tmp_path: P
     )
     decision = run(policies, {"n": "text"})
     assert decision.action == "allow"
-    assert [e.rule for e in decision.errors] == ["p/r"]
+    assert [(e.rule, e.shadow) for e in decision.errors] == [("p/r", True)]
     assert decision.rollouts == [RolloutResult("p/r", 100.0, None, False)]
+    traced = run(policies, {"n": "text"}, traced=True)
+    text = render_explanation(policies.tree(EVENT), traced)
+    assert "deny: matched; rollout 100%: its key data.n + 1 failed -> shadow" in text
 
 
 def test_on_error_deny_denies_only_for_keys_inside_the_rollout(tmp_path: Path) -> None:
     rule = {"id": "r", "action": "deny", "when": "data.n + 1 > 0", "rollout": "50%"}
     policies = load(tmp_path, rule, on_error="deny")
     inside, outside = users_by_way("p/r", 50)
-    assert run(policies, {"n": "text"}, user=inside).by_error
+    inside_decision = run(policies, {"n": "text"}, user=inside)
+    assert inside_decision.by_error
+    assert [(e.rule, e.shadow) for e in inside_decision.errors] == [("p/r", False)]
     outside_decision = run(policies, {"n": "text"}, user=outside)
     assert outside_decision.action == "allow"
-    assert [e.rule for e in outside_decision.errors] == ["p/r"]
+    assert [(e.rule, e.shadow) for e in outside_decision.errors] == [("p/r", True)]
 
 
 def test_pins_choose_the_way_whatever_the_bucket(tmp_path: Path) -> None:
