@@ -312,3 +312,30 @@ def test_an_expired_rollout_rule_records_no_rollout(tmp_path: Path) -> None:
     )
     decision = run(policies)
     assert (decision.action, decision.rollouts) == ("allow", [])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@pytest.fixture(scope="module")
+def by_data_k(tmp_path_factory: pytest.TempPathFactory) -> PolicySet:
+    folder = tmp_path_factory.mktemp("by-data-k")
+    return load(folder, {"id": "r", "action": "deny", "rollout": "50%", "rollout_key": "data.k"})
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=json_values)
+def test_any_key_value_gives_a_way_and_never_an_error(by_data_k: PolicySet, value: Any) -> None:
+    """Keys come from requests: every JSON value (lone surrogates, NaN, nested maps) is
+    hashed in its text form or, when null, is outside the rollout."""
+    decision = run(by_data_k, {"k": value})
+    assert decision.errors == []
+    (result,) = decision.rollouts
+    assert (result.bucket is None) == (value is None)
+    assert decision.action == ("deny" if result.enforced else "allow")
