@@ -116,8 +116,9 @@ class CheckedRule:
 
     @property
     def rolls_out(self) -> bool:
-        """Whether the rule enforces for some keys only, or switches off at an instant."""
-        return self.doc.rollout is not None or self.doc.expires is not None
+        """Whether the rule enforces for some keys only, or switches off at an instant
+        (as written: a value that failed to load counts too)."""
+        return self.doc.limited
 
     @property
     def needs_user(self) -> bool:

@@ -221,6 +221,8 @@ class _Reader(FieldReader):
         self, fields: dict[str, tuple[yaml.Node, yaml.Node]], changes: dict[str, Any]
     ) -> None:
         """``rollout``, ``rollout_key`` and ``expires`` (:mod:`receiver.load.rollout`)."""
+        if "rollout" in fields or "expires" in fields:
+            changes["limited"] = True  # a bad value too: no "can never apply" after it
         if "rollout" in fields:
             node = fields["rollout"][1]
             value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
