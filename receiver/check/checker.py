@@ -172,7 +172,14 @@ def _check_rule(
                 continue
             unsets.append(target)
     _check_events(rule, diags)
-    return CheckedRule(policy, rule, order, when, unless, message, tuple(sets), tuple(unsets))
+    rollout_key: ast.Node | None = None
+    if rule.rollout_key is not None:
+        parsed = parse_expression(rule.rollout_key, diags, scope.parsed)
+        if parsed is not None:
+            rollout_key = scope.bounded(scope.resolve(parsed, in_lambda=False)[0])
+    return CheckedRule(
+        policy, rule, order, when, unless, message, tuple(sets), tuple(unsets), rollout_key
+    )
 
 
 def _check_reachability(rules: list[CheckedRule], diags: Diagnostics) -> None:
@@ -193,6 +200,7 @@ def _check_reachability(rules: list[CheckedRule], diags: Diagnostics) -> None:
                 break
         if (
             rule.mode == "enforce"
+            and not rule.rolls_out  # it enforces for some keys, or until some instant, only
             and rule.action in ("allow", "deny")
             and rule.doc.when is None  # the doc's: a `when` that failed to parse is still there
             and rule.doc.unless is None

@@ -80,6 +80,7 @@ class CheckedRule:
     message: Template | None
     sets: tuple[tuple[Target, ast.Node], ...]
     unsets: tuple[Target, ...]
+    rollout_key: ast.Node | None = None  # the checked `rollout_key` (None: actor.userId)
     # policy/rule-id, kept: every decision a rule makes names it
     qualified_id: str = field(init=False, repr=False, compare=False)
 
@@ -110,6 +111,14 @@ class CheckedRule:
         if self.message is not None:
             yield from (p for p in self.message.parts if isinstance(p, ast.Node))
         yield from (value for _, value in self.sets)
+        if self.rollout_key is not None:
+            yield self.rollout_key
+
+    @property
+    def rolls_out(self) -> bool:
+        """Whether the rule enforces for some keys only, or switches off at an instant
+        (as written: a value that failed to load counts too)."""
+        return self.doc.limited
 
     @property
     def needs_user(self) -> bool:

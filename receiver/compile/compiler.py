@@ -27,12 +27,12 @@ from receiver.check.model import CheckedRule
 from receiver.compile.calls import Fn
 from receiver.compile.closures import NOT_CONST, ExpressionCompiler, MemoPlan
 from receiver.compile.index import Gating, Indexer, gate_of
-from receiver.compile.tree import CompiledRule, EventTree
+from receiver.compile.tree import CompiledRule, EventTree, Rollout
 from receiver.dsl import events as ev
 from receiver.dsl.analysis import gives_bool, reads_any
 from receiver.dsl.context import Context
 from receiver.dsl.template import Template
-from receiver.dsl.values import render, truth
+from receiver.dsl.values import Value, render, truth
 
 
 def _template(compiler: ExpressionCompiler, template: Template) -> Callable[[Context], str]:
@@ -80,6 +80,38 @@ def _condition(
     return None, False
 
 
+def _until(
+    test: Callable[[Context], bool] | None, expires: float | None
+) -> Callable[[Context], bool] | None:
+    """The rule's test with its ``expires`` folded in: false from that instant on (the
+    decision's ``now``, whichever command decides). Rules without ``expires`` keep their
+    test as it is, so they pay nothing for the feature."""
+    if expires is None:
+        return test
+    if test is None:
+        return lambda ctx: ctx.now.epoch < expires
+    test_ = test
+    return lambda ctx: ctx.now.epoch < expires and test_(ctx)
+
+
+def _default_key(ctx: Context) -> Value:
+    """``actor.userId``, the default ``rollout_key``."""
+    return ctx.actor.get("userId")
+
+
+def _rollout(compiler: ExpressionCompiler, rule: CheckedRule) -> Rollout | None:
+    located = rule.doc.rollout
+    if located is None:
+        return None
+    key: Callable[[Context], Value] = _default_key
+    key_text = "actor.userId"
+    if rule.rollout_key is not None:
+        key = compiler.fn(rule.rollout_key)
+        key_text = " ".join(rule.rollout_key.span.text.split())
+    percent = located.value
+    return Rollout(rule.qualified_id, percent, round(percent * 100), key, key_text)
+
+
 def _compile_rule(
     compiler: ExpressionCompiler, rule: CheckedRule, needs_user: bool
 ) -> CompiledRule | None:
@@ -88,7 +120,11 @@ def _compile_rule(
         return None
     message = _template(compiler, rule.message) if rule.message is not None else None
     sets = tuple((target, compiler.fn(value)) for target, value in rule.sets)
-    return CompiledRule(rule, test, message, sets, rule.unsets, needs_user)
+    expires = rule.doc.expires.value if rule.doc.expires is not None else None
+    return CompiledRule(
+        rule, _until(test, expires), message, sets, rule.unsets, needs_user,
+        _rollout(compiler, rule), expires,
+    )  # fmt: skip
 
 
 class TreeCompiler:
@@ -205,7 +241,7 @@ class TreeCompiler:
                 raise ValueError(f"{rule.qualified_id} has no gate")
             assuming = compiler.assuming({id(gating.node): True}, gating.above)
             test, never = _condition(assuming, rule)
-            found = replace(compiled, test=_never if never else test)
+            found = replace(compiled, test=_never if never else _until(test, compiled.expires))
             self._gate_free[slot] = found
         return found
 

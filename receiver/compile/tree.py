@@ -23,17 +23,32 @@ from dataclasses import dataclass, field, replace
 
 from receiver.check.model import CheckedRule, Target
 from receiver.dsl.context import Context
+from receiver.dsl.times import format_time
 from receiver.dsl.values import Value, key
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rollout:
+    """A rule's ``rollout:``: its percentage and the closure of its ``rollout_key``
+    (the bucket of a key: :mod:`receiver.runtime.rollout`)."""
+
+    rule_id: str  # policy/rule, hashed with the key
+    percent: float
+    threshold: int  # round(percent * 100): the buckets below it enforce
+    key: Callable[[Context], Value]
+    key_text: str  # the key expression as written, for explanations
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CompiledRule:
     rule: CheckedRule
-    test: Callable[[Context], bool] | None  # None: always matches
+    test: Callable[[Context], bool] | None  # None: always matches (expiry included in test)
     message: Callable[[Context], str] | None
     sets: tuple[tuple[Target, Callable[[Context], Value]], ...]
     unsets: tuple[Target, ...]
     needs_user: bool
+    rollout: Rollout | None = None  # enforces for some keys only, shadow for the others
+    expires: float | None = None  # epoch seconds from which the rule is off
 
 
 def field_name(root: str, keys: tuple[str | int, ...]) -> str:
@@ -193,6 +208,10 @@ def _describe(compiled: CompiledRule, number: int, gate: Gate | None) -> list[st
         tags.append("reads user")
     if rule.policy.on_error == "deny":
         tags.append("on_error: deny")
+    if compiled.rollout is not None:
+        tags.append(f"rollout {compiled.rollout.percent:g}% by {compiled.rollout.key_text}")
+    if compiled.expires is not None:
+        tags.append(f"expires {format_time(compiled.expires)}")
     head = f"{number:>3}. {rule.qualified_id}  ->  {rule.action}"
     if tags:
         head += f"  [{', '.join(tags)}]"

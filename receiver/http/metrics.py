@@ -82,6 +82,12 @@ class Metrics:
             "Rules that matched, by policy, rule, action and mode (enforce or shadow).",
             ["policy", "rule", "action", "mode"],
         )  # fmt: skip
+        self.rollout_decisions = counter(
+            r, "receiver_rollout_decisions",
+            "Rollout rules that matched, by rule (policy/rule) and which way the event went "
+            "(enforced: inside the rollout; shadow: outside it).",
+            ["rule", "way"],
+        )  # fmt: skip
         self.signature_failures = Counter(
             "receiver_signature_failures",
             "Requests refused for a missing or wrong signature.",
@@ -249,8 +255,13 @@ class Metrics:
         self.latency.observe((platform,), seconds)
 
     def count_rules(self, decision: Decision) -> None:
-        """Hits per rule: the deciding rule, every modifier, every shadow hit."""
+        """Hits per rule: the deciding rule, every modifier, every shadow hit; and the way
+        of every rollout rule that matched."""
         rule = decision.rule
+        if decision.rollouts:  # label values: the rule ids of the policy set (bounded)
+            rolled = self.rollout_decisions.inc
+            for result in decision.rollouts:
+                rolled((result.rule, "enforced" if result.enforced else "shadow"))
         if rule is None and not (decision.modified_by or decision.shadow or decision.errors):
             return  # most allows: nothing to count
         inc = self.rule_hits.inc

@@ -65,6 +65,10 @@ class RuleDoc:
     description: str = ""
     status: int | None = None  # brainCloud deny: the error status (default 403)
     reason_code: int | None = None  # brainCloud deny: the reason code (default 50000)
+    rollout: Located[float] | None = None  # percent of keys for which it enforces (0 to 100)
+    rollout_key: ExprSource | None = None  # what is hashed (None: actor.userId)
+    expires: Located[float] | None = None  # epoch seconds from which the rule is off
+    limited: bool = False  # `rollout` or `expires` written, even a bad one: not always on
 
 
 @dataclass(frozen=True, slots=True)

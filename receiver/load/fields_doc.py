@@ -272,26 +272,28 @@ POLICY_TABLE: tuple[FieldDoc, ...] = (
     _one("enabled", "`false` turns the rule off", {"type": "boolean"}, where=("rule",)),
     _one(
         "rollout",
-        "enforce for a share of keys only: `10%`, `0.5%`, `100%`, or a number 0 to 100 "
-        "read as a percent; for the other keys the rule acts as a `mode: shadow` rule. "
-        "Only with `mode: enforce`. A key's bucket is stable across processes and "
-        "restarts, and raising the percent keeps every key already enforced",
+        "a percentage of keys for which the rule enforces: `10%`, `0.5%`, `100%`, or a "
+        "plain number 0 to 100 read as a percent; for the other keys it acts as a "
+        "`mode: shadow` rule. Only on `mode: enforce` rules. A key's bucket is stable "
+        "across processes and restarts, and raising the percent keeps every key already "
+        'enforced (README, "Gradual rollout and expiring rules")',
         PERCENT,
         where=("rule",),
     ),
     _one(
         "rollout_key",
-        "with `rollout`: an expression whose value picks the key's bucket (default "
-        "`actor.userId`); a null or missing key is outside the rollout (shadow)",
+        "with `rollout`: an expression (the language of `when`) whose value, in its "
+        "text form, picks the key's bucket; default `actor.userId`. A null or missing "
+        "key is outside the rollout (shadow)",
         EXPRESSION,
         where=("rule",),
         default="actor.userId",
     ),
     _one(
         "expires",
-        "the instant from which the rule is off: `2027-01-31T00:00:00Z` (with a zone) or "
-        "`2027-01-31` (midnight UTC); `receiver check` warns in the 14 days before, and "
-        "once it has passed",
+        "the instant from which the rule is off: a date-time with a zone "
+        "(`2027-01-31T00:00:00Z`, quoted or not) or a date (`2027-01-31`, midnight UTC). "
+        "`receiver check` warns in the 14 days before, and once it has passed",
         INSTANT,
         where=("rule",),
     ),
@@ -372,7 +374,8 @@ TEST_FILE_FIELDS: tuple[FieldDoc, ...] = (
     _one("users", _USERS, USERS),
     _one(
         "defaults",
-        "`event`, `user`, `actor` or `rollout` for every case that does not give its own",
+        "`event`, `user`, `actor` or `rollout` for every case that does not give its own "
+        "(a case's `rollout` wins over the defaults' rule by rule)",
         {"$ref": "#/$defs/defaults"},
     ),
     _one(
@@ -391,9 +394,11 @@ TEST_FILE_FIELDS: tuple[FieldDoc, ...] = (
 )
 
 _ROLLOUT_PIN = (
-    "pins which way a rollout rule goes for this case: `{RULE: enforce}` or `{RULE: "
-    "shadow}`, the rule as `policy/rule` or a rule id that only one policy has (also in "
-    "`defaults`)"
+    "pins which way rollout rules go in this case, whatever the bucket of the key: a map "
+    "from rule id (`policy/rule`, or a rule id only one policy has) to `enforce` or "
+    "`shadow`, e.g. `rollout: {links/links-from-brand-new-accounts: enforce}` (also in "
+    "`defaults`). The pin goes to the same evaluation loop as everything else; only the "
+    "choice of the way is taken from it. Naming a rule without `rollout:` is an error"
 )
 
 CASE_FIELDS: tuple[FieldDoc, ...] = (
@@ -549,8 +554,10 @@ EXPECT_FIELDS: tuple[FieldDoc, ...] = (
     ),
     _one(
         "rollout",
-        "for each rollout rule that matched, which way the event went: `enforced` or "
-        "`shadow`; the rule as `policy/rule` or a rule id that only one policy has",
+        "which way each named rollout rule went: a map from rule id (`policy/rule`, or a "
+        "rule id only one policy has) to `enforced` or `shadow`. The rule must have "
+        "matched (a rule that did not match went neither way). A failing case's report "
+        "shows the way of every rollout rule that matched, with its bucket",
         ROLLOUT_WAYS,
         example="`rollout: {links/links-from-brand-new-accounts: shadow}`",
     ),

@@ -33,6 +33,7 @@ from receiver.load.documents import (
 )
 from receiver.load.fields import FieldReader
 from receiver.load.kinds import is_policy_file_name, report_not_a_policy
+from receiver.load.rollout import parse_instant, parse_percent
 from receiver.text.diagnostics import Diagnostics
 from receiver.text.source import SourceFile
 from receiver.text.yamlnodes import compose_source, read_source_text, scalar_value
@@ -58,6 +59,9 @@ RULE_FIELDS = (
     "enabled",
     "status",
     "reason_code",
+    "rollout",
+    "rollout_key",
+    "expires",
 )
 # Keys writers coming from other rule engines reach for, and the field they mean.
 RULE_MEANT = {"on": "events", "event": "events", "trigger": "events", "if": "when"}
@@ -210,7 +214,53 @@ class _Reader(FieldReader):
             if key in fields:
                 changes[key] = self.error_code(fields[key][1], key)
         self.check_action_fields(rule, fields, changes)
+        self.read_rollout(fields, changes)
         return _replace(rule, changes)
+
+    def read_rollout(
+        self, fields: dict[str, tuple[yaml.Node, yaml.Node]], changes: dict[str, Any]
+    ) -> None:
+        """``rollout``, ``rollout_key`` and ``expires`` (:mod:`receiver.load.rollout`)."""
+        if "rollout" in fields or "expires" in fields:
+            changes["limited"] = True  # a bad value too: no "can never apply" after it
+        if "rollout" in fields:
+            node = fields["rollout"][1]
+            value = scalar_value(node) if isinstance(node, yaml.ScalarNode) else None
+            try:
+                changes["rollout"] = Located(parse_percent(value), self.span(node))
+            except ValueError as err:
+                self.error("bad-value", str(err), node)
+            if changes.get("mode") == "shadow":
+                self.error(
+                    "misplaced-field",
+                    "'rollout' makes an enforcing rule enforce for some keys only (shadow for "
+                    "the others); a 'mode: shadow' rule never enforces, so remove 'mode: "
+                    "shadow' to roll it out, or remove 'rollout' to keep it in shadow",
+                    fields["rollout"][0],
+                )
+        if "rollout_key" in fields:
+            if "rollout" not in fields:
+                self.error(
+                    "misplaced-field",
+                    "'rollout_key' only applies to a rule with 'rollout:' (add 'rollout: 10%' "
+                    "or remove 'rollout_key')",
+                    fields["rollout_key"][0],
+                )
+            else:
+                changes["rollout_key"] = self.expression(fields["rollout_key"][1], "'rollout_key'")
+        if "expires" in fields:
+            node = fields["expires"][1]
+            if not isinstance(node, yaml.ScalarNode):
+                self.error(
+                    "type", "'expires' must be a date-time such as 2027-01-31T00:00:00Z", node
+                )
+                return
+            try:
+                instant = parse_instant(node.value, scalar_value(node))
+            except ValueError as err:
+                self.error("bad-value", str(err), node)
+                return
+            changes["expires"] = Located(instant, self.span(node))
 
     def check_action_fields(
         self, rule: RuleDoc, fields: dict[str, tuple[yaml.Node, yaml.Node]], changes: dict[str, Any]

@@ -1,9 +1,10 @@
 """The decision log: one JSON line per decision, to stdout or a file (edge: the sink).
 
 Each line has the decision id, time, platform, event, actor id, action, deciding
-rule, modifying rules, shadow results, rule failures, policy revision, latency and
-the degraded flag. Content (the payload's data, deny and shadow messages, which may
-quote the user's text) is left out unless ``log_content`` is set.
+rule, modifying rules, shadow results, rule failures, policy revision, latency, the
+degraded flag and, when a rollout rule matched, which way each went (``rollout``).
+Content (the payload's data, deny and shadow messages, which may quote the user's
+text) is left out unless ``log_content`` is set.
 
 A sink never holds up an answer. :meth:`DecisionLog.write` encodes the line and
 appends it to a bounded queue (``--log-queue`` lines, and at most
@@ -162,6 +163,8 @@ class DecisionLog:
             "latency_ms": _milliseconds(latency * 1000),
             "degraded": decision.degraded,
         }  # fmt: skip
+        if decision.rollouts:  # rollout rules that matched: which way each went
+            entry["rollout"] = [r.to_json() for r in decision.rollouts]
         if degraded_reason:
             entry["degraded_reason"] = degraded_reason
         if self.log_content:

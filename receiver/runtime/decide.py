@@ -55,6 +55,7 @@ from receiver.runtime.evaluator import drive, evaluation
 from receiver.runtime.inputs import MISS, AsyncUserSource, UserLookup, look_up
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet
+from receiver.runtime.rollout import Pins
 from receiver.runtime.trace import Tracer
 
 counters_log = logging.getLogger("receiver.counters")  # the counter front's own log
@@ -98,6 +99,7 @@ def deciding(
     deadline: float | None = None,
     tracer: Tracer | None = None,
     counters_down: Callable[[], bool] | None = None,
+    rollout_pins: Pins | None = None,
 ) -> tuple[Steps, Prepared | None]:
     """The decision of ``event`` on ``tree`` as a generator of requests (module docstring),
     and the event's counter work (None when no counter is involved).
@@ -106,13 +108,19 @@ def deciding(
     ``counters_down()``: whether the backend is known to be unavailable right now (asked
     only for an event without counter operations, which then reads
     ``counters_unavailable()`` as true). Without counters the steps are the evaluation
-    itself: the service's usual request pays for no extra generator.
+    itself: the service's usual request pays for no extra generator. ``rollout_pins``:
+    the way of the rollout rules they name (the policy test runner's ``rollout:``).
     """
     if plan or (counters_down is not None and counters_down()):
         prepared = prepare(plan, event, now)
-        steps = _counted(prepared, tree, event, now, decision_id, deadline, tracer, counters_down)
+        steps = _counted(
+            prepared, tree, event, now, decision_id, deadline, tracer, counters_down, rollout_pins
+        )
         return steps, prepared
-    run = evaluation(tree, event, now, tracer=tracer, deadline=deadline, decision_id=decision_id)
+    run = evaluation(
+        tree, event, now, tracer=tracer, deadline=deadline, decision_id=decision_id,
+        rollout_pins=rollout_pins,
+    )  # fmt: skip
     return run, None
 
 
@@ -125,6 +133,7 @@ def _counted(  # noqa: PLR0917  # the arguments of deciding(), passed on
     deadline: float | None,
     tracer: Tracer | None,
     counters_down: Callable[[], bool] | None,
+    rollout_pins: Pins | None,
 ) -> Steps:
     """Counters read (one call), the evaluation, strikes recorded (one more call, if any)."""
     results, source = yield CounterCall(prepared.ops, prepared.now_ms, False, prepared.errors)
@@ -134,6 +143,7 @@ def _counted(  # noqa: PLR0917  # the arguments of deciding(), passed on
     decision = yield from evaluation(
         tree, event, now, tracer=tracer, deadline=deadline, decision_id=decision_id,
         counters=prepared.values, counters_unavailable=prepared.unavailable,
+        rollout_pins=rollout_pins,
     )  # fmt: skip
     if may_strike(decision):
         ops = strike_ops(prepared, decision)
@@ -152,14 +162,17 @@ def decide(
     decision_id: str = "",
     deadline: float | None = None,
     tracer: Tracer | None = None,
+    rollout_pins: Pins | None = None,
 ) -> Decided:
     """Decide ``event`` synchronously: ``users`` answers lookups (none: no such user),
     ``counters`` is the counter backend (none: counters are not consulted, as in a
-    service without one). ``tracer``: record the evaluation for an explanation."""
+    service without one). ``tracer``: record the evaluation for an explanation.
+    ``rollout_pins``: the way of the rollout rules they name, whatever their bucket
+    (the policy test runner's ``rollout:``)."""
     tree, plan = policies.compiled(event.name)
     run, prepared = deciding(
         tree, plan if counters is not None else EMPTY_PLAN, event, now,
-        decision_id=decision_id, deadline=deadline, tracer=tracer,
+        decision_id=decision_id, deadline=deadline, tracer=tracer, rollout_pins=rollout_pins,
     )  # fmt: skip
 
     def backend_call(call: CounterCall) -> tuple[list[int], str]:

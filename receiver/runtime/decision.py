@@ -39,6 +39,21 @@ class ShadowResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RolloutResult:
+    """Which way a rollout rule that matched went (:mod:`receiver.runtime.rollout`)."""
+
+    rule: str  # policy/rule-id
+    percent: float  # its rollout percentage
+    bucket: int | None  # 0 to 9999; None: the key was null (outside the rollout)
+    enforced: bool  # False: it acted as a shadow rule
+    pinned: bool = False  # the test case's `rollout:` chose the way
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"rule", "bucket", "enforced"}``: the decision log's and JSON output's form."""
+        return {"rule": self.rule, "bucket": self.bucket, "enforced": self.enforced}
+
+
+@dataclass(frozen=True, slots=True)
 class TraceStep:
     """One rule considered while evaluating, for explanations."""
 
@@ -48,6 +63,7 @@ class TraceStep:
     outcome: str  # matched, no match, error, skipped (index), not reached
     values: tuple[tuple[str, Value], ...] = ()
     note: str = ""
+    rollout: str = ""  # a rollout rule's way: "rollout 10%: bucket 07.31% -> enforced"
 
 
 @dataclass(slots=True, init=False)
@@ -64,6 +80,7 @@ class Decision:
     status: int | None = None  # a deny rule's brainCloud status, when it set one
     reason_code: int | None = None  # a deny rule's brainCloud reason code, when it set one
     trace: list[TraceStep] | None = None
+    rollouts: list[RolloutResult] = field(default_factory=list)  # rollout rules that matched
 
     # Written out, not generated: one per request, and where this module is compiled the
     # generated __init__ would be the one Python function left in making a decision.
@@ -84,6 +101,7 @@ class Decision:
         status: int | None = None,
         reason_code: int | None = None,
         trace: list[TraceStep] | None = None,
+        rollouts: list[RolloutResult] | None = None,
     ) -> None:
         self.action = action
         self.message = message
@@ -97,6 +115,7 @@ class Decision:
         self.status = status
         self.reason_code = reason_code
         self.trace = trace
+        self.rollouts = [] if rollouts is None else rollouts
 
     @property
     def modified(self) -> bool:
@@ -111,8 +130,9 @@ class Decision:
         return {"action": "allow"}
 
     def summary(self) -> dict[str, Any]:
-        """Everything but the trace, as JSON (for logs and ``--format json``)."""
-        return {
+        """Everything but the trace, as JSON (for logs and ``--format json``); ``rollout``
+        only when a rollout rule matched."""
+        out: dict[str, Any] = {
             "action": self.action,
             "message": self.message,
             "rule": self.rule,
@@ -127,6 +147,9 @@ class Decision:
             ],
             "degraded": self.degraded,
         }
+        if self.rollouts:
+            out["rollout"] = [r.to_json() for r in self.rollouts]
+        return out
 
 
 def dumps(value: Any) -> str:

@@ -16,7 +16,11 @@ a :class:`~receiver.runtime.trace.Tracer`, checked once per rule. Semantics (pin
 2. no rule ended it: allow; any modification and allow: the whole changed data;
 3. shadow rules are evaluated and recorded, never change the answer;
 4. a rule that fails at run time is skipped, or denies under ``on_error: deny``,
-   and the failure is recorded.
+   and the failure is recorded;
+5. a rule with ``rollout:`` that matched enforces when the bucket of its key is inside
+   the rollout (:mod:`receiver.runtime.rollout`) and acts as a shadow rule otherwise;
+   which way it went is recorded (``Decision.rollouts``). A rule with ``expires:`` is
+   off from that instant (its compiled test is false; explanations say ``expired``).
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from receiver.check.model import DEFAULT_DENY_MESSAGE, CheckedRule, Target
 from receiver.compile.tree import CompiledRule, EventTree, Step, Switch
 from receiver.dsl.context import MISSING, Context
 from receiver.dsl.paths import lookup_path
+from receiver.dsl.times import format_time
 from receiver.dsl.values import Timestamp, Value, to_json
 from receiver.errors import EvaluationError
 from receiver.runtime.changes import apply
-from receiver.runtime.decision import Decision, RuleFailure, ShadowResult
+from receiver.runtime.decision import Decision, RolloutResult, RuleFailure, ShadowResult
 from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup, look_up
 from receiver.runtime.payload import Event
+from receiver.runtime.rollout import Pins, describe, way
 from receiver.runtime.trace import Tracer
 
 ERROR_DENY_MESSAGE = "This action could not be checked right now. Please try again later."
@@ -43,16 +49,19 @@ Evaluation = Generator[str, Value, Decision]
 Result = TypeVar("Result")
 
 
-def _failure(compiled: CompiledRule, err: Exception) -> RuleFailure:
+def _failure(compiled: CompiledRule, err: Exception, shadow: bool = False) -> RuleFailure:
+    """``shadow``: the rule acts as shadow here although its mode is enforce (a rollout
+    rule outside its rollout)."""
     rule = compiled.rule
+    shadow = shadow or rule.mode == "shadow"
     if isinstance(err, EvaluationError):
         where = str(err.span) if err.span is not None else str(rule.doc.id.span)
-        return RuleFailure(rule.qualified_id, err.message, where, rule.mode == "shadow")
+        return RuleFailure(rule.qualified_id, err.message, where, shadow)
     return RuleFailure(
         rule.qualified_id,
         f"internal error: {type(err).__name__}: {err}",
         str(rule.doc.id.span),
-        rule.mode == "shadow",
+        shadow,
     )
 
 
@@ -67,6 +76,7 @@ def evaluation(
     decision_id: str = "",
     counters: Mapping[str, Value] | None = None,
     counters_unavailable: bool = False,
+    rollout_pins: Pins | None = None,
 ) -> Evaluation:
     """The evaluation as a generator: yields a user id when the user record is needed.
 
@@ -75,6 +85,8 @@ def evaluation(
     answers its fail-safe action). ``tracer`` (or ``explain``: a tracer showing the
     values of ``tree``'s own closures) records every rule for explanations; the
     decision is made by the same loop and the same closures either way.
+    ``rollout_pins`` (the policy test runner's ``rollout:``): the way of the rollout
+    rules it names, whatever their bucket.
     """
     ctx = Context(event.name, event.data, event.actor, now, tree.memo_size, decision_id=decision_id)
     if counters is not None:  # values computed before evaluation (receiver/runtime/counters.py)
@@ -114,7 +126,7 @@ def evaluation(
             if deadline is not None and perf_counter() > deadline:
                 return _degraded(decision)
         if tracer is not None:
-            if _traced_rule(compiled, ctx, decision, tree, tracer):
+            if _traced_rule(compiled, ctx, decision, tree, tracer, rollout_pins):
                 return decision
             continue
         test = compiled.test
@@ -123,18 +135,23 @@ def evaluation(
                 if not test(ctx):
                     continue
             except Exception as err:
-                if _failed(compiled, err, decision):
+                if _failed(compiled, err, decision, ctx, rollout_pins):
                     return _denied_by_error(decision, compiled.rule)
                 continue
-        if _matched(compiled, ctx, decision, tree):
+        if _matched(compiled, ctx, decision, tree, None, rollout_pins):
             return decision
     if tracer is not None:
         tracer.finish(ctx)
     return _finish(decision, ctx)
 
 
-def _traced_rule(
-    compiled: CompiledRule, ctx: Context, decision: Decision, tree: EventTree, tracer: Tracer
+def _traced_rule(  # noqa: PLR0917  # the loop's state, passed on
+    compiled: CompiledRule,
+    ctx: Context,
+    decision: Decision,
+    tree: EventTree,
+    tracer: Tracer,
+    pins: Pins | None,
 ) -> bool:
     """One rule of a traced evaluation, decided exactly as the untraced loop decides it
     (the same test closure, :func:`_failed` and :func:`_matched`), and recorded; whether
@@ -144,10 +161,14 @@ def _traced_rule(
     if test is not None:
         try:
             if not test(ctx):
-                tracer.record(compiled, "no match")
+                expires = compiled.expires
+                if expires is not None and ctx.now.epoch >= expires:  # the test said so first
+                    tracer.record(compiled, f"expired at {format_time(expires)} (skipped)")
+                else:
+                    tracer.record(compiled, "no match")
                 return False
         except Exception as err:
-            deny = _failed(compiled, err, decision)
+            deny = _failed(compiled, err, decision, ctx, pins)
             failure = decision.errors[-1]
             outcome = "denied (on_error: deny)" if deny else "rule skipped"
             tracer.record(compiled, "error", f"{failure.location}: {failure.message}; {outcome}")
@@ -156,7 +177,7 @@ def _traced_rule(
             return deny
     tracer.record(compiled, "matched")
     tracer.effects(compiled)
-    return _matched(compiled, ctx, decision, tree, tracer)
+    return _matched(compiled, ctx, decision, tree, tracer, pins)
 
 
 def _load_user(ctx: Context) -> Generator[str, Value, None]:
@@ -181,23 +202,40 @@ def _finish(decision: Decision, ctx: Context) -> Decision:
     return decision
 
 
-def _failed(compiled: CompiledRule, err: Exception, decision: Decision) -> bool:
-    """Record a rule whose test failed; whether it denies (``on_error: deny``)."""
-    decision.errors.append(_failure(compiled, err))
+def _failed(
+    compiled: CompiledRule,
+    err: Exception,
+    decision: Decision,
+    ctx: Context,
+    pins: Pins | None,
+) -> bool:
+    """Record a rule whose test failed; whether it denies (``on_error: deny``; a rollout
+    rule only for a key it enforces for: for the others it is a shadow rule)."""
     rule = compiled.rule
-    return rule.mode == "enforce" and rule.policy.on_error == "deny"
+    enforced = rule.mode == "enforce"
+    if enforced and compiled.rollout is not None:
+        try:
+            enforced = way(compiled.rollout, ctx, pins).enforced
+        except Exception:  # the key failed too: outside the rollout
+            enforced = False
+    decision.errors.append(_failure(compiled, err, not enforced))
+    return enforced and rule.policy.on_error == "deny"
 
 
-def _matched(
+def _matched(  # noqa: PLR0917  # the loop's state, passed on
     compiled: CompiledRule,
     ctx: Context,
     decision: Decision,
     tree: EventTree,
     tracer: Tracer | None = None,
+    pins: Pins | None = None,
 ) -> bool:
     """Apply a rule whose test held; whether evaluation ends (``decision`` is final)."""
     rule = compiled.rule
     if rule.mode == "shadow":
+        decision.shadow.append(_shadow(compiled, ctx, decision))
+        return False
+    if compiled.rollout is not None and not _enforces(compiled, ctx, decision, tracer, pins):
         decision.shadow.append(_shadow(compiled, ctx, decision))
         return False
     if rule.action == "deny":
@@ -222,6 +260,34 @@ def _matched(
     if tracer is not None:
         tracer.changed(compiled, values)
     return False
+
+
+def _enforces(
+    compiled: CompiledRule,
+    ctx: Context,
+    decision: Decision,
+    tracer: Tracer | None,
+    pins: Pins | None,
+) -> bool:
+    """Which way a matched rollout rule goes (recorded in ``decision.rollouts`` and the
+    trace); a key that fails to compute is a failure of the rule, and the rule acts as
+    shadow (outside the rollout)."""
+    rollout = compiled.rollout
+    if rollout is None:  # pragma: no cover - only asked for rollout rules
+        return True
+    try:
+        result = way(rollout, ctx, pins)
+    except Exception as err:
+        decision.errors.append(_failure(compiled, err, True))
+        result = RolloutResult(rollout.rule_id, rollout.percent, None, False)
+        if tracer is not None:
+            failed = f"rollout {rollout.percent:g}%: its key {rollout.key_text} failed -> shadow"
+            tracer.rolled_out(compiled, failed)
+    else:
+        if tracer is not None:
+            tracer.rolled_out(compiled, describe(result, rollout.key_text))
+    decision.rollouts.append(result)
+    return result.enforced
 
 
 def _deny(compiled: CompiledRule, ctx: Context, decision: Decision) -> None:
@@ -252,25 +318,25 @@ def _denied_by_error(decision: Decision, rule: CheckedRule) -> Decision:
     return decision
 
 
-def _message(compiled: CompiledRule, ctx: Context, decision: Decision) -> str:
+def _message(compiled: CompiledRule, ctx: Context, decision: Decision, shadow: bool = False) -> str:
     if compiled.message is None:
         return DEFAULT_DENY_MESSAGE
     try:
         return compiled.message(ctx)
     except Exception as err:
-        decision.errors.append(_failure(compiled, err))
+        decision.errors.append(_failure(compiled, err, shadow))
         return DEFAULT_DENY_MESSAGE
 
 
 def _shadow(compiled: CompiledRule, ctx: Context, decision: Decision) -> ShadowResult:
     rule = compiled.rule
     if rule.action == "deny":
-        return ShadowResult(rule.qualified_id, "deny", _message(compiled, ctx, decision))
+        return ShadowResult(rule.qualified_id, "deny", _message(compiled, ctx, decision, True))
     if rule.action == "modify":
         try:
             changes = {str(t): fn(ctx) for t, fn in compiled.sets}
         except Exception as err:
-            decision.errors.append(_failure(compiled, err))
+            decision.errors.append(_failure(compiled, err, True))
             return ShadowResult(rule.qualified_id, "modify")
         changes.update({str(t): None for t in compiled.unsets})
         return ShadowResult(rule.qualified_id, "modify", changes=to_json(changes))
@@ -288,11 +354,12 @@ def evaluate(
     deadline: float | None = None,
     counters: Mapping[str, Value] | None = None,
     counters_unavailable: bool = False,
+    rollout_pins: Pins | None = None,
 ) -> Decision:
     """Evaluate synchronously, looking the user up with ``users`` when a rule needs it."""
     run = evaluation(
         tree, event, now, explain=explain, deadline=deadline, decision_id=decision_id,
-        counters=counters, counters_unavailable=counters_unavailable,
+        counters=counters, counters_unavailable=counters_unavailable, rollout_pins=rollout_pins,
     )  # fmt: skip
     return drive(run, users)
 

@@ -26,7 +26,8 @@ def render_explanation(tree: EventTree, decision: Decision, counters: Sequence[s
     lines.extend(counters)
     for number, step in enumerate(decision.trace or [], start=1):
         mode = " (shadow)" if step.mode == "shadow" else ""
-        lines.append(f"{number:>3}. {step.rule}  {step.action}{mode}: {step.outcome}")
+        rollout = f"; {step.rollout}" if step.rollout else ""
+        lines.append(f"{number:>3}. {step.rule}  {step.action}{mode}: {step.outcome}{rollout}")
         for text, value in reversed(step.values):
             lines.append(f"       {text} = {_value(value)}")
         if step.note:

@@ -27,6 +27,7 @@ from pathlib import Path
 from cachetools import LRUCache
 
 from receiver.check.checker import check
+from receiver.check.expiry import warn_expiry
 from receiver.check.model import CheckedCounter, CheckedRule, PolicyInfo
 from receiver.compile.compiler import TreeCompiler, compile_tree
 from receiver.compile.counters import EMPTY_PLAN, CounterPlan, build_plan
@@ -54,8 +55,11 @@ class CheckReport:
         return any(d.severity == "error" for d in self.diagnostics)
 
 
-def check_paths(paths: Sequence[Path]) -> CheckReport:
-    """Load and check every policy file under ``paths``; never raises for bad policies."""
+def check_paths(paths: Sequence[Path], *, now: float | None = None) -> CheckReport:
+    """Load and check every policy file under ``paths``; never raises for bad policies.
+
+    ``now`` (epoch seconds; ``receiver check``): also warn about rules that expire within
+    14 days of it or have expired (:mod:`receiver.check.expiry`)."""
     diags = Diagnostics()
     files = policy_files(p for p in paths if p.exists())  # a missing path is reported once
     for path in paths:
@@ -66,6 +70,8 @@ def check_paths(paths: Sequence[Path]) -> CheckReport:
         diags.warning("no-policies", f"no policy files (*.yaml) found in {shown}", None, shown)
     documents = [doc for path in files if (doc := load_file(path, diags)) is not None]
     result = check(documents, diags)
+    if now is not None:
+        warn_expiry(documents, now, diags)
     return CheckReport(
         files, documents, result.rules, result.policies, diags.sorted(), result.counters
     )

@@ -99,7 +99,8 @@ class Tracer:
 
     def amend(self, compiled: CompiledRule, outcome: str, note: str) -> None:
         """Replace the last step's outcome and note (what applying a modify did)."""
-        self.trace[-1] = _step(compiled, outcome, self.trace[-1].values, note)
+        last = self.trace[-1]
+        self.trace[-1] = _step(compiled, outcome, last.values, note, last.rollout)
 
     def effects(self, compiled: CompiledRule) -> None:
         """Run the display message or changes of a rule that matched (values unused)."""
@@ -124,6 +125,13 @@ class Tracer:
         with contextlib.suppress(Exception):  # the evaluation's own test reports failures
             display.test(ctx)
         return _trace_values(ctx)
+
+    def rolled_out(self, compiled: CompiledRule, text: str) -> None:
+        """Which way the rollout rule just recorded went (shown on its line)."""
+        last = self.trace[-1]
+        self.trace[-1] = TraceStep(
+            last.rule, last.action, last.mode, last.outcome, last.values, last.note, text
+        )
 
     def changed(self, compiled: CompiledRule, values: list[tuple[Target, Value]]) -> None:
         """A modify rule's changes were applied: say which."""
@@ -150,10 +158,14 @@ def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
 
 
 def _step(
-    compiled: CompiledRule, outcome: str, values: tuple[tuple[str, Value], ...] = (), note: str = ""
+    compiled: CompiledRule,
+    outcome: str,
+    values: tuple[tuple[str, Value], ...] = (),
+    note: str = "",
+    rollout: str = "",
 ) -> TraceStep:
     rule = compiled.rule
-    return TraceStep(rule.qualified_id, rule.action, rule.mode, outcome, values, note)
+    return TraceStep(rule.qualified_id, rule.action, rule.mode, outcome, values, note, rollout)
 
 
 def _show(value: Value) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 
 from receiver.adapters import braincloud
 from receiver.dsl.values import to_json
-from receiver.runtime.decision import Decision
-from receiver.testing.model import ANY_ERRORS, Expectation, ShadowExpect
+from receiver.runtime.decision import Decision, RolloutResult
+from receiver.testing.model import ANY_ERRORS, Expectation, RolloutWay, ShadowExpect
 
 MAX_SHOWN = 300
 FULL_DIFF_LINES = 40  # values up to this many lines are shown whole in a diff
@@ -235,6 +235,8 @@ def compare(
             )
     if expect.shadow is not None:
         out.extend(_compare_shadow(expect.shadow, decision))
+    if expect.rollout is not None:
+        out.extend(_compare_rollout(expect.rollout, decision))
     if expect.answer_given:
         answer = platform_answer(decision, hook_type)
         if not same(expect.answer, answer):
@@ -348,6 +350,41 @@ def _compare_shadow(expected: list[ShadowExpect], decision: Decision) -> list[Mi
             "the shadow results differ",
             [e.rule.id for e in expected],
             [s.rule for s in decision.shadow],
+            tuple(detail),
+        )
+    ]
+
+
+def rollout_way(result: RolloutResult) -> str:
+    """``enforced (bucket 07.31% of 10%)``: which way a rollout rule went, and why."""
+    way = "enforced" if result.enforced else "shadow"
+    if result.pinned:
+        return f"{way} (pinned by the case)"
+    where = "no key" if result.bucket is None else f"bucket {result.bucket / 100:05.2f}%"
+    return f"{way} ({where}, rollout {result.percent:g}%)"
+
+
+def _compare_rollout(expected: list[RolloutWay], decision: Decision) -> list[Mismatch]:
+    """The way each named rollout rule went (it must have matched)."""
+    actual = {r.rule: r for r in decision.rollouts}
+    detail: list[str] = []
+    for way in expected:
+        rule, wanted = way.rule.id, "enforced" if way.enforced else "shadow"
+        got = actual.get(rule)
+        if got is None:
+            detail.append(f"- {rule}: {wanted}")
+            detail.append(f"+ {rule}: did not match, so it went neither way")
+        elif got.enforced != way.enforced:
+            detail.append(f"- {rule}: {wanted}")
+            detail.append(f"+ {rule}: {rollout_way(got)}")
+    if not detail:
+        return []
+    return [
+        Mismatch(
+            "rollout",
+            "the rollout rules went another way",
+            {w.rule.id: "enforced" if w.enforced else "shadow" for w in expected},
+            {r.rule: "enforced" if r.enforced else "shadow" for r in decision.rollouts},
             tuple(detail),
         )
     ]

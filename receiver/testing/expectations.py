@@ -2,7 +2,7 @@
 
 Stage: testing (policy tests), reading. Consumes the ``expect`` node of one case (a
 verdict, ``allow``/``deny``, or a map of expectations: action, message, data, rule,
-modified_by, shadow, answer, status, reason_code, errors) and produces an
+modified_by, shadow, answer, status, reason_code, rollout, errors) and produces an
 :class:`~receiver.testing.model.Expectation`, or ``None`` after reporting each problem
 (unknown fields, wrong types, fields that contradict the expected action) as a
 diagnostic at its node. Comparing a decision with it is :mod:`receiver.testing.expect`.
@@ -30,7 +30,9 @@ EXPECT_FIELDS = (
     "answer",
     "status",
     "reason_code",
+    "rollout",
 )
+ROLLOUT_WAYS = ("enforced", "shadow")  # the expectation's `rollout:` values
 SHADOW_FIELDS = ("rule", "action", "message", "message_contains")
 VERDICTS = ("allow", "deny")
 
@@ -99,6 +101,8 @@ def read_expect(reader: FieldReader, node: yaml.Node) -> Expectation | None:
             number = reader.whole_number(fields[key][1], f"'{key}'")
             setattr(expect, key, number)
             setattr(expect, f"{key}_given", True)
+    if "rollout" in fields:
+        expect.rollout = reader.rule_ways(fields["rollout"][1], "'rollout'", ROLLOUT_WAYS)
     if "errors" in fields:
         errors_node = fields["errors"][1]
         value = scalar_value(errors_node) if isinstance(errors_node, yaml.ScalarNode) else None

@@ -13,13 +13,14 @@ reader keeps every value located instead of producing plain JSON.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from receiver.dsl.times import parse_time
 from receiver.dsl.values import Timestamp
-from receiver.testing.model import RuleRef
+from receiver.testing.model import RolloutWay, RuleRef
+from receiver.text.diagnostics import did_you_mean
 from receiver.text.yamlnodes import NodeReader, scalar_value
 
 NONE_WORDS = ("none", "nothing")
@@ -118,6 +119,29 @@ class FieldReader(NodeReader):
     def rule_ref(self, node: yaml.Node, what: str) -> RuleRef | None:
         text = self.string(node, what)
         return RuleRef(text.strip(), self.span(node)) if text is not None else None
+
+    def rule_ways(
+        self, node: yaml.Node, what: str, ways: tuple[str, str]
+    ) -> list[RolloutWay] | None:
+        """A map from rule id to ``ways[0]`` (enforce/enforced) or ``ways[1]`` (shadow)."""
+        entries = self.mapping(node, what, None)
+        if entries is None:
+            return None
+        out: list[RolloutWay] = []
+        ok = len(entries) == len(cast(yaml.MappingNode, node).value)
+        for rule_id, (key_node, value_node) in entries.items():
+            value = scalar_value(value_node) if isinstance(value_node, yaml.ScalarNode) else None
+            if value not in ways:
+                hint = did_you_mean(value, ways) if isinstance(value, str) else ""
+                self.error(
+                    "bad-value",
+                    f"the way of rule '{rule_id}' in {what} must be {ways[0]} or {ways[1]}{hint}",
+                    value_node,
+                )
+                ok = False
+                continue
+            out.append(RolloutWay(RuleRef(rule_id.strip(), self.span(key_node)), value == ways[0]))
+        return out if ok else None
 
     def rule_refs(self, node: yaml.Node, what: str) -> list[RuleRef] | None:
         if self.is_none_word(node):

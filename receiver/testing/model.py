@@ -36,6 +36,15 @@ class RuleRef:
 
 
 @dataclass(frozen=True, slots=True)
+class RolloutWay:
+    """A rollout rule and which way it goes: the case's ``rollout:`` (a pin: ``enforce``
+    or ``shadow``) or the expectation's (what happened: ``enforced`` or ``shadow``)."""
+
+    rule: RuleRef
+    enforced: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ShadowExpect:
     """One shadow rule expected to match: its id, and optionally what it would do."""
 
@@ -66,6 +75,7 @@ class Expectation:
     status_given: bool = False
     reason_code: int | None = None  # a deny rule's brainCloud reason code
     reason_code_given: bool = False
+    rollout: list[RolloutWay] | None = None  # the way of each rollout rule that matched
 
 
 @dataclass(slots=True)
@@ -93,6 +103,11 @@ class Case:
     description: str = ""
     hook_type: str | None = None  # brainCloud hooks: pre, post or postFail
     counters: list[CounterSeed] = field(default_factory=list)
+    rollout: list[RolloutWay] = field(default_factory=list)  # pins: defaults', then the case's
+
+    def pins(self) -> dict[str, bool]:
+        """The pinned way of each rollout rule named (resolved ids), for ``decide()``."""
+        return {pin.rule.id: pin.enforced for pin in self.rollout}
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ from receiver.errors import PayloadError, ReceiverError
 from receiver.runtime.payload import parse_event
 from receiver.testing.expectations import read_expect
 from receiver.testing.fields import NOTHING, FieldReader
-from receiver.testing.model import Case, Suite
+from receiver.testing.model import Case, RolloutWay, Suite
 from receiver.testing.seeds import read_seeds
 from receiver.text.diagnostics import Diagnostics, did_you_mean
 from receiver.text.source import SourceFile, Span
@@ -56,7 +56,8 @@ SUITE_FIELDS = (
     "counters",
     "cases",
 )
-DEFAULT_FIELDS = ("event", "user", "actor")
+DEFAULT_FIELDS = ("event", "user", "actor", "rollout")
+PIN_WAYS = ("enforce", "shadow")  # a case's `rollout:` values
 CASE_FIELDS = (
     "name",
     "description",
@@ -69,6 +70,7 @@ CASE_FIELDS = (
     "now",
     "users",
     "counters",
+    "rollout",
     "expect",
 )
 
@@ -234,6 +236,7 @@ class SuiteReader(FieldReader):
         expect = read_expect(self, fields["expect"][1]) if "expect" in fields else None
         now = self.time(fields["now"][1]) if "now" in fields else None
         users = self.users(fields["users"][1]) if "users" in fields else None
+        pins = self.read_pins(fields, defaults)
         user_node = fields.get("user", defaults.get("user", (None, None)))[1]
         if user_node is not None and "actor" not in fields:
             known = self.suite_users
@@ -247,6 +250,7 @@ class SuiteReader(FieldReader):
             name is None
             or payload is None
             or expect is None
+            or pins is None
             or len(self.diags.errors) > errors_before
         ):
             return None
@@ -264,7 +268,24 @@ class SuiteReader(FieldReader):
             description=description,
             hook_type=hook_type,
             counters=seeds,
+            rollout=pins,
         )
+
+    def read_pins(
+        self,
+        fields: dict[str, tuple[yaml.Node, yaml.Node]],
+        defaults: dict[str, tuple[yaml.Node, yaml.Node]],
+    ) -> list[RolloutWay] | None:
+        """``rollout:`` of the defaults, then the case's (which wins per rule)."""
+        pins: dict[str, RolloutWay] = {}
+        for where in (defaults, fields):
+            if "rollout" not in where:
+                continue
+            read = self.rule_ways(where["rollout"][1], "'rollout'", PIN_WAYS)
+            if read is None:
+                return None
+            pins.update((pin.rule.written, pin) for pin in read)
+        return list(pins.values())
 
     def read_payload(
         self,

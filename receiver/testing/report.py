@@ -17,6 +17,7 @@ from typing import Any
 
 from receiver.runtime.decision import dumps
 from receiver.testing import coverage as cov
+from receiver.testing.expect import rollout_way
 from receiver.testing.runner import CaseResult, FileResult, RunResult
 from receiver.text.diagnostics import Diagnostic, render_text
 
@@ -46,8 +47,11 @@ def failure_text(result: CaseResult, *, explain: bool = True) -> str:
         f"{result.location}: {case.name}",
         f"  event {case.event}, {_actor(result)}",
         f"  answer: {_shorten(dumps(result.decision.response()))}",
-        "  expected vs actual (- expected, + actual):",
     ]
+    if result.decision.rollouts:  # which way each rollout rule that matched went
+        ways = (f"{r.rule} {rollout_way(r)}" for r in result.decision.rollouts)
+        lines.append(f"  rollout: {'; '.join(ways)}")
+    lines.append("  expected vs actual (- expected, + actual):")
     for mismatch in result.mismatches:
         lines.append(f"    {mismatch.field}: {mismatch.summary}")
         lines.extend(f"      {line}" for line in mismatch.detail)

@@ -10,7 +10,8 @@ uses (rule ids, event names) against the loaded policies, then run each case:
 
 1. the verdict: :func:`~receiver.runtime.decide.decide` with a
    :class:`~receiver.users.static.StaticDirectory` and fresh memory counters seeded by
-   the file and the case, exactly as ``receiver eval`` and the service decide. With
+   the file and the case, exactly as ``receiver eval`` and the service decide (the
+   case's ``rollout:`` pins passed to the same evaluation loop). With
    coverage on, the decision is traced (:class:`~receiver.runtime.trace.Tracer`, what
    ``receiver eval --explain`` runs): the same loop and closures decide, and the traced
    tree, instrumented to record membership tests (:mod:`receiver.testing.coverage`),
@@ -275,10 +276,11 @@ class Runner:
     ) -> tuple[Decided, list[tuple[CheckedRule, list[Record]]]]:  # fmt: skip
         """The case's decision on fresh seeded counters (traced: with the rules' records)."""
         counters = _seeded(policyset, suite, case, now)
+        pins = case.pins() or None  # the case's `rollout:`: the way of the rules it names
         if not traced:
             decided = decide(
                 policyset, event, now, users=users, counters=counters,
-                decision_id=TEST_DECISION_ID,
+                decision_id=TEST_DECISION_ID, rollout_pins=pins,
             )  # fmt: skip
             return decided, []
         instrument, _ = self._instrument(policyset)
@@ -286,6 +288,7 @@ class Runner:
             decided = decide(
                 policyset, event, now, users=users, counters=counters,
                 decision_id=TEST_DECISION_ID, tracer=Tracer(instrument.tree(event.name)),
+                rollout_pins=pins,
             )  # fmt: skip
         return decided, runs
 
@@ -329,6 +332,15 @@ def _rule_refs(suite: Suite) -> Iterable[RuleRef]:
         yield from (s.rule for s in expect.shadow or ())
         if isinstance(expect.errors, list):
             yield from expect.errors
+        yield from (way.rule for way in expect.rollout or ())
+        yield from (pin.rule for pin in case.rollout)
+
+
+def _rollout_refs(suite: Suite) -> Iterable[RuleRef]:
+    """The rules named by ``rollout:`` (pins and expectations): rollout rules only."""
+    for case in suite.cases:
+        yield from (way.rule for way in case.expect.rollout or ())
+        yield from (pin.rule for pin in case.rollout)
 
 
 def resolve(suite: Suite, policyset: PolicySet, diags: Diagnostics) -> None:
@@ -338,7 +350,11 @@ def resolve(suite: Suite, policyset: PolicySet, diags: Diagnostics) -> None:
     for rule in policyset.rules:
         bare.setdefault(rule.id, []).append(rule.qualified_id)
     shown = f"{suite.policies}/" if suite.policies.is_dir() else str(suite.policies)
+    seen: set[int] = set()  # a pin of `defaults` is shared by the cases: report it once
     for ref in _rule_refs(suite):
+        if id(ref) in seen:
+            continue
+        seen.add(id(ref))
         written = ref.written
         if written in qualified:
             ref.resolved = written
@@ -354,6 +370,18 @@ def resolve(suite: Suite, policyset: PolicySet, diags: Diagnostics) -> None:
         else:
             hint = did_you_mean(written, sorted(qualified) + sorted(bare))
             diags.error("unknown-rule", f"no rule '{written}' in {shown}{hint}", ref.span)
+    rolled_out = {r.qualified_id for r in policyset.rules if r.doc.rollout is not None}
+    reported: set[int] = set()
+    for ref in _rollout_refs(suite):
+        if ref.resolved and ref.resolved not in rolled_out and id(ref) not in reported:
+            reported.add(id(ref))
+            diags.error(
+                "not-a-rollout",
+                f"rule '{ref.resolved}' has no 'rollout:', so it always goes the way its "
+                "'mode' says; name a rule with 'rollout:' here (or use 'shadow' and 'rule' "
+                "to check this one)",
+                ref.span,
+            )
     for seed_ in [*suite.counters, *(s for c in suite.cases for s in c.counters)]:
         found = find_counter(policyset.counters, seed_.name)
         if isinstance(found, str):

@@ -161,3 +161,23 @@ def test_render_tree_of_one_rule_speaks_in_the_singular() -> None:
         f"event {EVENT}: 1 rule from 1 policy, 0 indexed switches, "
         "0 memo slots for shared sub-expressions"
     )
+
+
+def test_render_tree_tags_rollout_and_expiry() -> None:
+    tree = tree_of(
+        rule("a", rollout="10%"),
+        rule("b", rollout=0.5, rollout_key="data.channelId"),
+        rule("c", expires="2027-01-31"),
+    )
+    text = render_tree(tree)
+    assert "p/a  ->  deny  [rollout 10% by actor.userId]" in text
+    assert "p/b  ->  deny  [rollout 0.5% by data.channelId]" in text
+    assert "p/c  ->  deny  [expires 2027-01-31T00:00:00Z]" in text
+
+
+def test_a_rule_without_rollout_or_expires_keeps_its_test_and_has_neither() -> None:
+    plain = tree_of(rule("a", when="data.x == 1"), rule("b"))
+    assert all(r.rollout is None and r.expires is None for r in plain.rules)
+    assert plain.rules[1].test is None  # always matches: nothing was wrapped around it
+    expiring = tree_of(rule("b", expires="2027-01-31"))
+    assert expiring.rules[0].test is not None

@@ -20,9 +20,13 @@ url_ish_texts = st.text(
 # A host whose last label is a common TLD.
 hosts = st.builds(
     lambda labels, tld: ".".join([*labels, tld]),
-    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True), min_size=1),
+    st.lists(
+        st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True),
+        min_size=1,
+        max_size=16,
+    ),
     st.sampled_from(sorted(COMMON_TLDS)),
-)
+).filter(lambda host: len(host) <= 253)  # a longer name is not a domain (RFC 1035)
 
 
 # ----------------------------------------------------------------------------- urls

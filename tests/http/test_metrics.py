@@ -6,6 +6,7 @@ import pytest
 
 from receiver.http.limits import REFUSAL_REASONS
 from receiver.http.metrics import Metrics, event_label
+from receiver.runtime.decision import Decision, RolloutResult
 
 REFUSED = "receiver_connections_refused_total"
 
@@ -62,3 +63,15 @@ def test_each_app_has_its_own_registry() -> None:
     first, second = Metrics(), Metrics()
     first.refused_connection("over-capacity")
     assert value(second, REFUSED, reason="over-capacity") == 0
+
+
+def test_rollout_rules_are_counted_by_rule_and_way() -> None:
+    metrics = Metrics()
+    rollouts = [RolloutResult("p/a", 10.0, 731, True), RolloutResult("p/b", 5.0, None, False)]
+    metrics.count_rules(Decision("allow", rollouts=rollouts))
+    metrics.count_rules(Decision("allow", rollouts=rollouts[:1]))
+    metrics.count_rules(Decision("allow"))
+    total = "receiver_rollout_decisions_total"
+    assert value(metrics, total, rule="p/a", way="enforced") == 2
+    assert value(metrics, total, rule="p/b", way="shadow") == 1
+    assert value(metrics, total, rule="p/a", way="shadow") is None

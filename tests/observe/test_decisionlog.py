@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receiver.observe.decisionlog import DecisionLog, _milliseconds, write_all
-from receiver.runtime.decision import Decision
+from receiver.runtime.decision import Decision, RolloutResult
 from receiver.runtime.payload import parse_event
 
 WAIT = 5.0  # seconds: the longest any test waits for the writer thread
@@ -210,3 +210,23 @@ def test_a_record_has_millisecond_time_and_microsecond_latency() -> None:
     assert record["latency_ms"] == 1.0
     assert isinstance(record["time"], float)
     assert len(repr(record["time"]).partition(".")[2]) <= 3
+
+
+def test_a_record_names_the_way_of_each_rollout_rule_that_matched() -> None:
+    log = DecisionLog(io.BytesIO())
+    event = parse_event({"eventName": "message.shouldCreate", "data": {"text": "hi"}})
+    plain = entry(log, "d1")
+    assert "rollout" not in plain  # absent when no rollout rule matched
+    rolled = Decision(
+        "allow",
+        rollouts=[RolloutResult("p/a", 10.0, 731, True), RolloutResult("p/b", 5.0, None, False)],
+    )
+    record = log.record(
+        decision_id="d2", platform="socialplus", event=event,
+        decision=rolled, revision="r1", latency=0.001,
+    )  # fmt: skip
+    assert record["rollout"] == [
+        {"rule": "p/a", "bucket": 731, "enforced": True},
+        {"rule": "p/b", "bucket": None, "enforced": False},
+    ]
+    json.dumps(record)
