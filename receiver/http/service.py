@@ -38,6 +38,7 @@ from receiver.http.reload import LivePolicies
 from receiver.http.tokens import verify_bridge
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.recorder import Recorder
+from receiver.observe.records import counter_state
 from receiver.observe.throttle import LogThrottle, held_note
 from receiver.runtime.decide import Decided, decide_async
 from receiver.runtime.decision import Decision
@@ -305,6 +306,7 @@ class Service:
                 user_answer=decided.user if decided is not None else None,
                 user_asked=decided.user_asked if decided is not None else False,
                 decision=decision, revision=revision, degraded_reason=degraded_reason,
+                counters=counter_state(decided.counters) if decided is not None else None,
             )  # fmt: skip
         except Exception as err:  # a value the record cannot hold: lose this record only
             self.metrics.records.labels("dropped").inc()

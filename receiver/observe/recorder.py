@@ -87,6 +87,7 @@ class Recorder:
         decision: Decision,
         revision: str,
         degraded_reason: str | None = None,
+        counters: str | None = None,
     ) -> bool:
         """Queue the record of one decision when its actor is sampled; whether it was."""
         if not self._sample(event.actor):
@@ -97,7 +98,7 @@ class Recorder:
             record_line(
                 decision_id=decision_id, now=now, platform=platform, event=event,
                 user_answer=user_answer, user_asked=user_asked, decision=decision,
-                revision=revision, degraded_reason=degraded_reason,
+                revision=revision, degraded_reason=degraded_reason, counters=counters,
             )
         )  # fmt: skip
         return True

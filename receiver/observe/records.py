@@ -22,6 +22,11 @@ A record, format version 1 (one JSON object per line)::
 - ``user_lookup`` says what the user source answered: a record (``found``, kept in
   ``user``), no such user (``none``), a failed lookup (``failed``), or nothing because no
   rule read ``user`` (``not-needed``);
+- ``counters`` (present only when the counter backend did not answer as usual):
+  ``unavailable`` when it could not answer (counters read null and
+  ``counters_unavailable()`` was true: a replay decides the event the same way), or
+  ``fallback`` when the values came from a worker's own memory (``--counters-fallback
+  memory``), which a replay cannot know;
 - ``decision`` is :meth:`~receiver.runtime.decision.Decision.summary` plus ``data`` (the
   whole data after the changes, for an allow that modified it) and, when the answer was
   the fail-safe one, ``degraded_reason``.
@@ -45,6 +50,7 @@ import orjson
 
 from receiver.dsl.values import to_json
 from receiver.errors import ReceiverError
+from receiver.runtime.counters import Prepared
 from receiver.runtime.decision import Decision
 from receiver.runtime.inputs import LOOKUP_FAILED
 from receiver.runtime.payload import Event
@@ -55,6 +61,7 @@ SUPPORTED_VERSIONS: Final = frozenset({1})
 
 UserLookupState = Literal["found", "none", "failed", "not-needed", "unknown"]
 USER_STATES: Final = ("found", "none", "failed", "not-needed", "unknown")
+COUNTER_STATES: Final = ("unavailable", "fallback")  # the "counters" member, when present
 
 
 class RecordError(ReceiverError):
@@ -73,6 +80,7 @@ class Record(NamedTuple):
     decision: dict[str, Any]  # the recorded decision (record_decision()'s shape)
     revision: str = ""
     source: str = ""  # FILE:LINE the record was read from
+    counters: str = ""  # "", or a COUNTER_STATES entry: how the counter backend answered
 
     @property
     def degraded(self) -> bool:
@@ -95,6 +103,18 @@ def lookup_state(answer: Any, asked: bool) -> UserLookupState:
     if isinstance(answer, Mapping):
         return "found"
     return "none"
+
+
+def counter_state(prepared: Prepared | None) -> str | None:
+    """The ``counters`` member of a record: None when the backend answered as usual (or no
+    counter was involved), else ``unavailable`` or ``fallback``."""
+    if prepared is None:
+        return None
+    if prepared.unavailable:
+        return "unavailable"
+    if prepared.source.startswith("fallback"):
+        return "fallback"
+    return None
 
 
 def record_decision(decision: Decision, degraded_reason: str | None = None) -> dict[str, Any]:
@@ -122,10 +142,11 @@ def record_entry(
     decision: Decision,
     revision: str,
     degraded_reason: str | None = None,
+    counters: str | None = None,
 ) -> dict[str, Any]:
     """One record line's content, ready for JSON."""
     state, user = user_state(user_answer, user_asked)
-    return {
+    entry = {
         "record": FORMAT_VERSION,
         "decision_id": decision_id,
         "time": now,
@@ -138,6 +159,9 @@ def record_entry(
         "user": user,
         "decision": record_decision(decision, degraded_reason),
     }
+    if counters is not None:
+        entry["counters"] = counters
+    return entry
 
 
 def record_line(
@@ -151,6 +175,7 @@ def record_line(
     decision: Decision,
     revision: str,
     degraded_reason: str | None = None,
+    counters: str | None = None,
 ) -> bytes:
     """:func:`record_entry` as one JSON line, the same bytes as encoding its dict, but
     cheaper on the request path: the event and the user record go to the encoder as they
@@ -170,13 +195,15 @@ def record_line(
         "user": user_answer if state == "found" else None,
         "decision": record_decision(decision, degraded_reason),
     }
+    if counters is not None:
+        entry["counters"] = counters
     try:
         return orjson.dumps(entry, default=_converted, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):  # keys that are not text, integers past 64 bits
         entry = record_entry(
             decision_id=decision_id, now=now, platform=platform, event=event,
             user_answer=user_answer, user_asked=user_asked, decision=decision,
-            revision=revision, degraded_reason=degraded_reason,
+            revision=revision, degraded_reason=degraded_reason, counters=counters,
         )  # fmt: skip
         return json.dumps(entry, default=str, ensure_ascii=False).encode() + b"\n"
 
@@ -217,6 +244,9 @@ def _record(entry: dict[str, Any], where: str) -> Record:
     user = entry.get("user")
     if state == "found" and not isinstance(user, dict):
         raise RecordError(f"{where}: 'user_lookup' is 'found' but 'user' is not an object")
+    counters = entry.get("counters")
+    if counters is not None and counters not in COUNTER_STATES:
+        raise RecordError(f"{where}: 'counters' must be one of {', '.join(COUNTER_STATES)}")
     return Record(
         decision_id=_text(entry, "decision_id", where),
         time=_time(entry, where),
@@ -227,6 +257,7 @@ def _record(entry: dict[str, Any], where: str) -> Record:
         decision=_decision(entry.get("decision"), where),
         revision=str(entry.get("revision") or ""),
         source=where,
+        counters=counters or "",
     )
 
 

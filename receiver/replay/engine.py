@@ -11,7 +11,11 @@ What each decision sees:
 - ``now()`` is the recorded instant, so account ages and counter windows are the ones
   production saw;
 - counters start empty (or from a seed) in a :class:`~receiver.counters.memory.MemoryBackend`
-  and are fed in the records' order: replay records in time order;
+  and are fed in the records' order: replay records in time order. An event recorded
+  while the counter backend could not answer (``counters: unavailable``) is decided as
+  the service decided it, with counters unavailable (and still counted); one recorded
+  with a worker's fallback counters is decided with the replay's counters, and counted
+  in :class:`ReplayStats` (``counters_fallback``);
 - ``user`` is the record captured with the event (``user_lookup``: ``found`` gives the
   record, ``none`` no such user, ``failed`` the lookup-failed fail-safe), unless a user
   directory is given, which then answers every lookup. A record whose event did not read
@@ -49,6 +53,8 @@ class ReplayStats:
 
     events: int = 0
     users_missing: int = 0  # a rule read ``user`` and the record had none captured
+    counters_unavailable: int = 0  # recorded while the counter backend could not answer
+    counters_fallback: int = 0  # recorded with a worker's own fallback counters
     by_platform: dict[str, int] = field(default_factory=dict)
 
 
@@ -106,8 +112,13 @@ def replay(
         stats.events += 1
         stats.by_platform[record.platform] = stats.by_platform.get(record.platform, 0) + 1
         source = users if users is not None else captured_user(record, stats)
+        unavailable = record.counters == "unavailable"
+        if unavailable:
+            stats.counters_unavailable += 1
+        elif record.counters == "fallback":
+            stats.counters_fallback += 1
         decided = decide(
             policies, record.event, Timestamp(record.time), users=source, counters=backend,
-            decision_id=record.decision_id,
+            decision_id=record.decision_id, counters_unavailable=unavailable,
         )  # fmt: skip
         yield Replayed(record, decided)

@@ -115,6 +115,8 @@ def replay_lines(
             yield output_line(replayed.record, replayed.decided.decision, summary)
     finally:
         summary.users_missing += stats.users_missing
+        summary.counters_unavailable += stats.counters_unavailable
+        summary.counters_fallback += stats.counters_fallback
 
 
 def run_replay(

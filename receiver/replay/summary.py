@@ -31,6 +31,8 @@ class Summary:
     compared: int = 0
     degraded: int = 0  # recorded answers that were the fail-safe: not compared
     users_missing: int = 0
+    counters_unavailable: int = 0  # recorded while the counter backend could not answer
+    counters_fallback: int = 0  # recorded with a worker's own fallback counters
     first: float | None = None
     last: float | None = None
     revisions: Counter[str] = field(default_factory=Counter)  # recorded under -> records
@@ -69,6 +71,8 @@ class Summary:
         self.compared += other.compared
         self.degraded += other.degraded
         self.users_missing += other.users_missing
+        self.counters_unavailable += other.counters_unavailable
+        self.counters_fallback += other.counters_fallback
         self.revisions.update(other.revisions)
         self.by_platform.update(other.by_platform)
         for moment in (other.first, other.last):
@@ -102,6 +106,8 @@ class Summary:
             "changes": {kind: self.changes.get(kind, 0) for kind in KINDS},
             "degraded": self.degraded,
             "users_missing": self.users_missing,
+            "counters_unavailable": self.counters_unavailable,
+            "counters_fallback": self.counters_fallback,
             "first": None if self.first is None else format_time(self.first),
             "last": None if self.last is None else format_time(self.last),
             "recorded_revisions": dict(self.revisions.most_common()),
@@ -159,6 +165,16 @@ class Summary:
                 f"{self.users_missing:,} {events} read 'user' but their records hold no user "
                 "(decision-log lines, or recorded when no rule read it): they saw no such "
                 "user; pass --users FILE to give them one"
+            )
+        if self.counters_unavailable:
+            lines.append(
+                f"{self.counters_unavailable:,} recorded while the counter backend could not "
+                "answer: decided again with counters unavailable, as the service decided them"
+            )
+        if self.counters_fallback:
+            lines.append(
+                f"{self.counters_fallback:,} recorded with a worker's own fallback counters: "
+                "decided with the replay's counters, which may differ"
             )
         return "\n".join(lines)
 

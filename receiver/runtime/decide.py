@@ -163,22 +163,32 @@ def decide(
     deadline: float | None = None,
     tracer: Tracer | None = None,
     rollout_pins: Pins | None = None,
+    counters_unavailable: bool = False,
 ) -> Decided:
     """Decide ``event`` synchronously: ``users`` answers lookups (none: no such user),
     ``counters`` is the counter backend (none: counters are not consulted, as in a
     service without one). ``tracer``: record the evaluation for an explanation.
     ``rollout_pins``: the way of the rollout rules they name, whatever their bucket
-    (the policy test runner's ``rollout:``)."""
+    (the policy test runner's ``rollout:``).
+
+    ``counters_unavailable``: decide as the service did when its counter backend could not
+    answer (a replay of such a record): counters read null and ``counters_unavailable()``
+    is true. The event's operations still go to ``counters``, as a call that timed out
+    has usually reached Redis."""
     tree, plan = policies.compiled(event.name)
     run, prepared = deciding(
         tree, plan if counters is not None else EMPTY_PLAN, event, now,
         decision_id=decision_id, deadline=deadline, tracer=tracer, rollout_pins=rollout_pins,
+        counters_down=_down if counters_unavailable and counters is not None else None,
     )  # fmt: skip
 
-    def backend_call(call: CounterCall) -> tuple[list[int], str]:
+    def backend_call(call: CounterCall) -> tuple[list[int] | None, str]:
         if counters is None:  # pragma: no cover - only asked for with a backend
             raise RuntimeError("a counter call without a counter backend")
-        return (counters.apply(call.ops, call.now_ms) if call.ops else []), counters.name
+        results = counters.apply(call.ops, call.now_ms) if call.ops else []
+        if counters_unavailable and not call.strikes:
+            return None, "unknown"
+        return results, counters.name
 
     answered: list[Any] = []  # the user source's answer, once asked
 
@@ -191,6 +201,11 @@ def decide(
     if answered:
         return Decided(decision, prepared, True, answered[0])
     return Decided(decision, prepared)
+
+
+def _down() -> bool:
+    """``counters_down`` of a decision replayed with its counters unavailable."""
+    return True
 
 
 class AsyncCounters(Protocol):

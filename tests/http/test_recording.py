@@ -15,14 +15,18 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from serverproc import free_port
 from starlette.testclient import TestClient
 
 from receiver.adapters.signatures import Secrets, sign_base64
+from receiver.counters.settings import CounterSettings
 from receiver.http.app import create_app
 from receiver.http.config import ServiceConfig
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.recorder import RecordSettings
 from receiver.observe.records import Record, read_records
+from receiver.replay.engine import replay
+from receiver.runtime.policyset import load_policies
 
 SECRET = "recording-secret"
 POLICY = """\
@@ -133,3 +137,52 @@ def test_a_record_that_cannot_be_made_is_counted_and_the_answer_stands(
     assert "spam" not in caplog.text  # no user content in the log
     assert harness.metric("receiver_records_total", outcome="dropped") == 2
     assert harness.records() == []
+
+
+FLOOD = """\
+policy: flood
+counters:
+  per_minute:
+    events: [message.shouldCreate]
+    key: actor.userId
+    window: 60s
+rules:
+  - id: flood
+    events: message.shouldCreate
+    when: per_minute > 2
+    action: deny
+  - id: counters-down
+    events: message.shouldCreate
+    when: counters_unavailable()
+    action: deny
+    message: Try again in a minute.
+"""
+
+
+@pytest.mark.parametrize(
+    ("fallback", "state"), [("unknown", "unavailable"), ("memory", "fallback")]
+)
+def test_a_record_says_when_the_counter_backend_did_not_answer(
+    make: Callable[..., Harness], tmp_path: Path, fallback: str, state: str
+) -> None:
+    (tmp_path / "policies" / "flood.yaml").write_text(FLOOD)
+    redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings = CounterSettings(backend="redis", redis_url=redis_url, fallback=fallback)  # type: ignore[arg-type]
+    harness = make(counters=settings)
+    answer = harness.post("hello").json()
+    [record] = harness.records()
+    assert record.counters == state
+    # the replay decides it as the service did (counters unavailable: the deny above;
+    # a worker's fallback counters: counted again by the replay, here the same)
+    [replayed] = replay(load_policies([tmp_path / "policies"]), [record])
+    assert replayed.decided.decision.response() == answer
+
+
+def test_a_record_of_counters_that_answered_says_nothing_of_them(
+    make: Callable[..., Harness], tmp_path: Path
+) -> None:
+    (tmp_path / "policies" / "flood.yaml").write_text(FLOOD)
+    harness = make()  # memory counters, which always answer
+    harness.post("hello")
+    [record] = harness.records()
+    assert record.counters == ""

@@ -157,3 +157,12 @@ def test_a_record_with_a_bad_member_says_which(
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="no such file"):
         read_records([tmp_path / "nope.jsonl"])
+
+
+def test_a_record_says_how_the_counter_backend_answered(tmp_path: Path) -> None:
+    lines = [entry(), entry(decision_id="d2", counters="unavailable")]
+    first, second = read_records([write_lines(tmp_path / "r.jsonl", lines)])
+    assert (first.counters, second.counters) == ("", "unavailable")
+    assert "counters" not in lines[0]
+    with pytest.raises(RecordError, match="'counters' must be one of"):
+        read_records([write_lines(tmp_path / "bad.jsonl", [{**entry(), "counters": "maybe"}])])

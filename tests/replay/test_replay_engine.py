@@ -87,3 +87,22 @@ def test_a_record_without_a_captured_user_is_counted(tmp_path: Path) -> None:
     results = list(replay(policies, records, stats=stats))
     assert [r.decided.decision.action for r in results] == ["allow", "allow"]
     assert (stats.events, stats.users_missing, stats.by_platform) == (2, 2, {"socialplus": 2})
+
+
+def test_an_event_recorded_while_counters_could_not_answer_is_decided_as_then(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "p.yaml").write_text(
+        POLICY + "  - id: down\n    events: [message.shouldCreate]\n"
+        "    when: counters_unavailable()\n    action: deny\n",
+        encoding="utf-8",
+    )
+    policies = load_policies([tmp_path])
+    records = [record(t, "none") for t in (1000.0, 1001.0, 1002.0, 1003.0)]
+    records[2] = records[2]._replace(counters="unavailable")
+    stats = ReplayStats()
+    decided = [r.decided.decision.rule for r in replay(policies, records, stats=stats)]
+    # the third saw no counters (and was denied for it, as the service denied it); it was
+    # still counted, so the fourth is the fourth message of the minute
+    assert decided == [None, None, "p/down", "p/flood"]
+    assert stats.counters_unavailable == 1
