@@ -35,7 +35,9 @@ from receiver.runtime.decision import Decision
 from receiver.runtime.inputs import UserLookup
 from receiver.runtime.policyset import PolicySet
 
-MEASURES: Final = ("decided", "modified", "shadow", "errors")
+# ``enforced``: a rollout rule that matched inside its share (outside it, it counts as
+# ``shadow``), so that two rollout levels of a rule compare rule by rule.
+MEASURES: Final = ("decided", "modified", "shadow", "errors", "enforced")
 PROGRESS_STEP: Final = 256  # events between two progress updates
 
 
@@ -57,6 +59,7 @@ def rule_hits(decision: Decision) -> dict[str, list[str]]:
         "modified": list(decision.modified_by),
         "shadow": [s.rule for s in decision.shadow],
         "errors": sorted({e.rule for e in decision.errors}),
+        "enforced": [r.rule for r in decision.rollouts if r.enforced],
     }
 
 

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from receiver.errors import ReceiverError
+from receiver.replay.compare import MEASURES
 from receiver.text.diagnostics import did_you_mean
 
 FIGURES: Final = ("flips", "allow_to_deny", "deny_to_allow", "message_changed", "data_changed")
-MEASURES: Final = ("decided", "modified", "shadow", "errors")
 OPERATORS: Final = (">=", "<=", "==", "!=", ">", "<")
 EXAMPLE: Final = "e.g. 'allow_to_deny > 0.5%' or 'deny_to_allow > 0 or flips >= 100'"
 

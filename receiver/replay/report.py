@@ -157,6 +157,15 @@ def safe_text(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def shown_measures(rows: list[dict[str, Any]]) -> list[str]:
+    """The measures a report's rule tables show: the four every rule has, and
+    ``enforced`` only when a rollout rule is in the report."""
+    return [
+        m for m in MEASURES
+        if m != "enforced" or any(row["old"][m] or row["new"][m] for row in rows)
+    ]  # fmt: skip
+
+
 def changed_measures(row: dict[str, Any]) -> list[str]:
     """The measures of a report's rule row that either side counted."""
     return [m for m in MEASURES if row["old"][m] or row["new"][m]]

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.compare import MEASURES
-from receiver.replay.report import baseline_warning, percent, safe_text, signed
+from receiver.replay.report import baseline_warning, percent, safe_text, shown_measures, signed
 
 CHART_RULES: Final = 20  # rules drawn; the tables list more
 TABLE_RULES: Final = 200
@@ -26,6 +26,7 @@ COLOURS: Final = {  # each at least 4.5:1 against white
     "modified": "#7b3fbf",
     "shadow": "#8a5300",
     "errors": "#b3261e",
+    "enforced": "#1b6e2e",
 }
 BAR: Final = 14  # px per bar
 BAR_GAP: Final = 3
@@ -114,7 +115,9 @@ def _chart(rows: list[dict[str, Any]]) -> str:
             )
         top += row_height
     parts.append("</svg>")
-    legend = "".join(f'<span><i style="background:{COLOURS[m]}"></i>{m}</span>' for m in MEASURES)
+    legend = "".join(
+        f'<span><i style="background:{COLOURS[m]}"></i>{m}</span>' for m in shown_measures(rows)
+    )
     return f'<div class="legend">{legend}</div>\n' + "\n".join(parts)
 
 
@@ -151,14 +154,15 @@ def _rule_table(rows: list[dict[str, Any]]) -> str:
     moved = [row for row in rows if any(row["delta"].values())][:TABLE_RULES]
     if not moved:
         return "<p>Every rule decided, modified, shadowed and failed as often.</p>"
-    head = "".join(f'<th colspan="3">{m}</th>' for m in MEASURES)
-    sub = "<th>OLD</th><th>NEW</th><th>change</th>" * len(MEASURES)
+    measures = shown_measures(rows)
+    head = "".join(f'<th colspan="3">{m}</th>' for m in measures)
+    sub = "<th>OLD</th><th>NEW</th><th>change</th>" * len(measures)
     body = []
     for row in moved:
         cells = "".join(
             f'<td class="n">{row["old"][m]:,}</td><td class="n">{row["new"][m]:,}</td>'
             f'<td class="n"><b>{esc(signed(row["delta"][m]))}</b></td>'
-            for m in MEASURES
+            for m in measures
         )
         body.append(f"<tr><td><code>{esc(row['rule'])}</code></td>{cells}</tr>")
     return f'<table><tr><th rowspan="2">rule</th>{head}</tr><tr>{sub}</tr>{"".join(body)}</table>'

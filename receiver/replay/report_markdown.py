@@ -16,8 +16,7 @@ import re
 from typing import Any, Final
 
 from receiver.replay.answers import KIND_TITLES, KINDS
-from receiver.replay.compare import MEASURES
-from receiver.replay.report import baseline_warning, percent, safe_text, signed
+from receiver.replay.report import baseline_warning, percent, safe_text, shown_measures, signed
 
 MAX_RULES: Final = 50
 ARROW: Final = "\u2192"
@@ -77,11 +76,12 @@ def _rules(report: dict[str, Any]) -> list[str]:
     moved = [row for row in report["rules"] if any(row["delta"].values())]
     if not moved:
         return ["No rule moved: each decided, modified, shadowed and failed as often."]
-    head = " | ".join(MEASURES)
-    lines = [f"| rule | {head} |", "|---|" + "---:|" * len(MEASURES)]
+    measures = shown_measures(report["rules"])
+    head = " | ".join(measures)
+    lines = [f"| rule | {head} |", "|---|" + "---:|" * len(measures)]
     for row in moved[:MAX_RULES]:
         cells = []
-        for m in MEASURES:
+        for m in measures:
             old, new, delta = row["old"][m], row["new"][m], row["delta"][m]
             cells.append(f"{old:,} {ARROW} {new:,} (**{signed(delta)}**)" if delta else f"{new:,}")
         lines.append(f"| {cell(row['rule'])} | " + " | ".join(cells) + " |")

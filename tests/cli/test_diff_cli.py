@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from receiver.cli import main
+from receiver.observe.records import record_entry
+from receiver.runtime.decision import Decision
+from receiver.runtime.payload import Event
+from receiver.runtime.rollout import bucket
 
 DIFF = Path(__file__).resolve().parents[1] / "data" / "diff"
 OLD, NEW, RECORDS = str(DIFF / "old"), str(DIFF / "new"), str(DIFF / "records.jsonl")
@@ -252,3 +256,47 @@ def test_a_signed_bundle_is_verified_with_the_public_key(
     (tmp_path / "bad.tar.gz").write_bytes(bundle.read_bytes()[:100])
     code, _, err = diff(capsys, OLD, str(tmp_path / "bad.tar.gz"), RECORDS)
     assert code == 2 and "bad.tar.gz" in err
+
+
+ROLLOUT = """\
+policy: links
+rules:
+  - id: no-links
+    events: message.shouldCreate
+    when: text contains "http"
+    action: deny
+    rollout: {percent}
+"""
+
+
+def test_diff_compares_two_rollout_levels_of_a_rule(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for side, percent in (("old", "10%"), ("new", "50%")):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "links.yaml").write_text(ROLLOUT.format(percent=percent))
+    users = [f"user-{n}" for n in range(400)]
+    lines = [
+        record_entry(
+            decision_id=f"d{n}", now=1764950400.0 + n, platform="socialplus",
+            event=Event("message.shouldCreate", {"text": "see http://x.example"},
+                        {"userId": user, "_id": user}),
+            user_answer=None, user_asked=False, decision=Decision("allow"), revision="r",
+        )
+        for n, user in enumerate(users)
+    ]  # fmt: skip
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, out, _ = diff(
+        capsys, str(tmp_path / "old"), str(tmp_path / "new"), str(records), "--format", "json"
+    )
+    report = json.loads(out)
+    # the users between the two levels flip, and only they: raising a rollout keeps every
+    # key already inside it
+    between = [u for u in users if 1000 <= bucket("links/no-links", u) < 5000]
+    assert code == 0 and 120 < len(between) < 200
+    assert report["flips"]["allow_to_deny"] == len(between)
+    assert report["flips"]["deny_to_allow"] == 0
+    [row] = [r for r in report["rules"] if r["rule"] == "links/no-links"]
+    assert row["delta"]["enforced"] == len(between) == row["delta"]["decided"]
+    assert row["delta"]["shadow"] == -len(between)

@@ -176,7 +176,13 @@ def test_data_changed_and_shadow_matches(tmp_path: Path) -> None:
     result = compare(old, new, records)
     assert result.flips["data_changed"] == 1
     rows = {row.rule: row for row in result.sorted_rules()}
-    assert rows["p/watch-links"].deltas == {"decided": 0, "modified": 0, "shadow": 1, "errors": 0}
+    assert rows["p/watch-links"].deltas == {
+        "decided": 0,
+        "modified": 0,
+        "shadow": 1,
+        "errors": 0,
+        "enforced": 0,
+    }
     assert rows["p/tidy"].deltas["modified"] == 0  # both modified, differently
 
 
