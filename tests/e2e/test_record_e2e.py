@@ -33,6 +33,7 @@ from fake_directory import FakeDirectory
 from serverproc import Launch, Server, launcher, wait_for
 
 from receiver.adapters import braincloud, socialplus
+from receiver.cli import main
 from receiver.observe.records import read_records, record_decision
 from receiver.observe.sampling import actor_share
 from receiver.replay.engine import ReplayStats, replay
@@ -215,6 +216,16 @@ def test_replaying_the_records_gives_every_answer_the_service_gave(
     for rule in ("message-flood", "repeat-offender", "same-text-many-channels"):
         assert any(rule in key for key in outcomes), json.dumps(outcomes)
     assert outcomes.get("allow:-", 0) > 50
+
+    # the command a writer runs says the same: every answer compared, none differs
+    summary_path = tmp_path / "summary.json"
+    code = main(["replay", str(POLICIES), str(records_dir), "-o", str(tmp_path / "out.jsonl"),
+                 "--summary-json", str(summary_path)])  # fmt: skip
+    summary = json.loads(summary_path.read_text())
+    assert (code, summary["events"], summary["compared"]) == (0, len(records), len(records))
+    assert summary["differing"] == 0, summary
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(lines) == len(records) and all(line["same"] for line in lines)
 
     # the decision log with --log-content is read as records and replays without errors
     users = directory_records()

@@ -106,3 +106,16 @@ def test_an_event_recorded_while_counters_could_not_answer_is_decided_as_then(
     # still counted, so the fourth is the fourth message of the minute
     assert decided == [None, None, "p/down", "p/flood"]
     assert stats.counters_unavailable == 1
+
+
+def test_a_rule_expires_in_a_replay_at_the_recorded_instant(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        "policy: p\nrules:\n  - id: holiday-freeze\n    events: [message.shouldCreate]\n"
+        "    action: deny\n    expires: 2025-12-05T16:00:00Z\n",
+        encoding="utf-8",
+    )
+    policies = load_policies([tmp_path])
+    instant = 1764950400.0  # 2025-12-05T16:00:00Z, the rule's expiry
+    records = [record(instant - 0.001, "none"), record(instant, "none")]
+    decided = [r.decided.decision.action for r in replay(policies, records)]
+    assert decided == ["deny", "allow"]  # the same code path as serve, eval and test
