@@ -88,12 +88,6 @@ class Record(NamedTuple):
         return bool(self.decision.get("degraded"))
 
 
-def user_state(answer: Any, asked: bool) -> tuple[UserLookupState, dict[str, Any] | None]:
-    """How a user source's answer is recorded: its state and the record (or None)."""
-    state = lookup_state(answer, asked)
-    return state, to_json(dict(answer)) if state == "found" else None
-
-
 def lookup_state(answer: Any, asked: bool) -> UserLookupState:
     """What a user source's answer was: ``found``, ``none``, ``failed`` or ``not-needed``."""
     if not asked:
@@ -143,9 +137,17 @@ def record_entry(
     revision: str,
     degraded_reason: str | None = None,
     counters: str | None = None,
+    as_json: bool = True,
 ) -> dict[str, Any]:
-    """One record line's content, ready for JSON."""
-    state, user = user_state(user_answer, user_asked)
+    """One record line's content. ``as_json`` false leaves the event's actor and data and
+    the user record as they are (:func:`record_line` hands them to the encoder, which
+    converts what is not JSON as :func:`to_json` does, without copying them first)."""
+    state = lookup_state(user_answer, user_asked)
+    actor, data = event.actor, event.data
+    user = user_answer if state == "found" else None
+    if as_json:
+        actor, data = to_json(actor), to_json(data)
+        user = to_json(dict(user)) if user is not None else None
     entry = {
         "record": FORMAT_VERSION,
         "decision_id": decision_id,
@@ -153,8 +155,8 @@ def record_entry(
         "platform": platform,
         "revision": revision,
         "event": event.name,
-        "actor": to_json(event.actor),
-        "data": to_json(event.data),
+        "actor": actor,
+        "data": data,
         "user_lookup": state,
         "user": user,
         "decision": record_decision(decision, degraded_reason),
@@ -181,30 +183,16 @@ def record_line(
     cheaper on the request path: the event and the user record go to the encoder as they
     are (values that are not JSON, such as times, are converted as :func:`to_json` does),
     instead of being copied by :func:`to_json` first."""
-    state = lookup_state(user_answer, user_asked)
-    entry = {
-        "record": FORMAT_VERSION,
-        "decision_id": decision_id,
-        "time": now,
-        "platform": platform,
-        "revision": revision,
-        "event": event.name,
-        "actor": event.actor,
-        "data": event.data,
-        "user_lookup": state,
-        "user": user_answer if state == "found" else None,
-        "decision": record_decision(decision, degraded_reason),
-    }
-    if counters is not None:
-        entry["counters"] = counters
+    facts: dict[str, Any] = {
+        "decision_id": decision_id, "now": now, "platform": platform, "event": event,
+        "user_answer": user_answer, "user_asked": user_asked, "decision": decision,
+        "revision": revision, "degraded_reason": degraded_reason, "counters": counters,
+    }  # fmt: skip
     try:
-        return orjson.dumps(entry, default=_converted, option=_OPTIONS)
+        return orjson.dumps(record_entry(**facts, as_json=False), default=_converted,
+                            option=_OPTIONS)  # fmt: skip
     except (TypeError, orjson.JSONEncodeError):  # keys that are not text, integers past 64 bits
-        entry = record_entry(
-            decision_id=decision_id, now=now, platform=platform, event=event,
-            user_answer=user_answer, user_asked=user_asked, decision=decision,
-            revision=revision, degraded_reason=degraded_reason, counters=counters,
-        )  # fmt: skip
+        entry = record_entry(**facts)
         return json.dumps(entry, default=str, ensure_ascii=False).encode() + b"\n"
 
 

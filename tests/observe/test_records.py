@@ -13,10 +13,10 @@ import pytest
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.records import (
     RecordError,
+    lookup_state,
     read_records,
     record_decision,
     record_entry,
-    user_state,
 )
 from receiver.runtime.decision import Decision, ShadowResult
 from receiver.runtime.inputs import LOOKUP_FAILED
@@ -71,7 +71,7 @@ def test_a_record_reads_back_as_what_was_decided(tmp_path: Path) -> None:
     ],
 )
 def test_the_user_answer_is_recorded_by_state(answer: Any, asked: bool, state: str) -> None:
-    assert user_state(answer, asked)[0] == state
+    assert lookup_state(answer, asked) == state
 
 
 def test_a_modified_allow_keeps_the_whole_changed_data() -> None:
