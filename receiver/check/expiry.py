@@ -35,6 +35,27 @@ def _when(seconds: float) -> str:
     return f"in {minutes} minute{'s' if minutes != 1 else ''}"
 
 
+def expiry_note(name: str, expires: float, now: float) -> tuple[str, str] | None:
+    """The warning about rule ``name`` (``policy/rule``) expiring at ``expires``, as seen
+    at ``now``: its code and message, or None while the instant is more than 14 days away.
+    ``receiver check`` reports it at the value; ``receiver serve`` logs it at each load."""
+    at = format_time(expires)
+    left = expires - now
+    if left <= 0:
+        return (
+            "expired",
+            f"rule '{name}' expired at {at} and no longer applies; remove it "
+            "(or move 'expires' later to turn it back on)",
+        )
+    if left <= WARN_BEFORE_DAYS * _DAY:
+        return (
+            "expiring",
+            f"rule '{name}' expires at {at}, {_when(left)}; from then on it no "
+            "longer applies (move 'expires' later to keep it, or plan its removal)",
+        )
+    return None
+
+
 def warn_expiry(documents: Iterable[PolicyDoc], now: float, diags: Diagnostics) -> None:
     """A warning for each rule that has expired at ``now`` or expires within 14 days."""
     for doc in documents:
@@ -42,20 +63,6 @@ def warn_expiry(documents: Iterable[PolicyDoc], now: float, diags: Diagnostics) 
             expires = rule.expires
             if expires is None:
                 continue
-            name = f"{doc.name.value}/{rule.id.value}"
-            at = format_time(expires.value)
-            left = expires.value - now
-            if left <= 0:
-                diags.warning(
-                    "expired",
-                    f"rule '{name}' expired at {at} and no longer applies; remove it "
-                    "(or move 'expires' later to turn it back on)",
-                    expires.span,
-                )
-            elif left <= WARN_BEFORE_DAYS * _DAY:
-                diags.warning(
-                    "expiring",
-                    f"rule '{name}' expires at {at}, {_when(left)}; from then on it no "
-                    "longer applies (move 'expires' later to keep it, or plan its removal)",
-                    expires.span,
-                )
+            note = expiry_note(f"{doc.name.value}/{rule.id.value}", expires.value, now)
+            if note is not None:
+                diags.warning(note[0], note[1], expires.span)

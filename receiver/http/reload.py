@@ -52,6 +52,7 @@ from typing import Literal
 
 from watchfiles import awatch
 
+from receiver.check.expiry import expiry_note
 from receiver.errors import PolicyLoadError, ReceiverError
 from receiver.http.config import DEFAULT_RELOAD_TIMEOUT
 from receiver.runtime.policyset import PolicySet, load_policies
@@ -194,6 +195,7 @@ class LivePolicies:
             raise RuntimeError("no policy directory to load (a bundle URL serves)")
         self._current = load_snapshot(self.policies, self.users)
         self._count(True, self._current.revision)
+        log_expiry(self._current.policies)
         return self._current
 
     def reload(self) -> bool:
@@ -258,6 +260,7 @@ class LivePolicies:
         self._current = snapshot
         log.info("policies reloaded: revision %s -> %s", previous, snapshot.revision)
         self._count(True, snapshot.revision)
+        log_expiry(snapshot.policies)
 
     def _failed(self, why: str, *, internal: bool) -> None:
         serving = self._current.revision if self._current else "none"
@@ -300,6 +303,18 @@ class LivePolicies:
                     WATCH_RESTART_DELAY,
                 )
             await asyncio.sleep(WATCH_RESTART_DELAY)
+
+
+def log_expiry(policies: PolicySet, now: float | None = None) -> None:
+    """Log each rule that has expired (it no longer applies) or expires within 14 days,
+    at every load, as ``receiver check`` warns: an operator sees it in the service's log."""
+    moment = time.time() if now is None else now
+    for rule in policies.rules:
+        expires = rule.doc.expires
+        if expires is not None:
+            note = expiry_note(rule.qualified_id, expires.value, moment)
+            if note is not None:
+                log.warning("%s: %s", expires.span, note[1])
 
 
 def _is_internal(err: BaseException) -> bool:

@@ -277,3 +277,40 @@ def test_the_reload_timeout_comes_from_the_flag_or_the_config_file(tmp_path: Pat
     assert build({"config": config_file, "reload_timeout": 2.5}).reload_timeout == 2.5
     with pytest.raises(ReceiverError, match="reload-timeout must be positive"):
         build({"reload_timeout": 0})
+
+
+EXPIRING = """\
+policy: seasonal
+rules:
+  - id: old-freeze
+    events: message.shouldCreate
+    action: deny
+    expires: 2020-01-01T00:00:00Z
+  - id: next-week
+    events: message.shouldCreate
+    when: text == "x"
+    action: deny
+    expires: {soon}
+  - id: far-away
+    events: message.shouldCreate
+    when: text == "y"
+    action: deny
+    expires: 2999-01-01T00:00:00Z
+"""
+
+
+def test_each_load_logs_rules_that_expired_or_expire_soon(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86_400))
+    (tmp_path / "seasonal.yaml").write_text(EXPIRING.format(soon=soon))
+    live = LivePolicies(tmp_path, None)
+    with caplog.at_level(logging.WARNING, logger="receiver.http.reload"):
+        live.load()
+        assert live.reload()
+    lines = [r.getMessage() for r in caplog.records]
+    expired = [line for line in lines if "'seasonal/old-freeze' expired at 2020-01-01" in line]
+    expiring = [line for line in lines if "'seasonal/next-week' expires at" in line]
+    assert len(expired) == 2 and len(expiring) == 2  # at the first load and the reload
+    assert expired[0].startswith(f"{tmp_path / 'seasonal.yaml'}:6:")  # where to change it
+    assert not [line for line in lines if "far-away" in line]
