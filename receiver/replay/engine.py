@@ -26,18 +26,20 @@ What each decision sees:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from receiver.counters.memory import MemoryBackend
 from receiver.counters.seed import seed_mapping
-from receiver.counters.settings import DEFAULT_MAX_KEYS
 from receiver.dsl.values import Timestamp
 from receiver.observe.records import Record
 from receiver.runtime.decide import Decided, decide
 from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup
 from receiver.runtime.policyset import PolicySet
+
+UNLIMITED_KEYS: Final = sys.maxsize  # keys per counter a replay keeps: all of them
 
 
 class Replayed(NamedTuple):
@@ -80,13 +82,14 @@ def fresh_counters(
     now: float,
     where: str,
     *,
-    max_keys: int = DEFAULT_MAX_KEYS,
+    max_keys: int = UNLIMITED_KEYS,
 ) -> MemoryBackend:
     """The counters a replay starts from: empty, or seeded as ``receiver eval`` seeds them
     (``{counter: {key: value}}``), the seeds counted at ``now`` (the first record's time).
-    ``max_keys``: keys kept per counter before the least recently written one is dropped
-    (``receiver replay`` lifts the limit, as Redis has none, so that a key's count does
-    not depend on how many other keys the same process holds)."""
+    ``max_keys``: keys kept per counter before the least recently written one is dropped;
+    by default no limit, as Redis has none, so that a key's count does not depend on how
+    many other keys the same replay holds (the service's memory backend keeps a limit
+    because it runs for ever; a replay ends)."""
     backend = MemoryBackend(max_keys=max_keys)
     if seeds is not None:
         seed_mapping(backend, policies.counters, seeds, Timestamp(now), where)
@@ -106,7 +109,7 @@ def replay(
     ``users``: a directory answering every lookup instead of the captured records;
     ``counters``: the backend to count in (default: empty), shared by every event.
     """
-    backend = counters if counters is not None else MemoryBackend()
+    backend = counters if counters is not None else MemoryBackend(max_keys=UNLIMITED_KEYS)
     stats = stats if stats is not None else ReplayStats()
     for record in records:
         stats.events += 1

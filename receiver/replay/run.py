@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -50,7 +49,6 @@ from receiver.runtime.policyset import PolicySet, load_policies
 from receiver.text import jsoncodec
 from receiver.users.static import StaticDirectory
 
-UNLIMITED_KEYS: Final = sys.maxsize
 BINS_PER_JOB: Final = 4  # more bins than processes: even loads, and a moving progress bar
 PROGRESS_EVERY: Final = 512  # records between progress bar updates in one process
 
@@ -106,9 +104,7 @@ def replay_lines(
     summary: Summary,
 ) -> Iterator[bytes]:
     """Each record's output line, in order, decided in this process on fresh counters."""
-    counters = fresh_counters(
-        policies, inputs.seeds, inputs.seed_time, inputs.seeds_where, max_keys=UNLIMITED_KEYS
-    )
+    counters = fresh_counters(policies, inputs.seeds, inputs.seed_time, inputs.seeds_where)
     stats = ReplayStats()
     try:
         for replayed in replay(policies, records, users=users, counters=counters, stats=stats):
