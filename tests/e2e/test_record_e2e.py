@@ -158,10 +158,11 @@ def serve(launch: Launch, redis_url: str, directory: FakeDirectory, *args: str) 
     return launch(
         "--policies", str(POLICIES), "--counters", "redis", "--redis-url", redis_url,
         "--users-url", directory.url, "--deadline-ms", "10000",
-        # a Redis call past its time (a loaded machine) reads counters as unavailable,
-        # which the record says and the replay reproduces; a worker's fallback counters
-        # (the default) could not be replayed exactly
-        "--counters-fallback", "unknown", *args,
+        # a Redis call past its time reads counters as unavailable, which the record says
+        # and the replay reproduces (a worker's fallback counters, the default, could not
+        # be replayed exactly); the time is generous so that the limits this traffic is
+        # written to reach are reached on a loaded CI machine too
+        "--counters-fallback", "unknown", "--redis-timeout-ms", "2000", *args,
         secret=SECRET, workers=2, env={"RECEIVER_BRAINCLOUD_TOKEN": BRIDGE_TOKEN},
     )  # fmt: skip
 
