@@ -173,7 +173,15 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
 
     async def metrics_endpoint(request: Request) -> Response:
         if admin.allows(request.headers.raw):
-            return Response(metrics.render(), media_type=metrics.content_type)
+            try:
+                body = metrics.render()
+            except Exception:  # a worker's unreadable file: never a 500 for the scraper
+                log.exception("could not collect the metrics")
+                return Response(
+                    error_body("the metrics could not be collected; try again"), 503,
+                    media_type=JSON,
+                )  # fmt: skip
+            return Response(body, media_type=metrics.content_type)
         if admin.mode == "token":
             return Response(
                 error_body("metrics need 'Authorization: Bearer <metrics token>'"), 401,

@@ -13,6 +13,7 @@ from outside (event names) are bounded: unknown event names count as ``other``.
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
@@ -308,8 +309,33 @@ class Metrics:
         self.eviction_subscriptions.inc()
 
     def render(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if path:
             registry = CollectorRegistry()
-            prom_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(WrittenFilesCollector(path))
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class WrittenFilesCollector(prom_multiprocess.MultiProcessCollector):
+    """The workers' metrics, summed, from the files they have written so far.
+
+    prometheus-client's collector reads every ``*.db`` file of the directory, and fails
+    the whole scrape (a 500 from ``/metrics``) on a file of 0 bytes: a worker creates its
+    file before sizing it, so a scrape while a worker starts can meet one, and a worker
+    killed in that moment leaves it for good (prometheus/client_python#1199; seen here as a
+    500 while ``--workers 2`` started on a loaded machine). Such a file holds no value yet:
+    it is left out, as is a file removed between listing and reading."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(None, path)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Any:
+        files = []
+        for name in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                if os.path.getsize(name) > 0:
+                    files.append(name)
+            except OSError:  # removed meanwhile (a dead worker's gauge files)
+                continue
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
