@@ -109,8 +109,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Cluster]
     settings = local.Settings(
         state=tmp_path_factory.mktemp("cluster"), policies=POLICIES, users=None,
         bundle_poll=BUNDLE_POLL, deadline_ms=DEADLINE_MS,
-        # a record stays cached for the whole module: only an eviction can refresh it
-        replica_args=("--users-ttl", "600", "--users-negative-ttl", "600"),
+        # a record stays cached for the whole module: only an eviction can refresh it;
+        # Redis calls get 1 s, so that a loaded CI machine does not fall back to each
+        # worker's own counters (the limits tested here are the shared ones)
+        replica_args=("--users-ttl", "600", "--users-negative-ttl", "600",
+                      "--redis-timeout-ms", "1000"),
     )  # fmt: skip
     with local.Cluster.running(settings) as running:
         yield running
