@@ -317,7 +317,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class WrittenFilesCollector(prom_multiprocess.MultiProcessCollector):
+class WrittenFilesCollector:
     """The workers' metrics, summed, from the files they have written so far.
 
     prometheus-client's collector reads every ``*.db`` file of the directory, and fails
@@ -325,17 +325,21 @@ class WrittenFilesCollector(prom_multiprocess.MultiProcessCollector):
     file before sizing it, so a scrape while a worker starts can meet one, and a worker
     killed in that moment leaves it for good (prometheus/client_python#1199; seen here as a
     500 while ``--workers 2`` started on a loaded machine). Such a file holds no value yet:
-    it is left out, as is a file removed between listing and reading."""
+    it is left out, as is a file removed between listing and reading. The files are merged
+    by prometheus-client's own ``MultiProcessCollector.merge``. (A class of its own, not a
+    subclass: this module is compiled, and a compiled class cannot take the attributes a
+    Python base class sets.)"""
 
     def __init__(self, path: str) -> None:
-        super().__init__(None, path)  # type: ignore[no-untyped-call]
+        self.path = path
 
     def collect(self) -> Any:
         files = []
-        for name in glob.glob(os.path.join(self._path, "*.db")):
+        for name in glob.glob(os.path.join(self.path, "*.db")):
             try:
                 if os.path.getsize(name) > 0:
                     files.append(name)
             except OSError:  # removed meanwhile (a dead worker's gauge files)
                 continue
-        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        merge = prom_multiprocess.MultiProcessCollector.merge
+        return merge(files, accumulate=True)  # type: ignore[no-untyped-call]
