@@ -1,10 +1,12 @@
 // The three CodeMirror 6 editors: policy (YAML, diagnostics inline), payload (JSON,
 // checked as you type) and users (YAML).
 //
-// Under the page's Content-Security-Policy (no inline styles), CodeMirror's styles go in
-// through constructed style sheets (style-mod uses adoptedStyleSheets), which that
-// policy allows; the colours below replace CodeMirror's defaults so that every token
-// keeps a contrast of at least 4.5:1 on the editor's background.
+// Each editor lives in a shadow root of its container. That is how CodeMirror's styles
+// get in under the page's Content-Security-Policy (style-src 'self', no inline styles):
+// style-mod, which injects them, writes a <style> element into a document (which the
+// policy blocks) but gives a shadow root a constructed style sheet (adoptedStyleSheets,
+// rules added through the CSSOM), which the policy allows. The colours below replace
+// CodeMirror's defaults so that every token keeps a contrast of at least 4.5:1.
 
 import { basicSetup } from "codemirror";
 import { EditorView, keymap, placeholder } from "@codemirror/view";
@@ -54,7 +56,8 @@ function editor(parent, { doc, language, label, extra = [], onChange, onRun }) {
   if (onChange) {
     extensions.push(EditorView.updateListener.of((u) => u.docChanged && onChange(u)));
   }
-  const view = new EditorView({ parent, state: EditorState.create({ doc, extensions }) });
+  const root = parent.shadowRoot || parent.attachShadow({ mode: "open" });
+  const view = new EditorView({ parent: root, root, state: EditorState.create({ doc, extensions }) });
   return { view, extensions };
 }
 
@@ -67,7 +70,7 @@ export function policyEditor(parent, { onChange, onRun }) {
     doc: "",
     language: yaml(),
     label: "Policy file (YAML)",
-    extra: [lintGutter()],
+    extra: [lintGutter(), EditorView.lineWrapping],
     onChange: (u) => onChange(u.state.doc.toString()),
     onRun,
   });
@@ -119,7 +122,7 @@ export function payloadEditor(parent, { doc, onRun }) {
     doc,
     language: json(),
     label: "Payload (JSON)",
-    extra: [lintGutter(), linter(jsonParseLinter(), { delay: 300 })],
+    extra: [lintGutter(), linter(jsonParseLinter(), { delay: 300 }), EditorView.lineWrapping],
     onRun,
   }).view;
 }

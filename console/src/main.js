@@ -207,7 +207,7 @@ async function decide() {
     state.deciding = false;
     button.disabled = false;
     out.removeAttribute("aria-busy");
-    byId("result-h").scrollIntoView({ block: "nearest" });
+    byId("result").parentElement.scrollTop = 0;
   }
 }
 
@@ -311,13 +311,16 @@ async function start() {
 }
 
 async function boot() {
-  if (await loadWorkspace()) {
+  const loaded = await loadWorkspace();
+  if (loaded) {
     byId("token-button").hidden = true;
     byId("decide").disabled = false;
-    await runCheck();
   }
+  // Interactive: the files are in the editor and Decide works; the first check's
+  // diagnostics follow (the editor shows them when they come).
   performance.mark("console-ready");
   document.documentElement.dataset.ready = "true";
+  if (loaded) await runCheck();
 }
 
 start();

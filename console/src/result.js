@@ -72,6 +72,7 @@ function traceSection(trace, decidingRule, reveal) {
     return section("trace-h", "Trace", h("p", { class: "muted" }, `No rule applies to ${trace && trace.event ? trace.event : "this event"}.`));
   }
   const tree = h("ul", { class: "trace", "aria-label": "Rules considered, in order" }, rules.map((s) => ruleNode(s, decidingRule, reveal)));
+  const later = Number(trace.not_reached) || 0;
   const toggle = (open) => () => tree.querySelectorAll("details").forEach((d) => { d.open = open; });
   return section(
     "trace-h",
@@ -80,6 +81,7 @@ function traceSection(trace, decidingRule, reveal) {
       h("button", { type: "button", class: "small", onclick: toggle(true) }, "Expand all"), " ",
       h("button", { type: "button", class: "small", onclick: toggle(false) }, "Collapse all")),
     tree,
+    later ? h("p", { class: "muted" }, `${later} later rule${later === 1 ? " was" : "s were"} not reached: evaluation stopped at the deciding rule.`) : null,
   );
 }
 
@@ -92,9 +94,9 @@ function diffSection(diff) {
     h("table", { class: "diff" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "path"), h("th", { scope: "col" }, "before"), h("th", { scope: "col" }, "after"))),
       h("tbody", {}, rows.map((r) => h("tr", {},
-        h("th", { scope: "row" }, h("code", {}, r.path)),
-        h("td", { class: "before" }, h("code", {}, shown("before" in r ? r.before : undefined))),
-        h("td", { class: "after" }, h("code", {}, shown("after" in r ? r.after : undefined))))))),
+        h("th", { scope: "row" }, h("code", {}, r.path), r.change ? h("span", { class: "muted" }, ` ${r.change}`) : null),
+        h("td", { class: "before" }, h("code", {}, shown(r.change === "added" || !("before" in r) ? undefined : r.before))),
+        h("td", { class: "after" }, h("code", {}, shown(r.change === "removed" || !("after" in r) ? undefined : r.after))))))),
   );
 }
 
@@ -120,12 +122,14 @@ export function renderDecision(result, reveal) {
   const rule = result.rule || null;
   const rules = (result.trace && Array.isArray(result.trace.rules)) ? result.trace.rules : [];
   const step = rule ? rules.find((s) => s.rule === rule) : null;
+  const modifiedBy = Array.isArray(decision.modified_by) ? decision.modified_by.map(String) : [];
   const verdict = h(
     "div",
     { class: "verdict", id: "verdict" },
     h("span", { class: `badge badge-${action.replace(/[^a-z]+/gi, "-").toLowerCase()}` }, action.toUpperCase()),
     " ",
     rule ? h("span", {}, "by rule ", h("code", { id: "deciding-rule" }, rule)) : h("span", { class: "muted" }, "no rule decided: the default answer"),
+    modifiedBy.length ? h("p", { class: "message" }, "Data changed by ", modifiedBy.map((r, i) => [i ? ", " : "", h("code", {}, r)])) : null,
     step ? [" ", locationButton(step.location, reveal, "show in editor")] : null,
     decision.message ? h("p", { class: "message" }, "Message: ", h("q", {}, decision.message)) : null,
     decision.degraded ? h("p", { class: "warn" }, "Degraded: an input (user directory or counters) was unavailable.") : null,
