@@ -22,8 +22,10 @@ from consolecraft import (
 )
 
 from receiver.console.bodies import MAX_BODY_BYTES
+from receiver.console.deciding import nest_values
 from receiver.console.headers import CONTENT_SECURITY_POLICY
 from receiver.dsl.times import parse_time
+from receiver.runtime.decision import TraceStep
 from receiver.runtime.policyset import revision_of
 
 EXAMPLES = POLICIES.parent / "examples"
@@ -98,6 +100,26 @@ def test_the_trace_lists_each_rule_with_its_location_outcome_and_values() -> Non
     assert deciding["values"], deciding
     assert all({"expr", "value", "children"} <= set(v) for v in deciding["values"])
     assert trace["rules"][-1]["rule"] == "content-length/message-too-long"
+
+
+def test_sub_expression_values_nest_under_the_expression_that_holds_them() -> None:
+    out = decide(payload=payload("message-create-too-long.json"), users=USERS.read_text())
+    trace = out["trace"]
+    assert isinstance(trace, dict)
+    (step,) = [s for s in trace["rules"] if s["rule"] == "content-length/message-too-long"]
+    (top,) = step["values"]
+    assert (top["expr"], top["value"]) == ("len(text) > 2000", "true")
+    assert [(c["expr"], c["value"]) for c in top["children"]] == [("len(text)", "2222")]
+    assert top["location"].startswith("content-length.yaml:")
+    assert top["children"][0]["children"] == []
+
+
+def test_values_without_their_spans_are_listed_flat() -> None:
+    step = TraceStep("p/r", "deny", "enforce", "matched", (("a", 1), ("a > 0", True)))
+    assert nest_values(step) == [
+        {"expr": "a > 0", "value": "true", "children": []},
+        {"expr": "a", "value": "1", "children": []},
+    ]
 
 
 def test_a_modify_shows_the_changed_data_as_a_diff() -> None:
