@@ -305,3 +305,37 @@ def test_junk_gets_400_with_a_message(body: bytes) -> None:
 
 def test_the_typo_is_in_a_shipped_condition() -> None:
     assert TYPO[0] in (POLICIES / "links.yaml").read_text()
+
+
+def test_nan_and_infinity_are_not_json() -> None:
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        body = b'{"files": [], "payload": {"eventName": "x", "data": {"n": ' + constant + b"}}}"
+        answer = client().post("/api/decide", content=body)
+        assert answer.status_code == 400
+        assert "not a JSON number" in answer.json()["error"]
+
+
+def test_a_lone_surrogate_in_a_policy_text_gets_an_answer() -> None:
+    body = b'{"files": [{"name": "a.yaml", "text": "policy: a\\nrules: []\\n# \\ud800"}]}'
+    answer = client().post("/api/check", content=body)
+    assert answer.status_code == 200
+    assert isinstance(answer.json()["diagnostics"], list)
+
+
+def test_an_internal_error_gets_503_and_a_log_line_without_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    (folder / "secret-name.yaml").write_text("policy: a\nrules: []\n")
+    console = client(folder)
+    shutil.rmtree(folder)
+    with caplog.at_level("ERROR", logger="receiver.console"):
+        answer = console.get("/api/workspace")
+    assert answer.status_code == 503
+    assert "internal error" in answer.json()["error"]
+    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    (record,) = caplog.records
+    assert "internal error #1" in record.getMessage()
+    assert "FileNotFoundError" in record.getMessage()
+    assert "gone" not in record.getMessage() and record.exc_info is None
