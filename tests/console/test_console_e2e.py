@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -196,3 +197,17 @@ def test_on_loopback_without_a_token_the_api_is_open(tmp_path: Path) -> None:
     finally:
         stop(running.proc)
         running.client.close()
+
+
+def test_a_port_in_use_exits_1_saying_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "receiver", "console", "--port", str(port),
+                   "--policies", str(POLICIES)]  # fmt: skip
+        done = subprocess.run(
+            command, capture_output=True, timeout=60, check=False, env=clean_env(), cwd=tmp_path
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr.decode()
