@@ -12,6 +12,7 @@ no request gets a 500. Every response carries the security headers (``headers.py
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import traceback
@@ -69,7 +70,7 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
     """The console application for ``workspace``; ``token``: what ``/api/*`` requires
     (None: nothing)."""
     compiled = Compiled()
-    failures = [0]  # internal errors so far, numbered in the log
+    failures = itertools.count(1)  # internal errors, numbered in the log
 
     def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -87,10 +88,9 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
                 body = {"diagnostics": diagnostics_json(err.diagnostics)}
                 return ConsoleJSON(body, status_code=422)
             except Exception as err:  # the fail-safe answer: logged without content
-                failures[0] += 1
                 log.error(
                     "console: internal error #%d answering %s: %s at %s",
-                    failures[0], request.url.path, type(err).__name__, _where(err),
+                    next(failures), request.url.path, type(err).__name__, _where(err),
                 )  # fmt: skip
                 return ConsoleJSON(
                     {"error": "the console failed to answer (an internal error, logged); "
