@@ -2,9 +2,10 @@
 
 Stage: the edge (the command line) over :mod:`receiver.console`. Consumes the policy
 folder, the address, the token (``--console-token-file`` or ``$RECEIVER_CONSOLE_TOKEN``)
-and ``--allow-save``; runs the console's HTTP server until interrupted. Exit code 2 for
-bad usage: a folder that is not one, an unreadable or too short token, or an address
-other machines can reach without a token (docs/console.md).
+and ``--allow-save``; runs the console's HTTP server until interrupted (exit code 0).
+Exit code 2 for bad usage: a folder that is not one, an unreadable or too short token,
+or an address other machines can reach without a token (docs/console.md); 1 when the
+address cannot be bound.
 """
 
 from __future__ import annotations
@@ -87,5 +88,12 @@ def serve_console(
     err.flush()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    server.run()
-    return EXIT_OK if server.started else EXIT_FAILED
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind (and has said why)
+        if server.started:
+            raise
+    if not server.started:
+        err.write(f"receiver: cannot listen on {shown}:{port}; choose another --port or --host\n")
+        return EXIT_FAILED
+    return EXIT_OK

@@ -12,7 +12,10 @@ no request gets a 500. Every response carries the security headers (``headers.py
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -41,29 +44,55 @@ STATIC = Path(__file__).resolve().parent / "static"
 Handler = Callable[[Request], Awaitable[Any]]
 
 
+class ConsoleJSON(JSONResponse):
+    """JSON as UTF-8; with ``\\u`` escapes when the answer holds a lone surrogate (a
+    policy text or payload sent with one), which UTF-8 cannot carry."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _where(err: BaseException) -> str:
+    """The innermost frame of an exception, ``FILE:LINE in FUNCTION``: what a log line may
+    say of it (its message may quote a policy or a payload)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
+
+
 def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
     """The console application for ``workspace``; ``token``: what ``/api/*`` requires
     (None: nothing)."""
     compiled = Compiled()
+    failures = itertools.count(1)  # internal errors, numbered in the log
 
     def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if not authorized(request.headers.get("authorization"), token):
-                return JSONResponse(
+                return ConsoleJSON(
                     {"error": "this console needs its token: send 'Authorization: Bearer TOKEN'"},
                     status_code=401,
                     headers={"www-authenticate": 'Bearer realm="receiver console"'},
                 )
             try:
-                return JSONResponse(await handler(request))
+                return ConsoleJSON(await handler(request))
             except ApiError as err:
-                return JSONResponse(err.body(), status_code=err.status)
+                return ConsoleJSON(err.body(), status_code=err.status)
             except PolicyLoadError as err:
                 body = {"diagnostics": diagnostics_json(err.diagnostics)}
-                return JSONResponse(body, status_code=422)
+                return ConsoleJSON(body, status_code=422)
             except Exception as err:  # the fail-safe answer: logged without content
-                log.exception("console: %s failed (%s)", request.url.path, type(err).__name__)
-                return JSONResponse(
+                log.error(
+                    "console: internal error #%d answering %s: %s at %s",
+                    next(failures), request.url.path, type(err).__name__, _where(err),
+                )  # fmt: skip
+                return ConsoleJSON(
                     {"error": "the console failed to answer (an internal error, logged); "
                               "try again, and report it if it persists"},
                     status_code=503,
@@ -108,7 +137,7 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     async def no_such_api(request: Request) -> Response:
-        return JSONResponse({"error": f"no such API: {request.url.path}"}, status_code=404)
+        return ConsoleJSON({"error": f"no such API: {request.url.path}"}, status_code=404)
 
     routes = [
         Route("/", page, methods=["GET", "HEAD"]),

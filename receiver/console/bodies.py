@@ -53,6 +53,10 @@ async def read_json(request: Request) -> Any:
     return parse_json(b"".join(chunks))
 
 
+def _not_json(constant: str) -> Any:
+    raise ApiError(400, f"the request body is not JSON: {constant} is not a JSON number")
+
+
 def parse_json(body: bytes) -> Any:
     """``body`` as JSON; ApiError 400 with where it went wrong."""
     if not body.strip():
@@ -62,7 +66,7 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise ApiError(400, "the request body is not UTF-8 text") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as err:
         raise ApiError(
             400, f"the request body is not JSON: {err.msg} at line {err.lineno} column {err.colno}"

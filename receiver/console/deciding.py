@@ -34,6 +34,7 @@ from receiver.runtime.decision import Decision, TraceStep
 from receiver.runtime.payload import parse_event
 from receiver.runtime.policyset import PolicySet, Source, load_sources, revision_of_sources
 from receiver.runtime.trace import Tracer
+from receiver.text.source import Span
 from receiver.users.static import StaticDirectory
 
 MAX_SHOWN = 2000  # characters of one value shown in the trace
@@ -147,7 +148,7 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 
 def trace_json(policyset: PolicySet, event: str, decision: Decision) -> dict[str, Any]:
     """The ``--explain`` trace as data: each rule considered, in order, with the values
-    of its sub-expressions (outermost first), then shadow results and failures."""
+    of its sub-expressions as a tree (outermost first), then shadow results and failures."""
     where = {r.qualified_id: str(r.doc.span) for r in policyset.rules}
     steps = decision.trace or []
     applying = len(policyset.tree(event).rules)
@@ -162,12 +163,6 @@ def trace_json(policyset: PolicySet, event: str, decision: Decision) -> dict[str
 
 
 def _step_json(step: TraceStep, location: str) -> dict[str, Any]:
-    # TraceStep keeps each value's source text but not its span, so values are listed
-    # flat (outermost first, as --explain prints them), each with no children.
-    values = [
-        {"expr": text, "value": _shown(value), "children": []}
-        for text, value in reversed(step.values)
-    ]
     return {
         "rule": step.rule,
         "action": step.action,
@@ -176,8 +171,41 @@ def _step_json(step: TraceStep, location: str) -> dict[str, Any]:
         "note": step.note,
         "rollout": step.rollout,
         "location": location,
-        "values": values,
+        "values": nest_values(step),
     }
+
+
+def nest_values(step: TraceStep) -> list[dict[str, Any]]:
+    """A step's values as a tree: each sub-expression under the smallest recorded one whose
+    source range holds it (a macro's body, written elsewhere, stays beside its name).
+
+    The loop records a value when its expression is done, so children come before their
+    parent; reversed, each parent comes before its subtree, and a stack of the open
+    ranges finds each value's parent. A step without spans is listed flat."""
+    values = list(reversed(step.values))
+    spans: list[Span | None] = (
+        list(reversed(step.spans)) if len(step.spans) == len(step.values) else [None] * len(values)
+    )
+    roots: list[dict[str, Any]] = []
+    open_: list[tuple[Span, dict[str, Any]]] = []
+    for (text, value), span in zip(values, spans, strict=True):
+        node: dict[str, Any] = {"expr": text, "value": _shown(value), "children": []}
+        if span is not None:
+            node["location"] = str(span)  # FILE:LINE:COL
+        while open_ and (span is None or not _holds(open_[-1][0], span)):
+            open_.pop()
+        (open_[-1][1]["children"] if open_ else roots).append(node)
+        if span is not None:
+            open_.append((span, node))
+    return roots
+
+
+def _holds(outer: Span, inner: Span) -> bool:
+    return (
+        outer.source is inner.source
+        and (outer.line, outer.column) <= (inner.line, inner.column)
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
+    )
 
 
 def _shown(value: Any) -> str:

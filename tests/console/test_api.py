@@ -22,8 +22,10 @@ from consolecraft import (
 )
 
 from receiver.console.bodies import MAX_BODY_BYTES
+from receiver.console.deciding import nest_values
 from receiver.console.headers import CONTENT_SECURITY_POLICY
 from receiver.dsl.times import parse_time
+from receiver.runtime.decision import TraceStep
 from receiver.runtime.policyset import revision_of
 
 EXAMPLES = POLICIES.parent / "examples"
@@ -98,6 +100,26 @@ def test_the_trace_lists_each_rule_with_its_location_outcome_and_values() -> Non
     assert deciding["values"], deciding
     assert all({"expr", "value", "children"} <= set(v) for v in deciding["values"])
     assert trace["rules"][-1]["rule"] == "content-length/message-too-long"
+
+
+def test_sub_expression_values_nest_under_the_expression_that_holds_them() -> None:
+    out = decide(payload=payload("message-create-too-long.json"), users=USERS.read_text())
+    trace = out["trace"]
+    assert isinstance(trace, dict)
+    (step,) = [s for s in trace["rules"] if s["rule"] == "content-length/message-too-long"]
+    (top,) = step["values"]
+    assert (top["expr"], top["value"]) == ("len(text) > 2000", "true")
+    assert [(c["expr"], c["value"]) for c in top["children"]] == [("len(text)", "2222")]
+    assert top["location"].startswith("content-length.yaml:")
+    assert top["children"][0]["children"] == []
+
+
+def test_values_without_their_spans_are_listed_flat() -> None:
+    step = TraceStep("p/r", "deny", "enforce", "matched", (("a", 1), ("a > 0", True)))
+    assert nest_values(step) == [
+        {"expr": "a > 0", "value": "true", "children": []},
+        {"expr": "a", "value": "1", "children": []},
+    ]
 
 
 def test_a_modify_shows_the_changed_data_as_a_diff() -> None:
@@ -283,3 +305,37 @@ def test_junk_gets_400_with_a_message(body: bytes) -> None:
 
 def test_the_typo_is_in_a_shipped_condition() -> None:
     assert TYPO[0] in (POLICIES / "links.yaml").read_text()
+
+
+def test_nan_and_infinity_are_not_json() -> None:
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        body = b'{"files": [], "payload": {"eventName": "x", "data": {"n": ' + constant + b"}}}"
+        answer = client().post("/api/decide", content=body)
+        assert answer.status_code == 400
+        assert "not a JSON number" in answer.json()["error"]
+
+
+def test_a_lone_surrogate_in_a_policy_text_gets_an_answer() -> None:
+    body = b'{"files": [{"name": "a.yaml", "text": "policy: a\\nrules: []\\n# \\ud800"}]}'
+    answer = client().post("/api/check", content=body)
+    assert answer.status_code == 200
+    assert isinstance(answer.json()["diagnostics"], list)
+
+
+def test_an_internal_error_gets_503_and_a_log_line_without_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    (folder / "secret-name.yaml").write_text("policy: a\nrules: []\n")
+    console = client(folder)
+    shutil.rmtree(folder)
+    with caplog.at_level("ERROR", logger="receiver.console"):
+        answer = console.get("/api/workspace")
+    assert answer.status_code == 503
+    assert "internal error" in answer.json()["error"]
+    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    (record,) = caplog.records
+    assert "internal error #1" in record.getMessage()
+    assert "FileNotFoundError" in record.getMessage()
+    assert "gone" not in record.getMessage() and record.exc_info is None
