@@ -293,9 +293,18 @@ def test_the_trace_expands_to_the_values_of_each_rule(loopback: Console, new_pag
     assert other.get_attribute("open") is None
     other.locator("summary").first.click()
     assert other.get_attribute("open") is not None
-    values = other.locator("ul.values").inner_text()
+    values = other.locator("ul.values").first.inner_text()
     assert "user.banned == true" in values
     assert "false" in values
+    # Sub-expressions nest under the expression that holds them: `user.banned` under
+    # `user.banned == true`, in a node of its own that closes and opens.
+    outer = other.locator("ul.values > li > details").first
+    assert outer.locator("summary").first.inner_text().startswith("user.banned == true")
+    inner = outer.locator("ul.values li").first
+    assert inner.inner_text().startswith("user.banned")
+    outer.locator("summary").first.click()
+    assert outer.get_attribute("open") is None
+    assert not inner.is_visible()
 
     page.click("text=Expand all")
     closed = page.locator("details.rule-step:not([open])").count()
