@@ -221,6 +221,7 @@ async function save() {
     if (code === 200) {
       for (const f of state.files) f.loaded = files.find((x) => x.name === f.name).text;
       renderFileList();
+      if (body && body.revision) byId("revision").textContent = `revision ${String(body.revision).slice(0, 12)}`;
       status(`Saved ${files.length} files${body && body.revision ? ` (revision ${body.revision})` : ""}.`, "ok");
     } else if (code === 422 && body && Array.isArray(body.diagnostics)) {
       state.diagnostics = body.diagnostics;

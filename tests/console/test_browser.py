@@ -445,3 +445,40 @@ def test_a_modify_shows_the_changed_data_before_and_after(loopback: Console, new
     assert after.strip('"') == after.strip('"').lower()  # the shouting was lowered
     assert "Data changed by shouting/" in page.inner_text("#verdict")
     p.shot("modify-diff")
+
+
+def test_saving_writes_a_set_that_checks_and_refuses_a_broken_one(
+    tmp_path: Path, new_page: Any
+) -> None:
+    with console(tmp_path, "--host", "127.0.0.1", "--allow-save") as server:
+        p = new_page(server.url)
+        page = p.page
+        saved = server.policies / "content-length.yaml"
+        before = saved.read_text(encoding="utf-8")
+        page.click("#file-list button[data-file='content-length.yaml']")
+        page.click(".cm-line:has-text('when: len(text) > 2000')")
+        page.keyboard.press("End")
+        page.keyboard.press("Backspace")
+        page.keyboard.type("1")  # len(text) > 2001
+        page.wait_for_selector("#diagnostics .ok")
+        page.click("#save")
+        revision = page.inner_text("#revision")
+        page.wait_for_selector("#status.status-ok:has-text('Saved')")
+        assert page.inner_text("#revision") != revision  # the folder's new revision
+        assert "when: len(text) > 2001" in saved.read_text(encoding="utf-8")
+        assert saved.read_text(encoding="utf-8") == before.replace("> 2000", "> 2001", 1)
+
+        page.keyboard.press("Control+End")
+        page.click(".cm-line:has-text('when: len(text) > 2001')")
+        page.keyboard.press("End")
+        page.keyboard.type(" and has_shortnr")
+        page.wait_for_selector(".cm-lintRange-error")
+        page.click("#save")
+        page.wait_for_selector("#status.status-error:has-text('Not saved')")
+        assert "has_shortnr" not in saved.read_text(encoding="utf-8")
+        p.shot("save-refused")
+
+
+def test_without_allow_save_there_is_no_save_button(loopback: Console, new_page: Any) -> None:
+    p = new_page(loopback.url)
+    assert not p.page.is_visible("#save")
