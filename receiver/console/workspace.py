@@ -6,8 +6,9 @@ folder's policy files, the example payloads, the users file, the time, the revis
 whether saving is on) and writes a set of files into the folder for ``POST /api/save``.
 
 The example payloads and users are those beside the policy folder (``../examples/payloads/
-*.json`` and ``../examples/users.yaml``), or else the shipped ones (in the wheel, or in the
-checkout). The console edits the policy files at the top of the folder (the shipped
+*.json``, the brainCloud envelopes of ``../examples/braincloud/*.json`` named
+``braincloud/NAME.json``, and ``../examples/users.yaml``), or else the shipped ones (in the
+wheel, or in the checkout). The console edits the policy files at the top of the folder (the shipped
 layout); saving writes each file whole and atomically (a temporary file in the folder,
 then a rename), and never a name that is not a plain policy file name.
 """
@@ -75,11 +76,16 @@ class Workspace:
         if self.examples is None:
             return []
         out: list[dict[str, Any]] = []
-        for path in sorted((self.examples / "payloads").glob("*.json")):
+        found = [(path.name, path) for path in sorted((self.examples / "payloads").glob("*.json"))]
+        found += [  # brainCloud bridge envelopes, which Decide answers in brainCloud's form
+            (f"braincloud/{path.name}", path)
+            for path in sorted((self.examples / "braincloud").glob("*.json"))
+        ]
+        for name, path in found:
             with contextlib.suppress(OSError, ValueError):
                 if path.stat().st_size <= MAX_EXAMPLE_BYTES:
                     payload = json.loads(path.read_text(encoding="utf-8"))
-                    out.append({"name": path.name, "payload": payload})
+                    out.append({"name": name, "payload": payload})
         return out
 
     def users_text(self) -> str:

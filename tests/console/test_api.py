@@ -52,6 +52,9 @@ def test_the_workspace_holds_the_policy_files_examples_users_and_time() -> None:
     assert ws["files"][names.index("links.yaml")]["text"] == (POLICIES / "links.yaml").read_text()
     examples = {e["name"]: e["payload"] for e in ws["examples"]}
     assert examples["message-create-too-long.json"] == payload("message-create-too-long.json")
+    envelope = json.loads((EXAMPLES / "braincloud" / "pre-set-xp-too-high.json").read_text())
+    assert examples["braincloud/pre-set-xp-too-high.json"] == envelope
+    assert next(iter(examples)) == "channel-create-broadcast.json"  # social.plus ones first
     assert ws["users"] == USERS.read_text()
     assert abs(parse_time(ws["now"]) - time.time()) < 60
     assert ws["revision"] == revision_of([POLICIES / n for n in names])
