@@ -11,6 +11,7 @@
     receiver schema policy|test [-o FILE]
     receiver diff OLD NEW RECORDS... [--format text|json|markdown|html] [-o FILE] [--fail-on EXPR]
     receiver replay POLICIES RECORDS... [-o OUT.jsonl] [--users FILE] [--jobs N]
+    receiver console [--policies DIR] [--host H] [--port P] [--console-token-file FILE]
 
 Exit codes: 0 success; 1 policy errors (or, for ``check --strict``, warnings);
 2 bad usage or bad input (an unreadable payload, users file or time).
@@ -52,6 +53,7 @@ COMMANDS: dict[str, str] = {
     "schema": "receiver.cli.schema",
     "diff": "receiver.cli.diff",
     "replay": "receiver.cli.replay",
+    "console": "receiver.cli.console",
 }
 
 

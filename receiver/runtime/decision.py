@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from receiver.dsl.values import Value, to_json
+from receiver.text.source import Span
 
 Verdict = Literal["allow", "deny"]
 
@@ -64,6 +65,9 @@ class TraceStep:
     values: tuple[tuple[str, Value], ...] = ()
     note: str = ""
     rollout: str = ""  # a rollout rule's way: "rollout 10%: bucket 07.31% -> enforced"
+    # Where each of ``values`` was written, in the same order (the console nests values by
+    # it); not part of a step's equality or repr, which are about what was decided.
+    spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(slots=True, init=False)

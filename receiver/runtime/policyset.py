@@ -20,7 +20,7 @@ import contextlib
 import gc
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +35,13 @@ from receiver.compile.tree import EventTree
 from receiver.dsl import events as ev
 from receiver.errors import PolicyLoadError
 from receiver.load.documents import PolicyDoc
-from receiver.load.loader import load_file, policy_files
+from receiver.load.loader import MAX_POLICY_FILE_BYTES, load_text, policy_files
 from receiver.text.diagnostics import Diagnostic, Diagnostics
+from receiver.text.yamlnodes import read_source_text, too_large_message
 
 EXTRA_TREE_CACHE = 512
+
+Source = tuple[str, str]  # a policy file given as (name, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,37 @@ def check_paths(paths: Sequence[Path], *, now: float | None = None) -> CheckRepo
     if not files and not diags.has_errors:
         shown = ", ".join(str(p) for p in paths)
         diags.warning("no-policies", f"no policy files (*.yaml) found in {shown}", None, shown)
-    documents = [doc for path in files if (doc := load_file(path, diags)) is not None]
+    sources = [
+        (str(path), text)
+        for path in files
+        if (text := read_source_text(path, diags, MAX_POLICY_FILE_BYTES)) is not None
+    ]
+    return _check(files, sources, diags, now)
+
+
+def check_sources(sources: Sequence[Source], *, now: float | None = None) -> CheckReport:
+    """Load and check policy files given as ``(name, text)`` pairs instead of paths (the
+    console's editors): the same loader, checker and diagnostics as :func:`check_paths`,
+    each diagnostic naming its file by the name given. Files are taken in name order,
+    as a directory's are; one larger than a policy file may be is refused (``too-large``)."""
+    diags = Diagnostics()
+    ordered = sorted(sources, key=lambda source: source[0])
+    if not ordered:
+        diags.warning("no-policies", "no policy files (*.yaml) given", None, "")
+    kept: list[Source] = []
+    for name, text in ordered:
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_FILE_BYTES:
+            diags.error("too-large", too_large_message(MAX_POLICY_FILE_BYTES), None, name)
+        else:  # universal newlines, as a file read from disk has them
+            kept.append((name, text.replace("\r\n", "\n").replace("\r", "\n")))
+    return _check([Path(name) for name, _ in ordered], kept, diags, now)
+
+
+def _check(
+    files: list[Path], sources: Sequence[Source], diags: Diagnostics, now: float | None
+) -> CheckReport:
+    """The one check path of :func:`check_paths` and :func:`check_sources`."""
+    documents = [doc for name, text in sources if (doc := load_text(name, text, diags))]
     result = check(documents, diags)
     if now is not None:
         warn_expiry(documents, now, diags)
@@ -184,21 +217,44 @@ def revision_of(files: Iterable[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
+def revision_of_sources(sources: Iterable[Source]) -> str:
+    """The revision of files given as ``(name, text)``: what :func:`revision_of` gives for
+    the same files written into one directory (LF line ends)."""
+    digest = hashlib.sha256()
+    for name, text in sorted(sources):
+        digest.update(Path(name).name.encode())
+        digest.update(b"\0")
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
 def load_policies(paths: Sequence[Path], *, eager: bool = True) -> PolicySet:
     """Load, check and compile; raise PolicyLoadError listing every error.
     ``eager=False``: compile each event's tree when it is first asked for."""
     with _gc_paused():
         report = check_paths(paths)
-        if report.has_errors:
-            raise PolicyLoadError(report.diagnostics)
-        return PolicySet.build(
-            report.rules,
-            report.policies,
-            revision_of(report.files),
-            [d for d in report.diagnostics if d.severity == "warning"],
-            report.counters,
-            eager=eager,
-        )
+        return _build(report, lambda: revision_of(report.files), eager)
+
+
+def load_sources(sources: Sequence[Source], *, eager: bool = True) -> PolicySet:
+    """:func:`load_policies` for files given as ``(name, text)`` (the console)."""
+    with _gc_paused():
+        report = check_sources(sources)
+        return _build(report, lambda: revision_of_sources(sources), eager)
+
+
+def _build(report: CheckReport, revision: Callable[[], str], eager: bool) -> PolicySet:
+    if report.has_errors:
+        raise PolicyLoadError(report.diagnostics)
+    return PolicySet.build(
+        report.rules,
+        report.policies,
+        revision(),
+        [d for d in report.diagnostics if d.severity == "warning"],
+        report.counters,
+        eager=eager,
+    )
 
 
 @contextlib.contextmanager

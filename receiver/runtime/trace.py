@@ -18,6 +18,7 @@ from receiver.dsl.context import MISSING, Context
 from receiver.dsl.paths import lookup_path
 from receiver.dsl.values import Value, show
 from receiver.runtime.decision import TraceStep
+from receiver.text.source import Span
 
 
 class Tracer:
@@ -95,12 +96,13 @@ class Tracer:
 
     def record(self, compiled: CompiledRule, outcome: str, note: str = "") -> None:
         """The outcome of the rule just tested; the values its display closures show."""
-        self.trace.append(_step(compiled, outcome, self._values(compiled), note))
+        values, spans = self._values(compiled)
+        self.trace.append(_step(compiled, outcome, values, note, spans=spans))
 
     def amend(self, compiled: CompiledRule, outcome: str, note: str) -> None:
         """Replace the last step's outcome and note (what applying a modify did)."""
         last = self.trace[-1]
-        self.trace[-1] = _step(compiled, outcome, last.values, note, last.rollout)
+        self.trace[-1] = _step(compiled, outcome, last.values, note, last.rollout, spans=last.spans)
 
     def effects(self, compiled: CompiledRule) -> None:
         """Run the display message or changes of a rule that matched (values unused)."""
@@ -117,11 +119,13 @@ class Tracer:
             except Exception:  # the evaluation's own closures report failures
                 continue
 
-    def _values(self, compiled: CompiledRule) -> tuple[tuple[str, Value], ...]:
+    def _values(
+        self, compiled: CompiledRule
+    ) -> tuple[tuple[tuple[str, Value], ...], tuple[Span, ...]]:
         display = self._display.get(id(compiled.rule))
         ctx = self._ctx
         if display is None or ctx is None or display.test is None:
-            return ()
+            return (), ()
         with contextlib.suppress(Exception):  # the evaluation's own test reports failures
             display.test(ctx)
         return _trace_values(ctx)
@@ -130,7 +134,14 @@ class Tracer:
         """Which way the rollout rule just recorded went (shown on its line)."""
         last = self.trace[-1]
         self.trace[-1] = TraceStep(
-            last.rule, last.action, last.mode, last.outcome, last.values, last.note, text
+            last.rule,
+            last.action,
+            last.mode,
+            last.outcome,
+            last.values,
+            last.note,
+            text,
+            last.spans,
         )
 
     def changed(self, compiled: CompiledRule, values: list[tuple[Target, Value]]) -> None:
@@ -140,11 +151,13 @@ class Tracer:
         self.amend(compiled, "matched", f"changed {changes}")
 
 
-def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
+def _trace_values(ctx: Context) -> tuple[tuple[tuple[str, Value], ...], tuple[Span, ...]]:
+    """The recorded values (source text and value), each once, and where each was written."""
     if not ctx.trace:
-        return ()
+        return (), ()
     seen: set[tuple[int, int, int, str]] = set()
     out: list[tuple[str, Value]] = []
+    spans: list[Span] = []
     for node, value in ctx.trace:
         assert isinstance(node, ast.Node)
         span = node.span
@@ -154,7 +167,8 @@ def _trace_values(ctx: Context) -> tuple[tuple[str, Value], ...]:
             continue
         seen.add(ident)
         out.append((text, value))
-    return tuple(out)
+        spans.append(span)
+    return tuple(out), tuple(spans)
 
 
 def _step(
@@ -163,9 +177,13 @@ def _step(
     values: tuple[tuple[str, Value], ...] = (),
     note: str = "",
     rollout: str = "",
+    *,
+    spans: tuple[Span, ...] = (),
 ) -> TraceStep:
     rule = compiled.rule
-    return TraceStep(rule.qualified_id, rule.action, rule.mode, outcome, values, note, rollout)
+    return TraceStep(
+        rule.qualified_id, rule.action, rule.mode, outcome, values, note, rollout, spans
+    )
 
 
 def _show(value: Value) -> str:

@@ -192,6 +192,14 @@ def compose_source(source: SourceFile, diagnostics: Diagnostics, what: str) -> y
     return root
 
 
+def too_large_message(limit: int) -> str:
+    """What ``too-large`` says of a file over ``limit`` bytes (read from disk or given)."""
+    return (
+        f"the file is larger than {limit:,} bytes, the limit for this kind of file; "
+        "split it into several files"
+    )
+
+
 def read_source_text(path: Path, diagnostics: Diagnostics, limit: int | None = None) -> str | None:
     """A file's UTF-8 text; None (with a diagnostic) when it cannot be read.
 
@@ -205,13 +213,7 @@ def read_source_text(path: Path, diagnostics: Diagnostics, limit: int | None = N
         diagnostics.error("io", f"cannot read the file: {err.strerror}", None, str(path))
         return None
     if limit is not None and len(data) > limit:
-        diagnostics.error(
-            "too-large",
-            f"the file is larger than {limit:,} bytes, the limit for this kind of file; "
-            "split it into several files",
-            None,
-            str(path),
-        )
+        diagnostics.error("too-large", too_large_message(limit), None, str(path))
         return None
     try:
         text = data.decode("utf-8")

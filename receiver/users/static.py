@@ -67,24 +67,38 @@ class StaticDirectory:
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise UserFileError(f"{path}: cannot read the users file: {err.strerror}") from None
+        return cls.from_text(text, str(path), json_text=path.suffix == ".json")
+
+    @classmethod
+    def from_text(cls, text: str, name: str, *, json_text: bool = False) -> StaticDirectory:
+        """The directory of a users file's text (``name`` says where, in messages);
+        ``json_text``: the text is JSON, else YAML (which JSON is too)."""
         try:
-            records = json.loads(text) if path.suffix == ".json" else safe_load(text)
+            records = json.loads(text) if json_text else safe_load(text)
         except json.JSONDecodeError as err:
             raise UserFileError(
-                f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"
+                f"{name}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"
             ) from None
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
             raise UserFileError(f"{where}: invalid YAML: {err.problem}") from None
+        except yaml.YAMLError as err:  # a control character, too many aliases
+            first = str(err).splitlines()[0] if str(err) else "invalid YAML"
+            raise UserFileError(f"{name}: invalid YAML: {first}") from None
+        return cls.from_records(records, name)
+
+    @classmethod
+    def from_records(cls, records: Any, name: str) -> StaticDirectory:
+        """The directory of already parsed records (a map of user id to record)."""
         if records is None:
             records = {}
         records = _plain(records)
         if not isinstance(records, dict):
-            raise UserFileError(f"{path}: the users file must map user ids to records")
+            raise UserFileError(f"{name}: the users file must map user ids to records")
         for user_id, record in records.items():
             if not isinstance(record, dict):
                 raise UserFileError(
-                    f"{path}: the record of user '{user_id}' must be a map of fields"
+                    f"{name}: the record of user '{user_id}' must be a map of fields"
                 )
         return cls(records)

@@ -21,6 +21,7 @@ HELP = {  # the start of each command's help line (argparse wraps the rest to th
     "test": "run policy test files",
     "bundle": "build, sign and inspect policy",
     "replay": "decide recorded events again",
+    "console": "serve the policy console",
 }
 
 
@@ -41,7 +42,7 @@ def test_the_commands_are_listed_in_the_order_of_the_table() -> None:
     assert list(subcommands(_parser())) == list(COMMANDS)
     assert list(COMMANDS) == [
         "check", "eval", "serve", "register", "send", "tree", "test", "bundle", "schema",
-        "diff", "replay",
+        "diff", "replay", "console",
     ]  # fmt: skip
 
 

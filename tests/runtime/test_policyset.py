@@ -170,3 +170,60 @@ def test_the_revision_is_twelve_hex_digits_that_follow_names_and_contents(
 
 def test_the_revision_of_an_unreadable_file_still_counts_its_name(tmp_path: Path) -> None:
     assert revision_of([tmp_path / "gone.yaml"]) != revision_of([tmp_path / "other.yaml"])
+
+
+# -- policy files given as texts (the console) ---------------------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[2] / "policies"
+
+
+def shipped_sources(folder: Path = SHIPPED) -> list[tuple[str, str]]:
+    return [(p.name, p.read_text(encoding="utf-8")) for p in module.policy_files([folder])]
+
+
+def test_check_sources_reports_what_check_paths_reports_naming_files_as_given(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for name, text in shipped_sources():
+        (folder / name).write_text(text.replace("len(text) > 2000", "len(txt) > 2000"))
+    from_paths = check_paths([folder])
+    from_texts = module.check_sources(shipped_sources(folder))
+    assert from_paths.has_errors
+    assert [(Path(d.location.split(":")[0]).name, *d.location.split(":")[1:], d.code, d.message)
+            for d in from_paths.diagnostics] == [
+        (*d.location.split(":"), d.code, d.message) for d in from_texts.diagnostics
+    ]  # fmt: skip
+    assert [r.qualified_id for r in from_texts.rules] == [r.qualified_id for r in from_paths.rules]
+
+
+def test_check_sources_takes_files_in_name_order_with_universal_newlines() -> None:
+    sources = shipped_sources()
+    crlf = [(name, text.replace("\n", "\r\n")) for name, text in reversed(sources)]
+    assert [r.qualified_id for r in module.check_sources(crlf).rules] == [
+        r.qualified_id for r in check_paths([SHIPPED]).rules
+    ]
+
+
+def test_check_sources_refuses_a_text_over_the_policy_file_limit() -> None:
+    report = module.check_sources([("big.yaml", "#" * (module.MAX_POLICY_FILE_BYTES + 1))])
+    (diagnostic,) = report.diagnostics
+    assert (diagnostic.code, diagnostic.path, diagnostic.span) == ("too-large", "big.yaml", None)
+
+
+def test_no_sources_is_a_warning() -> None:
+    (diagnostic,) = module.check_sources([]).diagnostics
+    assert (diagnostic.code, diagnostic.severity) == ("no-policies", "warning")
+
+
+def test_load_sources_has_the_revision_of_the_same_files_on_disk() -> None:
+    loaded = module.load_sources(shipped_sources(), eager=False)
+    assert loaded.revision == load_policies([SHIPPED], eager=False).revision
+    assert loaded.revision == module.revision_of_sources(shipped_sources())
+
+
+def test_load_sources_raises_with_every_error() -> None:
+    with pytest.raises(PolicyLoadError) as caught:
+        module.load_sources([("a.yaml", "policy: a\nrules: [{id: r}]\n")])
+    assert {d.code for d in caught.value.diagnostics} >= {"missing-field"}

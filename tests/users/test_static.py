@@ -96,3 +96,26 @@ def test_user_file_errors_are_receiver_errors() -> None:
 
 def test_ids_are_the_users_with_a_record() -> None:
     assert StaticDirectory({"sam": {}, "lee": {"trust": 1}}).ids() == ["sam", "lee"]
+
+
+def test_a_text_reads_as_the_same_file_would() -> None:
+    users = StaticDirectory.from_text("sam: {trust: 3, createdAt: 2026-01-31T10:00:00Z}\n", "u")
+    assert users.get("sam") == {"trust": 3, "createdAt": "2026-01-31T10:00:00Z"}
+    assert len(StaticDirectory.from_text("", "u")) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("a: [", "u:1:5: invalid YAML"), ("[1, 2]", "u: the users file must map"),
+     ("a: 3", "u: the record of user 'a'"), ("a: \x07", "u: invalid YAML")],
+)  # fmt: skip
+def test_a_bad_text_says_what_and_where(text: str, says: str) -> None:
+    with pytest.raises(UserFileError, match=None) as caught:
+        StaticDirectory.from_text(text, "u")
+    assert str(caught.value).startswith(says), str(caught.value)
+
+
+def test_records_already_parsed_are_checked_the_same_way() -> None:
+    assert StaticDirectory.from_records({"a": {"x": 1}}, "m").get("a") == {"x": 1}
+    with pytest.raises(UserFileError, match="record of user 'a'"):
+        StaticDirectory.from_records({"a": 1}, "m")
