@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,11 +30,38 @@ START_TIMEOUT = 30.0
 HOOK = "/hooks/socialplus"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
+    """A free loopback port below the kernel's ephemeral range.
+
+    A port from ``bind(0)`` is free only until the socket closes: before the server binds
+    it, the kernel may hand the same number to any outgoing connection or other
+    ``bind(0)`` (CI saw a replica lose its port to one). The kernel never hands out a port
+    below ``ip_local_port_range`` on its own, so one chosen there stays free unless another
+    process picks it the same way; ports already handed out here are not handed out again.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    if low > 11_000:
+        for _ in range(200):
+            port = random.randrange(10_000, low)
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def clean_env(**extra: str) -> dict[str, str]:

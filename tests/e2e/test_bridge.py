@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from serverproc import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bridge" / "braincloud" / "ReceiverHook.ccjs"
@@ -35,13 +35,6 @@ NODE = shutil.which("node")
 STARTUP_SECONDS = 60
 
 needs_node = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

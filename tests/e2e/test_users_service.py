@@ -9,7 +9,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import pytest
 import yaml
 from fake_directory import FakeDirectory
 from prometheus_client.parser import text_string_to_metric_families
+from serverproc import free_port
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -365,13 +365,6 @@ def test_app_other_and_unsigned_webhooks_evict_nothing(
 
 
 # -- through the real `receiver serve` process ------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
