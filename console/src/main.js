@@ -6,8 +6,13 @@ import { byId, fill, h } from "./dom.js";
 import { offsetOf, payloadEditor, policyEditor, usersEditor } from "./editors.js";
 import { renderDecision } from "./result.js";
 import { askToken } from "./token.js";
+import { currentView, registerView, startViews } from "./views.js";
 
 const CHECK_DELAY_MS = 300; // diagnostics are fetched this long after typing pauses
+
+// The views besides the Playground: [workspace feature, tab label, init(panel) -> onShow].
+// A view's tab appears when the server's workspace lists its feature.
+const VIEWS = [];
 
 const state = {
   files: [], // [{name, loaded}] in the workspace's order
@@ -19,6 +24,7 @@ const state = {
   checkSeq: 0,
   deciding: false,
   canSave: false,
+  features: [], // what the server offers besides the playground (its workspace's `features`)
 };
 
 let policy = null;
@@ -95,7 +101,7 @@ async function runCheck() {
   const seq = ++state.checkSeq;
   byId("diagnostics").setAttribute("aria-busy", "true");
   try {
-    const { status: code, body } = await call("POST", "/api/check", { files: currentFiles() }, abort.signal);
+    const { status: code, body } = await call("POST", "api/check", { files: currentFiles() }, abort.signal);
     if (seq !== state.checkSeq) return;
     if (code === 200 && body && Array.isArray(body.diagnostics)) {
       state.diagnostics = body.diagnostics;
@@ -183,7 +189,7 @@ async function decide() {
       users: users.state.doc.toString(),
       now: byId("now").value.trim(),
     };
-    const { status: code, body: answer } = await call("POST", "/api/decide", body);
+    const { status: code, body: answer } = await call("POST", "api/decide", body);
     if (code === 200 && answer) {
       fill(out, renderDecision(answer, reveal));
       const action = answer.decision && answer.decision.action ? answer.decision.action : "decided";
@@ -217,7 +223,7 @@ async function save() {
   status("Saving…");
   try {
     const files = currentFiles();
-    const { status: code, body } = await call("POST", "/api/save", { files });
+    const { status: code, body } = await call("POST", "api/save", { files });
     if (code === 200) {
       for (const f of state.files) f.loaded = files.find((x) => x.name === f.name).text;
       renderFileList();
@@ -248,6 +254,7 @@ function showWorkspace(ws) {
   state.files = (ws.files || []).map((f) => ({ name: f.name, loaded: f.text }));
   state.examples = Array.isArray(ws.examples) ? ws.examples : [];
   state.canSave = ws.can_save === true;
+  state.features = ws.features;
   byId("revision").textContent = ws.revision ? `revision ${String(ws.revision).slice(0, 12)}` : "";
   byId("save").hidden = !state.canSave;
   byId("now").value = ws.now || new Date().toISOString();
@@ -274,7 +281,7 @@ async function loadWorkspace() {
   status("Loading the workspace…");
   byId("retry").hidden = true;
   try {
-    const { status: code, body } = await call("GET", "/api/workspace");
+    const { status: code, body } = await call("GET", "api/workspace");
     if (code !== 200 || !body) {
       status(`The workspace did not load: ${messageOf(body, `the server answered ${code}`)}`, "error");
       byId("retry").hidden = false;
@@ -303,7 +310,7 @@ async function start() {
   byId("retry").addEventListener("click", () => boot());
   byId("token-button").addEventListener("click", () => { forgetToken(); boot(); });
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.defaultPrevented) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.defaultPrevented && currentView() === "playground") {
       e.preventDefault();
       decide();
     }
@@ -311,9 +318,22 @@ async function start() {
   await boot();
 }
 
+let viewsStarted = false;
+
+function startViewsOnce(features) {
+  if (viewsStarted) return;
+  viewsStarted = true;
+  registerView("playground", "Playground");
+  for (const [feature, label, init] of VIEWS) {
+    if (features.includes(feature)) registerView(feature, label, init(byId(`view-${feature}`)));
+  }
+  startViews("playground");
+}
+
 async function boot() {
   const loaded = await loadWorkspace();
   if (loaded) {
+    startViewsOnce(Array.isArray(state.features) ? state.features : []);
     byId("token-button").hidden = true;
     byId("decide").disabled = false;
   }

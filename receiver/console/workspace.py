@@ -70,7 +70,13 @@ class Workspace:
             "now": times.format_time(round(time.time())),
             "revision": revision_of_sources(sources),
             "can_save": self.can_save,
+            "mode": "console",
+            "features": self.features(),
         }
+
+    def features(self) -> list[str]:
+        """The views the page offers besides the playground, and ``save`` when saving is on."""
+        return ["save"] if self.can_save else []
 
     def examples_json(self) -> list[dict[str, Any]]:
         if self.examples is None:

@@ -207,7 +207,7 @@ def test_the_page_and_its_assets_need_no_token() -> None:
     console = client(token=TOKEN)
     page = console.get("/")
     assert page.status_code == 200
-    assert "/static/app.js" in page.text
+    assert 'src="static/app.js"' in page.text  # relative: the same page serves under /console/
     assert console.get("/static/index.html").status_code == 200
 
 

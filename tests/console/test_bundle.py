@@ -72,8 +72,8 @@ def test_each_built_file_is_the_one_recorded() -> None:
 
 def test_the_page_loads_only_the_bundle_from_its_own_server() -> None:
     page = (STATIC / "index.html").read_text(encoding="utf-8")
-    assert '<script src="/static/app.js" defer></script>' in page
-    assert '<link rel="stylesheet" href="/static/app.css">' in page
+    assert '<script src="static/app.js" defer></script>' in page
+    assert '<link rel="stylesheet" href="static/app.css">' in page
     # No inline script or style (the Content-Security-Policy forbids them), nothing remote.
     assert page.count("<script") == 1
     assert "<style" not in page
