@@ -2,7 +2,8 @@
 
 Stage: the edge (the console). Consumes HTTP requests; produces the page
 (``GET /``), the bundled assets (``GET /static/...``) and the API (``GET
-/api/workspace``, ``POST /api/check``, ``POST /api/decide``, ``POST /api/save``;
+/api/workspace``, ``POST /api/check``, ``POST /api/decide``, ``POST /api/save``,
+``POST /api/test``;
 docs/console.md). Each API call passes the token check (``auth.py``), reads its body
 within the limit (``bodies.py``) and answers JSON; the work itself (checking,
 compiling, deciding, writing) runs in a worker thread so the event loop stays free.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,6 +35,7 @@ from receiver.console.checking import check_json, diagnostics_json
 from receiver.console.deciding import Compiled, decide_json
 from receiver.console.headers import SecurityHeaders
 from receiver.console.sources import read_sources
+from receiver.console.testrun import run_tests
 from receiver.console.workspace import Workspace
 from receiver.errors import PolicyLoadError
 from receiver.runtime.policyset import check_sources, revision_of_sources
@@ -71,6 +74,7 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
     (None: nothing)."""
     compiled = Compiled()
     failures = itertools.count(1)  # internal errors, numbered in the log
+    testing = threading.Lock()  # one test run at a time (each may take seconds)
 
     def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -116,6 +120,19 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
 
         return await run_in_threadpool(run)
 
+    async def test_api(request: Request) -> Any:
+        sources = read_sources(await read_json(request))
+
+        def run() -> Any:
+            if not testing.acquire(blocking=False):
+                raise ApiError(429, "a test run is already going: wait for it, then run again")
+            try:
+                return run_tests(workspace.policies, sources)
+            finally:
+                testing.release()
+
+        return await run_in_threadpool(run)
+
     async def save_api(request: Request) -> Any:
         if not workspace.can_save:
             raise ApiError(
@@ -145,6 +162,7 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
         Route("/api/check", api(check_api), methods=["POST"]),
         Route("/api/decide", api(decide_api), methods=["POST"]),
         Route("/api/save", api(save_api), methods=["POST"]),
+        Route("/api/test", api(test_api), methods=["POST"]),
         Route("/api/{rest:path}", no_such_api, methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

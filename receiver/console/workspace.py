@@ -76,7 +76,8 @@ class Workspace:
 
     def features(self) -> list[str]:
         """The views the page offers besides the playground, and ``save`` when saving is on."""
-        return ["save"] if self.can_save else []
+        features = ["tests"]  # Run tests: the folder's *.test.yaml against the edits
+        return [*features, "save"] if self.can_save else features
 
     def examples_json(self) -> list[dict[str, Any]]:
         if self.examples is None:

@@ -157,6 +157,15 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
 def render_json_report(
     run: RunResult, *, coverage: bool = False, fail_under: float | None = None
 ) -> str:
+    return json.dumps(
+        json_report(run, coverage=coverage, fail_under=fail_under), indent=2, ensure_ascii=False
+    )
+
+
+def json_report(
+    run: RunResult, *, coverage: bool = False, fail_under: float | None = None
+) -> dict[str, Any]:
+    """The document ``receiver test --format json`` writes (also the console's Tests view)."""
     out: dict[str, Any] = {
         "diagnostics": [d.to_json() for d in run.problems],
         "files": [_file_json(f) for f in run.files],
@@ -178,7 +187,7 @@ def render_json_report(
             "percent": round(total, 2),
             "ok": total >= fail_under,
         }
-    return json.dumps(out, indent=2, ensure_ascii=False)
+    return out
 
 
 # -- JUnit XML --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,9 +170,15 @@ class RunResult:
 class Runner:
     """Loads test files and runs their cases; policy folders are loaded once each."""
 
-    def __init__(self, *, coverage: bool = True) -> None:
+    def __init__(
+        self, *, coverage: bool = True, policies: Mapping[Path, PolicySet] | None = None
+    ) -> None:
+        """``policies``: sets already loaded, by folder, used instead of reading those
+        folders (the console runs the tests against the edited, unsaved files)."""
         self.collect_coverage = coverage
-        self._sets: dict[Path, PolicySet | PolicyLoadError] = {}
+        self._sets: dict[Path, PolicySet | PolicyLoadError] = {
+            folder.resolve(): loaded for folder, loaded in (policies or {}).items()
+        }
         self._reported: set[Path] = set()
         self._instruments: dict[int, tuple[Instrument, ListProbe]] = {}
         self._coverage: dict[Path, SetCoverage] = {}
