@@ -5,6 +5,7 @@ import { ApiError, call, forgetToken, messageOf, onTokenNeeded } from "./api.js"
 import { byId, fill, h } from "./dom.js";
 import { offsetOf, payloadEditor, policyEditor, usersEditor } from "./editors.js";
 import { renderDecision } from "./result.js";
+import { testsView } from "./tests.js";
 import { askToken } from "./token.js";
 import { currentView, registerView, startViews } from "./views.js";
 
@@ -12,7 +13,9 @@ const CHECK_DELAY_MS = 300; // diagnostics are fetched this long after typing pa
 
 // The views besides the Playground: [workspace feature, tab label, init(panel) -> onShow].
 // A view's tab appears when the server's workspace lists its feature.
-const VIEWS = [];
+const VIEWS = [
+  ["tests", "Tests", (panel) => testsView(panel, { files: currentFiles })],
+];
 
 const state = {
   files: [], // [{name, loaded}] in the workspace's order
