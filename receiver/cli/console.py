@@ -1,11 +1,11 @@
 """``receiver console``: the policy console, a web page for writing and trying policies.
 
 Stage: the edge (the command line) over :mod:`receiver.console`. Consumes the policy
-folder, the address, the token (``--console-token-file`` or ``$RECEIVER_CONSOLE_TOKEN``)
-and ``--allow-save``; runs the console's HTTP server until interrupted (exit code 0).
-Exit code 2 for bad usage: a folder that is not one, an unreadable or too short token,
-or an address other machines can reach without a token (docs/console.md); 1 when the
-address cannot be bound.
+folder, the address, the token (``--console-token-file`` or ``$RECEIVER_CONSOLE_TOKEN``),
+``--allow-save`` and ``--reports``; runs the console's HTTP server until interrupted
+(exit code 0). Exit code 2 for bad usage: a folder that is not one (``--policies`` or
+``--reports``), an unreadable or too short token, or an address other machines can reach
+without a token (docs/console.md); 1 when the address cannot be bound.
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--allow-save", action="store_true",
         help="let the console write policy files into DIR (only sets that check)",
     )  # fmt: skip
+    console.add_argument(
+        "--reports", type=Path, metavar="DIR",
+        help="a folder of 'receiver diff --format json' reports the Replay reports view "
+        "lists (read only; without it the view opens a report file from your disk)",
+    )  # fmt: skip
     return console
 
 
@@ -65,20 +70,27 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except TokenError as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE
+    if args.reports is not None and not args.reports.is_dir():
+        err.write(
+            f"receiver: --reports {args.reports}: not a directory; give the folder of reports\n"
+        )
+        return EXIT_USAGE
     refused = refusal(args.host, token)
     if refused is not None:
         err.write(f"receiver: {refused}\n")
         return EXIT_USAGE
     return serve_console(
-        policies, args.host, args.port, token=token, allow_save=args.allow_save, err=err
-    )
+        policies, args.host, args.port, token=token, allow_save=args.allow_save, err=err,
+        reports=args.reports,
+    )  # fmt: skip
 
 
 def serve_console(
-    policies: Path, host: str, port: int, *, token: str | None, allow_save: bool, err: TextIO
-) -> int:
+    policies: Path, host: str, port: int, *, token: str | None, allow_save: bool, err: TextIO,
+    reports: Path | None = None,
+) -> int:  # fmt: skip
     """Run the console until interrupted."""
-    app = create_app(Workspace.at(policies, can_save=allow_save), token)
+    app = create_app(Workspace.at(policies, can_save=allow_save, reports=reports), token)
     shown = f"[{host}]" if ":" in host else host
     err.write(
         f"receiver console: http://{shown}:{port}/ (policies: {policies}; "

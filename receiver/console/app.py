@@ -3,7 +3,7 @@
 Stage: the edge (the console). Consumes HTTP requests; produces the page
 (``GET /``), the bundled assets (``GET /static/...``) and the API (``GET
 /api/workspace``, ``POST /api/check``, ``POST /api/decide``, ``POST /api/save``,
-``POST /api/test``;
+``POST /api/test``, ``GET /api/reports``, ``GET /api/reports/{name}``;
 docs/console.md). Each API call passes the token check (``auth.py``), reads its body
 within the limit (``bodies.py``) and answers JSON; the work itself (checking,
 compiling, deciding, writing) runs in a worker thread so the event loop stays free.
@@ -34,6 +34,7 @@ from receiver.console.bodies import ApiError, read_json
 from receiver.console.checking import check_json, diagnostics_json
 from receiver.console.deciding import Compiled, decide_json
 from receiver.console.headers import SecurityHeaders
+from receiver.console.reports import list_reports, read_report
 from receiver.console.sources import read_sources
 from receiver.console.testrun import run_tests
 from receiver.console.workspace import Workspace
@@ -133,6 +134,12 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
 
         return await run_in_threadpool(run)
 
+    async def reports_api(request: Request) -> Any:
+        return await run_in_threadpool(list_reports, workspace.reports)
+
+    async def report_api(request: Request) -> Any:
+        return await run_in_threadpool(read_report, workspace.reports, request.path_params["name"])
+
     async def save_api(request: Request) -> Any:
         if not workspace.can_save:
             raise ApiError(
@@ -163,6 +170,8 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
         Route("/api/decide", api(decide_api), methods=["POST"]),
         Route("/api/save", api(save_api), methods=["POST"]),
         Route("/api/test", api(test_api), methods=["POST"]),
+        Route("/api/reports", api(reports_api), methods=["GET"]),
+        Route("/api/reports/{name}", api(report_api), methods=["GET"]),
         Route("/api/{rest:path}", no_such_api, methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

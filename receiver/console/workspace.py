@@ -39,10 +39,11 @@ class Workspace:
     policies: Path
     examples: Path | None  # the folder holding payloads/ and users.yaml
     can_save: bool
+    reports: Path | None = None  # --reports DIR: the `receiver diff` reports listed (read only)
 
     @classmethod
-    def at(cls, policies: Path, *, can_save: bool) -> Workspace:
-        return cls(policies, find_examples(policies), can_save)
+    def at(cls, policies: Path, *, can_save: bool, reports: Path | None = None) -> Workspace:
+        return cls(policies, find_examples(policies), can_save, reports)
 
     def sources(self) -> list[Source]:
         """The policy files at the top of the folder, by name (unreadable ones skipped)."""
@@ -77,6 +78,7 @@ class Workspace:
     def features(self) -> list[str]:
         """The views the page offers besides the playground, and ``save`` when saving is on."""
         features = ["tests"]  # Run tests: the folder's *.test.yaml against the edits
+        features.append("reports")  # Replay reports: from --reports DIR, or a file opened
         return [*features, "save"] if self.can_save else features
 
     def examples_json(self) -> list[dict[str, Any]]:
