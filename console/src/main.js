@@ -4,6 +4,7 @@
 import { ApiError, call, forgetToken, messageOf, onTokenNeeded } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { offsetOf, payloadEditor, policyEditor, usersEditor } from "./editors.js";
+import { reportsView } from "./reports.js";
 import { renderDecision } from "./result.js";
 import { testsView } from "./tests.js";
 import { askToken } from "./token.js";
@@ -15,6 +16,7 @@ const CHECK_DELAY_MS = 300; // diagnostics are fetched this long after typing pa
 // A view's tab appears when the server's workspace lists its feature.
 const VIEWS = [
   ["tests", "Tests", (panel) => testsView(panel, { files: currentFiles })],
+  ["reports", "Replay reports", reportsView],
 ];
 
 const state = {
