@@ -84,6 +84,9 @@ _VOWEL_LIST = tuple(sorted(VOWELS))
 # Shorter entries are not looked for inside glued strings: "sex", "ass", "tit", "cum" sit
 # inside too many words of too many languages (Portuguese "sextou", "sextante").
 _MIN_GLUED_ENTRY = 4
+# Glued runs split per text at most (a split costs up to a millisecond: a text made of
+# nothing but glued runs must not cost more than a few tens of them).
+_MAX_GLUED_RUNS = 32
 _ACRONYM_LENGTH = 3
 _DOUBLED = re.compile(r"(.)\1", re.DOTALL)
 # A word written this often is an ordinary word: its doubled letters stay doubled.
@@ -259,7 +262,8 @@ class StrictMatcher:
         out: list[tuple[int, int]] = []
         n = len(text)
         resume = 0
-        while resume < n:
+        budget = _MAX_GLUED_RUNS
+        while resume < n and budget > 0:
             hit = self._glued_search(scan.raw, scan.to_bytes(resume))
             if hit is None:
                 break
@@ -273,6 +277,7 @@ class StrictMatcher:
             start, end = _strip(text, start, end)
             if end <= start or any(a < end and start < b for a, b in found):
                 continue
+            budget -= 1
             for a, b in self.splitter.glued_words(text[start:end], self._listed_ends):
                 out.append((start + a, start + b))
         return out

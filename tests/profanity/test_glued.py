@@ -70,3 +70,11 @@ def test_a_lone_letter_is_a_word_only_before_another() -> None:
 
     assert splitter.glued_words("matsushita", ends) == []  # not matsu|shit|a
     assert splitter.glued_words("ashitface", ends) == [(1, 5)]  # a|shit|face
+
+
+def test_a_text_of_glued_runs_costs_a_bounded_number_of_splits(strict: StrictMatcher) -> None:
+    runs = ["youyoufuckyouyou" + "x" * (i % 5) for i in range(200)]
+    text = " ".join(runs)
+    found = strict.spans(text)
+    assert 0 < len(found) <= 40  # the first runs are split, the rest are not looked at
+    assert strict.censor(text).startswith("youyou****youyou ")
