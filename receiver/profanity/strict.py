@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import re2
 
@@ -89,6 +89,7 @@ _MIN_GLUED_ENTRY = 4
 _MAX_GLUED_RUNS = 32
 _ACRONYM_LENGTH = 3
 _DOUBLED = re.compile(r"(.)\1", re.DOTALL)
+_TRIPLED = re.compile(r"(.)\1\1", re.DOTALL)
 # A word written this often is an ordinary word: its doubled letters stay doubled.
 _ORDINARY_COUNT = 1_000_000
 
@@ -245,13 +246,12 @@ class StrictMatcher:
             if hit is None:
                 break
             pos = max(resume, scan.to_str(hit[0]))
-            words = self._words_from(normalized, pos)
-            if not words:
+            first, end = self._longest_at(normalized, self._words_from(normalized, pos), original)
+            if first is None:
                 break
-            last = self._longest_at(normalized, words, original)
-            if last is not None:
-                found.append((words[0][0], words[last][1]))
-            resume = words[last or 0][1]
+            if end is not None:
+                found.append((first[0], end))
+            resume = first[1] if end is None else end
         glued = self._glued_spans(normalized, scan, found)
         return sorted(found + glued) if glued else found
 
@@ -297,36 +297,41 @@ class StrictMatcher:
         return ends
 
     @staticmethod
-    def _words_from(text: str, pos: int) -> list[tuple[int, int]]:
+    def _words_from(text: str, pos: int) -> Iterator[tuple[int, int]]:
         """The words that may join a match starting at the first word beginning at ``pos``
         or later (a word that began before ``pos`` cannot start one: the prefilter would
-        have stopped there)."""
+        have stopped there), read one by one as the match asks for them."""
         start = pos
         while start > 0 and text[start - 1] in STRICT_WORD_CHARACTERS:
             start -= 1  # read whole words
-        words: list[tuple[int, int]] = []
+        count = 0
         for match in _STRICT_WORD.finditer(text, start):
             bounds = _strip(text, *match.span())
-            if bounds[0] >= bounds[1] or (not words and bounds[0] < pos):
+            if bounds[0] >= bounds[1] or (not count and bounds[0] < pos):
                 continue
-            words.append(bounds)
-            if len(words) == _MAX_JOIN:
-                break
-        return words
+            yield bounds
+            count += 1
+            if count == _MAX_JOIN:
+                return
 
     def _longest_at(
-        self, text: str, words: list[tuple[int, int]], original: str | None = None
-    ) -> int | None:
-        """The index of the last word of the longest match starting with ``words[0]``."""
+        self, text: str, words: Iterator[tuple[int, int]], original: str | None = None
+    ) -> tuple[tuple[int, int] | None, int | None]:
+        """The first word's bounds, and the end of the longest match starting with it (or
+        None); (None, None) when there is no word."""
         joined = ""  # the words without separators
         walked = ""  # the same with a slot for each separator that may stand for a vowel
+        first: tuple[int, int] | None = None
         best: int | None = None
+        previous_end = 0
         accepting = self.wordset.accepting
-        for j in range(len(words)):
-            start, end = words[j]
+        for start, end in words:
             word = _word(text[start:end])
-            if j and _separator_is_slot(text[words[j - 1][1] : start]):
+            if first is None:
+                first = (start, end)
+            elif _separator_is_slot(text[previous_end:start]):
                 walked += _SLOT
+            previous_end = end
             joined += word
             walked += word
             if len(joined) > _MAX_JOIN_LENGTH:
@@ -337,10 +342,10 @@ class StrictMatcher:
             if (
                 any(accepting[s] for s in states)
                 and not self._stretched_word(joined)
-                and not (j == 0 and self._acronym(joined, original, start, end))
+                and not (first == (start, end) and self._acronym(joined, original, start, end))
             ):
-                best = j
-        return best
+                best = end
+        return first, best
 
     def _acronym(self, word: str, original: str | None, start: int, end: int) -> bool:
         """Whether ``word`` (``normalized[start:end]``) is a three-letter spelling without
@@ -368,6 +373,8 @@ class StrictMatcher:
 
     def _stretched_word(self, text: str) -> bool:
         """Whether ``text`` is a stretched common word that is not itself listed."""
+        if _TRIPLED.search(text) is None:
+            return False  # nothing stretched (most words): one scan in C
         shrunk = _shrunk(text)
         return shrunk != text and shrunk in STRETCHED_WORDS and shrunk not in self.wordset
 
