@@ -22,9 +22,14 @@ the Python heap allocated by the build (tracemalloc).
 
 Evasion (``--evasion``): the share of ``tests/data/profanity_evasion.txt`` (listed
 words hidden by full-width letters, zero-width characters, accents, look-alikes,
-stretched letters, separators, ...) that each of better-profanity, the matcher and
-the strict matcher catches, and the share of ``tests/data/profanity_clean.txt`` that
-each flags (false positives). ``bench/profanity_corpora.py`` wrote both files.
+stretched letters, separators, doubled letters, dropped vowels, glued words, ...) that
+each anchor (better-profanity 0.7.0 and alt-profanity-check, a scikit-learn model),
+``profane(text)`` and ``profane(text, strict=true)`` catch, per family and in all, and
+the share of ``tests/data/profanity_clean.txt`` each flags (false positives), per kind
+of trap. ``bench/profanity_corpora.py`` wrote both files; ``--evasion-file`` and
+``--clean-file`` measure others (one message per line; ``# family: NAME`` lines start
+a family, optional). Without alt-profanity-check installed (``pip install -e '.[dev]'``)
+its column says why it is missing.
 """
 
 from __future__ import annotations
@@ -150,13 +155,25 @@ def speed(rounds: int, seed: int) -> list[str]:
         )
     lines.append(
         "(medians; speed-up = better-profanity / the slower of censor and contains; "
-        "strict censor: censor(text, strict=true), not part of the targets)"
+        "strict censor: censor(text, strict=true))"
     )
     lines.append(
         verdict("70 chars", min(ratios["70 chars, clean"], ratios["70 chars, profane"]), 200)
     )
     two = min(v for k, v in ratios.items() if k.startswith("2 KB"))
     lines.append(verdict("2 KB", two, 1000))
+    strict_ratios = {
+        name: statistics.median(cases[name]["better-profanity censor"])
+        / statistics.median(cases[name]["strict censor"])
+        for name in texts
+    }
+    short = min(strict_ratios["70 chars, clean"], strict_ratios["70 chars, profane"])
+    lines.append(verdict("strict, 70 chars", short, 200))
+    lines.append(
+        verdict(
+            "strict, 2 KB", min(v for k, v in strict_ratios.items() if k.startswith("2 KB")), 1000
+        )
+    )
     return lines
 
 
@@ -206,7 +223,9 @@ def memory_child() -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     built = Matcher(profanity_package.default_words())
     first = (time.perf_counter() - wall, time.process_time() - cpu)
-    strict = StrictMatcher(built)
+    wall, cpu = time.perf_counter(), time.process_time()
+    strict = StrictMatcher(built)  # reads wordsegment's table into the lexicon too
+    first_strict = (time.perf_counter() - wall, time.process_time() - cpu)
     tracemalloc.start()
     again = Matcher(profanity_package.default_words())  # the Python heap of one build
     traced = tracemalloc.get_traced_memory()[0]
@@ -222,7 +241,16 @@ def memory_child() -> None:
         built.censor(text)
         strict.censor(text)
     gc.collect()
-    print(json.dumps({"rss": rss_bytes() - before, "traced": traced, "first": first}))
+    print(
+        json.dumps(
+            {
+                "rss": rss_bytes() - before,
+                "traced": traced,
+                "first": first,
+                "first_strict": first_strict,
+            }
+        )
+    )
 
 
 def memory() -> list[str]:
@@ -239,9 +267,14 @@ def memory() -> list[str]:
     rss = found["rss"] / 2**20
     status = "PASS" if rss < 50 else "MISS"
     wall, cpu = found["first"]
+    strict_wall, strict_cpu = found["first_strict"]
+    both_wall, both_cpu = wall + strict_wall, cpu + strict_cpu
     return [
         f"{'PASS' if min(wall, cpu) < 1 else 'MISS'}  first build in a fresh process: "
         f"{wall * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms CPU (target under 1 s)",
+        f"{'PASS' if min(both_wall, both_cpu) < 1 else 'MISS'}  first strict build in a fresh "
+        f"process (Matcher, the lexicon from wordsegment's table, StrictMatcher): "
+        f"{both_wall * 1e3:.0f} ms wall, {both_cpu * 1e3:.0f} ms CPU (target under 1 s)",
         f"{status}  memory: RSS grows {rss:.1f} MB from import to a built, exercised matcher "
         f"and strict matcher (target under 50 MB); Python heap of one build "
         f"{found['traced'] / 2**20:.1f} MB",
@@ -252,38 +285,100 @@ def _better_profanity_flags(text: str) -> bool:
     return bool(better_profanity.contains_profanity(text))
 
 
-def evasion(jobs: int) -> list[str]:
-    evasions = (DATA / "profanity_evasion.txt").read_text(encoding="utf-8").splitlines()
-    clean = (DATA / "profanity_clean.txt").read_text(encoding="utf-8").splitlines()
+def read_corpus(path: Path) -> dict[str, list[str]]:
+    """Family -> messages of a corpus file (``# family: NAME`` lines; else ``unlabelled``)."""
+    families: dict[str, list[str]] = {}
+    current = "unlabelled"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# family: "):
+            current = line.removeprefix("# family: ").strip()
+        elif line:
+            families.setdefault(current, []).append(line)
+    return families
+
+
+def alt_profanity_check() -> tuple[Callable[[list[str]], list[bool]] | None, str]:
+    """alt-profanity-check's ``predict`` over a list of texts, or None and why not."""
+    try:
+        from profanity_check import predict  # noqa: PLC0415 - optional, heavy (scikit-learn)
+    except Exception as err:
+        return (
+            None,
+            f"not installed here ({type(err).__name__}: {err}); pip install alt-profanity-check",
+        )
+
+    def flags(texts: list[str]) -> list[bool]:
+        return [bool(x) for x in predict(texts)] if texts else []
+
+    return flags, "alt-profanity-check (ML)"
+
+
+def rate(caught: list[bool]) -> str:
+    return f"{sum(caught):>4} / {len(caught):<4} {sum(caught) / max(len(caught), 1):>6.1%}"
+
+
+def evasion(jobs: int, evasion_file: Path, clean_file: Path) -> list[str]:
+    """Caught and flagged per family and per anchor (columns) for the two corpora."""
+    evasions = read_corpus(evasion_file)
+    clean = read_corpus(clean_file)
+    all_evasions = [t for lines in evasions.values() for t in lines]
+    all_clean = [t for lines in clean.values() for t in lines]
+    texts = all_evasions + all_clean
     exact = matcher()
     strict = matcher(strict=True)
     started = time.perf_counter()
     with multiprocessing.Pool(jobs) as pool:
-        reference_evasions = pool.map(_better_profanity_flags, evasions, chunksize=16)
-        reference_clean = pool.map(_better_profanity_flags, clean, chunksize=16)
+        reference = pool.map(_better_profanity_flags, texts, chunksize=16)
     slow = time.perf_counter() - started
-    rows = [
-        ("better-profanity 0.7.0", reference_evasions, reference_clean),
-        ("profane(text)", list(map(exact.contains, evasions)), list(map(exact.contains, clean))),
-        (
-            "profane(text, strict=true)",
-            [strict.contains(t) for t in evasions],
-            [strict.contains(t) for t in clean],
-        ),
-    ]
-    head = f"{'':<28} {'evasions caught':>18} {'clean text flagged':>20}"
-    lines = [head, "-" * len(head)]
-    for label, caught, flagged in rows:
-        lines.append(
-            f"{label:<28} {sum(caught):>6} / {len(evasions)} {sum(caught) / len(evasions):>6.1%}"
-            f" {sum(flagged):>7} / {len(clean)} {sum(flagged) / len(clean):>6.1%}"
-        )
-    agree = rows[0][1] == rows[1][1] and rows[0][2] == rows[1][2]
+    model, model_label = alt_profanity_check()
+    columns: dict[str, dict[str, bool] | None] = {
+        "better-profanity 0.7.0": dict(zip(texts, reference, strict=True)),
+        model_label: None if model is None else dict(zip(texts, model(texts), strict=True)),
+        "profane(text)": {t: exact.contains(t) for t in texts},
+        "profane(text, strict=true)": {t: strict.contains(t) for t in texts},
+    }
+    lines: list[str] = []
+    for title, families, every in (
+        ("evasions caught", evasions, all_evasions),
+        ("clean messages flagged", clean, all_clean),
+    ):
+        head = f"{title:<36}" + "".join(f" {label[:26]:>26}" for label in columns)
+        lines += [head, "-" * len(head)]
+        for family, group in [*families.items(), ("all", every)]:
+            row = f"{family[:36]:<36}"
+            for answers in columns.values():
+                row += (
+                    f" {'-':>26}"
+                    if answers is None
+                    else f" {rate([answers[t] for t in group]):>26}"
+                )
+            lines.append(row)
+        lines.append("")
+    if model is None:
+        lines.append(f"alt-profanity-check: {model_label}")
+    agree = columns["better-profanity 0.7.0"] == columns["profane(text)"]
     lines.append(
         f"profane(text) agrees with better-profanity on every line: {'yes' if agree else 'NO'}"
-        f" (better-profanity took {slow:.0f} s for the {len(evasions) + len(clean)} lines)"
+        f" (better-profanity took {slow:.0f} s for the {len(texts)} lines)"
+    )
+    strict_flags = columns["profane(text, strict=true)"]
+    reference_flags = columns["better-profanity 0.7.0"]
+    assert strict_flags is not None and reference_flags is not None
+    caught = sum(strict_flags[t] for t in all_evasions) / max(len(all_evasions), 1)
+    lines.append(verdict_share("strict: evasions caught", caught, 0.97))
+    flagged = sum(strict_flags[t] for t in all_clean)
+    reference_flagged = sum(reference_flags[t] for t in all_clean)
+    status = "PASS" if flagged <= reference_flagged else "MISS"
+    lines.append(
+        f"{status}  strict: clean messages flagged {flagged}, better-profanity "
+        f"{reference_flagged} (target: no more)"
     )
     return lines
+
+
+def verdict_share(label: str, share: float, target: float) -> str:
+    status = "PASS" if share >= target else "MISS"
+    return f"{status}  {label}: {share:.1%} (target at least {target:.0%})"
 
 
 def main() -> int:
@@ -293,18 +388,32 @@ def main() -> int:
     parser.add_argument("--builds", type=int, default=5, help="matcher builds timed")
     parser.add_argument("--evasion", action="store_true", help="also measure the corpora")
     parser.add_argument("--jobs", type=int, default=2, help="processes for better-profanity")
+    parser.add_argument(
+        "--evasion-file",
+        type=Path,
+        default=DATA / "profanity_evasion.txt",
+        help="evasion corpus (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--clean-file",
+        type=Path,
+        default=DATA / "profanity_clean.txt",
+        help="clean corpus (default: %(default)s)",
+    )
+    parser.add_argument("--skip-speed", action="store_true", help="only --evasion (no timing)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child()
         return 0
     python = f"Python {sys.version.split()[0]}"
-    print(f"== profanity matching ({python}, rounds={args.rounds}, seed={args.seed})")
-    for line in [*speed(args.rounds, args.seed), "", *build_times(args.builds), *memory()]:
-        print(line)
-    if args.evasion:
-        print("\n== evasion and false positives")
-        for line in evasion(args.jobs):
+    if not args.skip_speed:
+        print(f"== profanity matching ({python}, rounds={args.rounds}, seed={args.seed})")
+        for line in [*speed(args.rounds, args.seed), "", *build_times(args.builds), *memory()]:
+            print(line)
+    if args.evasion or args.skip_speed:
+        print("\n== evasion and false positives, per family")
+        for line in evasion(args.jobs, args.evasion_file, args.clean_file):
             print(line)
     return 0
 

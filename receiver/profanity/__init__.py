@@ -5,7 +5,8 @@ better-profanity 0.7.0 stays the source of the word list and of what a match is;
 faster (see ``exact.py`` for how, ``tests/profanity/test_agreement.py`` for the
 proof and ``bench/profanity.py`` for the figures). :class:`StrictMatcher` adds what
 better-profanity does not see (look-alike letters, zero-width characters, accents,
-stretched letters, separators inside words).
+stretched and doubled letters, separators inside words, dropped vowels, a symbol for a
+vowel, listed words glued into longer strings; see ``strict.py``).
 
 Matchers are built once per distinct configuration (:func:`matcher`) and shared: the
 policy compiler asks for them at load time, never per request.

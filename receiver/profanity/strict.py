@@ -21,7 +21,15 @@ a match is a run of one or more consecutive words that together spell a listed e
   only stands for a double one (``good`` is not ``god``, ``noob`` is not ``nob``), and
   a stretched common word stays that word (``gooood`` is ``good``: see
   :data:`STRETCHED_WORDS`);
-- of several matches starting at the same word, the longest is taken.
+- of several matches starting at the same word, the longest is taken;
+- the evasions of issue 24: letters doubled (``ffuucckk``; see :meth:`_doubles_allowed`),
+  vowels dropped and ``ph`` for ``f`` where a reader still reads the word (extra entries
+  decided when the matcher is built: :mod:`.variants`), a symbol or emoji in place of a
+  vowel (``f💥ck``, ``sh#t``: a separator of at most four characters without a space,
+  between the letters of a word, may stand for one vowel), digits for more letters
+  (``8`` for ``b``, ``9`` and ``6`` for ``g``), and listed words glued into longer
+  strings (``youfuckingidiot``) when the whole string splits into real words
+  (:mod:`.glued`).
 
 Censoring replaces each match, mapped back to the characters the user typed (zero-width
 characters and all), with ``****``; overlapping matches are merged first.
@@ -31,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import re2
 
@@ -44,12 +52,21 @@ from receiver.profanity.exact import (
     replace_spans,
     trie_pattern,
 )
+from receiver.profanity.glued import Splitter
+from receiver.profanity.lexicon import Lexicon, lexicon
 from receiver.profanity.normalize import normalize, normalize_with_origins
+from receiver.profanity.variants import VOWELS, extra_entries
 from receiver.profanity.wordlist import CHARS_MAPPING, WORD_CHARACTERS, python_class
 from receiver.text.re2search import searcher
 
 #: Extra stand-ins of strict mode, on top of better-profanity's.
-EXTRA_STAND_INS: dict[str, tuple[str, ...]] = {"i": ("!", "|"), "l": ("|", "!"), "t": ("+",)}
+EXTRA_STAND_INS: dict[str, tuple[str, ...]] = {
+    "i": ("!", "|"),
+    "l": ("|", "!"),
+    "t": ("+",),
+    "b": ("8",),
+    "g": ("9", "6"),
+}
 
 _EDGE_PUNCTUATION = "!"
 _WRAPPERS = "*'\""
@@ -60,6 +77,21 @@ _STRICT_WORD = re.compile(f"[{python_class(STRICT_WORD_CHARACTERS)}]+")
 _BOUNDARY_BYTE = "[^a-z0-9@$]"
 _MAX_JOIN = 24  # words joined at most
 _MAX_JOIN_LENGTH = 80  # characters joined at most
+# A separator that may stand for a vowel (f💥ck, sh#t): a few characters, no space.
+_SLOT = "\x01"
+_MAX_SLOT = 4
+_VOWEL_LIST = tuple(sorted(VOWELS))
+# Shorter entries are not looked for inside glued strings: "sex", "ass", "tit", "cum" sit
+# inside too many words of too many languages (Portuguese "sextou", "sextante").
+_MIN_GLUED_ENTRY = 4
+# Glued runs split per text at most (a split costs up to a millisecond: a text made of
+# nothing but glued runs must not cost more than a few tens of them).
+_MAX_GLUED_RUNS = 32
+_ACRONYM_LENGTH = 3
+_DOUBLED = re.compile(r"(.)\1", re.DOTALL)
+_TRIPLED = re.compile(r"(.)\1\1", re.DOTALL)
+# A word written this often is an ordinary word: its doubled letters stay doubled.
+_ORDINARY_COUNT = 1_000_000
 
 
 def _strict_mapping() -> dict[str, tuple[str, ...]]:
@@ -119,19 +151,44 @@ def _shrunk(text: str) -> str:
 
 
 def _prefilter_pattern(entries: Iterable[str], mapping: dict[str, tuple[str, ...]]) -> str:
-    """Over-approximation of strict matches on normalized UTF-8 bytes (Latin-1 mode)."""
+    """Over-approximation of strict matches on normalized UTF-8 bytes (Latin-1 mode).
+
+    A vowel of an entry with two consonants or more may be missing (a symbol in its
+    place is a separator, which the pattern allows between any two characters).
+    """
     part = functools.cache(lambda c: byte_alternatives(set(mapping.get(c, (c,)))))
-    parts = ([part(c) for c in entry] for entry in entries)
-    return trie_pattern(parts, "(?:{})+", _BOUNDARY_BYTE)
+
+    def parts(entry: str) -> list[str]:
+        optional = sum(c not in VOWELS for c in entry) >= 2
+        return [f"(?:{part(c)})*" if optional and c in VOWELS else f"(?:{part(c)})+" for c in entry]
+
+    return trie_pattern(map(parts, entries), "{}", _BOUNDARY_BYTE)
+
+
+def _glued_pattern(entries: Iterable[str], mapping: dict[str, tuple[str, ...]]) -> str:
+    """Where a listed word may sit inside a longer run of letters (a substring search)."""
+    part = functools.cache(lambda c: byte_alternatives(set(mapping.get(c, (c,)))))
+    alternatives = sorted({"".join(part(c) for c in entry) for entry in entries})
+    return "(?:" + "|".join(alternatives) + ")" if alternatives else "[^\\x00-\\xff]"
+
+
+def _separator_is_slot(separator: str) -> bool:
+    """Whether the separator between two words may stand for one vowel (``f💥ck``)."""
+    return 0 < len(separator) <= _MAX_SLOT and not any(c.isspace() for c in separator)
 
 
 class StrictMatcher:
     """Strict ``profane``/``censor`` over the entries of an exact :class:`Matcher`."""
 
-    def __init__(self, exact: Matcher) -> None:
+    def __init__(self, exact: Matcher, words: Lexicon | None = None) -> None:
         self.exact = exact
         self.mapping = _strict_mapping()
-        self.entries = tuple(dict.fromkeys(e for w in exact.words if (e := strict_entry(w))))
+        self.lexicon = lexicon() if words is None else words
+        #: The listed entries as strict mode spells them.
+        self.listed = tuple(dict.fromkeys(e for w in exact.words if (e := strict_entry(w))))
+        #: Extra spellings (vowels dropped, ph for f) -> the listed entry each spells.
+        self.spellings = extra_entries(self.listed, self.lexicon)
+        self.entries = (*self.listed, *self.spellings)
         self.wordset = WordSet(self.entries, self.mapping)
         self.max_run = max((len(e) for e in self.entries), default=1)
         self._search = searcher(
@@ -139,9 +196,14 @@ class StrictMatcher:
                 _prefilter_pattern(self.entries, self.mapping).encode("ascii"), re2_options()
             )
         )
+        glued = [e for e in self.entries if len(e) >= _MIN_GLUED_ENTRY and e.isalnum()]
+        self._glued_search = searcher(
+            re2.compile(_glued_pattern(glued, self.mapping).encode("ascii"), re2_options())
+        )
+        self.splitter = Splitter(self.lexicon)
 
     def contains(self, text: str) -> bool:
-        return self.exact.contains(text) or bool(self.normalized_spans(normalize(text)))
+        return self.exact.contains(text) or bool(self.normalized_spans(normalize(text), text))
 
     def censor(self, text: str) -> str:
         return replace_spans(text, self.spans(text))
@@ -150,7 +212,7 @@ class StrictMatcher:
         """Ranges of the original text to mask: exact matches and strict ones, merged."""
         found = list(self.exact.spans(text))
         normalized = normalize(text)
-        strict = self.normalized_spans(normalized)
+        strict = self.normalized_spans(normalized, text)
         if strict:
             normalized, origins = normalize_with_origins(text)
             found.extend((origins[a], origins[b - 1] + 1) for a, b in strict)
@@ -166,11 +228,15 @@ class StrictMatcher:
                 merged.append((start, end))
         return merged
 
-    def normalized_spans(self, normalized: str) -> list[tuple[int, int]]:
+    def normalized_spans(
+        self, normalized: str, original: str | None = None
+    ) -> list[tuple[int, int]]:
         """Strict matches in already normalized text, as ranges of that text.
 
         As in the exact engine, the prefilter's hits are the only places where a match
-        can start; words are read only around them.
+        can start; words are read only around them. ``original``, the text before
+        normalizing, tells acronyms: a three-letter spelling without vowels typed in
+        capitals (``FCK``, the football club) is not read as a listed word.
         """
         scan = ScanBytes(normalized)
         found: list[tuple[int, int]] = []
@@ -180,63 +246,159 @@ class StrictMatcher:
             if hit is None:
                 break
             pos = max(resume, scan.to_str(hit[0]))
-            words = self._words_from(normalized, pos)
-            if not words:
+            first, end = self._longest_at(normalized, self._words_from(normalized, pos), original)
+            if first is None:
                 break
-            last = self._longest_at(normalized, words)
-            if last is not None:
-                found.append((words[0][0], words[last][1]))
-            resume = words[last or 0][1]
-        return found
+            if end is not None:
+                found.append((first[0], end))
+            resume = first[1] if end is None else end
+        glued = self._glued_spans(normalized, scan, found)
+        return sorted(found + glued) if glued else found
+
+    def _glued_spans(
+        self, text: str, scan: ScanBytes, found: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Listed words inside longer runs of letters that split into real words."""
+        out: list[tuple[int, int]] = []
+        n = len(text)
+        resume = 0
+        budget = _MAX_GLUED_RUNS
+        while resume < n and budget > 0:
+            hit = self._glued_search(scan.raw, scan.to_bytes(resume))
+            if hit is None:
+                break
+            at = scan.to_str(hit[0])
+            start = end = at
+            while start > 0 and text[start - 1] in STRICT_WORD_CHARACTERS:
+                start -= 1
+            while end < n and text[end] in STRICT_WORD_CHARACTERS:
+                end += 1
+            resume = max(end, at + 1)
+            start, end = _strip(text, start, end)
+            if end <= start or any(a < end and start < b for a, b in found):
+                continue
+            budget -= 1
+            for a, b in self.splitter.glued_words(text[start:end], self._listed_ends):
+                out.append((start + a, start + b))
+        return out
+
+    def _listed_ends(self, text: str, start: int) -> list[int]:
+        """Ends of the entries (leetspeak included) that start at ``start`` of ``text``."""
+        transitions = self.wordset.transitions
+        accepting = self.wordset.accepting
+        state = 0
+        ends: list[int] = []
+        for i in range(start, len(text)):
+            state = transitions[state].get(text[i], -1)
+            if state < 0:
+                break
+            if accepting[state]:
+                ends.append(i + 1)
+        return ends
 
     @staticmethod
-    def _words_from(text: str, pos: int) -> list[tuple[int, int]]:
+    def _words_from(text: str, pos: int) -> Iterator[tuple[int, int]]:
         """The words that may join a match starting at the first word beginning at ``pos``
         or later (a word that began before ``pos`` cannot start one: the prefilter would
-        have stopped there)."""
+        have stopped there), read one by one as the match asks for them."""
         start = pos
         while start > 0 and text[start - 1] in STRICT_WORD_CHARACTERS:
             start -= 1  # read whole words
-        words: list[tuple[int, int]] = []
+        count = 0
         for match in _STRICT_WORD.finditer(text, start):
             bounds = _strip(text, *match.span())
-            if bounds[0] >= bounds[1] or (not words and bounds[0] < pos):
+            if bounds[0] >= bounds[1] or (not count and bounds[0] < pos):
                 continue
-            words.append(bounds)
-            if len(words) == _MAX_JOIN:
-                break
-        return words
+            yield bounds
+            count += 1
+            if count == _MAX_JOIN:
+                return
 
-    def _longest_at(self, text: str, words: list[tuple[int, int]]) -> int | None:
-        """The index of the last word of the longest match starting with ``words[0]``."""
-        joined = ""
+    def _longest_at(
+        self, text: str, words: Iterator[tuple[int, int]], original: str | None = None
+    ) -> tuple[tuple[int, int] | None, int | None]:
+        """The first word's bounds, and the end of the longest match starting with it (or
+        None); (None, None) when there is no word."""
+        joined = ""  # the words without separators
+        walked = ""  # the same with a slot for each separator that may stand for a vowel
+        first: tuple[int, int] | None = None
         best: int | None = None
+        previous_end = 0
         accepting = self.wordset.accepting
-        for j in range(len(words)):
-            start, end = words[j]
-            joined += _word(text[start:end])
+        for start, end in words:
+            word = _word(text[start:end])
+            if first is None:
+                first = (start, end)
+            elif _separator_is_slot(text[previous_end:start]):
+                walked += _SLOT
+            previous_end = end
+            joined += word
+            walked += word
             if len(joined) > _MAX_JOIN_LENGTH:
                 break
-            states = self._walk_runs(joined)
+            states = self._walk_runs(walked, self._doubles_allowed(joined))
             if not states:
                 break
-            if any(accepting[s] for s in states) and not self._stretched_word(joined):
-                best = j
-        return best
+            if (
+                any(accepting[s] for s in states)
+                and not self._stretched_word(joined)
+                and not (first == (start, end) and self._acronym(joined, original, start, end))
+            ):
+                best = end
+        return first, best
+
+    def _acronym(self, word: str, original: str | None, start: int, end: int) -> bool:
+        """Whether ``word`` (``normalized[start:end]``) is a three-letter spelling without
+        vowels typed in capitals."""
+        if original is None or len(word) != _ACRONYM_LENGTH or word not in self.spellings:
+            return False
+        if len(original) != len(normalize(original)):  # rare: map back character by character
+            _, origins = normalize_with_origins(original)
+            return original[origins[start] : origins[end - 1] + 1].isupper()
+        return original[start:end].isupper()
+
+    def _doubles_allowed(self, text: str) -> bool:
+        """Whether a doubled letter of ``text`` may stand for a single one (``ffuucckk``).
+
+        Not in an ordinary word (written at least :data:`_ORDINARY_COUNT` times: ``good`` is
+        not ``god``, ``assess`` stays), and only with two doubled letters or more, or when
+        what is left keeps four letters (``fuckk``, ``shiit``; ``noob`` is not ``nob``).
+        """
+        if _DOUBLED.search(text) is None:
+            return False  # most words: one scan in C
+        doubled = sum(1 for i in range(1, len(text)) if text[i] == text[i - 1])
+        if self.lexicon.count(text) >= _ORDINARY_COUNT:
+            return False
+        return doubled >= 2 or len(text) - 1 >= 4
 
     def _stretched_word(self, text: str) -> bool:
         """Whether ``text`` is a stretched common word that is not itself listed."""
+        if _TRIPLED.search(text) is None:
+            return False  # nothing stretched (most words): one scan in C
         shrunk = _shrunk(text)
         return shrunk != text and shrunk in STRETCHED_WORDS and shrunk not in self.wordset
 
-    def _walk_runs(self, text: str) -> set[int]:
-        """Automaton states after ``text``, a run of 3+ equal characters standing for any run."""
+    def _walk_runs(self, text: str, doubles: bool = False) -> set[int]:
+        """Automaton states after ``text``, a run of 3+ equal characters standing for any run.
+
+        With ``doubles``, a doubled character also stands for a single one. A slot
+        (:data:`_SLOT`) stands for one vowel or for nothing.
+        """
         transitions = self.wordset.transitions
         states = {0}
         i = 0
         n = len(text)
         while i < n and states:
             char = text[i]
+            if char == _SLOT:
+                states = states | {
+                    t
+                    for state in states
+                    for vowel in _VOWEL_LIST
+                    if (t := transitions[state].get(vowel, -1)) >= 0
+                }
+                i += 1
+                continue
             j = i + 1
             while j < n and text[j] == char:
                 j += 1
@@ -248,7 +410,7 @@ class StrictMatcher:
                     current = transitions[current].get(char, -1)
                     if current < 0:
                         break
-                    if run < 3 and k < run:
+                    if run < 3 and k < run and not (doubles and run == 2):
                         continue  # a single or doubled character stands for itself only
                     following.add(current)
             states = following
