@@ -28,7 +28,7 @@ each anchor (better-profanity 0.7.0 and alt-profanity-check, a scikit-learn mode
 the share of ``tests/data/profanity_clean.txt`` each flags (false positives), per kind
 of trap. ``bench/profanity_corpora.py`` wrote both files; ``--evasion-file`` and
 ``--clean-file`` measure others (one message per line; ``# family: NAME`` lines start
-a family, optional). Without alt-profanity-check installed (``pip install -e '.[dev]'``)
+a family, optional). Without alt-profanity-check installed (``pip install -e '.[bench]'``)
 its column says why it is missing.
 """
 
