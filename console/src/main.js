@@ -4,6 +4,8 @@
 import { ApiError, call, forgetToken, messageOf, onTokenNeeded } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { offsetOf, payloadEditor, policyEditor, usersEditor } from "./editors.js";
+import { initExplorer } from "./explorer.js";
+import { initHealth } from "./health.js";
 import { renderDecision } from "./result.js";
 import { askToken } from "./token.js";
 import { currentView, registerView, startViews } from "./views.js";
@@ -12,7 +14,10 @@ const CHECK_DELAY_MS = 300; // diagnostics are fetched this long after typing pa
 
 // The views besides the Playground: [workspace feature, tab label, init(panel) -> onShow].
 // A view's tab appears when the server's workspace lists its feature.
-const VIEWS = [];
+const VIEWS = [
+  ["explorer", "Decisions", initExplorer],
+  ["health", "Rule health", initHealth],
+];
 
 const state = {
   files: [], // [{name, loaded}] in the workspace's order
