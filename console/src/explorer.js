@@ -18,22 +18,35 @@ const RETRY_MS = 5000; // after a failed poll
 const FILTER_DELAY_MS = 400; // typing in a filter pauses this long before it is sent
 const KEEP = 300; // rows kept in the table (the server keeps its own last N)
 const FILTERS = ["action", "rule", "event", "actor"];
+const DETAIL_RETRIES = 4; // a 404 for an opened decision is asked again this many times
+const DETAIL_RETRY_MS = 750;
 
 /** "a1b2c3d4e5f6..." -> "a1b2c3d4" (the full one goes in a title). */
 function short(revision) {
   return revision ? String(revision).slice(0, 8) : "";
 }
 
-function clock(ms) {
-  const d = new Date(Number(ms));
+/**
+ * An entry's `time` in epoch milliseconds. The decision log writes epoch seconds with
+ * millisecond decimals (1796562617.101); a value that large in seconds would be past the
+ * year 5000, so anything below 1e11 is taken as seconds and anything above as ms.
+ */
+function epochMs(value) {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return NaN;
+  return n < 1e11 ? n * 1000 : n;
+}
+
+function clock(time) {
+  const d = new Date(epochMs(time));
   if (Number.isNaN(d.getTime())) return "?";
   const pad = (n, w = 2) => String(n).padStart(w, "0");
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
-function isoTime(ms) {
-  const d = new Date(Number(ms));
-  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+function isoTime(time) {
+  const d = new Date(epochMs(time));
+  return Number.isNaN(d.getTime()) ? String(time) : d.toISOString();
 }
 
 function badgeClass(action) {
@@ -208,7 +221,7 @@ export function initExplorer(panel) {
       prepend(fresh, !first);
     }
     const workers = state.workers ? ` from ${state.workers} worker${state.workers === 1 ? "" : "s"}` : "";
-    live.textContent = `${state.paused ? "paused" : "live"} · ${state.entries.size} shown${workers} · checked ${clock(Date.now()).slice(0, 8)}`;
+    live.textContent = `${state.paused ? "paused" : "live"} · ${state.entries.size} shown${workers} · checked ${clock(Date.now() / 1000).slice(0, 8)}`;
     showEmpty();
   }
 
@@ -353,7 +366,14 @@ export function initExplorer(panel) {
     let code;
     let answer;
     try {
-      ({ status: code, body: answer } = await call("GET", `api/decisions/${encodeURIComponent(id)}`));
+      // A decision of another worker reaches the worker that answers within a second or
+      // two (each shares a snapshot of its buffer): one the table shows may not be there
+      // yet, so a 404 is asked again a few times before it is believed.
+      for (let attempt = 0; ; attempt += 1) {
+        ({ status: code, body: answer } = await call("GET", `api/decisions/${encodeURIComponent(id)}`));
+        if (code !== 404 || attempt >= DETAIL_RETRIES || state.opened !== id) break;
+        await new Promise((resolve) => { setTimeout(resolve, DETAIL_RETRY_MS); });
+      }
     } catch (err) {
       if (state.opened !== id) return;
       fill(detail, h("h2", { id: "explorer-detail-h" }, "Decision ", h("code", {}, id)),
@@ -404,7 +424,7 @@ const FIELDS = [
 ];
 
 function fieldText(value) {
-  if (value === null || value === undefined) return "none";
+  if (value === null || value === undefined || (Array.isArray(value) && !value.length)) return "none";
   if (typeof value === "string") return value;
   return JSON.stringify(value);
 }
@@ -450,8 +470,8 @@ function explanation(entry, explain) {
   const heading = h("h3", { id: "explorer-explain-h" }, "Decided again");
   if (!entry.explainable && !current && !original) {
     return h("section", { class: "explain", "aria-labelledby": "explorer-explain-h" }, heading,
-      h("p", { class: "note-box", id: "explorer-explain-note" }, note ||
-        "The content of this event was not kept, so it cannot be decided again: start serve with --log-content to keep content and re-explain."));
+      h("p", { class: "note-box", id: "explorer-explain-note" }, "Not decided again: the content of this event was not kept. ",
+        note || "Start serve with --log-content to keep content and re-explain."));
   }
   const same = current && original && current.revision === original.revision;
   const columns = [];

@@ -81,13 +81,16 @@ function ago(seconds) {
 
 /** Build the view in `panel`; returns the callback run each time the view is shown. */
 export function initHealth(panel) {
-  const state = { timer: null, loading: false };
+  const state = { timer: null, loading: false, last: null };
+  const activeOnly = h("input", { type: "checkbox", id: "health-active-only" });
+  activeOnly.addEventListener("change", () => { if (state.last) render(state.last); });
   const summary = h("div", { id: "health-summary", class: "health-summary" }, h("p", { class: "muted" }, "Loading the rule health…"));
   const problem = h("div", { id: "health-problem" });
   const body = h("div", { id: "health-body" });
   const refreshed = h("span", { id: "health-refreshed", class: "muted" });
   fill(panel,
-    h("div", { class: "health-head" }, h("h2", { id: "health-h" }, "Rule health"), refreshed),
+    h("div", { class: "health-head" }, h("h2", { id: "health-h" }, "Rule health"), refreshed,
+      h("span", { class: "check" }, activeOnly, h("label", { for: activeOnly.id }, " only rules with hits, disagreements or errors"))),
     problem, summary, body);
 
   function shown() {
@@ -125,6 +128,7 @@ export function initHealth(panel) {
   }
 
   function render(answer) {
+    state.last = answer;
     const minutes = Number(answer.window && answer.window.minutes) || 60;
     const start = Number(answer.window && answer.window.start) || 0;
     const totals = answer.totals || {};
@@ -160,12 +164,16 @@ export function initHealth(panel) {
       h("td", { class: "num" }, String(sum(decisions))),
       h("td", { class: "num" }, h("span", { class: "muted" }, "–")),
       h("td", { class: "num" }, sum(errors) ? h("strong", { class: "error" }, `⚠ ${sum(errors)}`) : "0"));
-    const rows = rules.map((r) => ruleRow(r, minutes));
+    const quiet = (r) => !sum(r.hits) && !sum(r.errors) && !(r.disagreements && sum(r.disagreements));
+    const listed = activeOnly.checked ? rules.filter((r) => !quiet(r)) : rules;
+    const rows = listed.map((r) => ruleRow(r, minutes));
+    const hidden = rules.length - listed.length;
     fill(body,
       failing.length ? h("p", { class: "error", role: "note", id: "health-failing" },
         `⚠ ${plural(failing.length, "rule")} failed to evaluate in the last ${minutes} minutes: `,
         failing.map((r, i) => [i ? ", " : "", h("code", {}, r.rule)]), ". Their rows are marked; see the Decisions view for the errors.") : null,
       rules.length ? null : h("p", { class: "empty" }, "The served revision has no rules."),
+      hidden ? h("p", { class: "help", id: "health-hidden" }, `${plural(hidden, "rule")} without hits, disagreements or errors in the hour ${hidden === 1 ? "is" : "are"} not listed.`) : null,
       h("div", { class: "health-scroll" },
         h("table", { class: "health", id: "health-table", "aria-describedby": "health-legend" },
           h("caption", { class: "sr" }, `Rules of the served revision, in policy order, with their hits per minute over the last ${minutes} minutes`),

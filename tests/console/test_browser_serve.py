@@ -1,0 +1,255 @@
+"""The console inside the service, in a real browser: the Decisions (explorer) and Rule
+health views of ``receiver serve --console``.
+
+The real ``receiver serve --console --workers 2 --secret-file F --log-content`` runs on a
+free loopback port with Redis counters on a copy of policies/ (tests/serverproc.py starts
+it); Playwright drives Debian's chromium as tests/console/test_browser.py does (its
+fixtures: 1280x800 pages on which a Content-Security-Policy violation, a script error or
+a request off loopback fails the test). Signed requests sent to ``/hooks/socialplus``
+appear in the explorer without a reload; the table filters by action; an opened deny is
+decided again on the current revision, and after a SIGHUP reload with a changed policy
+the current and original revisions decide differently; Rule health shows the hits of the
+rule that denied. Without ``--log-content`` the page says content is not kept; bound to
+0.0.0.0 with a token, the page asks for it. Screenshots go to ``test-artifacts/console/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_browser
+from serverproc import Launch, Server, launcher, wait_for
+from test_browser import CHROMIUM, CONTRAST, TOKEN
+
+# test_browser.py's fixtures, shared: the browser, and 1280x800 pages that fail the test
+# on a CSP violation, a script error or a request off loopback.
+browser = test_browser.browser
+new_page = test_browser.new_page
+
+pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals needed"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYLOADS = ROOT / "examples" / "payloads"
+SECRET = "browser-serve-socialplus-secret-31"
+DENYING_RULE = "content-length/message-too-long"
+WAIT = 30.0
+
+
+def payload(name: str, actor: str) -> dict[str, Any]:
+    """A shipped example payload sent by ``actor`` (each test's own, so that no rate
+    limit of another test's traffic decides it)."""
+    loaded: dict[str, Any] = json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
+    sent = copy.deepcopy(loaded)
+    sent["actor"] = {"_id": actor, "userId": actor}
+    return sent
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Launch]:
+    with launcher(tmp_path) as start:
+        yield start
+
+
+def serve(
+    launch: Launch, tmp: Path, redis_url: str, *args: str, env: dict[str, str] | None = None
+) -> Server:
+    """``receiver serve --console --workers 2`` on a copy of policies/, signatures on,
+    Redis counters."""
+    policies = tmp / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    secret = tmp / "socialplus.secret"
+    secret.write_text(SECRET + "\n")
+    return launch(
+        "--policies", str(policies), "--console", "--secret-file", str(secret),
+        "--users", str(ROOT / "examples" / "users.yaml"),
+        "--counters", "redis", "--redis-url", redis_url, *args,
+        workers=2, env=env,
+    )  # fmt: skip
+
+
+def send(server: Server, name: str, actor: str) -> str:
+    """POST a signed example payload; the decision's id."""
+    response = server.post(payload(name, actor), SECRET)
+    assert response.status_code == 200, response.text
+    return response.headers["x-decision-id"]
+
+
+def rows(page: Any) -> list[dict[str, str]]:
+    """The explorer's rows, top first: id and action of each."""
+    found: list[dict[str, str]] = page.eval_on_selector_all(
+        "#explorer-rows tr", "rs => rs.map(r => ({id: r.dataset.id, action: r.dataset.action}))"
+    )
+    return found
+
+
+def test_signed_requests_appear_live_filter_and_are_explained_on_both_revisions(
+    launch: Launch, tmp_path: Path, redis_url: str, new_page: Any
+) -> None:
+    server = serve(launch, tmp_path, redis_url, "--log-content")
+    p = new_page(f"{server.base}/console/#explorer")
+    page = p.page
+    page.wait_for_selector("#explorer-empty:not([hidden])")
+    assert "No decisions yet" in page.inner_text("#explorer-empty")
+    assert page.locator("#explorer-no-content").count() == 0  # content is kept
+    p.shot("serve-explorer-empty")
+
+    # Signed requests appear without a reload, newest first.
+    allowed = send(server, "message-create-plain.json", "browser_ann")
+    denied = send(server, "message-create-too-long.json", "browser_bob")
+    page.wait_for_selector(f"#explorer-rows tr[data-id='{denied}']", timeout=WAIT * 1000)
+    page.wait_for_selector(f"#explorer-rows tr[data-id='{allowed}']")
+    shown = rows(page)
+    assert [r["id"] for r in shown].index(denied) < [r["id"] for r in shown].index(allowed)
+    deny_row = page.locator(f"#explorer-rows tr[data-id='{denied}']")
+    assert deny_row.locator(".badge").inner_text() == "deny"
+    assert DENYING_RULE in deny_row.inner_text()
+    assert "browser_bob" in deny_row.inner_text()
+    when = datetime.fromisoformat(deny_row.locator("td").first.get_attribute("title") or "")
+    assert abs(when.timestamp() - time.time()) < 120  # the log's epoch seconds, read as such
+    assert "workers" in page.inner_text("#explorer-live")
+
+    # Paused: new decisions are counted, not shown; Resume shows them.
+    page.click("#explorer-pause")
+    assert page.get_attribute("#explorer-pause", "aria-pressed") == "true"
+    held = send(server, "message-create-plain.json", "browser_cy")
+    page.wait_for_selector("#explorer-held:has-text('1 new decision')", timeout=WAIT * 1000)
+    assert page.locator(f"#explorer-rows tr[data-id='{held}']").count() == 0
+    page.click("#explorer-pause")
+    page.wait_for_selector(f"#explorer-rows tr[data-id='{held}']")
+
+    # Filtered by action on the server: only denies are left.
+    page.select_option("#explorer-action", "deny")
+    page.wait_for_function(
+        "() => { const rs = [...document.querySelectorAll('#explorer-rows tr')];"
+        " return rs.length > 0 && rs.every(r => r.dataset.action === 'deny'); }",
+        timeout=WAIT * 1000,
+    )
+    assert [r["id"] for r in rows(page)] == [denied]
+    p.shot("serve-explorer-deny-filter")
+
+    # Opened with the keyboard: the log entry and the decision again, on this revision.
+    page.focus(f"#explorer-rows tr[data-id='{denied}'] button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#explorer-current #current-verdict")
+    assert page.inner_text("#explorer-current #current-verdict .badge") == "DENY"
+    assert page.inner_text("#explorer-current #current-deciding-rule") == DENYING_RULE
+    assert "browser_bob" in page.inner_text("#explorer-detail .entry")
+    assert (
+        page.locator("#explorer-original").count() + page.locator("#explorer-explain-note").count()
+        >= 1
+    )  # the same revision: one side, or both with a note saying so
+    low = page.evaluate(CONTRAST)
+    assert not low, f"text below 4.5:1: {low[:10]}"
+    p.shot("serve-explorer-explained")
+
+    # A reload with a changed policy: the current revision allows what the original denied.
+    policy = tmp_path / "policies" / "content-length.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("> 2000", "> 50000", 1))
+    reloads = server.metric("receiver_policy_reloads_total", result="ok")
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(
+        "both workers' reloads",
+        lambda: server.metric("receiver_policy_reloads_total", result="ok") >= reloads + 2,
+        WAIT,
+    )
+    page.click(f"#explorer-rows tr[data-id='{denied}'] td:nth-child(3)")  # a click on the row
+    page.wait_for_selector("#explorer-compare.differ")
+    assert page.inner_text("#explorer-current #current-verdict .badge") == "ALLOW"
+    assert page.inner_text("#explorer-original #original-verdict .badge") == "DENY"
+    assert page.inner_text("#explorer-original #original-deciding-rule") == DENYING_RULE
+    assert "decide differently" in page.inner_text("#explorer-compare")
+    p.shot("serve-explorer-two-revisions")
+
+
+def test_rule_health_shows_the_hits_of_the_rule_that_denied(
+    launch: Launch, tmp_path: Path, redis_url: str, new_page: Any
+) -> None:
+    server = serve(launch, tmp_path, redis_url, "--log-content")
+    for actor in ("browser_dee", "browser_eve", "browser_fay"):
+        send(server, "message-create-too-long.json", actor)
+    send(server, "message-create-plain.json", "browser_gus")
+    p = new_page(f"{server.base}/console/#health")
+    page = p.page
+    row = page.locator(f"#health-table tr[data-rule='{DENYING_RULE}']")
+    page.wait_for_function(
+        "(rule) => { const r = document.querySelector(`#health-table tr[data-rule='${rule}']`);"
+        " return r && Number(r.querySelector('.hits').textContent) >= 3; }",
+        arg=DENYING_RULE,
+        timeout=WAIT * 1000,
+    )
+    assert row.locator(".hits").inner_text() == "3"
+    label = row.locator("svg").get_attribute("aria-label") or ""
+    assert "3 hits in the last 60 minutes" in label
+    assert row.locator("svg rect").count() >= 1
+    totals = page.locator("#health-totals")
+    assert "4" in totals.locator("td.num").first.inner_text()
+    assert page.inner_text("#health-revision")
+    assert "loaded at" in page.inner_text("#health-summary")
+    # Shadow rules show a disagreement column; every rule of the revision is listed.
+    assert page.locator("#health-table tr.rule-row").count() >= 10
+    low = page.evaluate(CONTRAST)
+    assert not low, f"text below 4.5:1: {low[:10]}"
+    p.shot("serve-rule-health")
+    # Only the rules with something to show, on request; the same numbers as a table.
+    page.check("#health-active-only")
+    assert page.locator("#health-table tr.rule-row").count() == 1
+    assert "not listed" in page.inner_text("#health-hidden")
+    page.click("#health-as-table summary")
+    assert f"{DENYING_RULE} hits" in page.inner_text("#health-as-table thead")
+    p.shot("serve-rule-health-active-table")
+
+
+def test_without_log_content_the_explorer_says_content_is_not_kept(
+    launch: Launch, tmp_path: Path, redis_url: str, new_page: Any
+) -> None:
+    server = serve(launch, tmp_path, redis_url)
+    denied = send(server, "message-create-too-long.json", "browser_hal")
+    p = new_page(f"{server.base}/console/#explorer")
+    page = p.page
+    page.wait_for_selector(f"#explorer-rows tr[data-id='{denied}']", timeout=WAIT * 1000)
+    assert "--log-content" in page.inner_text("#explorer-no-content")
+    page.click(f"#explorer-rows tr[data-id='{denied}'] button")
+    page.wait_for_selector("#explorer-explain-note")
+    assert "--log-content" in page.inner_text("#explorer-explain-note")
+    assert page.locator("#explorer-current").count() == 0
+    p.shot("serve-explorer-no-content")
+
+
+def test_off_loopback_serve_console_asks_for_the_token(
+    launch: Launch, tmp_path: Path, redis_url: str, new_page: Any
+) -> None:
+    token_file = tmp_path / "console.token"
+    token_file.write_text(TOKEN + "\n")
+    # Off loopback /metrics needs its own token too (the launcher reads it to count workers).
+    metrics = {"RECEIVER_METRICS_TOKEN": "browser-serve-metrics-token-0123456789"}
+    server = serve(
+        launch, tmp_path, redis_url, "--host", "0.0.0.0", "--console-token-file", str(token_file),
+        env=metrics,
+    )  # fmt: skip
+    assert server.get("/console/api/decisions").status_code == 401
+    p = new_page(f"{server.base}/console/#explorer", ready=False)
+    page = p.page
+    page.wait_for_selector("#token-dialog[open]")
+    p.shot("serve-token-asked")
+    page.fill("#token-input", TOKEN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("html[data-ready='true']")
+    page.wait_for_selector("#explorer-empty:not([hidden]), #explorer-rows tr")
+    denied = send(server, "message-create-too-long.json", "browser_ida")
+    page.wait_for_selector(f"#explorer-rows tr[data-id='{denied}']", timeout=WAIT * 1000)
+    assert all(TOKEN not in url for url in p.requests)
+    p.shot("serve-token-accepted")
