@@ -22,7 +22,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = ROOT / "examples" / "payloads"
 SECRET = "browser-serve-socialplus-secret-31"
 DENYING_RULE = "content-length/message-too-long"
+SHADOW_RULE = "links/links-from-brand-new-accounts"  # mode: shadow, deny
+NEWCOMER = "browser_newcomer"
 WAIT = 30.0
 
 
@@ -73,9 +75,18 @@ def serve(
     shutil.copytree(ROOT / "policies", policies)
     secret = tmp / "socialplus.secret"
     secret.write_text(SECRET + "\n")
+    # The shipped users, and one whose account is an hour old whatever the time: the
+    # shadow rule on links from day-one accounts matches their links.
+    users = tmp / "users.yaml"
+    created = datetime.fromtimestamp(time.time() - 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    users.write_text(
+        (ROOT / "examples" / "users.yaml").read_text(encoding="utf-8")
+        + f"\n{NEWCOMER}:\n  role: member\n  createdAt: {created}\n  banned: false\n"
+        "  ageVerified: false\n"
+    )
     return launch(
         "--policies", str(policies), "--console", "--secret-file", str(secret),
-        "--users", str(ROOT / "examples" / "users.yaml"),
+        "--users", str(users),
         "--counters", "redis", "--redis-url", redis_url, *args,
         workers=2, env=env,
     )  # fmt: skip
@@ -131,6 +142,15 @@ def test_signed_requests_appear_live_filter_and_are_explained_on_both_revisions(
     page.click("#explorer-pause")
     page.wait_for_selector(f"#explorer-rows tr[data-id='{held}']")
 
+    # Another view shown: nothing is asked; back on Decisions, the polls start again.
+    polls = lambda: sum("/console/api/decisions?" in url for url in p.requests)  # noqa: E731
+    page.click("#tab-playground")
+    before = polls()
+    page.wait_for_timeout(2500)
+    assert polls() == before, "the explorer polled while another view was shown"
+    with page.expect_request(lambda r: "/console/api/decisions?" in r.url, timeout=5000):
+        page.click("#tab-explorer")
+
     # Filtered by action on the server: only denies are left.
     page.select_option("#explorer-action", "deny")
     page.wait_for_function(
@@ -182,6 +202,8 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     for actor in ("browser_dee", "browser_eve", "browser_fay"):
         send(server, "message-create-too-long.json", actor)
     send(server, "message-create-plain.json", "browser_gus")
+    # Allowed, but the shadow rule would have denied it: a disagreement.
+    send(server, "message-create-link-day-one-account.json", NEWCOMER)
     p = new_page(f"{server.base}/console/#health")
     page = p.page
     row = page.locator(f"#health-table tr[data-rule='{DENYING_RULE}']")
@@ -195,8 +217,18 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     label = row.locator("svg").get_attribute("aria-label") or ""
     assert "3 hits in the last 60 minutes" in label
     assert row.locator("svg rect").count() >= 1
+    shadow = page.locator(f"#health-table tr[data-rule='{SHADOW_RULE}']")
+    page.wait_for_function(  # every worker's counts, within a refresh or two
+        "() => document.querySelector('#health-totals td.num').textContent === '5'",
+        timeout=WAIT * 1000,
+    )
+    assert shadow.locator(".disagree").inner_text() == "≠ 1"
+    assert shadow.locator(".hits").inner_text() == "1"
+    label = shadow.locator("svg").get_attribute("aria-label") or ""
+    assert "would have answered differently: 1 time in the last 60 minutes" in label
+    assert "shadow" in shadow.inner_text()
     totals = page.locator("#health-totals")
-    assert "4" in totals.locator("td.num").first.inner_text()
+    assert totals.locator("td.num").first.inner_text() == "5"
     assert page.inner_text("#health-revision")
     assert "loaded at" in page.inner_text("#health-summary")
     # Shadow rules show a disagreement column; every rule of the revision is listed.
@@ -206,7 +238,7 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     p.shot("serve-rule-health")
     # Only the rules with something to show, on request; the same numbers as a table.
     page.check("#health-active-only")
-    assert page.locator("#health-table tr.rule-row").count() == 1
+    assert page.locator("#health-table tr.rule-row").count() == 2
     assert "not listed" in page.inner_text("#health-hidden")
     page.click("#health-as-table summary")
     assert f"{DENYING_RULE} hits" in page.inner_text("#health-as-table thead")
