@@ -179,7 +179,9 @@ def reexplain(
     """The kept event decided again, traced, on the current revision and on its own."""
     if replay is None:
         return {"current": None, "original": None, "note": NO_CONTENT}
-    event = parse_event(replay.get("payload"))
+    event = parse_event(
+        {"eventName": replay.get("event"), "data": entry.get("data"), "actor": replay.get("actor")}
+    )
     now = Timestamp(float(replay.get("now") or 0.0))
     record = replay.get("user")
     users = (lambda _user_id: record) if isinstance(record, dict) else None
