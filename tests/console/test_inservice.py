@@ -342,3 +342,29 @@ def test_health_sums_the_workers_minutes_and_drops_those_out_of_the_window(
     assert decisions_[-1] == 5 and decisions_[0] == 1 and sum(decisions_) == 6
     rule = next(r for r in health["rules"] if r["rule"] == "profanity/censor-profanity")
     assert rule["hits"] == decisions_
+
+
+def test_a_braincloud_hook_is_re_explained_in_braincloud_form() -> None:
+    envelope = json.loads((PAYLOADS.parent / "braincloud" / "pre-set-xp-too-high.json").read_text())
+    with service() as client:
+        answer = client.post("/hooks/braincloud", json=envelope)
+        assert answer.status_code == 200
+        opened = client.get(f"/console/api/decisions/{answer.headers['x-decision-id']}").json()
+        assert opened["entry"]["platform"] == "braincloud"
+        assert opened["explain"]["current"]["answer"] == answer.json()
+        assert answer.json()["errorMessage"] == "XP value is too high!"
+
+
+def test_internal_trouble_is_a_503_logged_without_content(
+    fed: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Served) -> list[WorkerFeed]:
+        raise RuntimeError("a secret payload text")
+
+    monkeypatch.setattr(Served, "feeds", broken)
+    for path in ("/decisions", "/health", "/decisions/anything"):
+        answer = fed.get(f"/console/api{path}")
+        assert answer.status_code == 503
+        assert "internal error" in answer.json()["error"]
+    assert "a secret payload text" not in caplog.text
+    assert "RuntimeError" in caplog.text
