@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from receiver.adapters import braincloud
 from receiver.console.bodies import ApiError
 from receiver.console.deciding import explain
 from receiver.console.served import Served, WorkerFeed
@@ -179,7 +180,13 @@ def reexplain(
     """The kept event decided again, traced, on the current revision and on its own."""
     if replay is None:
         return {"current": None, "original": None, "note": NO_CONTENT}
-    event = parse_event(replay.get("payload"))
+    event = parse_event(
+        {"eventName": replay.get("event"), "data": entry.get("data"), "actor": replay.get("actor")}
+    )
+    hook = None  # a brainCloud hook is answered in brainCloud's form, as it was
+    hook_type = event.data.get("hookType")
+    if replay.get("platform") == "braincloud" and hook_type in ("pre", "post", "postFail"):
+        hook = braincloud.HookCall(hook_type, braincloud.ENVELOPE_VERSION, event)
     now = Timestamp(float(replay.get("now") or 0.0))
     record = replay.get("user")
     users = (lambda _user_id: record) if isinstance(record, dict) else None
@@ -191,7 +198,7 @@ def reexplain(
     current_result = None
     if served.live.ready:
         current = served.live.current
-        current_result = {**explain(current.policies, event, now, users), "revision":
+        current_result = {**explain(current.policies, event, now, users, hook), "revision":
                           current.revision}  # fmt: skip
     revision = str(entry.get("revision", ""))
     original_result = None
@@ -200,7 +207,7 @@ def reexplain(
         original_result = current_result
         notes.insert(0, f"decided on the current revision {revision}: both are the same")
     elif held is not None:
-        original_result = {**explain(held.policies, event, now, users), "revision": revision}
+        original_result = {**explain(held.policies, event, now, users, hook), "revision": revision}
     else:
         notes.insert(0, f"revision {revision} is no longer held (the service keeps the "
                         "last few it loaded); only the current one is shown")  # fmt: skip

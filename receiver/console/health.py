@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from receiver.check.model import CheckedRule
 from receiver.console.served import Served, WorkerFeed
 from receiver.observe.feed import DECISIONS, DEGRADED, DISAGREEMENTS, ERRORS, HITS, MINUTES
 
@@ -58,22 +59,31 @@ def health_json(
         body["loaded_at"] = round(snapshot.loaded_at, 3)
         body["policies"] = [policy.name for policy in snapshot.policies.policies]
         for rule in snapshot.policies.rules:
-            rollout = rule.doc.rollout.value if rule.doc.rollout is not None else None
-            series = per_rule.pop(rule.qualified_id, zeros)
-            may_differ = rule.mode == "shadow" or rollout is not None
-            rules.append({
-                "rule": rule.qualified_id,
-                "action": rule.action,
-                "mode": rule.mode,
-                "rollout": rollout,
-                "hits": list(series[HITS]),
-                "disagreements": list(series[DISAGREEMENTS]) if may_differ else None,
-                "errors": list(series[ERRORS]),
-            })  # fmt: skip
-    for name, series in per_rule.items():  # counted in the window, no longer served
-        rules.append({
-            "rule": name, "action": None, "mode": None, "rollout": None,
-            "hits": series[HITS], "disagreements": series[DISAGREEMENTS],
-            "errors": series[ERRORS], "retired": True,
-        })  # fmt: skip
+            rules.append(_rule_json(rule, per_rule.pop(rule.qualified_id, zeros)))
+    if per_rule:  # counted in the window, no longer served: described by an older revision
+        older = {r.qualified_id: r for s in served.live.held.values() for r in s.policies.rules}
+        for name, series in per_rule.items():
+            known = older.get(name)
+            if known is not None:
+                rules.append({**_rule_json(known, series), "retired": True})
+            else:
+                rules.append({
+                    "rule": name, "action": None, "mode": None, "rollout": None,
+                    "hits": series[HITS], "disagreements": series[DISAGREEMENTS],
+                    "errors": series[ERRORS], "retired": True,
+                })  # fmt: skip
     return body
+
+
+def _rule_json(rule: CheckedRule, series: list[list[int]]) -> dict[str, Any]:
+    rollout = rule.doc.rollout.value if rule.doc.rollout is not None else None
+    may_differ = rule.mode == "shadow" or rollout is not None
+    return {
+        "rule": rule.qualified_id,
+        "action": rule.action,
+        "mode": rule.mode,
+        "rollout": rollout,
+        "hits": list(series[HITS]),
+        "disagreements": list(series[DISAGREEMENTS]) if may_differ else None,
+        "errors": list(series[ERRORS]),
+    }

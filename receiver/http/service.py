@@ -319,8 +319,8 @@ class Service:
             replay = None
             if feed.content:
                 replay = replay_facts(
-                    platform=platform, event_name=event.name, data=event.data,
-                    actor=event.actor, now=now.epoch,
+                    platform=platform, event_name=event.name, actor=event.actor,
+                    now=now.epoch,
                     user=decided.user if decided is not None else None,
                     user_asked=decided.user_asked if decided is not None else False,
                 )  # fmt: skip

@@ -47,13 +47,14 @@ def disagrees(shadow_action: str, shadow_message: str | None, decision: Decision
 
 
 def replay_facts(
-    *, platform: str, event_name: str, data: Any, actor: Any, now: float, user: Any,
-    user_asked: bool,
-) -> dict[str, Any]:  # fmt: skip
-    """What deciding an event again needs: the event, ``now`` and the user record."""
+    *, platform: str, event_name: str, actor: Any, now: float, user: Any, user_asked: bool
+) -> dict[str, Any]:
+    """What deciding an event again needs besides its data (which the entry holds, with
+    content): the event's name and actor, ``now`` and the user record the rules saw."""
     return {
         "platform": platform,
-        "payload": {"eventName": event_name, "data": data, "actor": actor},
+        "event": event_name,
+        "actor": actor,
         "now": now,
         "user": user if isinstance(user, dict) else None,
         "user_asked": user_asked,

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from receiver.console.headers import CONTENT_SECURITY_POLICY
+from receiver.console.health import health_json
 from receiver.console.inservice import create_service_app
+from receiver.console.served import Served, WorkerFeed
 from receiver.http.config import ConsoleSettings, ServiceConfig
 
 SHOUTING = "message-create-shouting.json"
@@ -296,3 +298,73 @@ def test_no_query_gets_a_500(fed: TestClient, params: dict[str, str]) -> None:
 def test_no_decision_id_gets_a_500(fed: TestClient, decision_id: str) -> None:
     answer = fed.get(f"/console/api/decisions/{quote(decision_id, safe='')}")
     assert answer.status_code in (404, 200), answer.text
+
+
+def test_a_rule_no_longer_served_with_counts_in_the_hour_is_listed_as_retired(
+    tmp_path: Path,
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    with service(policies) as client:
+        client.post("/hooks/socialplus", json=payload(SHOUTING))
+        shouting = policies / "shouting.yaml"
+        shouting.write_text(shouting.read_text().replace("id: shouting-lowercase", "id: lower"))
+        assert client.app.state.live.reload()  # type: ignore[attr-defined]
+        rules = client.get("/console/api/health").json()["rules"]
+        retired = rules[-1]
+        assert retired["rule"] == "shouting/shouting-lowercase" and retired["retired"] is True
+        assert (retired["action"], retired["mode"], sum(retired["hits"])) == (
+            "modify",
+            "enforce",
+            1,
+        )
+        renamed = next(r for r in rules if r["rule"] == "shouting/lower")
+        assert sum(renamed["hits"]) == 0 and "retired" not in renamed
+
+
+def test_health_sums_the_workers_minutes_and_drops_those_out_of_the_window(
+    fed: TestClient,
+) -> None:
+    served: Served = fed.app.state.console  # type: ignore[attr-defined]
+    now = 1_800_000_000.0
+    minute = int(now // 60)
+
+    def counts(hits: int) -> dict[str, Any]:
+        return {"totals": [hits, 0, 0], "rules": {"profanity/censor-profanity": [hits, 0, 0]}}
+
+    feeds = [
+        WorkerFeed(1, [], {minute: counts(2), minute - 59: counts(1), minute - 60: counts(50)}),
+        WorkerFeed(2, [], {minute: counts(3)}),
+    ]
+    health = health_json(served, feeds, clock=lambda: now)
+    assert health["window"] == {"start": (minute - 59) * 60, "minutes": 60}
+    decisions_ = health["totals"]["decisions"]
+    assert decisions_[-1] == 5 and decisions_[0] == 1 and sum(decisions_) == 6
+    rule = next(r for r in health["rules"] if r["rule"] == "profanity/censor-profanity")
+    assert rule["hits"] == decisions_
+
+
+def test_a_braincloud_hook_is_re_explained_in_braincloud_form() -> None:
+    envelope = json.loads((PAYLOADS.parent / "braincloud" / "pre-set-xp-too-high.json").read_text())
+    with service() as client:
+        answer = client.post("/hooks/braincloud", json=envelope)
+        assert answer.status_code == 200
+        opened = client.get(f"/console/api/decisions/{answer.headers['x-decision-id']}").json()
+        assert opened["entry"]["platform"] == "braincloud"
+        assert opened["explain"]["current"]["answer"] == answer.json()
+        assert answer.json()["errorMessage"] == "XP value is too high!"
+
+
+def test_internal_trouble_is_a_503_logged_without_content(
+    fed: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Served) -> list[WorkerFeed]:
+        raise RuntimeError("a secret payload text")
+
+    monkeypatch.setattr(Served, "feeds", broken)
+    for path in ("/decisions", "/health", "/decisions/anything"):
+        answer = fed.get(f"/console/api{path}")
+        assert answer.status_code == 503
+        assert "internal error" in answer.json()["error"]
+    assert "a secret payload text" not in caplog.text
+    assert "RuntimeError" in caplog.text

@@ -32,8 +32,8 @@ def add(feed: DecisionFeed, decision: Decision, decision_id: str = "d1") -> None
         decision_id=decision_id, platform="socialplus", event=EVENT, decision=decision,
         revision="r1", latency=0.001, log_content=feed.content,
     )  # fmt: skip
-    replay = replay_facts(platform="socialplus", event_name=EVENT.name, data=EVENT.data,
-                          actor=EVENT.actor, now=1.0, user=None, user_asked=False)  # fmt: skip
+    replay = replay_facts(platform="socialplus", event_name=EVENT.name, actor=EVENT.actor,
+                          now=1.0, user=None, user_asked=False)  # fmt: skip
     feed.add(entry, decision, replay)
 
 
@@ -70,7 +70,7 @@ def test_with_content_the_entry_and_what_re_explaining_needs_are_kept() -> None:
     assert entry["message"] == "no"
     assert entry["data"] == {"text": "secret words"}
     assert replay is not None
-    assert replay["payload"]["eventName"] == "message.shouldCreate"
+    assert replay["event"] == "message.shouldCreate" and replay["actor"] == {"userId": "u1"}
     assert replay["now"] == 1.0
 
 
