@@ -71,7 +71,7 @@ export function initExplorer(panel) {
     heldCount: 0, // how many arrived while paused (held keeps the newest KEEP of them)
     paused: false,
     timer: null,
-    running: false, // a poll loop is scheduled or on its way
+    running: false, // a poll loop is scheduled or on its way (see the end of initExplorer)
     generation: 0, // bumped when the filters change: answers to older asks are dropped
     content: null, // does the server keep content (--log-content)?
     buffer: null,
@@ -346,7 +346,7 @@ export function initExplorer(panel) {
     restart();
   });
   document.addEventListener("visibilitychange", () => {
-    if (shown() && !state.timer) schedule(0);
+    if (shown() && !state.running) schedule(0);
   });
 
   // -- one decision --------------------------------------------------------------------
@@ -397,8 +397,10 @@ export function initExplorer(panel) {
     }
   }
 
+  // One poll loop at most: `running` stays true from schedule() until a poll finds the
+  // view hidden (a poll on its way has no timer, so the timer alone cannot tell).
   return () => {
-    if (!state.timer) schedule(0);
+    if (!state.running) schedule(0);
   };
 }
 

@@ -230,7 +230,7 @@ function asTable(start, minutes, decisions, errors, degraded, rules) {
   return h("details", { class: "as-table", id: "health-as-table" },
     h("summary", {}, "As a table"),
     h("p", { class: "help" }, `Newest minute first.${quiet ? ` ${plural(quiet, "rule")} with no hits, disagreements or errors in the window ${quiet === 1 ? "is" : "are"} left out.` : ""}`),
-    h("div", { class: "health-scroll" }, h("table", { class: "minutes" },
+    h("div", { class: "health-scroll", tabindex: "0", role: "region", "aria-label": "Counts per minute (scrolls sideways)" }, h("table", { class: "minutes" },
       h("caption", { class: "sr" }, "Counts per minute, newest first"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "minute"), columns.map(([name]) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, rows))));

@@ -47,6 +47,17 @@ PAYLOADS = ROOT / "examples" / "payloads"
 SECRET = "browser-serve-socialplus-secret-31"
 DENYING_RULE = "content-length/message-too-long"
 SHADOW_RULE = "links/links-from-brand-new-accounts"  # mode: shadow, deny
+FAILING_RULE = "browser-failing/count-check"
+# A rule that fails at run time on a post whose `count` is a number (len of a number).
+FAILING_POLICY = """\
+policy: browser-failing
+rules:
+  - id: count-check
+    events: post.shouldCreate
+    when: len(data.count) > 3
+    action: deny
+    message: too many
+"""
 NEWCOMER = "browser_newcomer"
 WAIT = 30.0
 
@@ -72,7 +83,7 @@ def serve(
     """``receiver serve --console --workers 2`` on a copy of policies/, signatures on,
     Redis counters."""
     policies = tmp / "policies"
-    shutil.copytree(ROOT / "policies", policies)
+    shutil.copytree(ROOT / "policies", policies, dirs_exist_ok=True)
     secret = tmp / "socialplus.secret"
     secret.write_text(SECRET + "\n")
     # The shipped users, and one whose account is an hour old whatever the time: the
@@ -198,12 +209,17 @@ def test_signed_requests_appear_live_filter_and_are_explained_on_both_revisions(
 def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     launch: Launch, tmp_path: Path, redis_url: str, new_page: Any
 ) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "browser-failing.yaml").write_text(FAILING_POLICY)
     server = serve(launch, tmp_path, redis_url, "--log-content")
     for actor in ("browser_dee", "browser_eve", "browser_fay"):
         send(server, "message-create-too-long.json", actor)
     send(server, "message-create-plain.json", "browser_gus")
     # Allowed, but the shadow rule would have denied it: a disagreement.
     send(server, "message-create-link-day-one-account.json", NEWCOMER)
+    failed = {"eventName": "post.shouldCreate", "data": {"count": 12},
+              "actor": {"_id": "browser_ivy", "userId": "browser_ivy"}}  # fmt: skip
+    assert server.post(failed, SECRET).status_code == 200
     p = new_page(f"{server.base}/console/#health")
     page = p.page
     row = page.locator(f"#health-table tr[data-rule='{DENYING_RULE}']")
@@ -219,7 +235,7 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     assert row.locator("svg rect").count() >= 1
     shadow = page.locator(f"#health-table tr[data-rule='{SHADOW_RULE}']")
     page.wait_for_function(  # every worker's counts, within a refresh or two
-        "() => document.querySelector('#health-totals td.num').textContent === '5'",
+        "() => document.querySelector('#health-totals td.num').textContent === '6'",
         timeout=WAIT * 1000,
     )
     assert shadow.locator(".disagree").inner_text() == "≠ 1"
@@ -228,7 +244,13 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     assert "would have answered differently: 1 time in the last 60 minutes" in label
     assert "shadow" in shadow.inner_text()
     totals = page.locator("#health-totals")
-    assert totals.locator("td.num").first.inner_text() == "5"
+    assert totals.locator("td.num").first.inner_text() == "6"
+    # The failing rule stands out: its row is marked, its count flagged, and named above.
+    failing = page.locator(f"#health-table tr[data-rule='{FAILING_RULE}']")
+    assert "has-errors" in (failing.get_attribute("class") or "")
+    assert failing.locator("td.num").last.inner_text() == "⚠ 1"
+    assert FAILING_RULE in page.inner_text("#health-failing")
+    assert "1 evaluation error" in (failing.locator("svg").get_attribute("aria-label") or "")
     assert page.inner_text("#health-revision")
     assert "loaded at" in page.inner_text("#health-summary")
     # Shadow rules show a disagreement column; every rule of the revision is listed.
@@ -238,7 +260,7 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     p.shot("serve-rule-health")
     # Only the rules with something to show, on request; the same numbers as a table.
     page.check("#health-active-only")
-    assert page.locator("#health-table tr.rule-row").count() == 2
+    assert page.locator("#health-table tr.rule-row").count() >= 3  # and others that failed
     assert "not listed" in page.inner_text("#health-hidden")
     page.click("#health-as-table summary")
     assert f"{DENYING_RULE} hits" in page.inner_text("#health-as-table thead")
