@@ -225,14 +225,20 @@ export function initExplorer(panel) {
     showEmpty();
   }
 
+  // New rows go in by time, not simply on top: another worker's decision reaches the
+  // worker that answers a second or two late, after newer ones of its own were shown.
   function prepend(entries, mark) {
     if (!entries.length) return;
-    const rows = entries.map((e) => {
+    const sorted = entries.slice().sort((a, b) => epochMs(b.time) - epochMs(a.time));
+    let at = 0; // rows before this index are newer than every entry still to place
+    for (const e of sorted) {
       state.entries.set(e.decision_id, e);
-      return row(e, mark);
-    });
-    body.prepend(...rows);
-    for (const e of entries) rememberRule(e);
+      const when = epochMs(e.time);
+      while (at < body.rows.length && Number(body.rows[at].dataset.time) > when) at += 1;
+      body.insertBefore(row(e, mark), body.rows[at] || null);
+      at += 1;
+      rememberRule(e);
+    }
     while (body.rows.length > KEEP) {
       const last = body.rows[body.rows.length - 1];
       state.entries.delete(last.dataset.id);
@@ -259,7 +265,7 @@ export function initExplorer(panel) {
     }, clock(entry.time));
     const tr = h("tr", {
       class: `${fresh ? "fresh " : ""}${entry.decision_id === state.opened ? "opened" : ""}`.trim() || undefined,
-      "data-id": entry.decision_id, "data-action": act,
+      "data-id": entry.decision_id, "data-action": act, "data-time": String(epochMs(entry.time)),
       "aria-current": entry.decision_id === state.opened ? "true" : undefined,
       onclick: () => openDecision(entry.decision_id),
     },
@@ -313,9 +319,7 @@ export function initExplorer(panel) {
     state.paused = on;
     pause.textContent = on ? "Resume" : "Pause";
     pause.setAttribute("aria-pressed", on ? "true" : "false");
-    if (!on && state.held.length) {
-      prepend(state.held.slice().reverse().filter((e) => !state.entries.has(e.decision_id)).reverse(), true);
-    }
+    if (!on && state.held.length) prepend(state.held.filter((e) => !state.entries.has(e.decision_id)), true);
     if (!on) {
       state.held = [];
       state.heldCount = 0;
