@@ -119,21 +119,21 @@ def send_from_each_worker(
 
 
 def all_listed(server: serverproc.Server, ids: set[str], query: str = "") -> list[dict[str, Any]]:
-    """The explorer's entries once every decision in ``ids`` is listed, by whichever worker
-    answers: four answers in a row (the connections go to either worker) list them all.
-    Another worker's decisions show up within a second or two (its snapshot)."""
+    """The explorer's entries once every decision in ``ids`` is listed by each worker (asked
+    alone: the others stopped meanwhile). Another worker's decisions show up within a
+    second or two (its snapshot); a worker's view only grows after that, so any later
+    call, whichever worker answers it, lists them too."""
     seen: list[dict[str, Any]] = []
 
-    def listed() -> bool:
-        for _ in range(4):
+    def listed(pid: int) -> bool:
+        with server.only(pid):
             answer = console(server, f"/decisions{query}")
-            assert answer.status_code == 200, answer.text
-            seen[:] = answer.json()["entries"]
-            if not ids <= {e["decision_id"] for e in seen}:
-                return False
-        return True
+        assert answer.status_code == 200, answer.text
+        seen[:] = answer.json()["entries"]
+        return ids <= {e["decision_id"] for e in seen}
 
-    wait_for("every decision in the explorer", listed, WAIT)
+    for pid in sorted(server.workers()):
+        wait_for(f"every decision in worker {pid}'s explorer", lambda p=pid: listed(p), WAIT)
     return seen
 
 
@@ -189,11 +189,13 @@ def test_the_explorer_and_health_show_every_workers_decisions_and_re_explain_aft
     text = POLICY.replace("{version}", "v2").replace('text contains "forbidden"', "false")
     (policies / "prod.yaml").write_text(text)
     os.kill(server.proc.pid, signal.SIGHUP)
-    wait_for(
-        "the reload in both workers",
-        lambda: all(console(server, "/health").json()["revision"] != old for _ in range(4)),
-        WAIT,
-    )
+
+    def reloaded(pid: int) -> bool:
+        with server.only(pid):  # this worker answers
+            return bool(console(server, "/health").json()["revision"] != old)
+
+    for pid in server.workers():
+        wait_for(f"the reload in worker {pid}", lambda pid=pid: reloaded(pid), WAIT)
     forbidden = next(i for i, e in zip(by_id, TEXTS, strict=True) if "forbidden" in e[0])
     banned = next(i for i, e in zip(by_id, TEXTS, strict=True) if e[1] == "u-banned")
     for _ in range(4):  # whichever worker answers, from its own memory or the other's file
