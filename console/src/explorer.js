@@ -349,6 +349,15 @@ export function initExplorer(panel) {
     clearTimeout(state.filterTimer);
     restart();
   });
+  // Rule health's rule names open this view filtered on the rule.
+  document.addEventListener("console:decisions-of-rule", (e) => {
+    if (!e.detail || typeof e.detail.rule !== "string") return;
+    form.reset();
+    rule.value = e.detail.rule;
+    clearTimeout(state.filterTimer);
+    restart();
+    said.textContent = `Decisions of ${e.detail.rule}.`;
+  });
   document.addEventListener("visibilitychange", () => {
     if (shown() && !state.running) schedule(0);
   });

@@ -10,6 +10,7 @@
 
 import { ApiError, call, messageOf } from "./api.js";
 import { fill, h } from "./dom.js";
+import { showView } from "./views.js";
 
 const REFRESH_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
@@ -201,7 +202,10 @@ function ruleRow(r, minutes) {
   if (errors) label.push(`${plural(errors, "evaluation error")}`);
   const cls = ["rule-row", errors ? "has-errors" : "", r.retired ? "retired" : ""].filter(Boolean).join(" ");
   return h("tr", { class: cls, "data-rule": r.rule },
-    h("th", { scope: "row" }, h("code", {}, r.rule), r.retired ? h("span", { class: "tag" }, " retired") : null),
+    h("th", { scope: "row" }, h("button", {
+      type: "button", class: "link rule-link", title: "Show this rule's decisions",
+      "aria-label": `${r.rule}: show its decisions`, onclick: () => decisionsOf(r.rule),
+    }, r.rule), r.retired ? h("span", { class: "tag" }, " retired") : null),
     h("td", {}, h("span", { class: `badge badge-${String(r.action || "none").replace(/[^a-z]+/gi, "-").toLowerCase()}` }, String(r.action || "?"))),
     h("td", {}, mode === "enforce" ? "enforce" : h("span", { class: "mode" }, mode),
       rollout !== null && Number.isFinite(rollout) ? h("span", { class: "mode" }, ` rollout ${rollout}%`) : null),
@@ -210,6 +214,12 @@ function ruleRow(r, minutes) {
     h("td", { class: "num" }, disagree === null ? h("span", { class: "muted", title: "only shadow and rollout rules" }, "–")
       : disagree ? h("strong", { class: "disagree" }, `≠ ${disagree}`) : "0"),
     h("td", { class: "num" }, errors ? h("strong", { class: "error" }, `⚠ ${errors}`) : "0"));
+}
+
+/** Open the Decisions view filtered on `rule` (explorer.js listens for the event). */
+function decisionsOf(rule) {
+  document.dispatchEvent(new CustomEvent("console:decisions-of-rule", { detail: { rule } }));
+  showView("explorer", { focus: true });
 }
 
 /** Minute by minute, the same numbers the charts draw: the totals and every rule with any. */

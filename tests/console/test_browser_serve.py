@@ -268,6 +268,17 @@ def test_rule_health_shows_the_hits_of_the_rule_that_denied(
     assert f"{DENYING_RULE} hits" in page.inner_text("#health-as-table thead")
     p.shot("serve-rule-health-active-table")
 
+    # A rule's name opens the Decisions view filtered on it.
+    row.locator(".rule-link").click()
+    page.wait_for_selector("#view-explorer:not([hidden])")
+    assert page.input_value("#explorer-rule") == DENYING_RULE
+    page.wait_for_function(
+        "(rule) => { const rs = [...document.querySelectorAll('#explorer-rows tr')];"
+        " return rs.length === 3 && rs.every(r => r.textContent.includes(rule)); }",
+        arg=DENYING_RULE,
+        timeout=WAIT * 1000,
+    )
+
 
 def test_without_log_content_the_explorer_says_content_is_not_kept(
     launch: Launch, tmp_path: Path, redis_url: str, new_page: Any
