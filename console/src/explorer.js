@@ -248,8 +248,26 @@ export function initExplorer(panel) {
 
   const seenRules = new Set();
   function rememberRule(entry) {
-    const names = [entry.rule, ...(Array.isArray(entry.modified_by) ? entry.modified_by : []),
-      ...(Array.isArray(entry.shadow) ? entry.shadow.map((s) => s && s.rule) : [])];
+    addRules([entry.rule, ...(Array.isArray(entry.modified_by) ? entry.modified_by : []),
+      ...(Array.isArray(entry.shadow) ? entry.shadow.map((s) => s && s.rule) : [])]);
+  }
+
+  // The Rule filter suggests every rule of the served revision (from api/health, once)
+  // and any other rule a decision names.
+  let rulesAsked = false;
+  async function suggestRules() {
+    if (rulesAsked) return;
+    rulesAsked = true;
+    try {
+      const { status: code, body: answer } = await call("GET", "api/health");
+      if (code === 200 && answer && Array.isArray(answer.rules)) addRules(answer.rules.map((r) => r && r.rule));
+      else rulesAsked = false;
+    } catch {
+      rulesAsked = false; // suggestions only: asked again when the view is shown again
+    }
+  }
+
+  function addRules(names) {
     for (const name of names) {
       if (typeof name !== "string" || !name || seenRules.has(name)) continue;
       seenRules.add(name);
@@ -414,6 +432,7 @@ export function initExplorer(panel) {
   // view hidden (a poll on its way has no timer, so the timer alone cannot tell).
   return () => {
     if (!state.running) schedule(0);
+    suggestRules();
   };
 }
 

@@ -127,6 +127,9 @@ def test_signed_requests_appear_live_filter_and_are_explained_on_both_revisions(
     page.wait_for_selector("#explorer-empty:not([hidden])")
     assert "No decisions yet" in page.inner_text("#explorer-empty")
     assert page.locator("#explorer-no-content").count() == 0  # content is kept
+    # The Rule filter suggests every rule of the revision.
+    page.wait_for_selector(f"#explorer-rules option[value='{DENYING_RULE}']", state="attached")
+    assert page.locator("#explorer-rules option").count() >= 30
     p.shot("serve-explorer-empty")
 
     # Signed requests appear without a reload, newest first.
