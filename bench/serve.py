@@ -4,7 +4,7 @@ Run from the repository root::
 
     python bench/serve.py [--duration 10] [--connections 32] [--rate 1000]
                           [--mix all|no-profanity|both] [--log file|devnull|both]
-                          [--record DIR]
+                          [--record DIR] [--console on|content]
 
 What it does, one server at a time, each on its own free loopback port:
 
@@ -44,6 +44,12 @@ serial latency of each payload).
 ``--record DIR`` adds (d) the receiver of (a) with ``--record DIR`` (every decision
 recorded, ``docs/replay.md``) and reports the cost of recording: requests/s and CPU time
 per request with and without it.
+
+``--console on`` adds (e) the receiver of (a) with ``--console`` (the console's feed of
+decisions on the request path, docs/console.md) and reports its cost the same way;
+``--console content`` compares ``--log-content`` with and without ``--console`` instead
+(the feed then also keeps what re-explaining needs). No console viewer is open during
+the run, as in production most of the time; the workers' snapshot writer is idle then.
 
 ``--mix no-profanity`` (or ``both``) also runs the subset of payloads whose decision
 calls neither ``profane()`` nor ``censor()`` (found by evaluating each payload in this
@@ -1000,6 +1006,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also run the receiver with --record DIR and report the cost of "
                         "recording against the same receiver without it")  # fmt: skip
+    parser.add_argument("--console", choices=("on", "content"),
+                        help="also run the receiver with --console (content: both with "
+                        "--log-content) and report the cost of the console's feed")  # fmt: skip
     args = parser.parse_args(argv)
     rate_duration = args.rate_duration or args.duration
     # SIGTERM/SIGHUP unwind like Ctrl-C, so the servers are stopped by the finally blocks
@@ -1063,6 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.record is not None:
         baseline = servers[-1]  # the receiver of the last --log choice, recording added
+        BASELINES["receiver-record"] = baseline.name
         servers.append(
             Server(
                 "receiver-record", f"{baseline.label.removesuffix(')')}, --record)",
@@ -1070,6 +1080,22 @@ def main(argv: list[str] | None = None) -> int:
                 decision_log=baseline.decision_log,
             )
         )  # fmt: skip
+
+    if args.console is not None:
+        baseline = next(s for s in servers if s.name.startswith("receiver-"))
+        if args.console == "content":
+            baseline = Server(
+                "receiver-content", f"{baseline.label.removesuffix(')')}, --log-content)",
+                [*baseline.argv, "--log-content"], env, decision_log=baseline.decision_log,
+            )  # fmt: skip
+            servers.append(baseline)
+        servers.append(
+            Server(
+                "receiver-console", f"{baseline.label.removesuffix(')')}, --console)",
+                [*baseline.argv, "--console"], env, decision_log=baseline.decision_log,
+            )
+        )  # fmt: skip
+        BASELINES["receiver-console"] = baseline.name
 
     versions = ", ".join(
         f"{name} {package_version(name)}"
@@ -1225,7 +1251,10 @@ def report(
         )
         print()
         if "receiver-record" in rows:
-            print(recording_cost(mix, rows["receiver-record"], receivers[-2]))
+            print(recording_cost(mix, rows["receiver-record"], rows[BASELINES["receiver-record"]]))
+            print()
+        if "receiver-console" in rows:
+            print(console_cost(mix, rows["receiver-console"], rows[BASELINES["receiver-console"]]))
             print()
         print(
             rate_table(
@@ -1252,6 +1281,24 @@ def recording_cost(mix: str, recording: Row, without: Row) -> str:
         f"[{mix}] recording: {on.rps:.1f} req/s with --record, {off.rps:.1f} without "
         f"({ratio:.1%}); server CPU {on.cpu_ms_per_request:.3f} against "
         f"{off.cpu_ms_per_request:.3f} ms per request ({extra_us:+.1f} µs per request)"
+    )
+
+
+# the receiver each of --record's and --console's is compared with (set in main)
+BASELINES: dict[str, str] = {}
+
+
+def console_cost(mix: str, console: Row, without: Row) -> str:
+    """The cost of ``--console``: the same receiver with and without it."""
+    on, off = console.wrk, without.wrk
+    ratio = on.rps / off.rps if off.rps else math.nan
+    cpu_ratio = on.cpu_ms_per_request / off.cpu_ms_per_request if off.cpu_ms_per_request else 0
+    extra_us = (on.cpu_ms_per_request - off.cpu_ms_per_request) * 1000
+    return (
+        f"[{mix}] console: {on.rps:.1f} req/s with --console, {off.rps:.1f} without "
+        f"(ratio {ratio:.3f}); server CPU {on.cpu_ms_per_request:.3f} against "
+        f"{off.cpu_ms_per_request:.3f} ms per request (ratio {cpu_ratio:.3f}, "
+        f"{extra_us:+.1f} µs per request)"
     )
 
 

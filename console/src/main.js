@@ -5,6 +5,8 @@ import { ApiError, call, forgetToken, messageOf, onTokenNeeded } from "./api.js"
 import { byId, fill, h } from "./dom.js";
 import { offsetOf, payloadEditor, policyEditor, usersEditor } from "./editors.js";
 import { reportsView } from "./reports.js";
+import { initExplorer } from "./explorer.js";
+import { initHealth } from "./health.js";
 import { renderDecision } from "./result.js";
 import { testsView } from "./tests.js";
 import { askToken } from "./token.js";
@@ -16,6 +18,8 @@ const CHECK_DELAY_MS = 300; // diagnostics are fetched this long after typing pa
 // A view's tab appears when the server's workspace lists its feature.
 const VIEWS = [
   ["tests", "Tests", (panel) => testsView(panel, { files: currentFiles })],
+  ["explorer", "Decisions", initExplorer],
+  ["health", "Rule health", initHealth],
   ["reports", "Replay reports", reportsView],
 ];
 

@@ -16,13 +16,18 @@ function shown(value) {
   return JSON.stringify(value);
 }
 
+// Ids inside a rendered decision start with this prefix ("" in the playground), so that
+// several decisions can be on the page at once (the explorer's current and original).
+let prefix = "";
+
 function section(id, title, ...body) {
-  return h("section", { class: "out", "aria-labelledby": id }, h("h3", { id }, title), ...body);
+  const own = `${prefix}${id}`;
+  return h("section", { class: "out", "aria-labelledby": own }, h("h3", { id: own }, title), ...body);
 }
 
 function locationButton(location, reveal, label) {
   const where = parseLocation(location);
-  if (!where) return null;
+  if (!where || !reveal) return null; // no editor to show it in
   return h(
     "button",
     { type: "button", class: "link", onclick: () => reveal(where), title: "Show this rule in the policy editor" },
@@ -115,8 +120,20 @@ function listSection(id, title, items, empty) {
   return section(id, title, h("ul", { class: "plain" }, items.map((i) => h("li", {}, describe(i)))));
 }
 
-/** The whole result panel for one decision. */
-export function renderDecision(result, reveal) {
+/**
+ * The whole result panel for one decision. `reveal(where)` shows a rule's definition in
+ * the policy editor (null: no links to it); `idPrefix` starts every id inside.
+ */
+export function renderDecision(result, reveal, idPrefix = "") {
+  prefix = idPrefix;
+  try {
+    return renderResult(result, reveal);
+  } finally {
+    prefix = "";
+  }
+}
+
+function renderResult(result, reveal) {
   const decision = result.decision || {};
   const action = String(decision.action || (result.answer && result.answer.action) || "?");
   const rule = result.rule || null;
@@ -125,10 +142,10 @@ export function renderDecision(result, reveal) {
   const modifiedBy = Array.isArray(decision.modified_by) ? decision.modified_by.map(String) : [];
   const verdict = h(
     "div",
-    { class: "verdict", id: "verdict" },
+    { class: "verdict", id: `${prefix}verdict` },
     h("span", { class: `badge badge-${action.replace(/[^a-z]+/gi, "-").toLowerCase()}` }, action.toUpperCase()),
     " ",
-    rule ? h("span", {}, "by rule ", h("code", { id: "deciding-rule" }, rule)) : h("span", { class: "muted" }, "no rule decided: the default answer"),
+    rule ? h("span", {}, "by rule ", h("code", { id: `${prefix}deciding-rule` }, rule)) : h("span", { class: "muted" }, "no rule decided: the default answer"),
     modifiedBy.length ? h("p", { class: "message" }, "Data changed by ", modifiedBy.map((r, i) => [i ? ", " : "", h("code", {}, r)])) : null,
     step ? [" ", locationButton(step.location, reveal, "show in editor")] : null,
     decision.message ? h("p", { class: "message" }, "Message: ", h("q", {}, decision.message)) : null,

@@ -9,15 +9,20 @@ defaults come from the service's own settings modules.
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from receiver.adapters.signatures import DEFAULT_FALLBACK_MAX_BODY, DEFAULT_FALLBACK_RATE
 from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
+from receiver.console.auth import TOKEN_ENV as CONSOLE_TOKEN_ENV
+from receiver.console.auth import TokenError, read_token, refusal
 from receiver.counters.settings import BACKENDS
 from receiver.errors import ReceiverError
 from receiver.http.config import (
     DEFAULT_BUNDLE_POLL,
+    DEFAULT_CONSOLE_BUFFER,
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
     DEFAULT_LOG_QUEUE,
@@ -345,6 +350,29 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="serve /metrics and the policy names in /readyz to anyone, without a token, "
         "on any address (default: off)",
     )
+    opt(
+        "--console",
+        action="store_true",
+        default=None,
+        help="serve the policy console under /console/ on the service's port: the "
+        "playground on the serving policies (read-only), the last decisions and rule "
+        "health (docs/console.md) (default: off)",
+    )
+    opt(
+        "--console-token-file",
+        type=Path,
+        metavar="FILE",
+        help="file whose first line is the token every /console/api request must send as "
+        f"'Authorization: Bearer TOKEN' (default: ${CONSOLE_TOKEN_ENV}); required off "
+        "loopback",
+    )
+    opt(
+        "--console-buffer",
+        type=int,
+        metavar="N",
+        help="decisions each worker keeps for the console's explorer "
+        f"(default: {DEFAULT_CONSOLE_BUFFER})",
+    )
     return serve
 
 
@@ -369,8 +397,23 @@ def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
             "receiver: warning: --redis-key-secret shows the key to anyone who can list "
             f"processes; prefer --redis-key-secret-file or ${REDIS_KEY_SECRET_ENV}\n"
         )
+    factory = None
+    if config.console is not None:  # the token as `receiver console` reads and requires it
+        try:
+            token = read_token(config.console.token_file, os.environ)
+        except TokenError as exc:
+            err.write(f"receiver: {exc}\n")
+            return EXIT_USAGE
+        refused = refusal(config.host, token)
+        if refused is not None:
+            err.write(f"receiver: --console: {refused}\n")
+            return EXIT_USAGE
+        config = replace(config, console=replace(config.console, token=token))
+        from receiver.console.inservice import create_service_app  # noqa: PLC0415
+
+        factory = create_service_app
     try:
-        return serve(config)
+        return serve(config) if factory is None else serve(config, factory)
     except StartupError as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_FAILED

@@ -4,9 +4,13 @@ Stage: the edge (the console). Consumes HTTP requests; produces the page
 (``GET /``), the bundled assets (``GET /static/...``) and the API (``GET
 /api/workspace``, ``POST /api/check``, ``POST /api/decide``, ``POST /api/save``,
 ``POST /api/test``, ``GET /api/reports``, ``GET /api/reports/{name}``;
-docs/console.md). Each API call passes the token check (``auth.py``), reads its body
-within the limit (``bodies.py``) and answers JSON; the work itself (checking,
-compiling, deciding, writing) runs in a worker thread so the event loop stays free.
+docs/console.md); inside ``receiver serve --console`` also the decision explorer
+(``GET /api/decisions``, ``GET /api/decisions/{id}``, ``explorer.py``) and rule health
+(``GET /api/health``, ``health.py``), mounted under ``/console`` by ``inservice.py``.
+Each API call passes the token check (``auth.py``), reads its body within the limit
+(``bodies.py``) and answers JSON; the work itself (checking, compiling, deciding,
+writing, running tests, reading the other workers' snapshots) runs in a worker thread
+so the event loop stays free.
 An unexpected exception becomes a JSON answer (503) and a log line without content;
 no request gets a 500. Every response carries the security headers (``headers.py``).
 """
@@ -26,15 +30,18 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from receiver.console.auth import authorized
 from receiver.console.bodies import ApiError, read_json
 from receiver.console.checking import check_json, diagnostics_json
 from receiver.console.deciding import Compiled, decide_json
+from receiver.console.explorer import decision_json, decisions_json, parse_query
 from receiver.console.headers import SecurityHeaders
+from receiver.console.health import health_json
 from receiver.console.reports import list_reports, read_report
+from receiver.console.served import Served
 from receiver.console.sources import read_sources
 from receiver.console.testrun import run_tests
 from receiver.console.workspace import Workspace
@@ -70,9 +77,12 @@ def _where(err: BaseException) -> str:
     return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
-def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
+def create_app(
+    workspace: Workspace, token: str | None, served: Served | None = None
+) -> SecurityHeaders:
     """The console application for ``workspace``; ``token``: what ``/api/*`` requires
-    (None: nothing)."""
+    (None: nothing); ``served``: the service it runs in (``serve --console``), which adds
+    the explorer and rule health."""
     compiled = Compiled()
     failures = itertools.count(1)  # internal errors, numbered in the log
     testing = threading.Lock()  # one test run at a time (each may take seconds)
@@ -163,7 +173,7 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
     async def no_such_api(request: Request) -> Response:
         return ConsoleJSON({"error": f"no such API: {request.url.path}"}, status_code=404)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/api/workspace", api(workspace_api), methods=["GET"]),
         Route("/api/check", api(check_api), methods=["POST"]),
@@ -172,7 +182,39 @@ def create_app(workspace: Workspace, token: str | None) -> SecurityHeaders:
         Route("/api/test", api(test_api), methods=["POST"]),
         Route("/api/reports", api(reports_api), methods=["GET"]),
         Route("/api/reports/{name}", api(report_api), methods=["GET"]),
+    ]
+    if served is not None:
+        routes += _served_routes(served, api)
+    routes += [
         Route("/api/{rest:path}", no_such_api, methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return SecurityHeaders(Starlette(routes=routes))
+
+
+def _served_routes(
+    served: Served, api: Callable[[Handler], Callable[[Request], Awaitable[Response]]]
+) -> list[BaseRoute]:
+    """The explorer's and rule health's routes (``serve --console``); the work reads the
+    other workers' snapshots, so it runs in a worker thread."""
+
+    async def decisions_api(request: Request) -> Any:
+        query = parse_query(request.query_params)
+        return await run_in_threadpool(lambda: decisions_json(served, served.feeds(), query))
+
+    async def decision_api(request: Request) -> Any:
+        decision_id = request.path_params["decision_id"]
+
+        def run() -> Any:
+            return decision_json(served, served.feeds(), decision_id)
+
+        return await run_in_threadpool(run)
+
+    async def health_api(request: Request) -> Any:
+        return await run_in_threadpool(lambda: health_json(served, served.feeds()))
+
+    return [
+        Route("/api/decisions", api(decisions_api), methods=["GET"]),
+        Route("/api/decisions/{decision_id}", api(decision_api), methods=["GET"]),
+        Route("/api/health", api(health_api), methods=["GET"]),
+    ]

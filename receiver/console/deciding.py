@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cachetools import LRUCache
@@ -31,7 +31,7 @@ from receiver.dsl.values import Timestamp, show, to_json
 from receiver.errors import ReceiverError
 from receiver.runtime.decide import decide
 from receiver.runtime.decision import Decision, TraceStep
-from receiver.runtime.payload import parse_event
+from receiver.runtime.payload import Event, parse_event
 from receiver.runtime.policyset import PolicySet, Source, load_sources, revision_of_sources
 from receiver.runtime.trace import Tracer
 from receiver.text.source import Span
@@ -70,14 +70,23 @@ def decide_json(policyset: PolicySet, body: Mapping[str, Any]) -> dict[str, Any]
         event = hook.event if hook is not None else parse_event(payload)
     except ReceiverError as err:
         raise ApiError(400, f"payload: {err}", field="payload") from None
-    tracer = Tracer(policyset.traced_tree(event.name))
     try:
-        decided = decide(
-            policyset, event, now, users=users.get if users else None,
-            counters=MemoryBackend(), tracer=tracer,
-        )  # fmt: skip
+        return explain(policyset, event, now, users.get if users else None, hook)
     except RecursionError:
         raise ApiError(400, "payload: the payload is nested too deeply", field="payload") from None
+
+
+def explain(
+    policyset: PolicySet,
+    event: Event,
+    now: Timestamp,
+    users: Callable[[str], Any] | None,
+    hook: braincloud.HookCall | None = None,
+) -> dict[str, Any]:
+    """The decision of ``event`` with its trace, in ``/api/decide``'s form; also how the
+    explorer of ``serve --console`` decides a kept event again (``explorer.py``)."""
+    tracer = Tracer(policyset.traced_tree(event.name))
+    decided = decide(policyset, event, now, users=users, counters=MemoryBackend(), tracer=tracer)
     decision = decided.decision
     answer = (
         braincloud.answer(hook.hook_type, decision) if hook is not None else decision.response()

@@ -36,6 +36,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")  # mounted (serve --console): /console
+        if root and path.startswith(root):
+            path = path[len(root) :]
         cache = b"no-store" if path.startswith("/api/") or path == "/api" else b"no-cache"
 
         async def send_with_headers(message: Message) -> None:

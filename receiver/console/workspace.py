@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,19 +34,42 @@ from receiver.runtime.policyset import Source, revision_of_sources
 MAX_EXAMPLE_BYTES = 256 * 1024
 
 
+CONSOLE_FEATURES = ("playground", "tests", "reports")  # receiver console
+SERVE_FEATURES = ("playground", "tests", "explorer", "health")  # receiver serve --console
+
+
 @dataclass(frozen=True, slots=True)
 class Workspace:
     policies: Path
     examples: Path | None  # the folder holding payloads/ and users.yaml
     can_save: bool
     reports: Path | None = None  # --reports DIR: the `receiver diff` reports listed (read only)
+    # serve --console: the serving revision's files (read-only), instead of the folder's
+    served: Callable[[], list[Source]] | None = None
 
     @classmethod
     def at(cls, policies: Path, *, can_save: bool, reports: Path | None = None) -> Workspace:
         return cls(policies, find_examples(policies), can_save, reports)
 
+    @classmethod
+    def serving(cls, policies: Path, files: Callable[[], list[Source]]) -> Workspace:
+        """The workspace of ``serve --console``: the files of the revision that serves."""
+        return cls(policies, find_examples(policies), False, served=files)
+
+    @property
+    def mode(self) -> str:
+        return "serve" if self.served is not None else "console"
+
+    @property
+    def features(self) -> list[str]:
+        if self.served is not None:
+            return list(SERVE_FEATURES)
+        return list(CONSOLE_FEATURES) + (["save"] if self.can_save else [])
+
     def sources(self) -> list[Source]:
         """The policy files at the top of the folder, by name (unreadable ones skipped)."""
+        if self.served is not None:
+            return self.served()
         out: list[Source] = []
         for path in sorted(self.policies.iterdir()):
             if not (valid_name(path.name) and path.is_file()):
@@ -71,15 +94,9 @@ class Workspace:
             "now": times.format_time(round(time.time())),
             "revision": revision_of_sources(sources),
             "can_save": self.can_save,
-            "mode": "console",
-            "features": self.features(),
+            "mode": self.mode,
+            "features": self.features,
         }
-
-    def features(self) -> list[str]:
-        """The views the page offers besides the playground, and ``save`` when saving is on."""
-        features = ["tests"]  # Run tests: the folder's *.test.yaml against the edits
-        features.append("reports")  # Replay reports: from --reports DIR, or a file opened
-        return [*features, "save"] if self.can_save else features
 
     def examples_json(self) -> list[dict[str, Any]]:
         if self.examples is None:

@@ -13,6 +13,10 @@ that routes requests to :class:`~receiver.http.service.Service`.
     GET /readyz              policies loaded (503 until then); the policy names for operators
     GET /metrics             Prometheus text format, for operators (receiver.http.admin)
 
+With ``serve --console`` the console's routes are added under ``/console`` by
+``receiver.console.inservice`` (above this layer), which builds on this app; here only
+its feed of decisions is made and given to the service.
+
 The lifespan loads the policies (refusing to start on errors), installs the SIGHUP
 reload handler and, with ``watch``, the file watcher; with a user cache and a Redis URL
 it starts the eviction broadcast (``receiver.users.broadcast``) and stops it at the end.
@@ -46,6 +50,7 @@ from receiver.http.reload import LivePolicies
 from receiver.http.service import JSON, Answer, Service, error_body
 from receiver.observe import logqueue
 from receiver.observe.decisionlog import DecisionLog, stdout_stream
+from receiver.observe.feed import DecisionFeed
 from receiver.observe.recorder import Recorder
 from receiver.users.broadcast import EvictionBroadcast, channel_name
 from receiver.users.cache import UserCache
@@ -124,9 +129,12 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
             on_dropped=metrics.records.labels("dropped").inc,
             on_unsampled=metrics.records.labels("unsampled").inc,
         )  # fmt: skip
+    decisions = None  # serve --console: what the console's explorer and rule health show
+    if config.console is not None:
+        decisions = DecisionFeed(config.console.buffer, content=config.log_content)
     service = Service(
         config, live, metrics, decision_log, user_cache, counters=counters, evictions=evictions,
-        recorder=recorder,
+        recorder=recorder, feed=decisions,
     )  # fmt: skip
     admin = AdminAccess.of(config)
 
@@ -269,6 +277,7 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
     app.state.live = live
     app.state.metrics = metrics
     app.state.service = service
+    app.state.feed = decisions
     return app
 
 

@@ -18,6 +18,7 @@ from receiver.bundles.urls import parse_bundle_url
 from receiver.counters.settings import CounterSettings
 from receiver.http.limits import ConnectionLimits
 from receiver.observe.decisionlog import QUEUE_LINES
+from receiver.observe.feed import DEFAULT_BUFFER
 from receiver.observe.recorder import RecordSettings
 from receiver.users.cache import CacheSettings
 from receiver.users.directory import HttpDirectoryConfig
@@ -42,6 +43,20 @@ DEFAULT_MAX_BODY = 256 * 1024
 DEFAULT_RELOAD_TIMEOUT = 30.0  # seconds a policy reload may take before it is abandoned
 DEFAULT_LOG_QUEUE = QUEUE_LINES  # decision-log lines and log records waiting for their sink
 DEFAULT_BUNDLE_POLL = 30.0  # seconds between polls of a policy bundle URL
+DEFAULT_CONSOLE_BUFFER = DEFAULT_BUFFER  # serve --console: decisions kept per worker
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """``serve --console``: the console under ``/console/`` (docs/console.md)."""
+
+    buffer: int = DEFAULT_CONSOLE_BUFFER  # decisions kept per worker (--console-buffer)
+    token_file: Path | None = None  # --console-token-file (read by the command line)
+    token: str | None = None  # what /console/api/* requires (None: nothing, loopback only)
+    share_dir: Path | None = None  # with several workers: their snapshots (private, 0700)
+
+    def __repr__(self) -> str:  # never print the token
+        return f"ConsoleSettings(buffer={self.buffer}, token={'set' if self.token else None})"
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class ServiceConfig:
     bundle_poll: float = DEFAULT_BUNDLE_POLL  # seconds between polls of policies_url
     bundle_public_key: Path | None = None  # PEM Ed25519: bundles must be signed with its key
     record: RecordSettings | None = None  # --record DIR: records of decided events
+    console: ConsoleSettings | None = None  # --console: the console under /console/
 
     @property
     def policies_shown(self) -> str:

@@ -45,7 +45,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Literal
@@ -62,12 +62,14 @@ from receiver.users.static import StaticDirectory
 log = logging.getLogger("receiver.http.reload")
 
 WATCH_RESTART_DELAY = 1.0  # seconds before a failed file watcher starts again
+HELD_REVISIONS = 4  # snapshots kept after they stop serving (the console re-explains on them)
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     policies: PolicySet
     users: StaticDirectory | None
+    loaded_at: float = field(default_factory=time.time, compare=False)  # epoch seconds
 
     @property
     def revision(self) -> str:
@@ -178,6 +180,8 @@ class LivePolicies:
         self._requested = 0  # reload requests so far
         self._covered = 0  # requests already answered by a reload that started after them
         self._last = False  # the result of the latest reload
+        # the last few snapshots that served, by revision, oldest first (the current one too)
+        self.held: dict[str, Snapshot] = {}
 
     @property
     def current(self) -> Snapshot:
@@ -194,6 +198,7 @@ class LivePolicies:
         if self.policies is None:
             raise RuntimeError("no policy directory to load (a bundle URL serves)")
         self._current = load_snapshot(self.policies, self.users)
+        self._hold(self._current)
         self._count(True, self._current.revision)
         log_expiry(self._current.policies)
         return self._current
@@ -258,9 +263,19 @@ class LivePolicies:
     def _swap(self, snapshot: Snapshot) -> None:
         previous = self._current.revision if self._current else "none"
         self._current = snapshot
+        self._hold(snapshot)
         log.info("policies reloaded: revision %s -> %s", previous, snapshot.revision)
         self._count(True, snapshot.revision)
         log_expiry(snapshot.policies)
+
+    def _hold(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` among the last :data:`HELD_REVISIONS` (a new dict: readers in
+        other threads see the old one or the new one whole)."""
+        held = {r: s for r, s in self.held.items() if r != snapshot.revision}
+        held[snapshot.revision] = snapshot
+        while len(held) > HELD_REVISIONS:
+            del held[next(iter(held))]
+        self.held = held
 
     def _failed(self, why: str, *, internal: bool) -> None:
         serving = self._current.revision if self._current else "none"

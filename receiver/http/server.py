@@ -21,6 +21,9 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import uvicorn
 from prometheus_client import multiprocess as prom_multiprocess
@@ -28,7 +31,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 import receiver
 from receiver.errors import PolicyLoadError, ReceiverError
 from receiver.http.admin import AdminAccess
-from receiver.http.app import create_app
+from receiver.http.app import ReceiverApp, create_app
 from receiver.http.config import DEFAULT_LOG_QUEUE, ServiceConfig, is_loopback
 from receiver.http.connections import protocol_class, raise_fd_limit
 from receiver.http.reload import load_snapshot
@@ -88,8 +91,11 @@ def preflight(config: ServiceConfig) -> None:
         ) from None
 
 
-def _uvicorn_config(config: ServiceConfig) -> uvicorn.Config:
-    app = create_app(config)
+AppFactory = Callable[[ServiceConfig], ReceiverApp]
+
+
+def _uvicorn_config(config: ServiceConfig, factory: AppFactory = create_app) -> uvicorn.Config:
+    app = factory(config)
     limits = config.connections
     raise_fd_limit(limits)
     return uvicorn.Config(
@@ -225,19 +231,22 @@ def _announce_braincloud(config: ServiceConfig) -> None:
     )  # fmt: skip
 
 
-def serve(config: ServiceConfig) -> int:
+def serve(config: ServiceConfig, factory: AppFactory = create_app) -> int:
+    """Run the service until it stops. ``factory`` builds each worker's app from the
+    config (a module-level function: it is pickled to spawned workers); ``serve
+    --console`` gives one that adds the console (``receiver.console.inservice``)."""
     setup_logging(config.log_level, config.log_queue)
     preflight(config)
     _announce(config)
     if config.workers <= 1:
-        uvicorn.Server(_uvicorn_config(config)).run()
+        uvicorn.Server(_uvicorn_config(config, factory)).run()
         return 0
-    return _supervise(config)
+    return _supervise(config, factory)
 
 
-def _worker(config: ServiceConfig, sock: socket.socket) -> None:
+def _worker(config: ServiceConfig, sock: socket.socket, factory: AppFactory) -> None:
     setup_logging(config.log_level, config.log_queue)
-    uvicorn.Server(_uvicorn_config(config)).run(sockets=[sock])
+    uvicorn.Server(_uvicorn_config(config, factory)).run(sockets=[sock])
 
 
 async def _placeholder(scope: object, receive: object, send: object) -> None:
@@ -255,14 +264,18 @@ def _bind(config: ServiceConfig) -> socket.socket:
         raise StartupError(f"cannot listen on {config.host}:{config.port}") from None
 
 
-def _supervise(config: ServiceConfig) -> int:
+def _supervise(config: ServiceConfig, factory: AppFactory) -> int:
     sock = _bind(config)
     metrics_dir: str | None = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="receiver-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    share_dir: str | None = None
+    if config.console is not None:  # the workers' console snapshots: private to this run
+        share_dir = tempfile.mkdtemp(prefix="receiver-console-")  # 0700
+        config = replace(config, console=replace(config.console, share_dir=Path(share_dir)))
     supervisor = Supervisor(
-        _worker, (config, sock), config.workers, graceful=GRACEFUL_SECONDS + 5,
+        _worker, (config, sock, factory), config.workers, graceful=GRACEFUL_SECONDS + 5,
         on_exit=prom_multiprocess.mark_process_dead,
     )  # fmt: skip
     try:
@@ -271,6 +284,8 @@ def _supervise(config: ServiceConfig) -> int:
         raise StartupError(str(err)) from None
     finally:
         sock.close()
+        if share_dir is not None:
+            shutil.rmtree(share_dir, ignore_errors=True)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from time import perf_counter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from receiver.adapters import braincloud, socialplus
 from receiver.adapters.signatures import CompactFallback, verify
@@ -36,7 +36,8 @@ from receiver.http.config import ServiceConfig, unauthenticated_ok
 from receiver.http.metrics import Metrics
 from receiver.http.reload import LivePolicies
 from receiver.http.tokens import verify_bridge
-from receiver.observe.decisionlog import DecisionLog
+from receiver.observe.decisionlog import DecisionLog, decision_entry
+from receiver.observe.feed import DecisionFeed, replay_facts
 from receiver.observe.recorder import Recorder
 from receiver.observe.records import counter_state
 from receiver.observe.throttle import LogThrottle, held_note
@@ -107,8 +108,10 @@ class Service:
         clock: Callable[[], float] = time.time,
         evictions: EvictionBroadcast | None = None,
         recorder: Recorder | None = None,
+        feed: DecisionFeed | None = None,
     ) -> None:
         self.recorder = recorder  # serve --record: the records of decided events
+        self.feed = feed  # serve --console: the explorer's and rule health's decisions
         self.config = config
         self.evictions = evictions  # tells the other workers (Redis), when configured
         self.counters = counters
@@ -271,25 +274,62 @@ class Service:
                 log.warning("rule %s failed at %s: %s%s", failure.rule, failure.location,
                             failure.message, held_note(held))  # fmt: skip
         revision = snapshot.revision if snapshot is not None else "none"
+        entry: dict[str, Any] | None = None
         if self.decision_log is not None:
             try:
-                self.decision_log.write(
-                    self.decision_log.record(
-                        decision_id=decision_id,
-                        platform=platform,
-                        event=event,
-                        decision=decision,
-                        revision=revision,
-                        latency=elapsed,
-                        degraded_reason=degraded_reason,
-                    )
+                entry = self.decision_log.record(
+                    decision_id=decision_id,
+                    platform=platform,
+                    event=event,
+                    decision=decision,
+                    revision=revision,
+                    latency=elapsed,
+                    degraded_reason=degraded_reason,
                 )
+                self.decision_log.write(entry)
             except Exception:
                 log.exception("could not write the decision log")
+        if self.feed is not None:
+            self.keep(entry, event, decision_id, now, platform, decided, decision, revision,
+                      degraded_reason, elapsed)  # fmt: skip
         if self.recorder is not None:
             self.record(event, decision_id, now, platform, decided, decision, revision,
                         degraded_reason)  # fmt: skip
         return decision
+
+    def keep(  # noqa: PLR0917  # the facts of one decision, passed on
+        self, entry: dict[str, Any] | None, event: Event, decision_id: str, now: Timestamp,
+        platform: str, decided: Decided | None, decision: Decision, revision: str,
+        degraded_reason: str | None, elapsed: float,
+    ) -> None:  # fmt: skip
+        """Give a decision to the console's feed (``serve --console``): the decision log's
+        entry when it has the same content rule (not built twice), with content what
+        re-explaining needs. Memory only; a failure is logged (at most a line in 10 s)."""
+        feed = self.feed
+        if feed is None:
+            return
+        try:
+            log_ = self.decision_log
+            if entry is None or log_ is None or log_.log_content != feed.content:
+                entry = decision_entry(
+                    decision_id=decision_id, platform=platform, event=event,
+                    decision=decision, revision=revision, latency=elapsed,
+                    degraded_reason=degraded_reason, log_content=feed.content,
+                )  # fmt: skip
+            replay = None
+            if feed.content:
+                replay = replay_facts(
+                    platform=platform, event_name=event.name, actor=event.actor,
+                    now=now.epoch,
+                    user=decided.user if decided is not None else None,
+                    user_asked=decided.user_asked if decided is not None else False,
+                )  # fmt: skip
+            feed.add(entry, decision, replay)
+        except Exception as err:
+            held = self.log_throttle.admit("console-feed")
+            if held >= 0:
+                log.error("could not keep decision %s for the console: %s%s", decision_id,
+                          type(err).__name__, held_note(held))  # fmt: skip
 
     def record(  # noqa: PLR0917  # the facts of one decision, passed on
         self, event: Event, decision_id: str, now: Timestamp, platform: str,

@@ -50,12 +50,14 @@ from receiver.counters.settings import (
 from receiver.errors import ReceiverError
 from receiver.http.config import (
     DEFAULT_BUNDLE_POLL,
+    DEFAULT_CONSOLE_BUFFER,
     DEFAULT_DEADLINE_MS,
     DEFAULT_HOST,
     DEFAULT_LOG_QUEUE,
     DEFAULT_MAX_BODY,
     DEFAULT_PORT,
     DEFAULT_RELOAD_TIMEOUT,
+    ConsoleSettings,
     ServiceConfig,
     shipped_policies,
 )
@@ -114,6 +116,9 @@ TOP_KEYS = {
     "record_sample": "rate",
     "record_max_bytes": "int",
     "record_keep": "int",
+    "console": "bool",
+    "console_buffer": "int",
+    "console_token_file": "path",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -406,6 +411,20 @@ def _record(values: Mapping[str, Any], positive: Any) -> RecordSettings | None:
     return RecordSettings(directory, sample, positive("record_max_bytes", DEFAULT_MAX_BYTES), keep)
 
 
+def _console(values: Mapping[str, Any], positive: Any) -> ConsoleSettings | None:
+    """``--console``, ``--console-buffer N``, ``--console-token-file FILE`` (the token itself
+    is read by the command line, with ``receiver console``'s rules)."""
+    if not values.get("console"):
+        for key in ("console_buffer", "console_token_file"):
+            if values.get(key) is not None:
+                raise SettingsError(f"{key.replace('_', '-')} needs --console")
+        return None
+    return ConsoleSettings(
+        buffer=positive("console_buffer", DEFAULT_CONSOLE_BUFFER),
+        token_file=values.get("console_token_file"),
+    )
+
+
 def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
@@ -503,4 +522,5 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         metrics_tokens=metrics_tokens,
         public_metrics=public_metrics,
         record=_record(values, positive),
+        console=_console(values, positive),
     )

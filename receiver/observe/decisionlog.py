@@ -94,6 +94,51 @@ def stdout_stream() -> tuple[IO[bytes], bool]:
         return sys.stdout.buffer, False
 
 
+def decision_entry(
+    *,
+    decision_id: str,
+    platform: str,
+    event: Event,
+    decision: Decision,
+    revision: str,
+    latency: float,
+    degraded_reason: str | None = None,
+    log_content: bool = False,
+) -> dict[str, Any]:
+    """The decision log's line of one decision, as a dict (content only with
+    ``log_content``); the console's feed keeps the same dict (``receiver.observe.feed``)."""
+    actor = event.actor.get("userId")
+    entry: dict[str, Any] = {
+        "decision_id": decision_id,
+        "time": _milliseconds(time.time()),
+        "platform": platform,
+        "event": event.name,
+        "actor": actor if isinstance(actor, _ACTOR_ID) else None,
+        "action": decision.action,
+        "rule": decision.rule,
+        "modified_by": decision.modified_by,
+        "shadow": [{"rule": s.rule, "action": s.action} for s in decision.shadow]
+                  if decision.shadow else [],
+        "errors": [{"rule": e.rule, "location": e.location, "error": e.message}
+                   for e in decision.errors] if decision.errors else [],
+        "revision": revision,
+        "latency_ms": _milliseconds(latency * 1000),
+        "degraded": decision.degraded,
+    }  # fmt: skip
+    if decision.rollouts:  # rollout rules that matched: which way each went
+        entry["rollout"] = [r.to_json() for r in decision.rollouts]
+    if degraded_reason:
+        entry["degraded_reason"] = degraded_reason
+    if log_content:
+        entry["message"] = decision.message
+        entry["data"] = event.data
+        entry["shadow"] = [
+            {"rule": s.rule, "action": s.action, "message": s.message, "changes": s.changes}
+            for s in decision.shadow
+        ]
+    return entry
+
+
 class DecisionLog:
     def __init__(
         self,
@@ -145,36 +190,12 @@ class DecisionLog:
         latency: float,
         degraded_reason: str | None = None,
     ) -> dict[str, Any]:
-        actor = event.actor.get("userId")
-        entry: dict[str, Any] = {
-            "decision_id": decision_id,
-            "time": _milliseconds(time.time()),
-            "platform": platform,
-            "event": event.name,
-            "actor": actor if isinstance(actor, _ACTOR_ID) else None,
-            "action": decision.action,
-            "rule": decision.rule,
-            "modified_by": decision.modified_by,
-            "shadow": [{"rule": s.rule, "action": s.action} for s in decision.shadow]
-                      if decision.shadow else [],
-            "errors": [{"rule": e.rule, "location": e.location, "error": e.message}
-                       for e in decision.errors] if decision.errors else [],
-            "revision": revision,
-            "latency_ms": _milliseconds(latency * 1000),
-            "degraded": decision.degraded,
-        }  # fmt: skip
-        if decision.rollouts:  # rollout rules that matched: which way each went
-            entry["rollout"] = [r.to_json() for r in decision.rollouts]
-        if degraded_reason:
-            entry["degraded_reason"] = degraded_reason
-        if self.log_content:
-            entry["message"] = decision.message
-            entry["data"] = event.data
-            entry["shadow"] = [
-                {"rule": s.rule, "action": s.action, "message": s.message, "changes": s.changes}
-                for s in decision.shadow
-            ]
-        return entry
+        """The line of one decision (:func:`decision_entry`, with this log's content rule)."""
+        return decision_entry(
+            decision_id=decision_id, platform=platform, event=event, decision=decision,
+            revision=revision, latency=latency, degraded_reason=degraded_reason,
+            log_content=self.log_content,
+        )  # fmt: skip
 
     def write(self, entry: dict[str, Any]) -> None:
         """Queue one line for the writer thread; never waits for the sink."""

@@ -314,3 +314,19 @@ def test_each_load_logs_rules_that_expired_or_expire_soon(
     assert len(expired) == 2 and len(expiring) == 2  # at the first load and the reload
     assert expired[0].startswith(f"{tmp_path / 'seasonal.yaml'}:6:")  # where to change it
     assert not [line for line in lines if "far-away" in line]
+
+
+def test_the_last_few_revisions_that_served_are_held_for_the_console(tmp_path: Path) -> None:
+    live, _, directory = live_policies(tmp_path)
+    revisions = [live.current.revision]
+    for word in ("one", "two", "three", "four", "one"):  # "one" again: held once, as newest
+        (directory / "chat.yaml").write_text(good(word), encoding="utf-8")
+        assert live.reload()
+        revisions.append(live.current.revision)
+    assert len(live.held) == reload.HELD_REVISIONS == 4
+    assert list(live.held) == [revisions[2], revisions[3], revisions[4], revisions[1]]
+    assert live.held[live.current.revision] is live.current
+    (directory / "chat.yaml").write_text(BROKEN, encoding="utf-8")
+    assert not live.reload()  # a failed reload holds nothing new
+    assert list(live.held)[-1] == live.current.revision == revisions[-1]
+    assert live.current.loaded_at <= time.time()
