@@ -160,7 +160,7 @@ function samples(names, report) {
         h("ul", { class: "plain" }, list.map((s) => h("li", { class: "sample" },
           h("details", {},
             h("summary", {}, h("code", {}, s.event), " ", h("span", { class: "muted" }, `${s.decision_id} · ${s.time} · ${s.source || ""}`)),
-            h("div", { class: "decisions" }, decisionCard("Old", s.old), decisionCard("New", s.new)),
+            h("div", { class: "sample-decisions" }, decisionCard("Old", s.old), decisionCard("New", s.new)),
             h("p", {}, "actor ", h("code", {}, JSON.stringify(s.actor))),
             h("pre", { class: "json", "aria-label": "The event's data" }, JSON.stringify(s.data, null, 2)),
             s.explanation ? h("details", {}, h("summary", {}, "Explanation (new side)"), h("pre", { class: "json" }, s.explanation)) : null)))));
