@@ -175,6 +175,14 @@ def test_signed_requests_appear_live_filter_and_are_explained_on_both_revisions(
         timeout=WAIT * 1000,
     )
     assert [r["id"] for r in rows(page)] == [denied]
+    # Laid out as a table: each column's heading stands above its cells (a style sheet
+    # that made the table a grid once put the rows beside the headings).
+    columns = page.evaluate(
+        "() => [...document.querySelectorAll('#explorer-rows tr:first-child td')].map("
+        "(td, i) => [Math.round(td.getBoundingClientRect().left), Math.round("
+        "td.closest('table').querySelectorAll('thead th')[i].getBoundingClientRect().left)])"
+    )
+    assert columns and all(cell == heading for cell, heading in columns), columns
     p.shot("serve-explorer-deny-filter")
 
     # Opened with the keyboard: the log entry and the decision again, on this revision.
