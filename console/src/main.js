@@ -264,7 +264,9 @@ function showWorkspace(ws) {
   state.examples = Array.isArray(ws.examples) ? ws.examples : [];
   state.canSave = ws.can_save === true;
   state.features = ws.features;
-  byId("revision").textContent = ws.revision ? `revision ${String(ws.revision).slice(0, 12)}` : "";
+  byId("revision").textContent = ws.revision
+    ? `revision ${String(ws.revision).slice(0, 12)}${ws.bundle ? ` of the bundle ${ws.bundle} (read only)` : ""}`
+    : "";
   byId("save").hidden = !state.canSave;
   byId("now").value = ws.now || new Date().toISOString();
 

@@ -46,7 +46,8 @@ def create_service_app(config: ServiceConfig) -> ReceiverApp:
     if config.console.share_dir is not None:
         share = FeedShare(feed, config.console.share_dir)
     served = Served(app.state.live, feed, share, config.workers)
-    workspace = Workspace.serving(config.policies, served.sources)
+    bundle = config.policies_shown if config.policies_url is not None else None
+    workspace = Workspace.serving(config.policies, served.sources, bundle=bundle)
     console = create_console_app(workspace, config.console.token, served)
 
     async def to_console(request: Request) -> Response:

@@ -46,15 +46,27 @@ class Workspace:
     reports: Path | None = None  # --reports DIR: the `receiver diff` reports listed (read only)
     # serve --console: the serving revision's files (read-only), instead of the folder's
     served: Callable[[], list[Source]] | None = None
+    # the policies came from a bundle (shown as this): read only, and no test files, since
+    # a bundle holds policy files only
+    bundle: str | None = None
 
     @classmethod
     def at(cls, policies: Path, *, can_save: bool, reports: Path | None = None) -> Workspace:
         return cls(policies, find_examples(policies), can_save, reports)
 
     @classmethod
-    def serving(cls, policies: Path, files: Callable[[], list[Source]]) -> Workspace:
-        """The workspace of ``serve --console``: the files of the revision that serves."""
-        return cls(policies, find_examples(policies), False, served=files)
+    def of_bundle(cls, policies: Path, shown: str, *, reports: Path | None = None) -> Workspace:
+        """The workspace of ``receiver console --policies URL``: an extracted bundle's
+        policy folder, read only."""
+        return cls(policies, find_examples(policies), False, reports, bundle=shown)
+
+    @classmethod
+    def serving(
+        cls, policies: Path, files: Callable[[], list[Source]], *, bundle: str | None = None
+    ) -> Workspace:
+        """The workspace of ``serve --console``: the files of the revision that serves
+        (``bundle``: served from that bundle URL, so there is no folder of test files)."""
+        return cls(policies, find_examples(policies), False, served=files, bundle=bundle)
 
     @property
     def mode(self) -> str:
@@ -62,9 +74,10 @@ class Workspace:
 
     @property
     def features(self) -> list[str]:
-        if self.served is not None:
-            return list(SERVE_FEATURES)
-        return list(CONSOLE_FEATURES) + (["save"] if self.can_save else [])
+        features = list(SERVE_FEATURES if self.served is not None else CONSOLE_FEATURES)
+        if self.bundle is not None:  # no test files beside a bundle's policies
+            features.remove("tests")
+        return features + (["save"] if self.can_save else [])
 
     def sources(self) -> list[Source]:
         """The policy files at the top of the folder, by name (unreadable ones skipped)."""
@@ -96,6 +109,7 @@ class Workspace:
             "can_save": self.can_save,
             "mode": self.mode,
             "features": self.features,
+            "bundle": self.bundle,
         }
 
     def examples_json(self) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from consolecraft import (
 from receiver.console.bodies import MAX_BODY_BYTES
 from receiver.console.deciding import nest_values
 from receiver.console.headers import CONTENT_SECURITY_POLICY
+from receiver.console.workspace import Workspace
 from receiver.dsl.times import parse_time
 from receiver.runtime.decision import TraceStep
 from receiver.runtime.policyset import revision_of
@@ -342,3 +343,15 @@ def test_an_internal_error_gets_503_and_a_log_line_without_content(
     assert "internal error #1" in record.getMessage()
     assert "FileNotFoundError" in record.getMessage()
     assert "gone" not in record.getMessage() and record.exc_info is None
+
+
+def test_a_bundle_workspace_is_read_only_and_has_no_tests_view() -> None:
+    """A bundle holds policy files only: no test files to run, nothing to save into."""
+    console = Workspace.of_bundle(POLICIES, "https://bundles.example/policies.tar.gz")
+    assert console.features == ["playground", "reports"] and console.can_save is False
+    assert console.to_json()["bundle"] == "https://bundles.example/policies.tar.gz"
+    served = Workspace.serving(POLICIES, list, bundle="https://bundles.example/p.tar.gz")
+    assert served.features == ["playground", "explorer", "health"]
+    assert Workspace.serving(POLICIES, list).features == [
+        "playground", "tests", "explorer", "health",
+    ]  # fmt: skip

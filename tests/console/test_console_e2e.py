@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bundleserver import BundleServer
 from consolecraft import POLICIES, TOKEN, payload, shipped_files, with_typo
 from serverproc import clean_env, free_port, stop, wait_for
 
@@ -211,3 +212,76 @@ def test_a_port_in_use_exits_1_saying_so(tmp_path: Path) -> None:
         )
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr.decode()
+
+
+# -- a bundle URL: the policies a replica serves, read only ----------------------------------
+
+
+def _receiver(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "receiver", *args], capture_output=True, text=True, cwd=cwd,
+        env=clean_env(), timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def signed_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A signed bundle of the shipped policies on a loopback HTTP server, as a replica
+    fetches it (its URL), and the public key to verify it with."""
+    work = tmp_path_factory.mktemp("bundle")
+    made = _receiver("bundle", "keygen", "--private-key", "signing.pem",
+                     "--public-key", "public.pem", cwd=work)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    built = _receiver("bundle", "build", str(POLICIES), "-o", "policies.tar.gz",
+                      "--signing-key", "signing.pem", cwd=work)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    server = BundleServer()
+    server.put((work / "policies.tar.gz").read_bytes())
+    server.start()
+    try:
+        yield server.url(), work / "public.pem"
+    finally:
+        server.stop()
+
+
+def test_a_bundle_url_is_shown_read_only_and_decides(
+    signed_bundle: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, public_key = signed_bundle
+    running = start(tmp_path, "--policies", url, "--bundle-public-key", str(public_key))
+    try:
+        assert f"policies: bundle {url};" in running.stderr.read_text()
+        ws = running.client.get(running.base + "/api/workspace").json()
+        assert [f["name"] for f in ws["files"]] == [f["name"] for f in shipped_files()]
+        assert ws["can_save"] is False and ws["bundle"] == url
+        assert "tests" not in ws["features"] and "save" not in ws["features"]
+        body = {
+            "files": ws["files"], "payload": payload("message-create-too-long.json"),
+            "users": ws["users"], "now": ws["now"],
+        }  # fmt: skip
+        decided = running.client.post(running.base + "/api/decide", json=body)
+        assert decided.status_code == 200
+        assert decided.json()["rule"] == "content-length/message-too-long"
+        saved = running.client.post(running.base + "/api/save", json={"files": ws["files"]})
+        assert saved.status_code == 403
+    finally:
+        stop(running.proc)
+        running.client.close()
+
+
+def test_a_bundle_that_does_not_verify_or_saving_into_one_exits_2(
+    signed_bundle: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, _ = signed_bundle
+    other = _receiver("bundle", "keygen", "--private-key", "other.pem",
+                      "--public-key", "other-public.pem", cwd=tmp_path)  # fmt: skip
+    assert other.returncode == 0, other.stderr
+    wrong = _receiver("console", "--policies", url, "--bundle-public-key",
+                      str(tmp_path / "other-public.pem"), cwd=tmp_path)  # fmt: skip
+    assert wrong.returncode == 2
+    assert "signature does not verify" in wrong.stderr
+    saving = _receiver("console", "--policies", url, "--allow-save", cwd=tmp_path)
+    assert saving.returncode == 2 and "a bundle is read only" in saving.stderr
+    gone = _receiver("console", "--policies", f"http://127.0.0.1:{free_port()}/b.tar.gz",
+                     cwd=tmp_path)  # fmt: skip
+    assert gone.returncode == 2 and "cannot reach the bundle server" in gone.stderr
