@@ -27,7 +27,7 @@ from typing import Any
 from receiver.runtime.policyset import Source, load_sources, revision_of_sources
 from receiver.testing import coverage as cov
 from receiver.testing.report import json_report
-from receiver.testing.runner import CaseResult, FileResult, Runner, RunResult, discover
+from receiver.testing.runner import CaseResult, Runner, RunResult, discover
 
 MAX_CASES = 5000  # cases run by one request; the shipped folder has ~130
 MAX_SECONDS = 20.0  # wall time of one run, checked between cases
@@ -73,29 +73,20 @@ def run_tests(
             limits=(max_cases, max_seconds),
         )  # fmt: skip
     deadline = time.monotonic() + max_seconds
-    files: list[FileResult] = []
-    ran = not_run = 0
-    stopped: str | None = None
-    for path in paths:
-        loaded = runner.load(path)
-        result = FileResult(loaded)
-        files.append(result)
-        if loaded.broken or loaded.suite is None:
-            continue
-        for case in loaded.suite.cases:
-            if stopped is None and ran >= max_cases:
-                stopped = f"stopped after {max_cases} cases, the console's limit per run"
-            elif stopped is None and time.monotonic() > deadline:
-                stopped = f"stopped after {max_seconds:g} s, the console's limit per run"
-            if stopped is not None:
-                not_run += 1
-                continue
-            result.cases.append(runner.run_case(loaded, case))
-            ran += 1
-    run = RunResult(files, [], runner.coverage)
+
+    def stop(ran: int) -> str | None:
+        if ran >= max_cases:
+            return f"stopped after {max_cases} cases, the console's limit per run"
+        if time.monotonic() > deadline:
+            return f"stopped after {max_seconds:g} s, the console's limit per run"
+        return None
+
+    run = runner.run([folder], stop=stop)
+    run.problems = []  # discovery's notes are for the command line; the folder has tests
     return _answer(
-        folder, sources, run, not_run=not_run, stopped=stopped, limits=(max_cases, max_seconds)
-    )
+        folder, sources, run, not_run=run.not_run, stopped=run.stopped,
+        limits=(max_cases, max_seconds),
+    )  # fmt: skip
 
 
 def _answer(

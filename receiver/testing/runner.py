@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +145,8 @@ class RunResult:
     files: list[FileResult]
     problems: list[Diagnostic]  # discovery problems (missing paths, no test files)
     coverage: list[SetCoverage]
+    not_run: int = 0  # cases left out once ``stop`` said why (``stopped``)
+    stopped: str | None = None
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -298,9 +300,19 @@ class Runner:
             )  # fmt: skip
         return decided, runs
 
-    def run(self, paths: Sequence[Path], patterns: Sequence[str] = ()) -> RunResult:
+    def run(
+        self,
+        paths: Sequence[Path],
+        patterns: Sequence[str] = (),
+        stop: Callable[[int], str | None] | None = None,
+    ) -> RunResult:
+        """Run the selected cases of the test files under ``paths``. ``stop`` (the
+        console's limits) is asked before each case, with the count run so far; once it
+        gives a reason, the remaining cases are counted as not run."""
         files, problems = discover(paths)
         results: list[FileResult] = []
+        ran = not_run = 0
+        stopped: str | None = None
         for path in files:
             loaded = self.load(path)
             result = FileResult(loaded)
@@ -308,11 +320,17 @@ class Runner:
             if loaded.broken or loaded.suite is None:
                 continue
             for case in loaded.suite.cases:
-                if selected(loaded.case_id(case), patterns):
-                    result.cases.append(self.run_case(loaded, case))
-                else:
+                if not selected(loaded.case_id(case), patterns):
                     result.deselected += 1
-        return RunResult(results, problems, self.coverage)
+                    continue
+                if stopped is None and stop is not None:
+                    stopped = stop(ran)
+                if stopped is not None:
+                    not_run += 1
+                    continue
+                result.cases.append(self.run_case(loaded, case))
+                ran += 1
+        return RunResult(results, problems, self.coverage, not_run, stopped)
 
 
 def _seeded(policyset: PolicySet, suite: Suite, case: Case, now: Timestamp) -> MemoryBackend:
