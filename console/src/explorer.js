@@ -327,8 +327,8 @@ export function initExplorer(panel) {
     fill(empty, filtered
       ? h("p", {}, `No decision matches these filters among those the service keeps${kept}. `,
         h("button", { type: "button", class: "small", onclick: clearFilters }, "Clear filters"))
-      : h("p", {}, "No decisions yet: send a request to ", h("code", {}, "/hooks/socialplus"), " or ",
-        h("code", {}, "/hooks/braincloud"), " and it appears here within a second."));
+      : h("p", {}, "No decisions yet: send a request to one of the service's hooks (",
+        h("code", {}, "/hooks/…"), ") and it appears here within a second or two."));
   }
 
   // -- pausing and filtering -----------------------------------------------------------
