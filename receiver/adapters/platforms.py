@@ -4,12 +4,14 @@ The adapter stage, for ``receiver eval`` (and anything that decides a payload ou
 service). Consumes a parsed payload (and optionally the platform it is known to be);
 produces a :class:`Call`: the event to decide and the function that turns its decision
 into the platform's own answer (:func:`call_of`), or a
-:class:`~receiver.errors.PayloadError`.
+:class:`~receiver.errors.PayloadError`; for an event the service decided and kept (the
+console's explorer), the answer function of its platform (:func:`answer_for`).
 
 Recognised by shape (:func:`detect`): a brainCloud bridge envelope has ``hookType``, a
 social.plus pre-hook ``eventName``, a Stream hook body a ``message`` object, a Twilio
 webhook (its form parameters as a JSON object) ``EventType``. The service does not use
-this: each of its routes knows its platform.
+this: each of its routes knows its platform. ``receiver eval``, the console's playground
+and its explorer do, so that no tool outside the adapters names a platform.
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ def twilio_answer_json(event: Event, decision: Decision) -> dict[str, Any]:
     """Twilio's answer as one JSON value: ``{"status": S, "body": {...}}``."""
     status, body = twilio.answer(event, decision)
     return {"status": status, "body": jsoncodec.loads(body)}
+
+
+def answer_for(platform: str, event: Event) -> Callable[[Decision], Any]:
+    """How ``platform`` is answered for a decision on ``event`` (a decided event kept or
+    recorded by the service, decided again): each platform's own form."""
+    if platform == "braincloud":
+        hook_type = event.data.get("hookType")
+        if hook_type in braincloud.HOOK_TYPES:
+            kind: braincloud.HookType = hook_type
+            return lambda d: braincloud.answer(kind, d)
+    if platform == "stream":
+        return lambda d: stream.answer(event, d)
+    if platform == "twilio":
+        return lambda d: twilio_answer_json(event, d)
+    return Decision.response
 
 
 def call_of(payload: Any, platform: Platform | None = None) -> Call:
