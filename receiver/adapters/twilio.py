@@ -99,11 +99,11 @@ def parse_request(params: list[tuple[str, str]]) -> Event:
 
 
 def _attributes(value: object) -> dict[str, Any]:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or value == "{}":
         return {}
     try:
-        parsed = json.loads(value)
-    except ValueError:
+        parsed = jsoncodec.loads(value.encode("utf-8", "surrogatepass"))
+    except jsoncodec.JSONError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
