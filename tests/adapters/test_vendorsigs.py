@@ -196,3 +196,12 @@ def test_url_variants(url: str, variants: tuple[str, ...]) -> None:
 )  # fmt: skip
 def test_twilio_outcomes(header: str | None, outcome: str) -> None:
     assert verify_twilio("https://h/p", [], header, Secrets((b"t",))) == outcome
+
+
+@pytest.mark.parametrize("token", ["t", "x" * 64, "y" * 65, "z" * 200])
+def test_twilio_tokens_of_any_length_sign_as_the_sdk(token: str) -> None:
+    """Keys longer than SHA-1's block are hashed first (RFC 2104), as ``hmac`` does."""
+    params = {"EventType": "onMessageAdd", "Body": "hi"}
+    url = "https://mod.example.com/hooks/twilio"
+    signature = RequestValidator(token).compute_signature(url, params)
+    assert sign_twilio(token.encode(), url, list(params.items())) == signature

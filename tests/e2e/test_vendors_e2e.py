@@ -215,3 +215,20 @@ def test_send_refuses_a_payload_that_is_no_form(tmp_path: Path) -> None:
 def test_probe_urls_answer(server: Server) -> None:
     for path in ("/hooks/stream", "/hooks/twilio"):
         assert httpx.get(server.base + path, timeout=5).status_code == 200
+
+
+def test_recorded_vendor_hooks_replay_with_their_platform(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``serve --record`` keeps Stream and Twilio decisions like any other; ``receiver
+    replay`` decides them again, the same, with their platform."""
+    records = tmp_path / "records"
+    example = Path(__file__).resolve().parents[2] / "examples" / "all-platforms"
+    with launcher(tmp_path) as launch:
+        server = launch("--policies", str(example), "--record", str(records))
+        stream_post(server, stream_message("discord.gg/x", "r1"), secret=None)
+        twilio_post(server, twilio_message("what the hell", "r2"), token=None)
+    assert main(["replay", str(example), *map(str, sorted(records.glob("*.jsonl*")))]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {line["platform"] for line in lines} == {"stream", "twilio"}
+    assert all(line["same"] is True for line in lines)
