@@ -55,6 +55,15 @@ def twilio_answer_json(event: Event, decision: Decision) -> dict[str, Any]:
     return {"status": status, "body": jsoncodec.loads(body)}
 
 
+def platform_of(event_name: str) -> Platform:
+    """The platform an event name belongs to (``stream.*``, ``twilio.*``,
+    ``braincloud.*``; social.plus names have no prefix)."""
+    for platform in ("stream", "twilio", "braincloud"):
+        if event_name.startswith(platform + "."):
+            return platform
+    return "socialplus"
+
+
 def answer_for(platform: str, event: Event) -> Callable[[Decision], Any]:
     """How ``platform`` is answered for a decision on ``event`` (a decided event kept or
     recorded by the service, decided again): each platform's own form."""

@@ -72,7 +72,7 @@ def test_jsonl_mixes_platforms(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 def test_the_cross_platform_example_passes_its_tests(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test", str(EXAMPLE)]) == 0
-    assert "8 passed" in capsys.readouterr().out
+    assert "10 passed" in capsys.readouterr().out
 
 
 def test_the_cross_platform_example_checks_clean(capsys: pytest.CaptureFixture[str]) -> None:
