@@ -1,6 +1,7 @@
 """The baselines of ``bench/serve.py``: bare Starlette endpoints that answer allow.
 
-One route each, ``POST /hooks/socialplus``, under uvicorn with the settings
+One route each, ``POST /hooks/socialplus`` (and ``/hooks/stream``, ``/hooks/twilio``
+for ``bench/platforms.py``), under uvicorn with the settings
 ``receiver serve`` uses (uvloop and httptools when installed, one worker, no access log,
 no server header), so the difference to the receiver is the receiver's own work. No
 signature check, no policies, no metrics, no decision log.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.applications import Starlette
@@ -55,7 +57,33 @@ async def hook_orjson(request: Request) -> Response:
     return Response(ALLOW, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/hooks/socialplus", hook, methods=["POST"])])
+async def stream_hook(request: Request) -> Response:
+    """Stream's hook the bare way: the JSON body read by Starlette, allow (``{}``)."""
+    try:
+        await request.json()
+    except ValueError:
+        return JSONResponse(INVALID, 400)
+    return JSONResponse({})
+
+
+async def twilio_hook(request: Request) -> Response:
+    """Twilio's webhook the bare way: the form body parsed (the standard library's
+    ``parse_qsl``: Starlette's ``request.form()`` needs python-multipart), allow (``{}``)."""
+    body = await request.body()
+    try:
+        parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return JSONResponse(INVALID, 400)
+    return JSONResponse({})
+
+
+app = Starlette(
+    routes=[
+        Route("/hooks/socialplus", hook, methods=["POST"]),
+        Route("/hooks/stream", stream_hook, methods=["POST"]),
+        Route("/hooks/twilio", twilio_hook, methods=["POST"]),
+    ]
+)
 orjson_app = Starlette(routes=[Route("/hooks/socialplus", hook_orjson, methods=["POST"])])
 VARIANTS = {"starlette": app, "orjson": orjson_app}
 

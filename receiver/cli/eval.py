@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from receiver.adapters import braincloud
-from receiver.adapters.braincloud import HookCall
+from receiver.adapters import twilio
+from receiver.adapters.platforms import PLATFORMS, Call, Platform, call_of
 from receiver.cli.common import load_or_report
 from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.counters.memory import MemoryBackend
@@ -40,7 +40,6 @@ from receiver.errors import PayloadError, ReceiverError
 from receiver.runtime.decide import decide
 from receiver.runtime.decision import dumps
 from receiver.runtime.explain import render_explanation
-from receiver.runtime.payload import Event, parse_event
 from receiver.runtime.policyset import PolicySet
 from receiver.runtime.trace import Tracer
 from receiver.users.static import StaticDirectory
@@ -61,9 +60,16 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         nargs="?",
         default=STDIN,
         metavar="PAYLOAD_FILE",
-        help="JSON payload {eventName, data, actor}, or a brainCloud bridge envelope "
-        "{hookType, service, operation, ...} (answered in brainCloud's form); "
-        "'-' reads standard input",
+        help="JSON payload {eventName, data, actor}, a brainCloud bridge envelope "
+        "{hookType, service, operation, ...}, a Stream hook body {message, user, channel} "
+        "or a Twilio webhook's parameters {EventType, Body, ...} (each answered in its "
+        "platform's form); '-' reads standard input",
+    )
+    ev.add_argument(
+        "--platform",
+        choices=PLATFORMS,
+        help="the platform the payload comes from (default: recognised by its shape); "
+        "with twilio the payload may also be the form body as Twilio posts it",
     )
     ev.add_argument(
         "--jsonl",
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return cmd_eval(args, out, err)
 
 
-def _read_payload(source: str) -> Any:
+def _read_payload(source: str, platform: Platform | None = None) -> Any:
     if source == STDIN:
         text = sys.stdin.read()
         name = "<stdin>"
@@ -113,6 +119,8 @@ def _read_payload(source: str) -> Any:
         except UnicodeDecodeError:
             raise PayloadError(f"{source}: the payload is not UTF-8 text") from None
         name = source
+    if platform == "twilio" and not text.lstrip().startswith("{"):
+        return dict(twilio.parse_form(text.strip().encode("utf-8")))  # the form body itself
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -126,11 +134,9 @@ def _read_payload(source: str) -> Any:
         ) from None
 
 
-def _parse(payload: Any) -> tuple[HookCall | None, Event]:
-    """The event of a payload, and the brainCloud hook when it is a bridge envelope."""
-    hook = braincloud.parse_envelope(payload) if braincloud.is_envelope(payload) else None
-    event = hook.event if hook is not None else parse_event(payload)
-    return hook, event
+def _parse(payload: Any, platform: Platform | None = None) -> Call:
+    """The event of a payload and its platform's answer (``receiver.adapters.platforms``)."""
+    return call_of(payload, platform)
 
 
 def _clock(now: str | None) -> Callable[[], Timestamp]:
@@ -163,7 +169,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     try:
         users = StaticDirectory.from_file(args.users) if args.users else None
-        hook, event = _parse(_read_payload(args.payload))
+        call = _parse(_read_payload(args.payload, args.platform), args.platform)
     except PayloadError as exc:
         where = "" if str(exc).startswith(str(args.payload)) else f"{args.payload}: "
         err.write(f"receiver: {where}{exc}\n")
@@ -181,7 +187,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     try:
         response = decide_one(
-            policyset, backend, hook, event, now=now, users=users, explain=args.explain, err=err
+            policyset, backend, call, now=now, users=users, explain=args.explain, err=err
         )
     except RecursionError:  # a stage walking the payload ran out of stack
         err.write(f"receiver: {args.payload}: {TOO_DEEP}\n")
@@ -193,8 +199,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def decide_one(
     policyset: PolicySet,
     backend: MemoryBackend,
-    hook: HookCall | None,
-    event: Event,
+    call: Call,
     *,
     now: Timestamp,
     users: StaticDirectory | None,
@@ -202,6 +207,7 @@ def decide_one(
     err: TextIO,
 ) -> Any:
     """The response to one event: counters read, rules evaluated, strikes recorded."""
+    event = call.event
     tracer = Tracer(policyset.traced_tree(event.name)) if explain else None
     decided = decide(
         policyset, event, now, users=users.get if users else None, counters=backend,
@@ -213,10 +219,7 @@ def decide_one(
             policyset.tree(event.name), decision, decided.counter_lines()
         )
         err.write(explanation + "\n")
-    response = (
-        braincloud.answer(hook.hook_type, decision) if hook is not None else decision.response()
-    )
-    return response
+    return call.answer(decision)
 
 
 def cmd_eval_lines(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -245,24 +248,23 @@ def cmd_eval_lines(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(f"receiver: {exc}\n")
             return EXIT_USAGE
 
-        def answer(number: int, parsed: tuple[HookCall | None, Event] | BadLine) -> Any:
+        def answer(number: int, parsed: Call | BadLine) -> Any:
             """The response to one line's event, or the line's BadLine."""
             if isinstance(parsed, BadLine):
                 return parsed
-            hook, event = parsed
             now = clock()
             if args.explain:
                 err.write(f"line {number}: ")
             try:
                 return decide_one(
-                    policyset, counters(now), hook, event,
+                    policyset, counters(now), parsed,
                     now=now, users=users, explain=args.explain, err=err,
                 )  # fmt: skip
             except RecursionError:  # a stage walking the payload ran out of stack
                 return BadLine(number, TOO_DEEP)
 
         bad = 0
-        for number, parsed in enumerate(_payload_lines(stream), start=1):
+        for number, parsed in enumerate(_payload_lines(stream, args.platform), start=1):
             result = answer(number, parsed)
             if isinstance(result, BadLine):
                 err.write(result.diagnostic(name) + "\n")
@@ -306,8 +308,8 @@ class BadLine:
         return f"receiver: {name}:{self.number}{column}: {self.message}"
 
 
-def _payload_lines(stream: IO[bytes]) -> Iterator[tuple[HookCall | None, Event] | BadLine]:
-    """Each line's event (and brainCloud hook), or why it is no payload."""
+def _payload_lines(stream: IO[bytes], platform: Platform | None = None) -> Iterator[Call | BadLine]:
+    """Each line's event and answer, or why it is no payload."""
     for number, raw in enumerate(stream, start=1):
         try:
             text = raw.decode("utf-8")
@@ -330,6 +332,6 @@ def _payload_lines(stream: IO[bytes]) -> Iterator[tuple[HookCall | None, Event] 
             yield BadLine(number, f"invalid JSON: an integer has more than {limit} digits")
             continue
         try:
-            yield _parse(payload)
+            yield _parse(payload, platform)
         except ReceiverError as exc:
             yield BadLine(number, str(exc))

@@ -15,9 +15,15 @@ import httpx
 
 from receiver.adapters.signatures import Secrets
 from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
-from receiver.client.send import DEFAULT_URL
+from receiver.client.send import DEFAULT_URL, send_stream, send_twilio
 from receiver.client.send import send as send_payload
-from receiver.http.settings import SECRET_ENV
+from receiver.http.settings import SECRET_ENV, STREAM_SECRET_ENV, TWILIO_TOKEN_ENV
+
+SECRET_ENVS = {
+    "socialplus": SECRET_ENV,
+    "stream": STREAM_SECRET_ENV,
+    "twilio": TWILIO_TOKEN_ENV,
+}
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -26,9 +32,33 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "send",
         help="sign a payload as the platform does and post it to a running receiver",
     )
-    send.add_argument("payload", type=Path, metavar="PAYLOAD_FILE", help="JSON payload file")
-    send.add_argument("--url", default=DEFAULT_URL, help="receiver URL")
-    send.add_argument("--secret", help=f"signing secret (default: ${SECRET_ENV}; none: unsigned)")
+    send.add_argument(
+        "payload",
+        type=Path,
+        metavar="PAYLOAD_FILE",
+        help="JSON payload file (twilio: the form body, or a JSON object of its parameters)",
+    )
+    send.add_argument(
+        "--platform",
+        choices=tuple(SECRET_ENVS),
+        default="socialplus",
+        help="sign as this platform does: socialplus (x-amity-signature or x-signature), "
+        "stream (X-Signature, hex HMAC-SHA256 of the body), twilio (a form, "
+        "X-Twilio-Signature over the URL and the sorted parameters)",
+    )
+    send.add_argument(
+        "--url", help=f"receiver URL (default: {DEFAULT_URL}, or /hooks/stream, /hooks/twilio)"
+    )
+    send.add_argument(
+        "--secret",
+        help=f"signing secret (default: ${SECRET_ENV}, ${STREAM_SECRET_ENV} or "
+        f"${TWILIO_TOKEN_ENV} by platform; none: unsigned)",
+    )
+    send.add_argument(
+        "--signed-url",
+        metavar="URL",
+        help="twilio: the URL to sign, as Twilio would call it (default: --url)",
+    )
     send.add_argument(
         "--header",
         choices=("x-amity-signature", "x-signature"),
@@ -43,17 +73,27 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    text = args.secret if args.secret is not None else os.environ.get(SECRET_ENV, "")
+    platform = args.platform
+    env = SECRET_ENVS[platform]
+    text = args.secret if args.secret is not None else os.environ.get(env, "")
+    url = args.url or DEFAULT_URL.replace("/hooks/socialplus", f"/hooks/{platform}")
     try:
         secrets = Secrets.parse(text) if text.strip() else None
     except ValueError:
         err.write("receiver send: the secret holds no key (only commas and spaces)\n")
         return EXIT_USAGE
     try:
-        return send_payload(args.payload, args.url, secrets, out, header=args.header)
+        if platform == "stream":
+            return send_stream(args.payload, url, secrets, out)
+        if platform == "twilio":
+            return send_twilio(args.payload, url, secrets, out, signed_url=args.signed_url)
+        return send_payload(args.payload, url, secrets, out, header=args.header)
     except OSError as exc:
         err.write(f"receiver send: {args.payload}: {exc.strerror}\n")
         return EXIT_USAGE
+    except ValueError as exc:  # a Twilio payload that is neither a form nor a JSON object
+        err.write(f"receiver send: {args.payload}: not a form body or JSON object: {exc}\n")
+        return EXIT_USAGE
     except httpx.HTTPError as exc:
-        err.write(f"receiver send: cannot reach {args.url}: {exc}\n")
+        err.write(f"receiver send: cannot reach {url}: {exc}\n")
         return EXIT_FAILED

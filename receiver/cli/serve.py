@@ -42,6 +42,8 @@ from receiver.http.settings import (
     METRICS_TOKEN_ENV,
     REDIS_KEY_SECRET_ENV,
     SECRET_ENV,
+    STREAM_SECRET_ENV,
+    TWILIO_TOKEN_ENV,
 )
 from receiver.http.settings import build as build_settings
 from receiver.observe.recorder import DEFAULT_KEEP as DEFAULT_RECORD_KEEP
@@ -52,11 +54,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Add ``serve`` with its options to the ``receiver`` parser's subcommands."""
     serve: argparse.ArgumentParser = commands.add_parser(
         "serve",
-        help="run the HTTP service (POST /hooks/socialplus, POST /hooks/braincloud)",
+        help="run the HTTP service (POST /hooks/socialplus, /hooks/braincloud, /hooks/stream, "
+        "/hooks/twilio)",
         description="Run the pre-hook service. The signature secret comes from "
         f"${SECRET_ENV} or --secret-file (comma-separated secrets are all accepted, for "
         "rotation); the brainCloud bridge token from "
-        f"${BRAINCLOUD_TOKEN_ENV} or --braincloud-token-file. An endpoint without its "
+        f"${BRAINCLOUD_TOKEN_ENV} or --braincloud-token-file; Stream's API secret from "
+        f"${STREAM_SECRET_ENV} or --stream-secret-file; the Twilio auth token from "
+        f"${TWILIO_TOKEN_ENV} or --twilio-auth-token-file. An endpoint without its "
         "credential accepts unauthenticated requests on loopback only (elsewhere it "
         "answers 401), and the service refuses to bind any other address with neither. "
         "Every option can also be set in a YAML file given with --config; flags win over "
@@ -132,6 +137,27 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         metavar="FILE",
         help="file holding the brainCloud bridge token(s), comma-separated for rotation "
         f"(default: ${BRAINCLOUD_TOKEN_ENV})",
+    )
+    opt(
+        "--stream-secret-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding Stream's API secret(s), comma-separated for rotation: "
+        f"/hooks/stream checks X-Signature with them (default: ${STREAM_SECRET_ENV})",
+    )
+    opt(
+        "--twilio-auth-token-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the Twilio auth token(s), comma-separated for rotation: "
+        f"/hooks/twilio checks X-Twilio-Signature with them (default: ${TWILIO_TOKEN_ENV})",
+    )
+    opt(
+        "--twilio-public-url",
+        metavar="URL",
+        help="the URL Twilio calls, as entered in its console (Twilio signs it; a proxy "
+        "may rewrite what this service sees), e.g. https://mod.example.com/hooks/twilio "
+        "(default: rebuilt from the request's Host and path)",
     )
     opt(
         "--braincloud-pre-fail-safe",

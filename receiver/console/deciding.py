@@ -23,7 +23,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from receiver.adapters import braincloud
+from receiver.adapters.platforms import call_of
 from receiver.console.bodies import ApiError
 from receiver.counters.memory import MemoryBackend
 from receiver.dsl import times
@@ -31,7 +31,7 @@ from receiver.dsl.values import Timestamp, show, to_json
 from receiver.errors import ReceiverError
 from receiver.runtime.decide import decide
 from receiver.runtime.decision import Decision, TraceStep
-from receiver.runtime.payload import Event, parse_event
+from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, Source, load_sources, revision_of_sources
 from receiver.runtime.trace import Tracer
 from receiver.text.source import Span
@@ -66,12 +66,11 @@ def decide_json(policyset: PolicySet, body: Mapping[str, Any]) -> dict[str, Any]
     users = _users(body.get("users"))
     payload = body.get("payload")
     try:
-        hook = braincloud.parse_envelope(payload) if braincloud.is_envelope(payload) else None
-        event = hook.event if hook is not None else parse_event(payload)
+        call = call_of(payload)
     except ReceiverError as err:
         raise ApiError(400, f"payload: {err}", field="payload") from None
     try:
-        return explain(policyset, event, now, users.get if users else None, hook)
+        return explain(policyset, call.event, now, users.get if users else None, call.answer)
     except RecursionError:
         raise ApiError(400, "payload: the payload is nested too deeply", field="payload") from None
 
@@ -81,16 +80,14 @@ def explain(
     event: Event,
     now: Timestamp,
     users: Callable[[str], Any] | None,
-    hook: braincloud.HookCall | None = None,
+    answer_of: Callable[[Decision], Any] = Decision.response,
 ) -> dict[str, Any]:
     """The decision of ``event`` with its trace, in ``/api/decide``'s form; also how the
     explorer of ``serve --console`` decides a kept event again (``explorer.py``)."""
     tracer = Tracer(policyset.traced_tree(event.name))
     decided = decide(policyset, event, now, users=users, counters=MemoryBackend(), tracer=tracer)
     decision = decided.decision
-    answer = (
-        braincloud.answer(hook.hook_type, decision) if hook is not None else decision.response()
-    )
+    answer = answer_of(decision)
     summary = decision.summary()
     summary["data"] = to_json(decision.data) if decision.data is not None else None
     return {

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.adapters import braincloud
+from receiver.adapters.platforms import answer_for
 from receiver.console.bodies import ApiError
 from receiver.console.deciding import explain
 from receiver.console.served import Served, WorkerFeed
@@ -183,10 +183,7 @@ def reexplain(
     event = parse_event(
         {"eventName": replay.get("event"), "data": entry.get("data"), "actor": replay.get("actor")}
     )
-    hook = None  # a brainCloud hook is answered in brainCloud's form, as it was
-    hook_type = event.data.get("hookType")
-    if replay.get("platform") == "braincloud" and hook_type in ("pre", "post", "postFail"):
-        hook = braincloud.HookCall(hook_type, braincloud.ENVELOPE_VERSION, event)
+    hook = answer_for(str(replay.get("platform")), event)  # in its platform's form, as it was
     now = Timestamp(float(replay.get("now") or 0.0))
     record = replay.get("user")
     users = (lambda _user_id: record) if isinstance(record, dict) else None

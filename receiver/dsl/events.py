@@ -5,8 +5,11 @@ the metrics. Consumes event names and ``events`` patterns; produces whether a pa
 matches or covers a name (:func:`matches`, :func:`covers`), the brainCloud event names
 (:func:`braincloud_event`) and the message for an unknown one (:func:`event_problem`).
 
-The 12 documented social.plus pre-hook events (docs/protocols.md A.3). Patterns are exact
-names or shell-style globs (``message.*``, ``*.shouldFlag``), matched case-sensitively.
+The 12 documented social.plus pre-hook events (docs/protocols.md A.3), Stream's
+``stream.message.new`` (C.1) and Twilio's pre-action ``twilio.<EventType>`` events (D.1).
+Patterns are exact names or shell-style globs (``message.*``, ``*.shouldFlag``,
+``twilio.onMessage*``, ``*essage*`` for every message event of every platform), matched
+case-sensitively.
 """
 
 from __future__ import annotations
@@ -30,7 +33,24 @@ SOCIALPLUS_EVENTS: tuple[str, ...] = (
     "post.shouldFlag",
 )
 
-KNOWN_EVENTS: tuple[str, ...] = SOCIALPLUS_EVENTS
+# Stream Chat's one pre-action hook, "Before Message Send" (docs/protocols.md C.1).
+STREAM_EVENTS: tuple[str, ...] = ("stream.message.new",)
+
+# Twilio Conversations' pre-action webhooks, by EventType (docs/protocols.md D.1).
+TWILIO_EVENTS: tuple[str, ...] = (
+    "twilio.onMessageAdd",
+    "twilio.onMessageUpdate",
+    "twilio.onMessageRemove",
+    "twilio.onConversationAdd",
+    "twilio.onConversationUpdate",
+    "twilio.onConversationRemove",
+    "twilio.onParticipantAdd",
+    "twilio.onParticipantUpdate",
+    "twilio.onParticipantRemove",
+    "twilio.onUserUpdate",
+)
+
+KNOWN_EVENTS: tuple[str, ...] = SOCIALPLUS_EVENTS + STREAM_EVENTS + TWILIO_EVENTS
 
 
 def is_glob(pattern: str) -> bool:
@@ -97,4 +117,9 @@ def event_problem(pattern: str) -> str | None:
         )
     if pattern in KNOWN_EVENTS:
         return None
-    return f"'{pattern}' is not a known social.plus event{did_you_mean(pattern, KNOWN_EVENTS)}"
+    platform = "social.plus"
+    if pattern.startswith("stream."):
+        platform = "Stream"
+    elif pattern.startswith("twilio."):
+        platform = "Twilio pre-action"
+    return f"'{pattern}' is not a known {platform} event{did_you_mean(pattern, KNOWN_EVENTS)}"

@@ -9,6 +9,8 @@ that routes requests to :class:`~receiver.http.service.Service`.
     GET|HEAD /hooks/socialplus  200, for URL checks when the callback is registered
     POST /hooks/braincloud   brainCloud API hook from the bridge script (token; hook answer)
     GET|HEAD /hooks/braincloud  200, for checking the Web Services entry
+    POST /hooks/stream       Stream Chat "Before Message Send" hook (X-Signature; message)
+    POST /hooks/twilio       Twilio Conversations pre-action webhook (X-Twilio-Signature)
     GET /healthz             alive
     GET /readyz              policies loaded (503 until then); the policy names for operators
     GET /metrics             Prometheus text format, for operators (receiver.http.admin)
@@ -40,6 +42,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from receiver.adapters import stream as stream_adapter
+from receiver.adapters import twilio
 from receiver.counters.service import CounterService
 from receiver.http.admin import AdminAccess
 from receiver.http.bundlefeed import BundleFeed
@@ -52,11 +56,14 @@ from receiver.observe import logqueue
 from receiver.observe.decisionlog import DecisionLog, stdout_stream
 from receiver.observe.feed import DecisionFeed
 from receiver.observe.recorder import Recorder
+from receiver.runtime.payload import Event
 from receiver.users.broadcast import EvictionBroadcast, channel_name
 from receiver.users.cache import UserCache
 from receiver.users.directory import HttpDirectory, expand_env, new_client
 
 log = logging.getLogger("receiver")
+
+_NO_EVENT = Event("", {}, {})  # the fail-safe answers made at start-up decide no event
 
 
 class ReceiverApp(Starlette):
@@ -138,26 +145,38 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
     )  # fmt: skip
     admin = AdminAccess.of(config)
 
-    def hook(handle: Handler, fallback: Answer, platform: str) -> HookEndpoint:
+    def hook(
+        handle: Handler, fallback: Answer, platform: str, with_target: bool = False
+    ) -> HookEndpoint:
         """A route that reads the limited raw body and answers what ``handle`` decides."""
 
         def escaped(answer: Answer) -> None:  # a bug escaped the handler: still counted
             metrics.evaluation_errors.inc(("internal", "", ""))
             metrics.count_status(platform, "", "error", answer.status)
 
-        return HookEndpoint(handle, config.max_body, fallback, escaped)
+        return HookEndpoint(handle, config.max_body, fallback, escaped, with_target)
 
     unavailable = Answer(503, error_body("internal error"))
     socialplus_hook = hook(service.socialplus, service.socialplus_fail_safe(), "socialplus")
     # the bridge then falls back; the platform retries a webhook
     braincloud_hook = hook(service.braincloud, unavailable, "braincloud")
     events_hook = hook(service.socialplus_events, unavailable, "socialplus-webhook")
+    # a bug escaping a vendor's handler answers its fail-safe in its own contract
+    stream_safe = stream_adapter.response_body(
+        _NO_EVENT, stream_adapter.fail_safe(config.default_action)
+    )
+    stream_hook = hook(service.stream, Answer(200, stream_safe), "stream")
+    twilio_status, twilio_body = twilio.answer(_NO_EVENT, twilio.fail_safe(config.default_action))
+    twilio_hook = hook(service.twilio, Answer(twilio_status, twilio_body), "twilio", True)
 
     async def hook_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST pre-hook events here"})
 
     async def braincloud_probe(request: Request) -> Response:
         return JSONResponse({"status": "ok", "hint": "POST brainCloud bridge envelopes here"})
+
+    async def vendor_probe(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "hint": "POST this vendor's signed hooks here"})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -262,6 +281,10 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
             Route("/hooks/braincloud", braincloud_hook, methods=["POST"]),
             Route("/hooks/braincloud", braincloud_probe, methods=["GET", "HEAD"]),
             Route("/hooks/socialplus/events", events_hook, methods=["POST"]),
+            Route("/hooks/stream", stream_hook, methods=["POST"]),
+            Route("/hooks/stream", vendor_probe, methods=["GET", "HEAD"]),
+            Route("/hooks/twilio", twilio_hook, methods=["POST"]),
+            Route("/hooks/twilio", vendor_probe, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/readyz", readyz, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -273,6 +296,8 @@ def create_app(config: ServiceConfig, decision_log: DecisionLog | None = None) -
         "/hooks/socialplus": socialplus_hook,
         "/hooks/braincloud": braincloud_hook,
         "/hooks/socialplus/events": events_hook,
+        "/hooks/stream": stream_hook,
+        "/hooks/twilio": twilio_hook,
     }
     app.state.live = live
     app.state.metrics = metrics

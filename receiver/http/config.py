@@ -90,6 +90,9 @@ class ServiceConfig:
     bundle_public_key: Path | None = None  # PEM Ed25519: bundles must be signed with its key
     record: RecordSettings | None = None  # --record DIR: records of decided events
     console: ConsoleSettings | None = None  # --console: the console under /console/
+    stream_secrets: Secrets | None = None  # Stream's API secret(s): X-Signature
+    twilio_tokens: Secrets | None = None  # Twilio's auth token(s): X-Twilio-Signature
+    twilio_public_url: str | None = None  # the URL Twilio calls (None: from the request)
 
     @property
     def policies_shown(self) -> str:

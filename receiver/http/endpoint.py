@@ -21,7 +21,7 @@ from time import perf_counter
 
 from starlette.types import Receive, Scope, Send
 
-from receiver.http.service import Answer
+from receiver.http.service import SCHEME_HEADER, TARGET_HEADER, Answer
 
 log = logging.getLogger("receiver.http.endpoint")
 
@@ -86,15 +86,25 @@ class HookEndpoint:
         limit: int,
         fallback: Answer,
         escaped: Callable[[Answer], None] | None = None,
+        with_target: bool = False,
     ) -> None:
         self.handle = handle
         self.limit = limit
         self.fallback = fallback
         self.escaped = escaped
+        # the handler also gets the request's target and scheme as pseudo-headers
+        # (":target", ":scheme"): Twilio signs the URL it called
+        self.with_target = with_target
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
         headers = header_dict(scope)
+        if self.with_target:
+            raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+            query = scope.get("query_string", b"")
+            target = raw + b"?" + query if query else raw
+            headers[TARGET_HEADER] = target.decode("latin-1")
+            headers[SCHEME_HEADER] = scope.get("scheme", "http")
         try:
             body = await read_body(receive, headers, self.limit)
         except Disconnected:

@@ -57,15 +57,22 @@ def setup_logging(level: str, queue: int = DEFAULT_LOG_QUEUE) -> None:
 
 def preflight(config: ServiceConfig) -> None:
     """Refuse unsafe or broken configurations before binding anything."""
-    unprotected = config.secrets is None and config.braincloud_tokens is None
+    unprotected = (
+        config.secrets is None
+        and config.braincloud_tokens is None
+        and config.stream_secrets is None
+        and config.twilio_tokens is None
+    )
     if unprotected and not is_loopback(config.host):
         raise StartupError(
             f"refusing to listen on {config.host} without a signature secret or a bridge "
             "token: anyone could "
             "send decisions requests. Set RECEIVER_SOCIALPLUS_SECRET (or --secret-file) to the "
             "secretKey social.plus gave you, or RECEIVER_BRAINCLOUD_TOKEN (or "
-            "--braincloud-token-file) to the token of the brainCloud bridge script, or bind "
-            "127.0.0.1 for local testing."
+            "--braincloud-token-file) to the token of the brainCloud bridge script, "
+            "RECEIVER_STREAM_SECRET (or --stream-secret-file) to Stream's API secret, or "
+            "RECEIVER_TWILIO_AUTH_TOKEN (or --twilio-auth-token-file) to the Twilio auth "
+            "token, or bind 127.0.0.1 for local testing."
         )
     if config.decision_log is not None:
         try:  # here, not in each worker: a worker that cannot open it dies at start
@@ -132,6 +139,7 @@ def _announce(config: ServiceConfig) -> None:
                 fallback.max_body, fallback.rate,
             )  # fmt: skip
     _announce_braincloud(config)
+    _announce_vendors(config)
     _announce_counters(config)
     access = AdminAccess.of(config)
     if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
@@ -229,6 +237,25 @@ def _announce_braincloud(config: ServiceConfig) -> None:
         "post-fail hooks null",
         config.host, config.port, config.braincloud_pre_fail_safe,
     )  # fmt: skip
+
+
+def _announce_vendors(config: ServiceConfig) -> None:
+    """Say how /hooks/stream and /hooks/twilio check their callers."""
+    loopback = is_loopback(config.host)
+    for path, credential, setting in (
+        ("/hooks/stream", config.stream_secrets, "RECEIVER_STREAM_SECRET or --stream-secret-file"),
+        ("/hooks/twilio", config.twilio_tokens,
+         "RECEIVER_TWILIO_AUTH_TOKEN or --twilio-auth-token-file"),
+    ):  # fmt: skip
+        if credential is not None:
+            count = len(credential.keys)
+            log.info("%s: checking signatures with %d key%s", path, count, "s" * (count > 1))
+        elif loopback:
+            log.warning("%s: no credential, accepting unsigned requests on %s (loopback "
+                        "only); set %s", path, config.host, setting)  # fmt: skip
+        else:
+            log.warning("%s: no credential, answering 401 to everything (set %s)",
+                        path, setting)  # fmt: skip
 
 
 def serve(config: ServiceConfig, factory: AppFactory = create_app) -> int:

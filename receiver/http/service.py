@@ -27,8 +27,15 @@ from dataclasses import replace
 from time import perf_counter
 from typing import Any, NamedTuple
 
-from receiver.adapters import braincloud, socialplus
+from receiver.adapters import braincloud, socialplus, stream, twilio
 from receiver.adapters.signatures import CompactFallback, verify
+from receiver.adapters.vendorsigs import (
+    STREAM_HEADER,
+    TWILIO_HEADER,
+    Outcome,
+    verify_stream,
+    verify_twilio,
+)
 from receiver.counters.service import CounterService
 from receiver.dsl.values import Timestamp
 from receiver.errors import PayloadError
@@ -52,6 +59,12 @@ log = logging.getLogger("receiver.http.service")
 
 PLATFORM = "socialplus"
 BRAINCLOUD = "braincloud"
+STREAM = "stream"
+TWILIO = "twilio"
+# Pseudo-headers the Twilio route adds (receiver.http.endpoint): what the URL Twilio
+# signed is rebuilt from without --twilio-public-url. No real header name has a colon.
+TARGET_HEADER = ":target"  # the raw path and query string, as requested
+SCHEME_HEADER = ":scheme"
 JSON = "application/json"
 NO_SECRET = (
     "social.plus hooks are off: no signature secret is configured "
@@ -62,6 +75,27 @@ NO_TOKEN = (
     "(RECEIVER_BRAINCLOUD_TOKEN or --braincloud-token-file) and the service is not bound "
     "to loopback"
 )
+
+
+NO_STREAM_SECRET = (
+    "Stream hooks are off: no API secret is configured (RECEIVER_STREAM_SECRET or "
+    "--stream-secret-file) and the service is not bound to loopback"
+)
+NO_TWILIO_TOKEN = (
+    "Twilio hooks are off: no auth token is configured (RECEIVER_TWILIO_AUTH_TOKEN or "
+    "--twilio-auth-token-file) and the service is not bound to loopback"
+)
+STREAM_PROBLEMS = {
+    "missing": "missing X-Signature header (Stream signs every hook)",
+    "malformed": "X-Signature is not a hex HMAC-SHA256 (64 hex digits)",
+    "mismatch": "X-Signature does not match the body with any configured Stream API secret",
+}
+TWILIO_PROBLEMS = {
+    "missing": "missing X-Twilio-Signature header (Twilio signs every webhook)",
+    "malformed": "X-Twilio-Signature is not a Base64 HMAC-SHA1",
+    "mismatch": "X-Twilio-Signature does not match: check the auth token, and that "
+    "--twilio-public-url is the URL entered in Twilio's console",
+}
 
 
 class Answer(NamedTuple):
@@ -125,6 +159,13 @@ class Service:
         # Without a credential, an endpoint answers unauthenticated requests on loopback only.
         self.socialplus_open = unauthenticated_ok(config, config.secrets)
         self.braincloud_open = unauthenticated_ok(config, config.braincloud_tokens)
+        self.stream_open = unauthenticated_ok(config, config.stream_secrets)
+        self.twilio_open = unauthenticated_ok(config, config.twilio_tokens)
+        self._stream_safe = functools.partial(stream.fail_safe, self.fail_safe)
+        self._twilio_safe = functools.partial(twilio.fail_safe, self.fail_safe)
+        # each vendor's deadline stays under its own timeout (docs/protocols.md C.4, D.4)
+        self.stream_deadline = min(config.deadline_ms, stream.DEADLINE_MS) / 1000
+        self.twilio_deadline = min(config.deadline_ms, twilio.DEADLINE_MS) / 1000
         # refusals and rule failures are caused from outside: at most a line per kind per 10 s
         self.log_throttle = LogThrottle()
         fallback = config.signature_fallback  # its budget is this process's own
@@ -218,11 +259,92 @@ class Service:
         )  # fmt: skip
         return Answer(200, braincloud.response_body(call.hook_type, decision), decision_id)
 
+    def refuse_signature(
+        self, outcome: Outcome, what: str, started: float, platform: str
+    ) -> Answer:
+        """The 401 for a vendor call whose signature is missing or wrong (logged, throttled)."""
+        held = self.log_throttle.admit(f"{platform}:{outcome}")
+        if held >= 0:
+            log.warning("refused a %s hook: %s (%s)%s", platform, what, outcome, held_note(held))
+        return self.refuse(401, outcome, what, started, platform)
+
+    async def stream(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        """One Stream Chat "Before Message Send" hook (docs/protocols.md C)."""
+        if body is None:
+            return self.too_large(started, STREAM)
+        secrets = self.config.stream_secrets
+        if secrets is None:
+            if not self.stream_open:
+                return self.refuse(401, "not-configured", NO_STREAM_SECRET, started, STREAM)
+        else:
+            outcome = verify_stream(body, headers.get(STREAM_HEADER), secrets)
+            if outcome != "ok":
+                return self.refuse_signature(outcome, STREAM_PROBLEMS[outcome], started, STREAM)
+        try:
+            event = stream.parse_request(body)
+        except PayloadError as err:
+            return self.refuse(400, "malformed", str(err), started, STREAM)
+        decision_id = new_decision_id()
+        decision = await self.decision(
+            event, decision_id, started, STREAM, self._stream_safe, deadline=self.stream_deadline
+        )
+        return Answer(200, stream.response_body(event, decision), decision_id)
+
+    def twilio_url(self, headers: Mapping[str, str]) -> str:
+        """The URL Twilio signed: ``--twilio-public-url`` (with the request's query string
+        when it has none), else rebuilt from the request's scheme, Host and target."""
+        target = headers.get(TARGET_HEADER, "/hooks/twilio")
+        public = self.config.twilio_public_url
+        if public is not None:
+            query = target.partition("?")[2]
+            return f"{public}?{query}" if query and "?" not in public else public
+        scheme = headers.get(SCHEME_HEADER, "http")
+        host = headers.get("host", f"{self.config.host}:{self.config.port}")
+        return f"{scheme}://{host}{target}"
+
+    async def twilio(
+        self, body: bytes | None, headers: Mapping[str, str], started: float
+    ) -> Answer:
+        """One Twilio Conversations pre-action webhook (docs/protocols.md D)."""
+        if body is None:
+            return self.too_large(started, TWILIO)
+        tokens = self.config.twilio_tokens
+        if tokens is None and not self.twilio_open:
+            return self.refuse(401, "not-configured", NO_TWILIO_TOKEN, started, TWILIO)
+        try:
+            params = twilio.parse_form(body)
+        except PayloadError as err:
+            if tokens is not None:  # unsigned garbage is a signature failure first
+                signature = headers.get(TWILIO_HEADER)
+                if signature is None:
+                    return self.refuse_signature(
+                        "missing", TWILIO_PROBLEMS["missing"], started, TWILIO
+                    )
+            return self.refuse(400, "malformed", str(err), started, TWILIO)
+        if tokens is not None:
+            url = self.twilio_url(headers)
+            outcome = verify_twilio(url, params, headers.get(TWILIO_HEADER), tokens)
+            if outcome != "ok":
+                return self.refuse_signature(outcome, TWILIO_PROBLEMS[outcome], started, TWILIO)
+        try:
+            event = twilio.parse_request(params)
+        except PayloadError as err:
+            return self.refuse(400, "malformed", str(err), started, TWILIO)
+        decision_id = new_decision_id()
+        decision = await self.decision(
+            event, decision_id, started, TWILIO, self._twilio_safe, deadline=self.twilio_deadline
+        )
+        status, content = twilio.answer(event, decision)
+        return Answer(status, content, decision_id)
+
     async def decision(
         self, event: Event, decision_id: str, started: float, platform: str,
-        fail_safe: Callable[[], Decision],
+        fail_safe: Callable[[], Decision], *, deadline: float | None = None,
     ) -> Decision:  # fmt: skip
-        """Decide under the deadline, answering ``fail_safe()`` on errors; count and log it."""
+        """Decide under the deadline (``deadline`` seconds, else the service's), answering
+        ``fail_safe()`` on errors; count and log it."""
         snapshot = self.live.current if self.live.ready else None
         degraded_reason: str | None = None
         now = Timestamp(self.clock())  # the decision's now(), kept for its record
@@ -235,7 +357,7 @@ class Service:
                 snapshot.policies, event, now,
                 users=users.get if users is not None else None, user_cache=self.user_cache,
                 counters=self.counters, decision_id=decision_id,
-                deadline=started + self.config.deadline,
+                deadline=started + (self.config.deadline if deadline is None else deadline),
             )  # fmt: skip
             decision = decided.decision
             if decision.degraded:
@@ -243,7 +365,9 @@ class Service:
                 safe = fail_safe()
                 log.warning(
                     "decision %s for %s ran out of its %d ms deadline; answered %s",
-                    decision_id, event.name, self.config.deadline_ms, safe.action,
+                    decision_id, event.name,
+                    round(1000 * (self.config.deadline if deadline is None else deadline)),
+                    safe.action,
                 )  # fmt: skip
         except NotReady:
             decision = safe = fail_safe()

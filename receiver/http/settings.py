@@ -80,6 +80,8 @@ REDIS_URL_ENV = "RECEIVER_REDIS_URL"
 BRAINCLOUD_TOKEN_ENV = "RECEIVER_BRAINCLOUD_TOKEN"
 METRICS_TOKEN_ENV = "RECEIVER_METRICS_TOKEN"
 REDIS_KEY_SECRET_ENV = "RECEIVER_REDIS_KEY_SECRET"
+STREAM_SECRET_ENV = "RECEIVER_STREAM_SECRET"
+TWILIO_TOKEN_ENV = "RECEIVER_TWILIO_AUTH_TOKEN"
 MIN_KEY_SECRET_BYTES = 16
 
 TOP_KEYS = {
@@ -119,6 +121,9 @@ TOP_KEYS = {
     "console": "bool",
     "console_buffer": "int",
     "console_token_file": "path",
+    "stream_secret_file": "path",
+    "twilio_auth_token_file": "path",
+    "twilio_public_url": "str",
 }
 COUNTER_KEYS = {
     "backend": "str",
@@ -238,6 +243,40 @@ def _braincloud_tokens(token_file: Path | None) -> Secrets | None:
         return Secrets.parse(text)
     text = os.environ.get(BRAINCLOUD_TOKEN_ENV, "")
     return Secrets.parse(text) if text.strip() else None
+
+
+def _vendor_secrets(secret_file: Path | None, env: str, what: str) -> Secrets | None:
+    """A vendor's secret(s): the file, else ``$env``; comma-separated for rotation."""
+    where = f"${env}"
+    if secret_file is not None:
+        where = f"{what} file {secret_file}"
+        try:
+            text = secret_file.read_text(encoding="utf-8")
+        except OSError as err:
+            raise SettingsError(f"{where}: {err.strerror}") from None
+        if not text.strip():
+            raise SettingsError(f"{where} is empty")
+    else:
+        text = os.environ.get(env, "")
+        if not text.strip():
+            return None
+    try:
+        return Secrets.parse(text)
+    except ValueError:
+        raise SettingsError(f"{where} holds no {what} (only commas and spaces)") from None
+
+
+def _twilio_public_url(value: str | None) -> str | None:
+    """``--twilio-public-url``: the absolute http(s) URL Twilio is configured to call."""
+    if value is None:
+        return None
+    url = value.strip()
+    if not url.startswith(("https://", "http://")) or len(url.split("/", 3)[2]) == 0:
+        raise SettingsError(
+            f"--twilio-public-url must be the absolute URL Twilio calls, as entered in its "
+            f"console, e.g. https://mod.example.com/hooks/twilio (got {value!r})"
+        )
+    return url
 
 
 def _metrics_tokens(token: str | None, token_file: Path | None) -> Secrets | None:
@@ -523,4 +562,11 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         public_metrics=public_metrics,
         record=_record(values, positive),
         console=_console(values, positive),
+        stream_secrets=_vendor_secrets(
+            values.get("stream_secret_file"), STREAM_SECRET_ENV, "Stream API secret"
+        ),
+        twilio_tokens=_vendor_secrets(
+            values.get("twilio_auth_token_file"), TWILIO_TOKEN_ENV, "Twilio auth token"
+        ),
+        twilio_public_url=_twilio_public_url(values.get("twilio_public_url")),
     )

@@ -537,8 +537,9 @@ EXPECT_FIELDS: tuple[FieldDoc, ...] = (
     ),
     _one(
         "answer",
-        "the exact answer the platform receives: the social.plus response JSON, or "
-        "brainCloud's return value for a brainCloud hook (`null` included)",
+        "the exact answer the platform receives: the social.plus response JSON, "
+        "brainCloud's return value for a brainCloud hook (`null` included), Stream's "
+        "answer for `stream.*` events, or `{status, body}` for Twilio's `twilio.*` events",
         {},
         example="`answer: {status: 200, messageOverride: {xp_points: 6000}}`",
     ),

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.adapters import braincloud
+from receiver.adapters.platforms import answer_for, platform_of
 from receiver.dsl.values import to_json
 from receiver.runtime.decision import Decision, RolloutResult
+from receiver.runtime.payload import Event
 from receiver.testing.model import ANY_ERRORS, Expectation, RolloutWay, ShadowExpect
 
 MAX_SHOWN = 300
@@ -140,10 +142,13 @@ def actual_data(decision: Decision, data: dict[str, Any]) -> Any:
     return response["data"] if "data" in response else to_json(data)
 
 
-def platform_answer(decision: Decision, hook_type: str | None) -> Any:
-    """What the platform receives: the social.plus response, or brainCloud's return value."""
+def platform_answer(decision: Decision, hook_type: str | None, event: Event | None = None) -> Any:
+    """What the platform receives: the social.plus response, brainCloud's return value,
+    or Stream's or Twilio's answer (``receiver.adapters.platforms``, by the event's name)."""
     if hook_type in braincloud.HOOK_TYPES:
         return braincloud.answer(hook_type, decision)
+    if event is not None:
+        return answer_for(platform_of(event.name), event)(decision)
     return decision.response()
 
 
@@ -152,6 +157,7 @@ def compare(
     decision: Decision,
     data: dict[str, Any],
     hook_type: str | None = None,
+    event: Event | None = None,
 ) -> list[Mismatch]:
     """Every expectation of ``expect`` that ``decision`` does not meet."""
     out: list[Mismatch] = []
@@ -238,7 +244,7 @@ def compare(
     if expect.rollout is not None:
         out.extend(_compare_rollout(expect.rollout, decision))
     if expect.answer_given:
-        answer = platform_answer(decision, hook_type)
+        answer = platform_answer(decision, hook_type, event)
         if not same(expect.answer, answer):
             out.append(
                 Mismatch(

@@ -262,7 +262,7 @@ class Runner:
         seconds = time.perf_counter() - started
         decision = decided.decision
 
-        mismatches = compare(case.expect, decision, case.data, case.hook_type)
+        mismatches = compare(case.expect, decision, case.data, case.hook_type, event)
         explained, explanation = decision, ""
         if mismatches and not traced:  # the explanation of a failure: the same decision, traced
             decided, runs = self._decide(

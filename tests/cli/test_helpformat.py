@@ -103,7 +103,8 @@ def test_a_help_that_names_its_default_is_left_as_written(
 ) -> None:
     entries = option_entries(help_text(("send",), capsys))
     assert entries["--secret SECRET"] == (
-        "--secret SECRET signing secret (default: $RECEIVER_SOCIALPLUS_SECRET; none: unsigned)"
+        "--secret SECRET signing secret (default: $RECEIVER_SOCIALPLUS_SECRET, "
+        "$RECEIVER_STREAM_SECRET or $RECEIVER_TWILIO_AUTH_TOKEN by platform; none: unsigned)"
     )
 
 

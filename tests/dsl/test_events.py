@@ -10,8 +10,36 @@ from receiver.dsl import events as ev
 
 
 def test_the_twelve_documented_social_plus_events_are_known() -> None:
-    assert len(ev.KNOWN_EVENTS) == 12 == len(set(ev.KNOWN_EVENTS))
+    assert len(ev.SOCIALPLUS_EVENTS) == 12 == len(set(ev.SOCIALPLUS_EVENTS))
     assert "message.shouldCreate" in ev.KNOWN_EVENTS and "post.shouldFlag" in ev.KNOWN_EVENTS
+
+
+def test_stream_and_twilio_pre_action_events_are_known() -> None:
+    assert ev.KNOWN_EVENTS == ev.SOCIALPLUS_EVENTS + ev.STREAM_EVENTS + ev.TWILIO_EVENTS
+    assert len(set(ev.KNOWN_EVENTS)) == len(ev.KNOWN_EVENTS)
+    assert "stream.message.new" in ev.KNOWN_EVENTS
+    assert "twilio.onMessageAdd" in ev.KNOWN_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("twilio.onMessageAdd", None),
+        ("twilio.onMessage*", None),
+        ("stream.*", None),
+        ("*essage*", None),
+        ("twilio.onMessageAdded", "not a known Twilio pre-action event"),
+        ("stream.message.created", "not a known Stream event"),
+    ],
+)
+def test_vendor_event_names_are_checked(pattern: str, problem: str | None) -> None:
+    found = ev.event_problem(pattern)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_cross_platform_glob_matches_each_platforms_message_event() -> None:
+    matched = {e for e in ev.KNOWN_EVENTS if ev.matches("*essage*", e)}
+    assert {"message.shouldCreate", "stream.message.new", "twilio.onMessageAdd"} <= matched
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,10 @@ def test_the_app_sends_hook_posts_to_their_endpoints_and_the_rest_through_starle
     )
     app = create_app(ServiceConfig(policies=tmp_path), DecisionLog(io.BytesIO()))
     assert isinstance(app, ReceiverApp)
-    assert set(app.hooks) == {"/hooks/socialplus", "/hooks/braincloud", "/hooks/socialplus/events"}
+    assert set(app.hooks) == {
+        "/hooks/socialplus", "/hooks/braincloud", "/hooks/socialplus/events",
+        "/hooks/stream", "/hooks/twilio",
+    }  # fmt: skip
     with TestClient(app) as client:
         denied = client.post(
             "/hooks/socialplus", json={"eventName": "message.shouldCreate", "data": {}}
