@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from receiver.dsl.values import to_json
 from receiver.errors import PayloadError
@@ -60,17 +60,33 @@ _ALLOW: Final = b"{}"
 
 
 def parse_form(body: bytes) -> list[tuple[str, str]]:
-    """The form's name/value pairs, in order (``application/x-www-form-urlencoded``)."""
+    """The form's name/value pairs, in order (``application/x-www-form-urlencoded``).
+
+    The same pairs as ``parse_qsl(text, keep_blank_values=True, strict_parsing=True,
+    max_num_fields=MAX_FIELDS)`` (a property test holds them equal), written out because
+    parse_qsl costs about a microsecond a field, most of the Twilio hook's parsing:
+    names and values without ``+`` or ``%`` are taken as they are.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("the form body is not UTF-8") from None
-    try:
-        return parse_qsl(
-            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FIELDS
-        )
-    except ValueError as err:
-        raise PayloadError(f"not a form-encoded body (name=value&...): {err}") from None
+    if not text:
+        return []
+    fields = text.split("&")
+    if len(fields) > MAX_FIELDS:
+        raise PayloadError(f"a form of more than {MAX_FIELDS} fields")
+    pairs: list[tuple[str, str]] = []
+    for field in fields:
+        name, equals, value = field.partition("=")
+        if not equals:
+            raise PayloadError(f"not a form-encoded body (name=value&...): field {field[:40]!r}")
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "))
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "))
+        pairs.append((name, value))
+    return pairs
 
 
 def parse_request(params: list[tuple[str, str]]) -> Event:

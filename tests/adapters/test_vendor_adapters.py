@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -80,6 +80,28 @@ def test_twilio_too_many_fields_is_a_payload_error() -> None:
     form = "&".join(f"f{k}=v" for k in range(twilio.MAX_FIELDS + 1)).encode()
     with pytest.raises(PayloadError):
         twilio.parse_form(form)
+
+
+_FORM_TEXT = st.text(alphabet=st.sampled_from("ab=&+%2Fé0 x"), max_size=40) | st.builds(
+    urlencode, st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=6)
+)
+
+
+@given(_FORM_TEXT)
+@settings(max_examples=500)
+def test_the_form_parser_answers_as_parse_qsl(text: str) -> None:
+    """parse_form is parse_qsl(keep_blank_values, strict_parsing) written out for speed:
+    the same pairs, and a refusal wherever parse_qsl refuses."""
+    try:
+        expected = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=bool(text),
+            max_num_fields=twilio.MAX_FIELDS,
+        )  # fmt: skip
+    except ValueError:
+        with pytest.raises(PayloadError):
+            twilio.parse_form(text.encode())
+        return
+    assert twilio.parse_form(text.encode()) == expected
 
 
 @pytest.mark.parametrize(
