@@ -64,7 +64,22 @@ RULE_FIELDS = (
     "expires",
 )
 # Keys writers coming from other rule engines reach for, and the field they mean.
-RULE_MEANT = {"on": "events", "event": "events", "trigger": "events", "if": "when"}
+RULE_MEANT = {
+    "on": "events",
+    "event": "events",
+    "trigger": "events",
+    "if": "when",
+    "name": "id",
+    "condition": "when",
+    "conditions": "when",
+    "match": "when",
+    "effect": "action",
+    "verdict": "action",
+    "decision": "action",
+    "then": "action",
+}
+# The same at the top of a policy file.
+POLICY_MEANT = {"name": "policy", "id": "policy"}
 # What to write for each required rule field, for "this rule has no ...".
 RULE_REQUIRED = {
     "id": "'id:' with a name unique in this policy",
@@ -90,21 +105,33 @@ def policy_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(set(found), key=lambda p: (p.name, str(p)))
 
 
+def _meant_fields(node: yaml.Node, meant: dict[str, str]) -> set[str]:
+    """The fields that keys of the mapping ``node`` were told they mean (``on`` for
+    ``events``)."""
+    return {
+        meant[key.value.lower()]
+        for key, _ in cast(yaml.MappingNode, node).value
+        if isinstance(key, yaml.ScalarNode) and key.value.lower() in meant
+    }
+
+
 class _Reader(FieldReader):
     """Turns the composed YAML node tree of one file into a PolicyDoc."""
 
     def read(self, root: yaml.Node) -> PolicyDoc | None:
         if report_not_a_policy(self, root, POLICY_FIELDS):
             return None
-        fields = self.mapping(root, "a policy file", POLICY_FIELDS)
+        fields = self.mapping(root, "a policy file", POLICY_FIELDS, POLICY_MEANT)
         if fields is None:
             return None
         if "policy" not in fields:
-            self.diags.error(
-                "missing-field",
-                "a policy file needs a 'policy: NAME' line naming the policy",
-                self.source.span(root.start_mark.index),
-            )
+            # `name:` already got "did you mean 'policy:'?": not reported missing twice.
+            if "policy" not in _meant_fields(root, POLICY_MEANT):
+                self.diags.error(
+                    "missing-field",
+                    "a policy file needs a 'policy: NAME' line naming the policy",
+                    self.source.span(root.start_mark.index),
+                )
             return None
         name = self.string(fields["policy"][1], "'policy'")
         if name is None:
@@ -172,11 +199,7 @@ class _Reader(FieldReader):
         span = self.span(node)
         first_line = self.source.span(node.start_mark.index)
         # A field already named by a "did you mean" (`on:` for `events:`) is not missing twice.
-        hinted = {
-            RULE_MEANT.get(key.value.lower(), "")
-            for key, _ in cast(yaml.MappingNode, node).value
-            if isinstance(key, yaml.ScalarNode)
-        }
+        hinted = _meant_fields(node, RULE_MEANT)
         missing = [f for f in RULE_REQUIRED if f not in fields and f not in hinted]
         if missing:
             what = ", ".join(f"'{m}'" for m in missing)

@@ -259,7 +259,19 @@ def test_every_missing_rule_field_is_named_in_one_message() -> None:
 
 @pytest.mark.parametrize(
     ("key", "meant"),
-    [("on", "events"), ("On", "events"), ('"on"', "events"), ("trigger", "events"), ("if", "when")],
+    [
+        ("on", "events"),
+        ("On", "events"),
+        ('"on"', "events"),
+        ("trigger", "events"),
+        ("if", "when"),
+        ("name", "id"),
+        ("condition", "when"),
+        ("match", "when"),
+        ("effect", "action"),
+        ("verdict", "action"),
+        ("then", "action"),
+    ],
 )
 def test_a_key_from_another_rule_engine_suggests_the_field_it_means(key: str, meant: str) -> None:
     _, found = load(rule_file(f"{key}: x"))
@@ -282,6 +294,27 @@ def test_a_rule_with_on_instead_of_events_is_not_also_reported_as_missing_events
     ]
     assert found[0][2] == "this rule has no 'action'; add 'action:' with allow, deny or modify"
     assert doc is not None and doc.rules == []
+
+
+def test_a_rule_with_name_instead_of_id_is_told_to_write_id_once() -> None:
+    _, found = load(
+        "policy: p\nrules:\n  - name: r\n    events: [message.shouldCreate]\n    action: deny\n"
+    )
+    assert found == [
+        ("p.yaml:3:5", "unknown-field", "unknown field 'name' in a rule; did you mean 'id:'?")
+    ]
+
+
+def test_a_policy_named_with_name_is_told_to_write_policy_once() -> None:
+    doc, found = load("name: p\nrules: []\n")
+    assert found == [
+        (
+            "p.yaml:1:1",
+            "unknown-field",
+            "unknown field 'name' in a policy file; did you mean 'policy:'?",
+        )
+    ]
+    assert doc is None
 
 
 # -- wrong types ---------------------------------------------------------------------------------
