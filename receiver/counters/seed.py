@@ -22,6 +22,7 @@ from receiver.dsl.values import Timestamp
 from receiver.errors import ReceiverError
 from receiver.runtime.counters import Op, now_ms
 from receiver.text.diagnostics import did_you_mean
+from receiver.text.yamlerrors import located_message
 from receiver.text.yamlnodes import safe_load
 
 
@@ -85,8 +86,10 @@ def seed_mapping(
 
 def read_seed_file(path: Path) -> Any:
     try:
-        return safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SeedError(f"{path}: cannot read the counter seeds: {err.strerror}") from None
+    try:
+        return safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise SeedError(f"{path}: invalid YAML: {err}") from None
+        raise SeedError(located_message(err, text, str(path))) from None

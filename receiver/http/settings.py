@@ -71,6 +71,7 @@ from receiver.http.limits import (
 from receiver.observe.recorder import DEFAULT_KEEP, DEFAULT_MAX_BYTES, RecordSettings
 from receiver.observe.rotating import RecordDirError, prepare_dir
 from receiver.observe.sampling import RateError, parse_rate
+from receiver.text.yamlerrors import located_message
 from receiver.text.yamlnodes import safe_load
 from receiver.users.cache import CacheSettings
 from receiver.users.directory import HttpDirectoryConfig, expand_env
@@ -175,13 +176,13 @@ def _check(where: str, key: str, value: Any, kind: str, base: Path) -> Any:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
-        raw = safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SettingsError(f"{path}: cannot read the config file: {err.strerror}") from None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise SettingsError(f"{where}: invalid YAML: {err.problem}") from None
+    try:
+        raw = safe_load(text)
+    except yaml.YAMLError as err:
+        raise SettingsError(located_message(err, text, str(path))) from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -4,6 +4,8 @@ Text stage. Consumes a ``yaml.MarkedYAMLError`` and the text it came from; produ
 offset to point at and a message that says what is wrong and what to do, with PyYAML's
 own words kept at the end (``(YAML: mapping values are not allowed here)``) for anyone
 who searches for them. Problems without an explanation here keep PyYAML's message.
+The policy and test loaders report it as a diagnostic; the readers that raise one line
+(users files, ``--config``, counter seeds) use :func:`located_message`.
 
 As in Lark's ``GRAMMAR_ERRORS``, the explanations are data: :data:`EXAMPLES` holds a
 labelled malformed example of each, and the tests loop over it.
@@ -12,6 +14,7 @@ labelled malformed example of each, and the tests loop over it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import yaml
 
@@ -74,6 +77,16 @@ EXAMPLES: dict[str, tuple[str, str, int, int]] = {
 }
 
 
+class AliasError(yaml.MarkedYAMLError):
+    """A YAML alias past the expansion limit, or one inside the collection it names
+    (raised by :mod:`receiver.text.yamlnodes`; its problem is already plain words)."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        # libyaml's marks are another class, with the same index, line and column.
+        plain = yaml.Mark("<yaml>", mark.index, mark.line, mark.column, None, 0)
+        super().__init__(problem=problem, problem_mark=plain)
+
+
 def _line_start(text: str, index: int) -> int:
     return text.rfind("\n", 0, index) + 1
 
@@ -102,3 +115,18 @@ def explain(err: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     if not plain:
         return offset, f"YAML syntax error: {problem}"
     return offset, f"YAML syntax error: {plain} (YAML: {problem})"
+
+
+def located_message(err: yaml.YAMLError, text: str, name: str) -> str:
+    """``name:LINE:COLUMN: `` and :func:`explain`'s message, for readers that raise one
+    line (users files, ``--config``, counter seeds) rather than collect diagnostics."""
+    if not isinstance(err, yaml.MarkedYAMLError):  # a control character, too many aliases
+        first = str(err).splitlines()[0] if str(err) else "invalid YAML"
+        return f"{name}: YAML error: {first}"
+    if isinstance(err, AliasError):
+        offset, message = err.problem_mark.index if err.problem_mark else 0, str(err.problem)
+    else:
+        offset, message = explain(err, text)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - _line_start(text, offset) + 1
+    return f"{name}:{line}:{column}: {message}"

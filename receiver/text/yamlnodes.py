@@ -26,7 +26,7 @@ import yaml
 
 from receiver.text.diagnostics import Diagnostics, did_you_mean
 from receiver.text.source import SourceFile, Span
-from receiver.text.yamlerrors import explain
+from receiver.text.yamlerrors import AliasError, explain
 
 _constructor = yaml.constructor.SafeConstructor()
 MAX_ALIAS_EXPANSION = 10_000  # nodes that aliases may add to one YAML document
@@ -47,15 +47,6 @@ def scalar_value(node: yaml.ScalarNode) -> Any:
 
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
-
-
-class AliasError(yaml.MarkedYAMLError):
-    """A YAML alias past the expansion limit, or one inside the collection it names."""
-
-    def __init__(self, problem: str, mark: Any) -> None:
-        # libyaml's marks are another class, with the same index, line and column.
-        plain = yaml.Mark("<yaml>", mark.index, mark.line, mark.column, None, 0)
-        super().__init__(problem=problem, problem_mark=plain)
 
 
 def compose(text: str) -> yaml.Node | None:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from receiver.errors import ReceiverError
+from receiver.text.yamlerrors import located_message
 from receiver.text.yamlnodes import safe_load
 
 
@@ -79,13 +80,8 @@ class StaticDirectory:
             raise UserFileError(
                 f"{name}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"
             ) from None
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark
-            where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-            raise UserFileError(f"{where}: invalid YAML: {err.problem}") from None
-        except yaml.YAMLError as err:  # a control character, too many aliases
-            first = str(err).splitlines()[0] if str(err) else "invalid YAML"
-            raise UserFileError(f"{name}: invalid YAML: {first}") from None
+        except yaml.YAMLError as err:
+            raise UserFileError(located_message(err, text, name)) from None
         return cls.from_records(records, name)
 
     @classmethod

@@ -166,7 +166,7 @@ def test_files_that_do_not_check_give_422_with_the_diagnostics() -> None:
         ("payload", [1, 2], "JSON object"),
         ("now", "yesterday", "now:"),
         ("now", 5, "ISO-8601"),
-        ("users", "a: [", "invalid YAML"),
+        ("users", "a: [", "YAML syntax error"),
         ("users", {"u1": 3}, "record of user 'u1'"),
         ("users", 7, "users:"),
     ],

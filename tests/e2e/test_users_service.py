@@ -666,7 +666,7 @@ def test_a_users_file_in_the_config_file_is_relative_to_it(tmp_path: Path) -> No
             r"\$\{USERS_UNSET_VAR\}, which is not set",
         ),
         ("users: [1, 2]", {}, "'users' must be a mapping"),
-        ("users: {url: 'http://h/{userId}'", {}, "invalid YAML"),
+        ("users: {url: 'http://h/{userId}'", {}, "YAML syntax error"),
     ],
 )
 def test_bad_user_settings_are_errors(

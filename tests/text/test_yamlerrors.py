@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
+from receiver.counters.seed import SeedError, read_seed_file
+from receiver.http.settings import SettingsError, read_config_file
 from receiver.load.loader import load_text
 from receiver.text import yamlerrors
 from receiver.text.diagnostics import Diagnostics
-from receiver.text.yamlerrors import EXAMPLES
+from receiver.text.yamlerrors import EXAMPLES, INDENT
+from receiver.users.static import StaticDirectory, UserFileError
 
 
 @pytest.mark.parametrize("label", sorted(EXAMPLES))
@@ -37,3 +43,42 @@ def test_a_problem_without_an_explanation_keeps_pyyamls_message() -> None:
     diags = Diagnostics()
     load_text("p.yaml", "policy: p\ndescription: *nope\n", diags)
     assert [d.message for d in diags] == ["YAML syntax error: found undefined alias 'nope'"]
+
+
+# The one-line readers (users files, --config, counter seeds) say the same, at the same place.
+
+
+def _one_line_readers(tmp_path: Path) -> list[tuple[str, Callable[[str], object], type]]:
+    def users(text: str) -> object:
+        return StaticDirectory.from_text(text, "users.yaml")
+
+    def config(text: str) -> object:
+        (tmp_path / "receiver.yaml").write_text(text, encoding="utf-8")
+        return read_config_file(tmp_path / "receiver.yaml")
+
+    def seeds(text: str) -> object:
+        (tmp_path / "seeds.yaml").write_text(text, encoding="utf-8")
+        return read_seed_file(tmp_path / "seeds.yaml")
+
+    return [("users.yaml", users, UserFileError), ("receiver.yaml", config, SettingsError),
+            ("seeds.yaml", seeds, SeedError)]  # fmt: skip
+
+
+@pytest.mark.parametrize("label", sorted(EXAMPLES))
+def test_the_one_line_readers_explain_each_example_at_its_position(
+    label: str, tmp_path: Path
+) -> None:
+    text, plain, line, column = EXAMPLES[label]
+    for name, read, error in _one_line_readers(tmp_path):
+        with pytest.raises(error) as caught:
+            read(text)
+        said = str(caught.value).removeprefix(f"{tmp_path}/")
+        assert said.startswith(f"{name}:{line}:{column}: YAML syntax error: {plain} (YAML: ")
+        assert said.endswith(")")
+
+
+def test_an_indentation_error_in_a_users_file_is_explained_in_plain_words() -> None:
+    text = "u1:\n  role: member\n banned: true\n"
+    with pytest.raises(UserFileError) as caught:
+        StaticDirectory.from_text(text, "team.users.yaml")
+    assert str(caught.value).startswith(f"team.users.yaml:3:2: YAML syntax error: {INDENT}")

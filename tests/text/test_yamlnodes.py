@@ -127,7 +127,7 @@ def _bomb_mapping(top: str) -> str:
 def test_the_config_file_refuses_the_bomb_with_its_position(tmp_path: Path) -> None:
     path = tmp_path / "receiver.yaml"
     path.write_text(_bomb_mapping("policies"), encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"receiver\.yaml:\d+:\d+: invalid YAML: the aliases"):
+    with pytest.raises(SettingsError, match=r"receiver\.yaml:\d+:\d+: the aliases"):
         read_config_file(path)
 
 
@@ -135,7 +135,7 @@ def test_the_users_file_refuses_the_bomb_with_its_position(tmp_path: Path) -> No
     path = tmp_path / "users.yaml"
     path.write_text(_bomb_mapping("u1"), encoding="utf-8")
     started = time.perf_counter()
-    with pytest.raises(UserFileError, match=r"users\.yaml:\d+:\d+: invalid YAML: the aliases"):
+    with pytest.raises(UserFileError, match=r"users\.yaml:\d+:\d+: the aliases"):
         StaticDirectory.from_file(path)
     assert time.perf_counter() - started < 0.5
 

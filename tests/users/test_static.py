@@ -72,7 +72,7 @@ def test_invalid_json_is_reported_with_line_and_column(tmp_path: Path) -> None:
 
 def test_invalid_yaml_is_reported_with_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, "users.yaml", "sam: {trust: 3\nbob: x\n")
-    with pytest.raises(UserFileError, match=r"users\.yaml:\d+:\d+: invalid YAML"):
+    with pytest.raises(UserFileError, match=r"users\.yaml:\d+:\d+: YAML syntax error"):
         StaticDirectory.from_file(path)
 
 
@@ -106,8 +106,8 @@ def test_a_text_reads_as_the_same_file_would() -> None:
 
 @pytest.mark.parametrize(
     ("text", "says"),
-    [("a: [", "u:1:5: invalid YAML"), ("[1, 2]", "u: the users file must map"),
-     ("a: 3", "u: the record of user 'a'"), ("a: \x07", "u: invalid YAML")],
+    [("a: [", "u:1:5: YAML syntax error"), ("[1, 2]", "u: the users file must map"),
+     ("a: 3", "u: the record of user 'a'"), ("a: \x07", "u: YAML error")],
 )  # fmt: skip
 def test_a_bad_text_says_what_and_where(text: str, says: str) -> None:
     with pytest.raises(UserFileError, match=None) as caught:
