@@ -10,12 +10,13 @@ import argparse
 import os
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from receiver.adapters.signatures import Secrets
 from receiver.cli.exits import EXIT_FAILED, EXIT_USAGE
-from receiver.client.send import DEFAULT_URL, send_stream, send_twilio
+from receiver.client.send import DEFAULT_BASE, DEFAULT_URL, send_stream, send_twilio
 from receiver.client.send import send as send_payload
 from receiver.http.settings import SECRET_ENV, STREAM_SECRET_ENV, TWILIO_TOKEN_ENV
 
@@ -47,7 +48,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "X-Twilio-Signature over the URL and the sorted parameters)",
     )
     send.add_argument(
-        "--url", help=f"receiver URL (default: {DEFAULT_URL}, or /hooks/stream, /hooks/twilio)"
+        "--url",
+        help=f"receiver URL; one without a path (http://HOST:PORT) gets the platform's hook "
+        f"path (default: {DEFAULT_URL}, or /hooks/stream, /hooks/twilio)",
     )
     send.add_argument(
         "--secret",
@@ -68,6 +71,15 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return send
 
 
+def hook_url(url: str, platform: str) -> str:
+    """``url`` with ``/hooks/<platform>`` as its path when it has none (``http://h:8080``,
+    ``http://h:8080/``); any other URL as given."""
+    parts = urlsplit(url)
+    if parts.path in ("", "/"):
+        return urlunsplit(parts._replace(path=f"/hooks/{platform}"))
+    return url
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return cmd_send(args, out, err)
 
@@ -76,7 +88,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     platform = args.platform
     env = SECRET_ENVS[platform]
     text = args.secret if args.secret is not None else os.environ.get(env, "")
-    url = args.url or DEFAULT_URL.replace("/hooks/socialplus", f"/hooks/{platform}")
+    url = hook_url(args.url or DEFAULT_BASE, platform)
     try:
         secrets = Secrets.parse(text) if text.strip() else None
     except ValueError:

@@ -25,7 +25,8 @@ import httpx
 from receiver.adapters.signatures import Secrets, sign_base64, sign_hex
 from receiver.adapters.vendorsigs import sign_stream, sign_twilio
 
-DEFAULT_URL = "http://127.0.0.1:8080/hooks/socialplus"
+DEFAULT_BASE = "http://127.0.0.1:8080"  # where receiver serve listens by default
+DEFAULT_URL = DEFAULT_BASE + "/hooks/socialplus"
 
 
 def send(

@@ -154,12 +154,26 @@ def _announce(config: ServiceConfig) -> None:
         limits.max_connections,
     )  # fmt: skip
     _announce_evictions(config)
+    _announce_record(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; receiver %s (%s)",
         config.policies_shown, config.host, config.port, config.workers,
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
         receiver.__version__, receiver.build(),
+    )  # fmt: skip
+
+
+def _announce_record(config: ServiceConfig) -> None:
+    """Where ``--record`` writes, once: the records hold user content."""
+    record = config.record
+    if record is None:
+        return
+    log.info(
+        "recording decided events into the directory %s (each worker its own "
+        "<host>.w<N>.<SEQ>.jsonl; %g%% of actors; a new file past %d bytes, %d closed files "
+        "kept per worker); records hold user content: see the README's privacy note",
+        record.path, record.sample * 100, record.max_bytes, record.keep,
     )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from receiver.cli import COMMANDS, _parser, command, main
+from receiver.cli.send import hook_url
 
 HELP = {  # the start of each command's help line (argparse wraps the rest to the terminal)
     "check": "check policy files and report",
@@ -113,3 +114,23 @@ def test_the_serve_flags_parse_as_before() -> None:
     assert args.port == 9000
     assert "help" not in vars(args)
     assert not any(callable(v) for v in vars(args).values())
+
+
+@pytest.mark.parametrize(
+    ("url", "platform", "posted"),
+    [
+        ("http://127.0.0.1:8080", "socialplus", "http://127.0.0.1:8080/hooks/socialplus"),
+        ("http://127.0.0.1:8080/", "stream", "http://127.0.0.1:8080/hooks/stream"),
+        ("https://h.example/?x=1", "twilio", "https://h.example/hooks/twilio?x=1"),
+        ("http://h:1/custom/path", "stream", "http://h:1/custom/path"),
+        (
+            "http://127.0.0.1:8080/hooks/socialplus",
+            "twilio",
+            "http://127.0.0.1:8080/hooks/socialplus",
+        ),
+    ],
+)
+def test_send_posts_to_the_platforms_hook_path_when_the_url_has_no_path(
+    url: str, platform: str, posted: str
+) -> None:
+    assert hook_url(url, platform) == posted

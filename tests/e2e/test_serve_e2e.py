@@ -167,6 +167,10 @@ def test_receiver_send_signs_and_posts_a_payload(
         assert head.startswith("HTTP 200  decision ")
         decision_id = head.split()[-1]
         assert json.loads(body) == {"action": "deny", "message": f"v1 (ref {decision_id})"}
+    # A URL without a path gets the platform's hook path.
+    for base in (signed_server.base, signed_server.base + "/"):
+        assert cli.main(["send", str(payload), "--url", base, "--secret", SECRET]) == 0
+        assert capsys.readouterr().out.startswith("HTTP 200  decision ")
     # The secret from the environment: the old one of a rotation still works.
     monkeypatch.setenv("RECEIVER_SOCIALPLUS_SECRET", OLD_SECRET)
     assert cli.main(["send", str(payload), "--url", url]) == 0

@@ -4,6 +4,7 @@ and a directory that cannot be written stopping the start with exit 2."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from receiver import cli
 from receiver.cli.exits import EXIT_USAGE
+from receiver.http.server import _announce_record
 from receiver.http.settings import SettingsError, build
 from receiver.observe.recorder import DEFAULT_KEEP, DEFAULT_MAX_BYTES, RecordSettings
 
@@ -78,3 +80,15 @@ def test_help_says_how_to_write_the_rate(capsys: pytest.CaptureFixture[str]) -> 
     text = " ".join(capsys.readouterr().out.split())
     assert "a fraction 0 < RATE <= 1 (0.1) or a percentage (10%)" in text
     assert "--record-keep" in text and "--record-max-bytes" in text
+
+
+def test_the_start_up_log_says_where_records_go_and_that_they_hold_user_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = build({"record": tmp_path / "rec.jsonl", "record_sample": "10%"})
+    with caplog.at_level(logging.INFO, logger="receiver.http.server"):
+        _announce_record(config)
+        _announce_record(build({}))  # not recording: nothing said
+    [said] = [r.getMessage() for r in caplog.records]
+    assert f"into the directory {tmp_path / 'rec.jsonl'} " in said
+    assert "10% of actors" in said and "user content" in said
