@@ -1,6 +1,9 @@
 """Writes the evasion and clean-text corpora that ``bench/profanity.py --evasion`` measures.
 
-    python bench/profanity_corpora.py        # rewrites tests/data/profanity_*.txt
+    python bench/profanity_corpora.py          # rewrites tests/data/profanity_*.txt
+    python bench/profanity_corpora.py --check  # exit 1 if the committed files differ
+
+The dropped-vowel family reads symspellpy's English word list (a dev dependency).
 
 Both files are committed (the tests read them too), so figures do not move when this
 script changes; rerun it only to change the corpora on purpose.
@@ -30,6 +33,7 @@ tests report per family. A file without such lines is one family, ``unlabelled``
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import importlib.resources
@@ -528,13 +532,27 @@ def read(path: Path) -> dict[str, list[str]]:
     return families
 
 
-def main() -> None:
-    DATA.mkdir(parents=True, exist_ok=True)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the committed corpora differ from what this script makes",
+    )
+    args = parser.parse_args()
     caught, kept = evasions(), clean()
-    (DATA / "profanity_evasion.txt").write_text(render(caught), encoding="utf-8")
-    (DATA / "profanity_clean.txt").write_text(render(kept), encoding="utf-8")
+    texts = {"profanity_evasion.txt": render(caught), "profanity_clean.txt": render(kept)}
+    if args.check:
+        stale = [n for n, t in texts.items() if (DATA / n).read_text(encoding="utf-8") != t]
+        for name in stale:
+            print(f"{DATA / name} differs from what bench/profanity_corpora.py makes")
+        return 1 if stale else 0
+    DATA.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (DATA / name).write_text(text, encoding="utf-8")
     count = sum(map(len, caught.values())), sum(map(len, kept.values()))
     print(f"wrote {count[0]} evasions and {count[1]} clean lines to {DATA}")
+    return 0
 
 
 if __name__ == "__main__":
