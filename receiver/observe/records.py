@@ -251,9 +251,17 @@ def _record(entry: dict[str, Any], where: str) -> Record:
 
 def _decision_log_line(entry: dict[str, Any], where: str) -> Record:
     if "decision_id" not in entry or "action" not in entry or "event" not in entry:
+        if "eventName" in entry or {"service", "operation"} <= entry.keys():  # a payload
+            raise RecordError(
+                f"{where}: a platform payload, not a record: replay needs what the service "
+                "saw and answered, which 'receiver serve --record DIR' writes (a decision log "
+                "written with --log-content is read too); to decide plain payloads, run "
+                "'receiver eval POLICIES FILE --jsonl'"
+            )
         raise RecordError(
             f"{where}: neither a record (no 'record' key) nor a decision-log line "
-            "(no 'decision_id', 'event' and 'action')"
+            "(no 'decision_id', 'event' and 'action'); 'receiver serve --record DIR' "
+            "writes records"
         )
     if "data" not in entry:
         raise RecordError(

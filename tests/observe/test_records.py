@@ -122,6 +122,8 @@ def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
     [
         ("[1]", "must be a JSON object"),
         ('{"x": 1}', "neither a record"),
+        ('{"eventName": "message.shouldCreate", "data": {}}', "a platform payload, not a record"),
+        ('{"service": "chat", "operation": "POST_CHAT_MESSAGE"}', "a platform payload"),
         ('{"decision_id": "d", "event": "e", "action": "allow"}', "--log-content"),
         ('{"record": 9}', "record format 9"),
         ("{not json", "invalid JSON"),
