@@ -8,7 +8,9 @@ The edge (the file system and git). Consumes a source as written on the command 
   signature checked when a public key is given, and reported unverified otherwise;
 - ``git:REV:PATH``: PATH (relative to the repository's root, as ``git show REV:PATH``
   reads it) as it was at revision REV of the repository around the current directory,
-  written by ``git archive`` into a private temporary directory.
+  written by ``git archive`` into a private temporary directory. A PATH that is
+  absolute, or starts with ``./`` or ``../`` (relative to the current directory, as in
+  ``git show REV:./PATH``), is read from the repository that holds it.
 
 Produces, within :func:`opened`, the path to load and a :class:`SourceInfo` that says
 what it was (for the report); temporary directories are removed on the way out. Anything
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -158,29 +161,57 @@ def _run_git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
 
 
 def parse_git_spec(spec: str) -> tuple[str, str]:
-    """REV and PATH of ``git:REV:PATH`` (PATH ``.`` for the whole tree)."""
+    """REV and PATH of ``git:REV:PATH`` (PATH ``.`` for the whole tree). A PATH that is
+    absolute or starts with ``./`` or ``../`` is returned as written: it names a place
+    in the file system (:func:`_in_repository`), as ``git show REV:./PATH`` does."""
     rest = spec[len(GIT_PREFIX) :]
     rev, sep, path = rest.partition(":")
     if not rev or not sep:
         raise SourceError(
             f"{spec}: write git:REV:PATH, e.g. git:HEAD~1:policies or git:main:policies"
         )
+    if _names_a_place(path):
+        return rev, path
     path = path.strip("/") or "."
     if any(part == ".." for part in path.split("/")):
-        raise SourceError(f"{spec}: PATH is inside the repository; '..' is not allowed")
+        raise SourceError(
+            f"{spec}: PATH is relative to the repository's root, where '..' has no place; "
+            "start it with ./ or ../ for a path relative to the current directory"
+        )
     return rev, path
+
+
+def _names_a_place(path: str) -> bool:
+    return path.startswith(("/", "./", "../")) or path == ".."
+
+
+def _in_repository(spec: str, path: str, cwd: Path) -> tuple[Path, str]:
+    """The repository's root, and PATH relative to it: a root-relative PATH as it is; an
+    absolute one, or one relative to ``cwd`` (``./``, ``../``), in the repository that
+    holds it."""
+    place = Path(os.path.normpath(cwd / path)) if _names_a_place(path) else None
+    where = cwd
+    if place is not None:  # the nearest folder that exists finds the repository
+        where = next((p for p in (place, *place.parents) if p.is_dir()), cwd)
+    top = _run_git(["rev-parse", "--show-toplevel"], where)
+    if top.returncode != 0:
+        raise SourceError(
+            f"{spec}: {where} is not inside a git repository; run receiver diff from the "
+            "repository, or give a policy directory"
+        )
+    root = Path(top.stdout.decode("utf-8", "replace").strip())
+    if place is None:
+        return root, path
+    inside = Path(os.path.relpath(os.path.realpath(place), os.path.realpath(root)))
+    if inside.parts[:1] == ("..",):
+        raise SourceError(f"{spec}: {place} is outside the repository {root}")
+    return root, inside.as_posix()
 
 
 @contextlib.contextmanager
 def _git(spec: str, cwd: Path) -> Iterator[tuple[Path, SourceInfo]]:
-    rev, path = parse_git_spec(spec)
-    top = _run_git(["rev-parse", "--show-toplevel"], cwd)
-    if top.returncode != 0:
-        raise SourceError(
-            f"{spec}: {cwd} is not inside a git repository; run receiver diff from the "
-            "repository, or give a policy directory"
-        )
-    root = Path(top.stdout.decode("utf-8", "replace").strip())
+    rev, written = parse_git_spec(spec)
+    root, path = _in_repository(spec, written, cwd)
     commit = _run_git(
         ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], root
     )

@@ -67,7 +67,9 @@ def test_a_git_revision_is_read_as_it_was(repo: Path) -> None:
         ("git:HEAD~5:policies", "unknown revision 'HEAD~5'"),
         ("git:HEAD:rules", "has no 'rules'"),
         ("git:HEAD", "write git:REV:PATH"),
-        ("git:HEAD:../etc", "'..' is not allowed"),
+        ("git:HEAD:policies/../etc", "where '..' has no place; start it with ./ or ../"),
+        ("git:HEAD:../etc", "is not inside a git repository"),
+        ("git:HEAD:./rules", "has no 'rules'"),
         ("git:--output=/tmp/x:policies", "unknown revision"),
     ],
 )
@@ -83,9 +85,36 @@ def test_outside_a_repository_git_sources_say_so(tmp_path: Path) -> None:
             pass
 
 
+@needs_git
+def test_a_git_path_may_be_absolute_or_relative_to_the_current_directory(
+    repo: Path, tmp_path: Path
+) -> None:
+    expected_old = load_policies([DIFF / "old"]).revision
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo / "docs").mkdir()
+    cases = [
+        (f"git:HEAD~1:{repo / 'policies'}", elsewhere),  # absolute, from outside the repository
+        ("git:HEAD~1:../policies", repo / "docs"),  # relative to the current directory
+        ("git:HEAD~1:./policies", repo),
+        ("git:HEAD~1:./", repo / "policies"),
+        (f"git:HEAD~1:{repo / 'policies' / 'gone' / '..'}", elsewhere),  # normalised
+    ]
+    for spec, cwd in cases:
+        with opened(spec, cwd=cwd) as (path, info):
+            assert load_policies([path]).revision == expected_old, spec
+            assert info.commit == git(repo, "rev-parse", "HEAD~1")
+    # A folder deleted since REV is still found through the nearest folder that exists.
+    shutil.rmtree(repo / "policies")
+    with opened(f"git:HEAD~1:{repo / 'policies'}", cwd=elsewhere) as (path, _):
+        assert load_policies([path]).revision == expected_old
+
+
 def test_git_specs_split_at_the_first_colon() -> None:
     assert parse_git_spec("git:main:policies/") == ("main", "policies")
     assert parse_git_spec("git:v1.2:") == ("v1.2", ".")
+    assert parse_git_spec("git:main:/abs/policies") == ("main", "/abs/policies")
+    assert parse_git_spec("git:main:../policies") == ("main", "../policies")
 
 
 @pytest.fixture
