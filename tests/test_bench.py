@@ -3,7 +3,7 @@
 The speed figures of the README and docs/ come from these scripts; one that no longer
 imports (a name moved in receiver/) would only be found when someone re-measures.
 Tests of what some scripts print are beside the code they measure
-(tests/replay/test_bench_diff.py, tests/replay/test_bench_replay.py).
+(tests/replay/test_benches.py).
 """
 
 from __future__ import annotations
