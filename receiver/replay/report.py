@@ -17,7 +17,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from receiver.dsl.parser import ExprSource
 from receiver.dsl.times import format_time
+from receiver.load.documents import RuleDoc
 from receiver.observe.records import record_decision
 from receiver.replay.answers import KINDS
 from receiver.replay.compare import MEASURES, Comparison, Sample
@@ -77,6 +79,7 @@ def build_report(
     events = comparison.events
     total = comparison.total_flips
     first, last = comparison.first_time, comparison.last_time
+    old_rules, new_rules = written_rules(old[1]), written_rules(new[1])
     return {
         "diff": REPORT_VERSION,
         "contains_user_content": explain is not None,
@@ -95,7 +98,13 @@ def build_report(
         },
         "flips_by_event": dict(sorted(comparison.by_event.items())),
         "rules": [
-            {"rule": row.rule, "old": dict(row.old), "new": dict(row.new), "delta": row.deltas}
+            {
+                "rule": row.rule,
+                "old": dict(row.old),
+                "new": dict(row.new),
+                "delta": row.deltas,
+                "written": {"old": old_rules.get(row.rule), "new": new_rules.get(row.rule)},
+            }
             for row in comparison.sorted_rules()
         ],
         "samples": (
@@ -121,6 +130,71 @@ def build_report(
             else {"expression": gate.text, "held": bool(held), "parts": [str(h) for h in held]}
         ),
     }
+
+
+def written_rules(policies: PolicySet) -> dict[str, dict[str, Any]]:
+    """Each rule of a side as written: what it does and how far it applies (the report's
+    ``written``; a rule absent from a side is null there)."""
+    return {rule.qualified_id: _written_rule(rule.doc) for rule in policies.rules}
+
+
+def _written_rule(doc: RuleDoc) -> dict[str, Any]:
+    def text(source: ExprSource | None) -> str | None:
+        return source.text if source is not None else None
+
+    return {
+        "action": doc.action.value,
+        "mode": doc.mode,
+        "enabled": doc.enabled,
+        "rollout": doc.rollout.value if doc.rollout is not None else None,
+        "expires": format_time(doc.expires.value) if doc.expires is not None else None,
+        "events": [e.value for e in doc.events],
+        "when": text(doc.when),
+        "unless": text(doc.unless),
+        "message": text(doc.message),
+        "set": {s.target.value: s.value.text for s in doc.sets},
+        "unset": [u.value for u in doc.unsets],
+        "rollout_key": text(doc.rollout_key),
+    }
+
+
+# Fields of a rule whose text a note names when it changed (their values: `written`).
+TEXT_FIELDS: Final = ("events", "when", "unless", "message", "set", "unset", "rollout_key")
+
+
+def rule_note(row: dict[str, Any]) -> str:
+    """What changed in how a report's rule is written, in a few words ("" if nothing):
+    ``new rule``, ``removed``, ``rollout 10% -> 50%``, ``shadow -> enforce``..."""
+    old, new = row["written"]["old"], row["written"]["new"]
+    if old is None or new is None:
+        only = new if old is None else old
+        what = "new rule" if old is None else "removed"
+        if only is not None and only["rollout"] is not None:
+            what += f", rollout {_pct(only['rollout'])}"
+        return what
+    notes = []
+    for field in ("action", "mode", "enabled"):
+        if old[field] != new[field]:
+            notes.append(f"{field} {_word(old[field])} -> {_word(new[field])}")
+    before, after = old["rollout"], new["rollout"]
+    if before != after:
+        notes.append(f"rollout {_pct(before)} -> {_pct(after)}")
+    elif after is not None:
+        notes.append(f"rollout {_pct(after)}")
+    if old["expires"] != new["expires"]:
+        notes.append(f"expires {new['expires'] or 'never'}")
+    changed = [f for f in TEXT_FIELDS if old.get(f) != new.get(f)]
+    if changed:
+        notes.append("changed: " + ", ".join(changed))
+    return "; ".join(notes)
+
+
+def _pct(value: float | None) -> str:
+    return "100%" if value is None else f"{value:g}%"
+
+
+def _word(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def baseline_warning(report: dict[str, Any]) -> str | None:
@@ -160,10 +234,12 @@ def safe_text(text: str) -> str:
 def shown_measures(rows: list[dict[str, Any]]) -> list[str]:
     """The measures a report's rule tables show: the four every rule has, and
     ``enforced`` only when a rollout rule is in the report."""
-    return [
-        m for m in MEASURES
-        if m != "enforced" or any(row["old"][m] or row["new"][m] for row in rows)
-    ]  # fmt: skip
+    rollout = any(
+        side is not None and side["rollout"] is not None
+        for row in rows
+        for side in row["written"].values()
+    )
+    return [m for m in MEASURES if m != "enforced" or rollout]
 
 
 def changed_measures(row: dict[str, Any]) -> list[str]:

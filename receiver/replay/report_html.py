@@ -17,7 +17,14 @@ from typing import Any, Final
 
 from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.compare import MEASURES
-from receiver.replay.report import baseline_warning, percent, safe_text, shown_measures, signed
+from receiver.replay.report import (
+    baseline_warning,
+    percent,
+    rule_note,
+    safe_text,
+    shown_measures,
+    signed,
+)
 
 CHART_RULES: Final = 20  # rules drawn; the tables list more
 TABLE_RULES: Final = 200
@@ -52,6 +59,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 8px}
 table{border-collapse:collapse;margin:6px 0}
 th,td{border:1px solid #c8c8c8;padding:3px 8px;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+.written{color:#444;font-size:12.5px}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 pre{background:#f4f4f4;border:1px solid #ddd;padding:8px;overflow-x:auto;white-space:pre-wrap;
 word-break:break-word;margin:4px 0}
@@ -164,7 +172,9 @@ def _rule_table(rows: list[dict[str, Any]]) -> str:
             f'<td class="n"><b>{esc(signed(row["delta"][m]))}</b></td>'
             for m in measures
         )
-        body.append(f"<tr><td><code>{esc(row['rule'])}</code></td>{cells}</tr>")
+        note = rule_note(row).replace("->", "\u2192")
+        shown = f'<br><span class="written">{esc(note)}</span>' if note else ""
+        body.append(f"<tr><td><code>{esc(row['rule'])}</code>{shown}</td>{cells}</tr>")
     return f'<table><tr><th rowspan="2">rule</th>{head}</tr><tr>{sub}</tr>{"".join(body)}</table>'
 
 

@@ -16,7 +16,14 @@ import re
 from typing import Any, Final
 
 from receiver.replay.answers import KIND_TITLES, KINDS
-from receiver.replay.report import baseline_warning, percent, safe_text, shown_measures, signed
+from receiver.replay.report import (
+    baseline_warning,
+    percent,
+    rule_note,
+    safe_text,
+    shown_measures,
+    signed,
+)
 
 MAX_RULES: Final = 50
 ARROW: Final = "\u2192"
@@ -84,7 +91,9 @@ def _rules(report: dict[str, Any]) -> list[str]:
         for m in measures:
             old, new, delta = row["old"][m], row["new"][m], row["delta"][m]
             cells.append(f"{old:,} {ARROW} {new:,} (**{signed(delta)}**)" if delta else f"{new:,}")
-        lines.append(f"| {cell(row['rule'])} | " + " | ".join(cells) + " |")
+        note = rule_note(row).replace("->", ARROW)
+        name = cell(row["rule"]) + (f"<br>*{note}*" if note else "")  # note: no user text
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if len(moved) > MAX_RULES:
         lines.append(f"\n{len(moved) - MAX_RULES} more rules moved (`--format json` lists all).")
     return lines

@@ -16,6 +16,7 @@ from receiver.replay.report import (
     baseline_warning,
     changed_measures,
     percent,
+    rule_note,
     safe_text,
     signed,
 )
@@ -64,7 +65,10 @@ def _rules(report: dict[str, Any]) -> list[str]:
             f"{m} {row['old'][m]:,} -> {row['new'][m]:,} ({signed(row['delta'][m])})"
             for m in changed_measures(row)
         ]
-        lines.append(f"  {row['rule']:<{width}}  " + "   ".join(parts))
+        note = rule_note(row)
+        lines.append(
+            f"  {row['rule']:<{width}}  " + "   ".join(parts) + (f"   [{note}]" if note else "")
+        )
     if len(moved) > MAX_RULES:
         lines.append(f"  ... and {len(moved) - MAX_RULES} more (--format json lists them all)")
     return lines

@@ -300,3 +300,14 @@ def test_diff_compares_two_rollout_levels_of_a_rule(
     [row] = [r for r in report["rules"] if r["rule"] == "links/no-links"]
     assert row["delta"]["enforced"] == len(between) == row["delta"]["decided"]
     assert row["delta"]["shadow"] == -len(between)
+    assert row["written"]["old"]["rollout"] == 10 and row["written"]["new"]["rollout"] == 50
+    # every format says how the rule is written on each side, with its enforced counts
+    code, text, _ = diff(capsys, str(tmp_path / "old"), str(tmp_path / "new"), str(records))
+    enforced = row["old"]["enforced"], row["new"]["enforced"]
+    assert f"enforced {enforced[0]} -> {enforced[1]} (+{len(between)})" in text
+    assert text.count("[rollout 10% -> 50%]") == 1
+    code, markdown, _ = diff(
+        capsys, str(tmp_path / "old"), str(tmp_path / "new"), str(records), "--format", "markdown"
+    )
+    assert "| `links/no-links`<br>*rollout 10% \u2192 50%* |" in markdown
+    assert "| rule | decided | modified | shadow | errors | enforced |" in markdown

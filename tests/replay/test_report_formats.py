@@ -89,7 +89,7 @@ def report_of(sides: tuple[PolicySet, PolicySet], texts: list[str]) -> dict[str,
 
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "div",
-                "span", "b", "i", "ul", "li", "table", "tr", "th", "td", "code", "pre",
+                "span", "br", "b", "i", "ul", "li", "table", "tr", "th", "td", "code", "pre",
                 "details", "summary", "svg", "line", "text", "rect"}  # fmt: skip
 
 
