@@ -131,7 +131,7 @@ function rulesTable(names, report) {
       h("caption", { class: "sr" }, "Per rule and measure: old, new and the delta"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "rule"), measures.map((m) => h("th", { scope: "col" }, `${m} (old → new, delta)`)))),
       h("tbody", {}, (report.rules || []).map((row) => h("tr", {},
-        h("th", { scope: "row" }, h("code", {}, row.rule)),
+        h("th", { scope: "row" }, h("code", {}, row.rule), row.note ? [h("br"), h("span", { class: "muted rule-note" }, row.note.replaceAll("->", "→"))] : null),
         measures.map((m) => {
           const d = (row.delta || {})[m] || 0;
           return h("td", { class: `num ${d ? "changed" : "muted"}` }, `${(row.old || {})[m] ?? 0} → ${(row.new || {})[m] ?? 0} (${signed(d)})`);

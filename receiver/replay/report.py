@@ -98,13 +98,15 @@ def build_report(
         },
         "flips_by_event": dict(sorted(comparison.by_event.items())),
         "rules": [
-            {
-                "rule": row.rule,
-                "old": dict(row.old),
-                "new": dict(row.new),
-                "delta": row.deltas,
-                "written": {"old": old_rules.get(row.rule), "new": new_rules.get(row.rule)},
-            }
+            _with_note(
+                {
+                    "rule": row.rule,
+                    "old": dict(row.old),
+                    "new": dict(row.new),
+                    "delta": row.deltas,
+                    "written": {"old": old_rules.get(row.rule), "new": new_rules.get(row.rule)},
+                }
+            )
             for row in comparison.sorted_rules()
         ],
         "samples": (
@@ -160,6 +162,11 @@ def _written_rule(doc: RuleDoc) -> dict[str, Any]:
 
 # Fields of a rule whose text a note names when it changed (their values: `written`).
 TEXT_FIELDS: Final = ("events", "when", "unless", "message", "set", "unset", "rollout_key")
+
+
+def _with_note(row: dict[str, Any]) -> dict[str, Any]:
+    row["note"] = rule_note(row)
+    return row
 
 
 def rule_note(row: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ from receiver.replay.compare import MEASURES
 from receiver.replay.report import (
     baseline_warning,
     percent,
-    rule_note,
     safe_text,
     shown_measures,
     signed,
@@ -172,7 +171,7 @@ def _rule_table(rows: list[dict[str, Any]]) -> str:
             f'<td class="n"><b>{esc(signed(row["delta"][m]))}</b></td>'
             for m in measures
         )
-        note = rule_note(row).replace("->", "\u2192")
+        note = row["note"].replace("->", "\u2192")
         shown = f'<br><span class="written">{esc(note)}</span>' if note else ""
         body.append(f"<tr><td><code>{esc(row['rule'])}</code>{shown}</td>{cells}</tr>")
     return f'<table><tr><th rowspan="2">rule</th>{head}</tr><tr>{sub}</tr>{"".join(body)}</table>'

@@ -19,7 +19,6 @@ from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.report import (
     baseline_warning,
     percent,
-    rule_note,
     safe_text,
     shown_measures,
     signed,
@@ -91,7 +90,7 @@ def _rules(report: dict[str, Any]) -> list[str]:
         for m in measures:
             old, new, delta = row["old"][m], row["new"][m], row["delta"][m]
             cells.append(f"{old:,} {ARROW} {new:,} (**{signed(delta)}**)" if delta else f"{new:,}")
-        note = rule_note(row).replace("->", ARROW)
+        note = row["note"].replace("->", ARROW)
         name = cell(row["rule"]) + (f"<br>*{note}*" if note else "")  # note: no user text
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if len(moved) > MAX_RULES:

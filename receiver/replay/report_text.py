@@ -16,7 +16,6 @@ from receiver.replay.report import (
     baseline_warning,
     changed_measures,
     percent,
-    rule_note,
     safe_text,
     signed,
 )
@@ -65,7 +64,7 @@ def _rules(report: dict[str, Any]) -> list[str]:
             f"{m} {row['old'][m]:,} -> {row['new'][m]:,} ({signed(row['delta'][m])})"
             for m in changed_measures(row)
         ]
-        note = rule_note(row)
+        note = row["note"]
         lines.append(
             f"  {row['rule']:<{width}}  " + "   ".join(parts) + (f"   [{note}]" if note else "")
         )

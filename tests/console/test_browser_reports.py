@@ -64,6 +64,10 @@ def test_a_report_from_the_reports_folder_shows_its_flips_and_the_chart(
         assert page.get_attribute("#report-chart", "role") == "img"
         page.click("text=The per-rule numbers as a table")
         assert top in page.inner_text("#report-rules")
+        notes = [r["note"] for r in report["rules"] if r["note"]]
+        assert "new rule" in notes  # the corpus adds rules
+        shown = page.locator("#report-rules .rule-note").all_inner_texts()
+        assert shown == [n.replace("->", "\u2192") for n in notes]
         gate = page.inner_text(".gate")
         assert ("Gate held" in gate) == report["gate"]["held"]
         first = page.locator(".sample > details").first
