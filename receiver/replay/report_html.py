@@ -59,6 +59,8 @@ table{border-collapse:collapse;margin:6px 0}
 th,td{border:1px solid #c8c8c8;padding:3px 8px;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .written{color:#444;font-size:12.5px}
+.wide{overflow-x:auto}.wide td>code{white-space:nowrap}
+svg{max-width:100%;height:auto}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 pre{background:#f4f4f4;border:1px solid #ddd;padding:8px;overflow-x:auto;white-space:pre-wrap;
 word-break:break-word;margin:4px 0}
@@ -174,7 +176,8 @@ def _rule_table(rows: list[dict[str, Any]]) -> str:
         note = row["note"].replace("->", "\u2192")
         shown = f'<br><span class="written">{esc(note)}</span>' if note else ""
         body.append(f"<tr><td><code>{esc(row['rule'])}</code>{shown}</td>{cells}</tr>")
-    return f'<table><tr><th rowspan="2">rule</th>{head}</tr><tr>{sub}</tr>{"".join(body)}</table>'
+    table = f'<table><tr><th rowspan="2">rule</th>{head}</tr><tr>{sub}</tr>{"".join(body)}</table>'
+    return f'<div class="wide">{table}</div>'
 
 
 def _pre(value: Any) -> str:
