@@ -64,7 +64,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "them out.",
     )
     source = "a policy directory or file, a bundle file (receiver bundle build), or " \
-        "git:REV:PATH (e.g. git:HEAD~1:policies; PATH from the repository's root)"  # fmt: skip
+        "git:REV:PATH (e.g. git:HEAD~1:policies; PATH from the repository's root, or " \
+        "absolute, or ./ or ../ from here)"  # fmt: skip
     diff.add_argument("old", metavar="OLD", help=f"the policies in force: {source}")
     diff.add_argument("new", metavar="NEW", help="the proposed policies, the same forms")
     diff.add_argument(
