@@ -273,7 +273,8 @@ POLICY_TABLE: tuple[FieldDoc, ...] = (
     _one(
         "rollout",
         "a percentage of keys for which the rule enforces: `10%`, `0.5%`, `100%`, or a "
-        "plain number 0 to 100 read as a percent; for the other keys it acts as a "
+        "plain number 0 to 100 read as a percent (`0.2` is 0.2%, not a fifth: "
+        "`receiver check` warns, `small-rollout`); for the other keys it acts as a "
         "`mode: shadow` rule. Only on `mode: enforce` rules. A key's bucket is stable "
         "across processes and restarts, and raising the percent keeps every key already "
         'enforced (README, "Gradual rollout and expiring rules")',

@@ -253,6 +253,15 @@ class _Reader(FieldReader):
                 changes["rollout"] = Located(parse_percent(value), self.span(node))
             except ValueError as err:
                 self.error("bad-value", str(err), node)
+            else:
+                if isinstance(value, float) and 0 < value < 1:  # 0.2 as a fraction?
+                    self.diags.warning(
+                        "small-rollout",
+                        f"'rollout: {value:g}' enforces for {value:g}% of keys (a plain number "
+                        f"is a percent); write {value * 100:g}% if you meant a fraction, or "
+                        f"{value:g}% to keep it",
+                        self.span(node),
+                    )
             if changes.get("mode") == "shadow":
                 self.error(
                     "misplaced-field",

@@ -54,6 +54,22 @@ def test_rollout_reads_a_percentage_or_a_plain_number(written: str, percent: flo
     assert (rollout.span.line, rollout.span.column) == (6, 14)
 
 
+def test_a_plain_number_below_one_warns_that_it_is_a_percent_not_a_fraction() -> None:
+    doc, found = load("rollout: 0.2")
+    assert found == [
+        (
+            "p.yaml:6:14",
+            "small-rollout",
+            "'rollout: 0.2' enforces for 0.2% of keys (a plain number is a percent); write "
+            "20% if you meant a fraction, or 0.2% to keep it",
+        )
+    ]
+    assert doc is not None and doc.rules[0].rollout is not None
+    assert doc.rules[0].rollout.value == 0.2  # read as written: a warning, not an error
+    for written in ("0.2%", "0", "1", "0.0"):
+        assert load(f"rollout: {written}")[1] == [], written
+
+
 @pytest.mark.parametrize(
     ("written", "says"),
     [
