@@ -266,6 +266,9 @@ def _decision_log_line(entry: dict[str, Any], where: str) -> Record:
         key: entry.get(key)
         for key in ("action", "message", "rule", "modified_by", "shadow", "errors", "degraded")
     }
+    for key in ("status", "reason_code"):  # a deny's own status and reason code (brainCloud)
+        if entry.get(key) is not None:
+            decision[key] = entry[key]
     if entry.get("degraded_reason"):
         decision["degraded_reason"] = entry["degraded_reason"]
     return Record(

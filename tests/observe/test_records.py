@@ -18,6 +18,7 @@ from receiver.observe.records import (
     record_decision,
     record_entry,
 )
+from receiver.replay.answers import change
 from receiver.runtime.decision import Decision, ShadowResult
 from receiver.runtime.inputs import LOOKUP_FAILED
 from receiver.runtime.payload import Event
@@ -115,6 +116,23 @@ def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
     assert record.event.actor == {"userId": "u1", "_id": "u1"}
     assert record.user_lookup == "unknown"
     assert record.decision["action"] == "allow" and record.decision["modified_by"] == ["p/lower"]
+
+
+def test_a_decision_log_line_keeps_a_deny_s_status_and_reason_code(tmp_path: Path) -> None:
+    # A brainCloud deny's status and reason code are part of its answer: a decision-log
+    # line without them replayed as "deny, message changed" against the very same policies.
+    log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
+    decision = Decision("deny", "XP value is too high!", rule="p/xp", status=500, reason_code=50000)
+    log.write(
+        log.record(
+            decision_id="d1", platform="braincloud", event=EVENT, decision=decision,
+            revision="rev2", latency=0.001,
+        )
+    )  # fmt: skip
+    log.close()
+    [record] = read_records([tmp_path / "log.jsonl"])
+    assert record.decision["status"] == 500 and record.decision["reason_code"] == 50000
+    assert change(record.decision, record_decision(decision)) is None
 
 
 @pytest.mark.parametrize(
