@@ -42,6 +42,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NamedTuple
@@ -328,7 +329,21 @@ def open_lines(path: Path) -> IO[bytes]:
 def iter_file(path: Path) -> Iterator[Record]:
     """The records of one file, in file order. Blank lines are skipped; a line cut short
     at the very end (a file still being written) is skipped too, any other bad line is a
-    :class:`RecordError`."""
+    :class:`RecordError`, and so is a ``.gz`` file that is not gzip or is cut short."""
+    try:
+        yield from _file_records(path)
+    except gzip.BadGzipFile as err:
+        raise RecordError(
+            f"{path}: not a gzip file ({err}); name it .jsonl if it is text"
+        ) from None
+    except (EOFError, zlib.error) as err:
+        raise RecordError(
+            f"{path}: not a whole gzip file ({err}): a copy or compression that did not "
+            "finish? Replay the whole file, or decompress what it holds (zcat) to a .jsonl"
+        ) from None
+
+
+def _file_records(path: Path) -> Iterator[Record]:
     with open_lines(path) as stream:
         pending: tuple[int, bytes] | None = None
         for number, line in enumerate(stream, 1):

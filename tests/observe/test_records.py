@@ -135,6 +135,19 @@ def test_a_decision_log_line_keeps_a_deny_s_status_and_reason_code(tmp_path: Pat
     assert change(record.decision, record_decision(decision)) is None
 
 
+@pytest.mark.parametrize("cut", [30, 200], ids=["cut-in-the-header", "cut-in-the-data"])
+def test_a_gz_file_cut_short_or_not_gzip_is_named(tmp_path: Path, cut: int) -> None:
+    # A copy that did not finish raised EOFError (a traceback), and a .gz that is not
+    # gzip said "None: cannot read the records: None".
+    whole = gzip.compress(("".join(json.dumps(entry()) + "\n" for _ in range(50))).encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[:cut])
+    (tmp_path / "plain.jsonl.gz").write_bytes(b"not gzip at all\n")
+    for name, says in (("cut.jsonl.gz", "not a whole gzip file"), ("plain.jsonl.gz", "not a gzip")):
+        with pytest.raises(RecordError) as caught:
+            read_records([tmp_path / name])
+        assert str(caught.value).startswith(f"{tmp_path / name}: {says}")
+
+
 @pytest.mark.parametrize(
     ("line", "says"),
     [
