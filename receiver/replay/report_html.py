@@ -34,6 +34,11 @@ ROW_GAP: Final = 10
 LABEL_WIDTH: Final = 300
 PLOT_WIDTH: Final = 760
 CHART_WIDTH: Final = LABEL_WIDTH + PLOT_WIDTH + 20
+RULE_RIGHT: Final = LABEL_WIDTH + 50  # where the rule names end (text-anchor end)
+# The widest a character of the chart's 12px sans-serif text draws (digits, signs and
+# lower-case letters are narrower): value labels are given this much room per character
+# beside the longest bars, so that none runs over a rule name or off the chart.
+CHAR_WIDTH: Final = 7.5
 
 CSS: Final = """
 *{box-sizing:border-box}
@@ -76,8 +81,12 @@ def _chart(rows: list[dict[str, Any]]) -> str:
     if not shown:
         return "<p>No rule moved.</p>"
     biggest = max(abs(d) for row in shown for d in row["delta"].values()) or 1
-    half = (PLOT_WIDTH - 120) / 2  # room for the value labels at both ends
-    axis = LABEL_WIDTH + 60 + half
+    # Room for the value labels ("+232 decided") beside the longest bar on either side.
+    widest = max(len(_value_label(d, m)) for row in shown for m, d in row["delta"].items() if d)
+    room = widest * CHAR_WIDTH + 8
+    left, right = RULE_RIGHT + 10 + room, CHART_WIDTH - room
+    half = (right - left) / 2
+    axis = left + half
     bars = [[m for m in MEASURES if row["delta"][m]] for row in shown]
     heights = [len(b) * (BAR + BAR_GAP) + ROW_GAP for b in bars]
     height = sum(heights) + 30
@@ -95,7 +104,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         label = row["rule"] if len(row["rule"]) <= 40 else row["rule"][:39] + "\u2026"
         middle = top + (row_height - ROW_GAP) / 2 + 4
         parts.append(
-            f'<text x="{LABEL_WIDTH + 50}" y="{middle:.1f}" text-anchor="end">'
+            f'<text x="{RULE_RIGHT}" y="{middle:.1f}" text-anchor="end">'
             f"<title>{esc(row['rule'])}</title>{esc(label)}</text>"
         )
         for slot, measure in enumerate(measures):
@@ -111,7 +120,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
             )
             parts.append(
                 f'<text x="{end:.1f}" y="{y + BAR - 2}" text-anchor="{anchor}">'
-                f"{esc(signed(delta))} {measure}</text>"
+                f"{esc(_value_label(delta, measure))}</text>"
             )
         top += row_height
     parts.append("</svg>")
@@ -119,6 +128,10 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         f'<span><i style="background:{COLOURS[m]}"></i>{m}</span>' for m in shown_measures(rows)
     )
     return f'<div class="legend">{legend}</div>\n' + "\n".join(parts)
+
+
+def _value_label(delta: int, measure: str) -> str:
+    return f"{signed(delta)} {measure}"
 
 
 def _cards(report: dict[str, Any]) -> str:

@@ -24,9 +24,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from receiver.observe.records import Record
-from receiver.replay.compare import compare
+from receiver.replay.compare import MEASURES, compare
 from receiver.replay.report import build_report, render_json
-from receiver.replay.report_html import COLOURS, render_html
+from receiver.replay.report_html import CHAR_WIDTH, COLOURS, RULE_RIGHT, _chart, render_html
 from receiver.replay.report_markdown import render_markdown
 from receiver.replay.report_text import render_text
 from receiver.replay.samples import explain_new
@@ -285,3 +285,37 @@ def test_the_html_report_opens_in_a_browser_and_shows_its_chart(tmp_path: Path) 
     assert count_colour(rows, COLOURS["modified"]) > 1000
     assert count_colour(rows, COLOURS["shadow"]) > 500
     assert count_colour(rows, COLOURS["errors"]) < 400  # the legend's swatch only
+
+
+def chart_rows(deltas: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    rows = []
+    for rule, measure, delta in deltas:
+        old = dict.fromkeys(MEASURES, 0)
+        new = dict(old, **{measure: max(delta, 0)})
+        old[measure] = max(-delta, 0)
+        rows.append(
+            {"rule": rule, "old": old, "new": new, "delta": {m: new[m] - old[m] for m in MEASURES}}
+        )
+    return rows
+
+
+@pytest.mark.parametrize("delta", [232, -232, 12_345, -12_345])
+def test_the_chart_s_value_labels_stay_clear_of_the_rule_names_and_the_edge(delta: int) -> None:
+    # "-232 decided" beside the longest bar to the left was drawn over the rule's name, and
+    # "+232 decided" beside the longest bar to the right ran off the chart ("+232 decide").
+    rows = chart_rows(
+        [("rate-limits/message-flood", "decided", delta), ("scams/tag-links", "modified", 28),
+         ("links/links-from-brand-new-accounts", "enforced", -1)]
+    )  # fmt: skip
+    svg = _chart(rows)
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    labels = re.findall(
+        r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(start|end)">([+-][^<]*)</text>', svg
+    )
+    assert len(labels) == 3
+    for x, anchor, text in labels:
+        extent = len(text) * CHAR_WIDTH
+        if anchor == "start":
+            assert float(x) + extent <= width, text
+        else:
+            assert float(x) - extent >= RULE_RIGHT, text
