@@ -123,6 +123,13 @@ def build_report(
     }
 
 
+def nothing_sampled(report: dict[str, Any]) -> str:
+    """What a report says in place of samples when it has none to show."""
+    if report["flips"]["total"]:
+        return "No event sampled (--samples 0)."
+    return "No verdict flipped."
+
+
 def baseline_warning(report: dict[str, Any]) -> str | None:
     """A sentence when OLD does not answer as the service did, else None."""
     baseline = report["baseline"]

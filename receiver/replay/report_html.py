@@ -17,7 +17,14 @@ from typing import Any, Final
 
 from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.compare import MEASURES
-from receiver.replay.report import baseline_warning, percent, safe_text, shown_measures, signed
+from receiver.replay.report import (
+    baseline_warning,
+    nothing_sampled,
+    percent,
+    safe_text,
+    shown_measures,
+    signed,
+)
 
 CHART_RULES: Final = 20  # rules drawn; the tables list more
 TABLE_RULES: Final = 200
@@ -210,7 +217,7 @@ def _samples(report: dict[str, Any]) -> str:
             f"<details><summary>{esc(title)}: {len(chosen)} of {report['flips'][kind]:,} "
             f"events</summary>{''.join(items)}</details>"
         )
-    return "\n".join(out) or "<p>No verdict flipped.</p>"
+    return "\n".join(out) or f"<p>{esc(nothing_sampled(report))}</p>"
 
 
 def _gate(report: dict[str, Any]) -> str:

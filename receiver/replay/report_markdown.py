@@ -16,7 +16,14 @@ import re
 from typing import Any, Final
 
 from receiver.replay.answers import KIND_TITLES, KINDS
-from receiver.replay.report import baseline_warning, percent, safe_text, shown_measures, signed
+from receiver.replay.report import (
+    baseline_warning,
+    nothing_sampled,
+    percent,
+    safe_text,
+    shown_measures,
+    signed,
+)
 
 MAX_RULES: Final = 50
 ARROW: Final = "\u2192"
@@ -142,7 +149,7 @@ def _samples(report: dict[str, Any]) -> list[str]:
                 "",
             ]
         lines += ["</details>", ""]
-    return lines or ["No verdict flipped."]
+    return lines or [nothing_sampled(report)]
 
 
 def _gate(report: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.report import (
     baseline_warning,
     changed_measures,
+    nothing_sampled,
     percent,
     safe_text,
     signed,
@@ -102,7 +103,7 @@ def _samples(report: dict[str, Any]) -> list[str]:
             ]
             lines += [f"       {line}" for line in sample["explanation"].splitlines()]
     if len(lines) == 1:
-        lines.append("  none: no verdict flipped")
+        lines.append(f"  {nothing_sampled(report)}")
     return lines
 
 

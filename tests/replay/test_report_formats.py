@@ -319,3 +319,28 @@ def test_the_chart_s_value_labels_stay_clear_of_the_rule_names_and_the_edge(delt
             assert float(x) + extent <= width, text
         else:
             assert float(x) - extent >= RULE_RIGHT, text
+
+
+def test_samples_0_does_not_say_that_no_verdict_flipped(
+    sides: tuple[PolicySet, PolicySet],
+) -> None:
+    # receiver diff --samples 0 printed "none: no verdict flipped" under 644 flips.
+    old, new = sides
+    records = [
+        Record(f"d{i}", 1000.0 + i, "socialplus",
+               Event("message.shouldCreate", {"text": t}, {"userId": t, "_id": t}),
+               "not-needed", None, {"action": "allow"})
+        for i, t in enumerate(["hello", "buy crypto", "free money"])
+    ]  # fmt: skip
+    comparison = compare(old, new, records, samples=0)
+    assert comparison.total_flips > 0
+    report = build_report(
+        comparison,
+        (SourceInfo("old", "directory"), old),
+        (SourceInfo("new", "directory"), new),
+        explain=lambda sample: explain_new(new, sample),
+    )
+    for render in (render_text, render_markdown, render_html):
+        page = render(report)
+        assert "No event sampled (--samples 0)." in page
+        assert "no verdict flipped" not in page.lower()
