@@ -364,7 +364,10 @@ def _parse_line(path: Path, number: int, line: bytes) -> Record:
     try:
         entry = jsoncodec.loads(line)
     except jsoncodec.JSONError as err:
-        raise RecordError(f"{where}: {err}") from None
+        if err.column is None:  # not UTF-8, nested too deeply, ...
+            raise RecordError(f"{where}: {err}") from None
+        # A record is one line of the file: "line 1" of the document would mislead.
+        raise RecordError(f"{where}: invalid JSON at column {err.column}: {err.reason}") from None
     return parse_record(entry, where)
 
 

@@ -197,3 +197,12 @@ def test_a_record_says_how_the_counter_backend_answered(tmp_path: Path) -> None:
     assert "counters" not in lines[0]
     with pytest.raises(RecordError, match="'counters' must be one of"):
         read_records([write_lines(tmp_path / "bad.jsonl", [{**entry(), "counters": "maybe"}])])
+
+
+def test_a_line_that_is_not_json_is_named_by_its_column_and_the_reason(tmp_path: Path) -> None:
+    # It said "r.jsonl:2: invalid JSON at line 1, column 21: Invalid control character at".
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(entry()) + '\n{"record":1,"garbage\n' + json.dumps(entry()) + "\n")
+    with pytest.raises(RecordError) as caught:
+        read_records([path])
+    assert str(caught.value) == f"{path}:2: invalid JSON at column 21: Invalid control character"
