@@ -118,7 +118,8 @@ class Summary:
         """The summary as text, for stderr."""
         rate = f", {self.rate:,.0f} events/s" if self.seconds > 0 else ""
         jobs = f" in {self.jobs} processes" if self.jobs > 1 else ""
-        lines = [f"replayed {self.events:,} events in {self.seconds:.2f} s{rate}{jobs}"]
+        events = "event" if self.events == 1 else "events"
+        lines = [f"replayed {self.events:,} {events} in {self.seconds:.2f} s{rate}{jobs}"]
         if not self.events:
             lines.append("no records to replay: the files named hold none")
         if self.jobs > 1 and self.events:
@@ -161,8 +162,9 @@ class Summary:
             )
         if self.users_missing:
             events = "event" if self.users_missing == 1 else "events"
+            their = "its record holds" if self.users_missing == 1 else "their records hold"
             lines.append(
-                f"{self.users_missing:,} {events} read 'user' but their records hold no user "
+                f"{self.users_missing:,} {events} read 'user' but {their} no user "
                 "(decision-log lines, or recorded when no rule read it): they saw no such "
                 "user; pass --users FILE to give them one"
             )

@@ -138,6 +138,16 @@ def test_a_merged_summary_is_the_sum_of_its_parts() -> None:
     assert "pass --users FILE" in a.render()
 
 
+def test_the_summary_of_one_event_speaks_of_one_event() -> None:
+    # It said "replayed 1 events" and "1 event read 'user' but their records hold no user".
+    one = Summary()
+    one.add(10.0, "socialplus", "r1", "allow", compared=True, kind=None)
+    one.users_missing = 1
+    text = one.render()
+    assert text.startswith("replayed 1 event in ")
+    assert "1 event read 'user' but its record holds no user" in text
+
+
 def test_workers_refuse_policies_that_changed_since_the_parent_loaded_them(
     shipped: PolicySet, records: list[Record]
 ) -> None:
