@@ -4,6 +4,7 @@ and a directory that cannot be written stopping the start with exit 2."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from receiver import cli
 from receiver.cli.exits import EXIT_USAGE
+from receiver.http.server import _announce
 from receiver.http.settings import SettingsError, build
 from receiver.observe.recorder import DEFAULT_KEEP, DEFAULT_MAX_BYTES, RecordSettings
 
@@ -27,6 +29,25 @@ def test_record_flags_make_the_record_settings_and_create_the_directory(tmp_path
     assert pickle.loads(pickle.dumps(config)) == config  # handed to each worker
     default = build({"record": where}).record
     assert default == RecordSettings(where, 1.0, DEFAULT_MAX_BYTES, DEFAULT_KEEP)
+
+
+def test_the_start_up_log_says_that_it_records_where_and_how_much(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # serve --record logged nothing of it: an operator could not tell that user content
+    # was being written, nor where.
+    where = tmp_path / "records"
+    config = build({"record": where, "record_sample": "10%", "record_keep": 1})
+    with caplog.at_level(logging.INFO, logger="receiver.http.server"):
+        _announce(config)
+    assert (
+        f"recording decided events (0.1 of the actors) into {where}, files per worker of up "
+        f"to {DEFAULT_MAX_BYTES} bytes, 1 closed file kept per worker; records hold user content"
+    ) in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="receiver.http.server"):
+        _announce(build({}))
+    assert "recording" not in caplog.text
 
 
 def test_the_config_file_sets_recording_relative_to_itself(tmp_path: Path) -> None:
