@@ -22,6 +22,9 @@ A record, format version 1 (one JSON object per line)::
 - ``user_lookup`` says what the user source answered: a record (``found``, kept in
   ``user``), no such user (``none``), a failed lookup (``failed``), or nothing because no
   rule read ``user`` (``not-needed``);
+- ``sample`` (present only under ``--record-sample`` below 1): the share of actors
+  recorded, so that a replay can say that counters keyed by anything but the actor saw
+  only part of the traffic;
 - ``counters`` (present only when the counter backend did not answer as usual):
   ``unavailable`` when it could not answer (counters read null and
   ``counters_unavailable()`` was true: a replay decides the event the same way), or
@@ -82,6 +85,7 @@ class Record(NamedTuple):
     revision: str = ""
     source: str = ""  # FILE:LINE the record was read from
     counters: str = ""  # "", or a COUNTER_STATES entry: how the counter backend answered
+    sample: float = 1.0  # the --record-sample rate it was recorded at (1: every actor)
 
     @property
     def degraded(self) -> bool:
@@ -138,6 +142,7 @@ def record_entry(
     revision: str,
     degraded_reason: str | None = None,
     counters: str | None = None,
+    sample: float = 1.0,
     as_json: bool = True,
 ) -> dict[str, Any]:
     """One record line's content. ``as_json`` false leaves the event's actor and data and
@@ -164,6 +169,8 @@ def record_entry(
     }
     if counters is not None:
         entry["counters"] = counters
+    if sample < 1:
+        entry["sample"] = sample
     return entry
 
 
@@ -179,6 +186,7 @@ def record_line(
     revision: str,
     degraded_reason: str | None = None,
     counters: str | None = None,
+    sample: float = 1.0,
 ) -> bytes:
     """:func:`record_entry` as one JSON line, the same bytes as encoding its dict, but
     cheaper on the request path: the event and the user record go to the encoder as they
@@ -188,6 +196,7 @@ def record_line(
         "decision_id": decision_id, "now": now, "platform": platform, "event": event,
         "user_answer": user_answer, "user_asked": user_asked, "decision": decision,
         "revision": revision, "degraded_reason": degraded_reason, "counters": counters,
+        "sample": sample,
     }  # fmt: skip
     try:
         return orjson.dumps(record_entry(**facts, as_json=False), default=_converted,
@@ -236,6 +245,9 @@ def _record(entry: dict[str, Any], where: str) -> Record:
     counters = entry.get("counters")
     if counters is not None and counters not in COUNTER_STATES:
         raise RecordError(f"{where}: 'counters' must be one of {', '.join(COUNTER_STATES)}")
+    sample = entry.get("sample", 1.0)
+    if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
+        raise RecordError(f"{where}: 'sample' must be a number above 0 and at most 1")
     return Record(
         decision_id=_text(entry, "decision_id", where),
         time=_time(entry, where),
@@ -247,6 +259,7 @@ def _record(entry: dict[str, Any], where: str) -> Record:
         revision=str(entry.get("revision") or ""),
         source=where,
         counters=counters or "",
+        sample=float(sample),
     )
 
 

@@ -106,6 +106,8 @@ class Comparison:
     recorded_revisions: dict[str, int] = field(default_factory=dict)  # revision -> records
     recorded_degraded: int = 0  # recorded answers that were fail-safe: not comparable
     recorded_differs: int = 0  # OLD's answer is not the recorded one (not degraded)
+    recorded_sampled: int = 0  # records made under --record-sample below 1
+    recorded_sample: float = 1.0  # the smallest of their rates
     old_stats: ReplayStats = field(default_factory=ReplayStats)
     new_stats: ReplayStats = field(default_factory=ReplayStats)
 
@@ -161,6 +163,9 @@ def compare(
         old_decision, new_decision = before.decided.decision, after.decided.decision
         revision = record.revision or "unknown"
         result.recorded_revisions[revision] = result.recorded_revisions.get(revision, 0) + 1
+        if record.sample < 1:
+            result.recorded_sampled += 1
+            result.recorded_sample = min(result.recorded_sample, record.sample)
         if record.degraded:
             result.recorded_degraded += 1
         elif not answers_as_recorded(record.decision, old_decision):

@@ -23,6 +23,7 @@ from receiver.replay.answers import KINDS
 from receiver.replay.compare import MEASURES, Comparison, Sample
 from receiver.replay.gate import Gate, Held
 from receiver.replay.sources import SourceInfo
+from receiver.replay.summary import sampled_note
 from receiver.runtime.policyset import PolicySet
 
 REPORT_VERSION: Final = 1
@@ -110,6 +111,8 @@ def build_report(
             "recorded_revisions": dict(sorted(comparison.recorded_revisions.items())),
             "old_differs": comparison.recorded_differs,
             "degraded": comparison.recorded_degraded,
+            "sampled": comparison.recorded_sampled,
+            "sample": comparison.recorded_sample,
         },
         "users_missing": {
             "old": comparison.old_stats.users_missing,
@@ -137,11 +140,15 @@ def baseline_warning(report: dict[str, Any]) -> str | None:
     if not differs:
         return None
     recorded = ", ".join(f"{rev} ({n:,})" for rev, n in baseline["recorded_revisions"].items())
-    return (
+    warning = (
         f"OLD answers {differs:,} of {report['events']:,} events otherwise than the service "
         f"did when they were recorded: is OLD (revision {report['old']['revision']}) the "
         f"version that was running? The records name revision {recorded}."
     )
+    if baseline.get("sampled"):
+        note = sampled_note(baseline["sampled"], report["events"], baseline["sample"])
+        warning += f" {note}."
+    return warning
 
 
 def _share(count: int, events: int) -> float:

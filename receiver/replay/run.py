@@ -128,6 +128,9 @@ def run_replay(
     summary's time is left to the caller, who knows when reading began. ``progress`` is
     entered here, once any worker processes have started."""
     summary = Summary(replayed_revision=policies.revision, jobs=1)
+    rates = [record.sample for record in records if record.sample < 1]
+    if rates:
+        summary.sampled, summary.sample = len(rates), min(rates)
     bar = progress if progress is not None else contextlib.nullcontext()
     if jobs <= 1 or len(records) < 2:
         users = user_source(inputs.users)

@@ -33,6 +33,8 @@ class Summary:
     users_missing: int = 0
     counters_unavailable: int = 0  # recorded while the counter backend could not answer
     counters_fallback: int = 0  # recorded with a worker's own fallback counters
+    sampled: int = 0  # records made under --record-sample below 1
+    sample: float = 1.0  # the smallest --record-sample rate among them
     first: float | None = None
     last: float | None = None
     revisions: Counter[str] = field(default_factory=Counter)  # recorded under -> records
@@ -108,6 +110,7 @@ class Summary:
             "users_missing": self.users_missing,
             "counters_unavailable": self.counters_unavailable,
             "counters_fallback": self.counters_fallback,
+            "sampled": self.sampled,
             "first": None if self.first is None else format_time(self.first),
             "last": None if self.last is None else format_time(self.last),
             "recorded_revisions": dict(self.revisions.most_common()),
@@ -155,6 +158,8 @@ class Summary:
             for kind in KINDS
             if self.changes.get(kind)
         )
+        if self.sampled:
+            lines.append(sampled_note(self.sampled, self.events, self.sample))
         if self.degraded:
             were = "answer was" if self.degraded == 1 else "answers were"
             lines.append(
@@ -179,6 +184,17 @@ class Summary:
                 "decided with the replay's counters, which may differ"
             )
         return "\n".join(lines)
+
+
+def sampled_note(sampled: int, events: int, rate: float) -> str:
+    """What records made under ``--record-sample`` mean for the counts (docs/replay.md)."""
+    which = "The records were" if sampled == events else f"{sampled:,} of the records were"
+    return (
+        f"{which} recorded with --record-sample {rate:.4g}: counters keyed by something "
+        "other than the actor (a channel, a text) counted only the sampled actors' events "
+        "in this replay, so their rules fire later than in production; differences on "
+        "them are expected"
+    )
 
 
 def _span(seconds: float) -> str:

@@ -167,6 +167,13 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path, line: str, says: s
     assert says in str(caught.value)
 
 
+@pytest.mark.parametrize("sample", [0, 1.5, "10%", True])
+def test_a_record_s_sample_must_be_a_rate(tmp_path: Path, sample: Any) -> None:
+    path = write_lines(tmp_path / "r.jsonl", [{**entry(), "sample": sample}])
+    with pytest.raises(RecordError, match="'sample' must be a number above 0 and at most 1"):
+        read_records([path])
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from receiver.observe.records import Record
 from receiver.replay.compare import MEASURES, compare
-from receiver.replay.report import build_report, render_json
+from receiver.replay.report import baseline_warning, build_report, render_json
 from receiver.replay.report_html import CHAR_WIDTH, COLOURS, RULE_RIGHT, _chart, render_html
 from receiver.replay.report_markdown import render_markdown
 from receiver.replay.report_text import render_text
@@ -344,3 +344,29 @@ def test_samples_0_does_not_say_that_no_verdict_flipped(
         page = render(report)
         assert "No event sampled (--samples 0)." in page
         assert "no verdict flipped" not in page.lower()
+
+
+def test_the_baseline_warning_says_when_the_records_were_sampled(
+    sides: tuple[PolicySet, PolicySet],
+) -> None:
+    # A diff of records made with --record-sample warned "is OLD the version that was
+    # running?" with nothing on what a sample does to counters keyed by a text or channel.
+    old, new = sides
+    records = [
+        Record(f"d{i}", 1000.0 + i, "socialplus",
+               Event("message.shouldCreate", {"text": "hi"}, {"userId": "u", "_id": "u"}),
+               "not-needed", None, {"action": "deny", "message": "limit"}, sample=0.1)
+        for i in range(2)
+    ]  # fmt: skip
+    report = build_report(
+        compare(old, new, records, samples=0),
+        (SourceInfo("old", "directory"), old),
+        (SourceInfo("new", "directory"), new),
+        explain=None,
+    )
+    assert (report["baseline"]["sampled"], report["baseline"]["sample"]) == (2, 0.1)
+    warning = baseline_warning(report)
+    assert warning is not None
+    assert "The records were recorded with --record-sample 0.1: counters keyed by" in warning
+    for render in (render_text, render_markdown, render_html):
+        assert "--record-sample 0.1" in render(report)

@@ -148,6 +148,20 @@ def test_the_summary_of_one_event_speaks_of_one_event() -> None:
     assert "1 event read 'user' but its record holds no user" in text
 
 
+def test_a_replay_of_sampled_records_says_what_the_sample_means(
+    shipped: PolicySet, records: list[Record]
+) -> None:
+    # A replay of a --record-sample 10% recording of unchanged policies showed 24 of 150
+    # answers differing (a counter keyed by text saw a tenth of the traffic), with nothing
+    # to say why, under "recorded under" the very revision replayed.
+    sampled = [r._replace(sample=0.1) for r in records[:10]] + records[10:]
+    _, summary = replayed(shipped, sampled, 1)
+    assert (summary.sampled, summary.sample, summary.to_json()["sampled"]) == (10, 0.1, 10)
+    assert "10 of the records were recorded with --record-sample 0.1" in summary.render()
+    _, plain = replayed(shipped, records, 1)
+    assert plain.sampled == 0 and "--record-sample" not in plain.render()
+
+
 def test_workers_refuse_policies_that_changed_since_the_parent_loaded_them(
     shipped: PolicySet, records: list[Record]
 ) -> None:
