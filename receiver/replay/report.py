@@ -95,6 +95,12 @@ def build_report(
             kind: _share(n, events) for kind, n in (("total", total), *comparison.flips.items())
         },
         "flips_by_event": dict(sorted(comparison.by_event.items())),
+        "flips_by_rule": [
+            {"kind": kind, "old": before, "new": after, "events": count}
+            for (kind, before, after), count in sorted(
+                comparison.by_rule.items(), key=lambda item: (-item[1], item[0])
+            )
+        ],
         "rules": [
             {"rule": row.rule, "old": dict(row.old), "new": dict(row.new), "delta": row.deltas}
             for row in comparison.sorted_rules()

@@ -170,6 +170,21 @@ def _event_table(report: dict[str, Any]) -> str:
     return f"<h2>Flips by event</h2><table><tr><th>event</th>{head}</tr>{body}</table>"
 
 
+def _flip_rule_table(report: dict[str, Any]) -> str:
+    pairs = report["flips_by_rule"][:TABLE_RULES]
+    if not pairs:
+        return ""
+    body = "".join(
+        f"<tr><td>{esc(_title(p['kind']))}</td><td><code>{esc(p['old'])}</code></td>"
+        f'<td><code>{esc(p["new"])}</code></td><td class="n">{p["events"]:,}</td></tr>'
+        for p in pairs
+    )
+    return (
+        "<h2>Flips by rule</h2><table><tr><th>change</th><th>OLD's rule</th>"
+        f"<th>NEW's rule</th><th>events</th></tr>{body}</table>"
+    )
+
+
 def _rule_table(rows: list[dict[str, Any]]) -> str:
     moved = [row for row in rows if any(row["delta"].values())][:TABLE_RULES]
     if not moved:
@@ -280,6 +295,7 @@ def render_html(report: dict[str, Any]) -> str:
 {_chart(report["rules"])}
 <h2>Rules that moved</h2>
 {_rule_table(report["rules"])}
+{_flip_rule_table(report)}
 {_event_table(report)}
 <h2>Samples</h2>
 {_samples(report)}

@@ -71,6 +71,21 @@ def _by_event(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _by_rule(report: dict[str, Any]) -> list[str]:
+    pairs = report["flips_by_rule"]
+    if not pairs:
+        return []
+    lines = ["| change | OLD's rule | NEW's rule | events |", "|---|---|---|---:|"]
+    for pair in pairs[:MAX_RULES]:
+        lines.append(
+            f"| {_title(pair['kind'])} | {cell(pair['old'])} | {cell(pair['new'])} | "
+            f"{pair['events']:,} |"
+        )
+    if len(pairs) > MAX_RULES:
+        lines += ["", f"_{len(pairs) - MAX_RULES:,} more in the JSON report._"]
+    return lines
+
+
 def _sides(report: dict[str, Any]) -> list[str]:
     lines = ["| | policies | revision |", "|---|---|---|"]
     for name in ("old", "new"):
@@ -189,6 +204,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     by_event = _by_event(report)
     if by_event:
         lines += ["#### Flips by event", "", *by_event, ""]
+    by_rule = _by_rule(report)
+    if by_rule:
+        lines += ["#### Flips by rule", "", *by_rule, ""]
     gate = _gate(report)
     if gate:
         lines += [*gate, ""]

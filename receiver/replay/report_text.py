@@ -53,6 +53,21 @@ def _by_event(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _by_rule(report: dict[str, Any]) -> list[str]:
+    pairs = report["flips_by_rule"]
+    if not pairs:
+        return []
+    shown = pairs[:MAX_RULES]
+    lines = [f"Flips by rule (OLD's rule -> NEW's rule), most first: {len(shown)} of {len(pairs)}"]
+    width = max(len(KIND_TITLES[p["kind"]]) for p in shown)
+    for pair in shown:
+        lines.append(
+            f"  {KIND_TITLES[pair['kind']]:<{width}}  {pair['events']:>7,}  "
+            f"{pair['old']} -> {pair['new']}"
+        )
+    return lines
+
+
 def _rules(report: dict[str, Any]) -> list[str]:
     rows = report["rules"]
     moved = [row for row in rows if any(row["delta"].values())]
@@ -135,7 +150,10 @@ def render_text(report: dict[str, Any]) -> str:
             f"Note: {max(missing['old'], missing['new']):,} events read a user that was not "
             "recorded with them (seen as no such user); pass --users FILE"
         )
-    blocks = (_flips(report), _by_event(report), _rules(report), _samples(report), _gate(report))
+    blocks = (
+        _flips(report), _by_event(report), _by_rule(report), _rules(report), _samples(report),
+        _gate(report),
+    )  # fmt: skip
     for block in blocks:
         if block:
             lines += ["", *block]

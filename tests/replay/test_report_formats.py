@@ -370,3 +370,13 @@ def test_the_baseline_warning_says_when_the_records_were_sampled(
     assert "The records were recorded with --record-sample 0.1: counters keyed by" in warning
     for render in (render_text, render_markdown, render_html):
         assert "--record-sample 0.1" in render(report)
+
+
+def test_every_format_lists_the_flips_by_rule(sides: tuple[PolicySet, PolicySet]) -> None:
+    report = report_of(sides, ["hello", "there"])
+    assert report["flips_by_rule"] == [
+        {"kind": "allow_to_deny", "old": "(no rule)", "new": "p/quote", "events": 2}
+    ]
+    assert "allow -> deny        2  (no rule) -> p/quote" in render_text(report)
+    assert "| allow \u2192 deny | `(no rule)` | `p/quote` | 2 |" in render_markdown(report)
+    assert "<h2>Flips by rule</h2>" in render_html(report)
