@@ -385,7 +385,8 @@ def _parse_line(path: Path, number: int, line: bytes) -> Record:
 
 
 def record_files(paths: Iterable[Path]) -> list[Path]:
-    """The files named: a directory stands for its ``*.jsonl`` and ``*.jsonl.gz`` files."""
+    """The files named: a directory stands for its ``*.jsonl`` and ``*.jsonl.gz`` files. A
+    file named twice (itself and its directory) is listed once."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -396,13 +397,31 @@ def record_files(paths: Iterable[Path]) -> list[Path]:
             found.append(path)
         else:
             raise RecordError(f"{path}: no such file or directory")
-    return found
+    seen: set[Path] = set()
+    unique = []
+    for path in found:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            unique.append(path)
+    return unique
 
 
 def read_records(paths: Iterable[Path]) -> list[Record]:
     """Every record of the files (and directories) named, in time order (ties keep file
-    order): the order the service decided them in, across workers and rotated files."""
+    order): the order the service decided them in, across workers and rotated files. A
+    decision read twice (a record and the decision-log line of the same event, or a copy
+    of a file) is a :class:`RecordError`: it would be counted twice."""
     records = [record for path in record_files(paths) for record in iter_file(path)]
+    first: dict[str, str] = {}
+    for record in records:
+        where = first.setdefault(record.decision_id, record.source)
+        if where != record.source:
+            raise RecordError(
+                f"{record.source}: decision {record.decision_id} was read already, at "
+                f"{where}: the same event twice would count twice; name each file once, "
+                "and the records or the decision log of some traffic, not both"
+            )
     records.sort(key=_by_time)
     return records
 

@@ -213,3 +213,30 @@ def test_a_line_that_is_not_json_is_named_by_its_column_and_the_reason(tmp_path:
     with pytest.raises(RecordError) as caught:
         read_records([path])
     assert str(caught.value) == f"{path}:2: invalid JSON at column 21: Invalid control character"
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    # "receiver replay policies rec rec/x.jsonl" replayed every event twice, counters
+    # doubled: 827 of 8,000 answers differed from unchanged policies.
+    path = write_lines(tmp_path / "r.jsonl", [entry(), entry(decision_id="d2", now=2.0)])
+    named = [tmp_path, path, tmp_path / "." / "r.jsonl"]
+    assert [r.decision_id for r in read_records(named)] == ["d2", "abc1"]
+
+
+def test_a_decision_in_two_files_is_refused_with_both_places(tmp_path: Path) -> None:
+    # The records of some traffic and its decision log hold the same decisions.
+    records = write_lines(tmp_path / "r.jsonl", [entry(), entry(decision_id="d2", now=2.0)])
+    log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
+    log.write(
+        log.record(
+            decision_id="d2", platform="socialplus", event=EVENT, decision=Decision("allow"),
+            revision="rev1", latency=0.001,
+        )
+    )  # fmt: skip
+    log.close()
+    with pytest.raises(RecordError) as caught:
+        read_records([records, tmp_path / "log.jsonl"])
+    assert str(caught.value).startswith(
+        f"{tmp_path / 'log.jsonl'}:1: decision d2 was read already, at {records}:2: the same "
+        "event twice would count twice"
+    )
