@@ -45,6 +45,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -424,6 +425,39 @@ def read_records(paths: Iterable[Path]) -> list[Record]:
             )
     records.sort(key=_by_time)
     return records
+
+
+# A writer's file of serve --record: DIR/<host>.w<N>.<SEQ>.jsonl (receiver.observe.rotating)
+_WRITER_FILE: Final = re.compile(r"(?P<writer>.+\.w\d+)\.(?P<seq>\d{6,})\.jsonl(?:\.gz)?")
+
+
+class Gap(NamedTuple):
+    """A writer whose first files are gone (rotated out, or deleted): its events before
+    ``complete_from`` are missing from the records read."""
+
+    writer: str  # <host>.w<N>
+    first_file: str  # the name of the first file still there
+    complete_from: float  # the time of its first record still there
+
+
+def rotated_out(records: Iterable[Record]) -> list[Gap]:
+    """The writers of ``serve --record`` whose records begin with a file after their first
+    (``<SEQ>`` above 1): what they recorded before is missing, and counters replayed from
+    the first record count less than the service did until then."""
+    first: dict[str, tuple[int, str, float]] = {}  # writer -> (seq, file name, first time)
+    for record in records:
+        name = Path(record.source.rpartition(":")[0]).name
+        match = _WRITER_FILE.fullmatch(name)
+        if match is None:
+            continue
+        writer, seq = match["writer"], int(match["seq"])
+        known = first.get(writer)
+        if known is None or seq < known[0] or (seq == known[0] and record.time < known[2]):
+            first[writer] = (seq, name, record.time)
+    return sorted(
+        (Gap(writer, name, at) for writer, (seq, name, at) in first.items() if seq > 1),
+        key=lambda gap: gap.writer,
+    )
 
 
 def _by_time(record: Record) -> float:

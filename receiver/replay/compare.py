@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from receiver.counters.memory import MemoryBackend
-from receiver.observe.records import Record
+from receiver.observe.records import Gap, Record, rotated_out
 from receiver.replay.answers import KINDS, Kind, answer_view, change
 from receiver.replay.engine import ReplayStats, replay
 from receiver.runtime.decide import Decided
@@ -113,6 +113,7 @@ class Comparison:
     recorded_differs: int = 0  # OLD's answer is not the recorded one (not degraded)
     recorded_sampled: int = 0  # records made under --record-sample below 1
     recorded_sample: float = 1.0  # the smallest of their rates
+    rotated_out: list[Gap] = field(default_factory=list)  # writers whose first files are gone
     old_stats: ReplayStats = field(default_factory=ReplayStats)
     new_stats: ReplayStats = field(default_factory=ReplayStats)
 
@@ -203,4 +204,5 @@ def compare(
             pending = 0
     if advance is not None and pending:
         advance(pending)
+    result.rotated_out = rotated_out(records)
     return result

@@ -17,13 +17,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from receiver.dsl.times import format_time
+from receiver.dsl.times import format_time, parse_time
 from receiver.observe.records import record_decision
 from receiver.replay.answers import KINDS
 from receiver.replay.compare import MEASURES, Comparison, Sample
 from receiver.replay.gate import Gate, Held
 from receiver.replay.sources import SourceInfo
-from receiver.replay.summary import sampled_note
+from receiver.replay.summary import rotated_note, sampled_note
 from receiver.runtime.policyset import PolicySet
 
 REPORT_VERSION: Final = 1
@@ -119,6 +119,14 @@ def build_report(
             "degraded": comparison.recorded_degraded,
             "sampled": comparison.recorded_sampled,
             "sample": comparison.recorded_sample,
+            "rotated_out": [
+                {
+                    "writer": gap.writer,
+                    "first_file": gap.first_file,
+                    "complete_from": format_time(gap.complete_from),
+                }
+                for gap in comparison.rotated_out
+            ],
         },
         "users_missing": {
             "old": comparison.old_stats.users_missing,
@@ -154,6 +162,10 @@ def baseline_warning(report: dict[str, Any]) -> str | None:
     if baseline.get("sampled"):
         note = sampled_note(baseline["sampled"], report["events"], baseline["sample"])
         warning += f" {note}."
+    if baseline.get("rotated_out"):
+        gaps = [(g["writer"], g["first_file"], parse_time(g["complete_from"]))
+                for g in baseline["rotated_out"]]  # fmt: skip
+        warning += f" {rotated_note(gaps)}."
     return warning
 
 

@@ -35,6 +35,8 @@ class Summary:
     counters_fallback: int = 0  # recorded with a worker's own fallback counters
     sampled: int = 0  # records made under --record-sample below 1
     sample: float = 1.0  # the smallest --record-sample rate among them
+    # writers whose first record files are gone: (writer, first file left, its first time)
+    rotated_out: list[tuple[str, str, float]] = field(default_factory=list)
     first: float | None = None
     last: float | None = None
     revisions: Counter[str] = field(default_factory=Counter)  # recorded under -> records
@@ -111,6 +113,10 @@ class Summary:
             "counters_unavailable": self.counters_unavailable,
             "counters_fallback": self.counters_fallback,
             "sampled": self.sampled,
+            "rotated_out": [
+                {"writer": writer, "first_file": name, "complete_from": format_time(at)}
+                for writer, name, at in self.rotated_out
+            ],
             "first": None if self.first is None else format_time(self.first),
             "last": None if self.last is None else format_time(self.last),
             "recorded_revisions": dict(self.revisions.most_common()),
@@ -160,6 +166,8 @@ class Summary:
         )
         if self.sampled:
             lines.append(sampled_note(self.sampled, self.events, self.sample))
+        if self.rotated_out:
+            lines.append(rotated_note(self.rotated_out))
         if self.degraded:
             were = "answer was" if self.degraded == 1 else "answers were"
             lines.append(
@@ -194,6 +202,18 @@ def sampled_note(sampled: int, events: int, rate: float) -> str:
         "other than the actor (a channel, a text) counted only the sampled actors' events "
         "in this replay, so their rules fire later than in production; differences on "
         "them are expected"
+    )
+
+
+def rotated_note(gaps: list[tuple[str, str, float]]) -> str:
+    """What records whose writers' first files are gone mean for the counts."""
+    named = "; ".join(f"{writer} begins with {name}" for writer, name, _ in gaps)
+    complete = format_time(max(at for _, _, at in gaps))
+    return (
+        f"Some record files are gone (rotated out or deleted: {named}): events those "
+        f"writers recorded before are missing, so counters counted less than the service "
+        f"did, and answers before {complete} (plus the longest counter window) may differ "
+        "from the recorded ones; keep more files (--record-keep) to replay a span whole"
     )
 
 

@@ -12,11 +12,13 @@ import pytest
 
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.records import (
+    Gap,
     RecordError,
     lookup_state,
     read_records,
     record_decision,
     record_entry,
+    rotated_out,
 )
 from receiver.replay.answers import change
 from receiver.runtime.decision import Decision, ShadowResult
@@ -240,3 +242,14 @@ def test_a_decision_in_two_files_is_refused_with_both_places(tmp_path: Path) -> 
         f"{tmp_path / 'log.jsonl'}:1: decision d2 was read already, at {records}:2: the same "
         "event twice would count twice"
     )
+
+
+def test_writers_whose_first_files_are_gone_are_named(tmp_path: Path) -> None:
+    # A directory whose busy writer had rotated its first files out replayed with 94 of
+    # 838 answers differing from the policies that recorded them: the counters had not
+    # seen that writer's earlier events, and nothing said so.
+    write_lines(tmp_path / "vm.w0.000001.jsonl", [entry(now=1.0, decision_id="a")])
+    write_lines(tmp_path / "vm.w1.000005.jsonl", [entry(now=9.0, decision_id="c")])
+    write_lines(tmp_path / "vm.w1.000006.jsonl", [entry(now=12.0, decision_id="d")])
+    write_lines(tmp_path / "other.jsonl", [entry(now=0.5, decision_id="e")])  # not a writer's
+    assert rotated_out(read_records([tmp_path])) == [Gap("vm.w1", "vm.w1.000005.jsonl", 9.0)]

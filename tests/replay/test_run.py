@@ -162,6 +162,19 @@ def test_a_replay_of_sampled_records_says_what_the_sample_means(
     assert plain.sampled == 0 and "--record-sample" not in plain.render()
 
 
+def test_a_replay_says_when_a_writer_s_first_files_are_gone(
+    shipped: PolicySet, records: list[Record]
+) -> None:
+    moved = [r._replace(source=f"recs/vm.w1.000003.jsonl:{n}") for n, r in enumerate(records)]
+    _, summary = replayed(shipped, moved, 1)
+    assert summary.rotated_out == [("vm.w1", "vm.w1.000003.jsonl", records[0].time)]
+    text = summary.render()
+    assert "Some record files are gone (rotated out or deleted: vm.w1 begins with " in text
+    assert summary.to_json()["rotated_out"][0]["writer"] == "vm.w1"
+    _, whole = replayed(shipped, records, 1)
+    assert whole.rotated_out == [] and "rotated out" not in whole.render()
+
+
 def test_workers_refuse_policies_that_changed_since_the_parent_loaded_them(
     shipped: PolicySet, records: list[Record]
 ) -> None:
