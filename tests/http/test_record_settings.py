@@ -63,7 +63,7 @@ def test_the_config_file_sets_recording_relative_to_itself(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ({"record_sample": "10%"}, "--record-sample go with --record DIR"),
+        ({"record_sample": "10%"}, "--record-sample goes with --record DIR"),
         ({"record_keep": 2, "record_max_bytes": 9}, "--record-max-bytes, --record-keep go with"),
         ({"record": "R", "record_sample": "0"}, "above 0 and at most 1"),
         ({"record": "R", "record_sample": "half"}, "fraction such as 0.1 or a percentage"),
