@@ -154,11 +154,21 @@ def baseline_warning(report: dict[str, Any]) -> str | None:
     if not differs:
         return None
     recorded = ", ".join(f"{rev} ({n:,})" for rev, n in baseline["recorded_revisions"].items())
-    warning = (
-        f"OLD answers {differs:,} of {report['events']:,} events otherwise than the service "
-        f"did when they were recorded: is OLD (revision {report['old']['revision']}) the "
-        f"version that was running? The records name revision {recorded}."
-    )
+    old = report["old"]["revision"]
+    if list(baseline["recorded_revisions"]) == [old]:  # OLD is what recorded them
+        warning = (
+            f"OLD answers {differs:,} of {report['events']:,} events otherwise than the "
+            f"service did when they were recorded, under this very revision ({old}): the "
+            "replay lacks something the service had, such as the user records (--users), "
+            "the events of record files that are gone or of actors not sampled, or the "
+            "counts from before the first record (--counters-seed)."
+        )
+    else:
+        warning = (
+            f"OLD answers {differs:,} of {report['events']:,} events otherwise than the "
+            f"service did when they were recorded: is OLD (revision {old}) the version "
+            f"that was running? The records name revision {recorded}."
+        )
     if baseline.get("sampled"):
         note = sampled_note(baseline["sampled"], report["events"], baseline["sample"])
         warning += f" {note}."

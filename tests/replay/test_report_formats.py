@@ -380,3 +380,26 @@ def test_every_format_lists_the_flips_by_rule(sides: tuple[PolicySet, PolicySet]
     assert "allow -> deny        2  (no rule) -> p/quote" in render_text(report)
     assert "| allow \u2192 deny | `(no rule)` | `p/quote` | 2 |" in render_markdown(report)
     assert "<h2>Flips by rule</h2>" in render_html(report)
+
+
+def test_the_baseline_warning_does_not_doubt_a_revision_that_recorded_the_events(
+    sides: tuple[PolicySet, PolicySet],
+) -> None:
+    # "is OLD (revision R) the version that was running? The records name revision R"
+    # asked about the very revision the records name (decision-log lines without users).
+    old, new = sides
+    records = [
+        Record("d1", 1000.0, "socialplus",
+               Event("message.shouldCreate", {"text": "hi"}, {"userId": "u", "_id": "u"}),
+               "not-needed", None, {"action": "deny", "message": "limit"}, old.revision)
+    ]  # fmt: skip
+    report = build_report(
+        compare(old, new, records, samples=0),
+        (SourceInfo("old", "directory"), old),
+        (SourceInfo("new", "directory"), new),
+        explain=None,
+    )
+    warning = baseline_warning(report)
+    assert warning is not None
+    assert f"under this very revision ({old.revision}): the replay lacks" in warning
+    assert "the version that was running?" not in warning
