@@ -141,8 +141,8 @@ def _unknown_rules(gate: Gate, old: PolicySet, new: PolicySet) -> str | None:
     if not unknown:
         return None
     return (
-        f"--fail-on: no rule {unknown[0]!r} in OLD or NEW{did_you_mean(unknown[0], known)}; "
-        "name a rule as policy/rule-id"
+        f"--fail-on: no rule {unknown[0]!r} in OLD or NEW{did_you_mean(unknown[0], known)} "
+        "(a rule is named policy/rule-id)"
     )
 
 

@@ -141,6 +141,7 @@ def _announce(config: ServiceConfig) -> None:
     _announce_braincloud(config)
     _announce_vendors(config)
     _announce_counters(config)
+    _announce_records(config)
     access = AdminAccess.of(config)
     if access.mode == "token" or (access.mode == "open" and is_loopback(config.host)):
         log.info("%s", access.describe(config.host))
@@ -154,26 +155,12 @@ def _announce(config: ServiceConfig) -> None:
         limits.max_connections,
     )  # fmt: skip
     _announce_evictions(config)
-    _announce_record(config)
     log.info(
         "serving %s on http://%s:%d/hooks/socialplus with %d worker%s; fail-safe action %s, "
         "deadline %d ms; receiver %s (%s)",
         config.policies_shown, config.host, config.port, config.workers,
         "s" if config.workers > 1 else "", config.default_action, config.deadline_ms,
         receiver.__version__, receiver.build(),
-    )  # fmt: skip
-
-
-def _announce_record(config: ServiceConfig) -> None:
-    """Where ``--record`` writes, once: the records hold user content."""
-    record = config.record
-    if record is None:
-        return
-    log.info(
-        "recording decided events into the directory %s (each worker its own "
-        "<host>.w<N>.<SEQ>.jsonl; %g%% of actors; a new file past %d bytes, %d closed files "
-        "kept per worker); records hold user content: see the README's privacy note",
-        record.path, record.sample * 100, record.max_bytes, record.keep,
     )  # fmt: skip
 
 
@@ -225,6 +212,20 @@ def _announce_counters(config: ServiceConfig) -> None:
         )  # fmt: skip
     else:
         log.info("counters: memory, in this process only (--counters redis shares them)")
+
+
+def _announce_records(config: ServiceConfig) -> None:
+    """What --record keeps, where, and that it holds user content."""
+    record = config.record
+    if record is None:
+        return
+    sample = "every actor" if record.sample >= 1 else f"{record.sample:.4g} of the actors"
+    log.info(
+        "recording decided events (%s) into %s, files per worker of up to %d bytes, %d "
+        "closed file%s kept per worker; records hold user content (README, 'Record, "
+        "replay and diff')",
+        sample, record.path, record.max_bytes, record.keep, "" if record.keep == 1 else "s",
+    )  # fmt: skip
 
 
 def _announce_braincloud(config: ServiceConfig) -> None:

@@ -434,7 +434,8 @@ def _record(values: Mapping[str, Any], positive: Any) -> RecordSettings | None:
         given = [k for k in ("record_sample", "record_max_bytes", "record_keep") if k in values]
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise SettingsError(f"{flags} go with --record DIR, which is not given")
+            go = "goes" if len(given) == 1 else "go"
+            raise SettingsError(f"{flags} {go} with --record DIR, which is not given")
         return None
     try:
         sample = parse_rate(values.get("record_sample", 1.0))

@@ -2,7 +2,9 @@
 
 Each line has the decision id, time, platform, event, actor id, action, deciding
 rule, modifying rules, shadow results, rule failures, policy revision, latency, the
-degraded flag and, when a rollout rule matched, which way each went (``rollout``).
+degraded flag and, when a rollout rule matched, which way each went (``rollout``); a
+deny that set a status or reason code (brainCloud) has them too (``status``,
+``reason_code``), since they are part of the answer.
 Content (the payload's data, deny and shadow messages, which may quote the user's
 text) is left out unless ``log_content`` is set.
 
@@ -127,6 +129,10 @@ def decision_entry(
     }  # fmt: skip
     if decision.rollouts:  # rollout rules that matched: which way each went
         entry["rollout"] = [r.to_json() for r in decision.rollouts]
+    if decision.status is not None:  # a deny's own status and reason code are its answer
+        entry["status"] = decision.status
+    if decision.reason_code is not None:
+        entry["reason_code"] = decision.reason_code
     if degraded_reason:
         entry["degraded_reason"] = degraded_reason
     if log_content:

@@ -99,6 +99,7 @@ class Recorder:
                 decision_id=decision_id, now=now, platform=platform, event=event,
                 user_answer=user_answer, user_asked=user_asked, decision=decision,
                 revision=revision, degraded_reason=degraded_reason, counters=counters,
+                sample=self._sample.rate,
             )
         )  # fmt: skip
         return True

@@ -22,6 +22,9 @@ A record, format version 1 (one JSON object per line)::
 - ``user_lookup`` says what the user source answered: a record (``found``, kept in
   ``user``), no such user (``none``), a failed lookup (``failed``), or nothing because no
   rule read ``user`` (``not-needed``);
+- ``sample`` (present only under ``--record-sample`` below 1): the share of actors
+  recorded, so that a replay can say that counters keyed by anything but the actor saw
+  only part of the traffic;
 - ``counters`` (present only when the counter backend did not answer as usual):
   ``unavailable`` when it could not answer (counters read null and
   ``counters_unavailable()`` was true: a replay decides the event the same way), or
@@ -42,6 +45,8 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NamedTuple
@@ -81,6 +86,7 @@ class Record(NamedTuple):
     revision: str = ""
     source: str = ""  # FILE:LINE the record was read from
     counters: str = ""  # "", or a COUNTER_STATES entry: how the counter backend answered
+    sample: float = 1.0  # the --record-sample rate it was recorded at (1: every actor)
 
     @property
     def degraded(self) -> bool:
@@ -137,6 +143,7 @@ def record_entry(
     revision: str,
     degraded_reason: str | None = None,
     counters: str | None = None,
+    sample: float = 1.0,
     as_json: bool = True,
 ) -> dict[str, Any]:
     """One record line's content. ``as_json`` false leaves the event's actor and data and
@@ -163,6 +170,8 @@ def record_entry(
     }
     if counters is not None:
         entry["counters"] = counters
+    if sample < 1:
+        entry["sample"] = sample
     return entry
 
 
@@ -178,6 +187,7 @@ def record_line(
     revision: str,
     degraded_reason: str | None = None,
     counters: str | None = None,
+    sample: float = 1.0,
 ) -> bytes:
     """:func:`record_entry` as one JSON line, the same bytes as encoding its dict, but
     cheaper on the request path: the event and the user record go to the encoder as they
@@ -187,6 +197,7 @@ def record_line(
         "decision_id": decision_id, "now": now, "platform": platform, "event": event,
         "user_answer": user_answer, "user_asked": user_asked, "decision": decision,
         "revision": revision, "degraded_reason": degraded_reason, "counters": counters,
+        "sample": sample,
     }  # fmt: skip
     try:
         return orjson.dumps(record_entry(**facts, as_json=False), default=_converted,
@@ -235,6 +246,9 @@ def _record(entry: dict[str, Any], where: str) -> Record:
     counters = entry.get("counters")
     if counters is not None and counters not in COUNTER_STATES:
         raise RecordError(f"{where}: 'counters' must be one of {', '.join(COUNTER_STATES)}")
+    sample = entry.get("sample", 1.0)
+    if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
+        raise RecordError(f"{where}: 'sample' must be a number above 0 and at most 1")
     return Record(
         decision_id=_text(entry, "decision_id", where),
         time=_time(entry, where),
@@ -246,6 +260,7 @@ def _record(entry: dict[str, Any], where: str) -> Record:
         revision=str(entry.get("revision") or ""),
         source=where,
         counters=counters or "",
+        sample=float(sample),
     )
 
 
@@ -274,6 +289,9 @@ def _decision_log_line(entry: dict[str, Any], where: str) -> Record:
         key: entry.get(key)
         for key in ("action", "message", "rule", "modified_by", "shadow", "errors", "degraded")
     }
+    for key in ("status", "reason_code"):  # a deny's own status and reason code (brainCloud)
+        if entry.get(key) is not None:
+            decision[key] = entry[key]
     if entry.get("degraded_reason"):
         decision["degraded_reason"] = entry["degraded_reason"]
     return Record(
@@ -333,7 +351,21 @@ def open_lines(path: Path) -> IO[bytes]:
 def iter_file(path: Path) -> Iterator[Record]:
     """The records of one file, in file order. Blank lines are skipped; a line cut short
     at the very end (a file still being written) is skipped too, any other bad line is a
-    :class:`RecordError`."""
+    :class:`RecordError`, and so is a ``.gz`` file that is not gzip or is cut short."""
+    try:
+        yield from _file_records(path)
+    except gzip.BadGzipFile as err:
+        raise RecordError(
+            f"{path}: not a gzip file ({err}); name it .jsonl if it is text"
+        ) from None
+    except (EOFError, zlib.error) as err:
+        raise RecordError(
+            f"{path}: not a whole gzip file ({err}): a copy or compression that did not "
+            "finish? Replay the whole file, or decompress what it holds (zcat) to a .jsonl"
+        ) from None
+
+
+def _file_records(path: Path) -> Iterator[Record]:
     with open_lines(path) as stream:
         pending: tuple[int, bytes] | None = None
         for number, line in enumerate(stream, 1):
@@ -354,12 +386,16 @@ def _parse_line(path: Path, number: int, line: bytes) -> Record:
     try:
         entry = jsoncodec.loads(line)
     except jsoncodec.JSONError as err:
-        raise RecordError(f"{where}: {err}") from None
+        if err.column is None:  # not UTF-8, nested too deeply, ...
+            raise RecordError(f"{where}: {err}") from None
+        # A record is one line of the file: "line 1" of the document would mislead.
+        raise RecordError(f"{where}: invalid JSON at column {err.column}: {err.reason}") from None
     return parse_record(entry, where)
 
 
 def record_files(paths: Iterable[Path]) -> list[Path]:
-    """The files named: a directory stands for its ``*.jsonl`` and ``*.jsonl.gz`` files."""
+    """The files named: a directory stands for its ``*.jsonl`` and ``*.jsonl.gz`` files. A
+    file named twice (itself and its directory) is listed once."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -370,15 +406,66 @@ def record_files(paths: Iterable[Path]) -> list[Path]:
             found.append(path)
         else:
             raise RecordError(f"{path}: no such file or directory")
-    return found
+    seen: set[Path] = set()
+    unique = []
+    for path in found:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            unique.append(path)
+    return unique
 
 
 def read_records(paths: Iterable[Path]) -> list[Record]:
     """Every record of the files (and directories) named, in time order (ties keep file
-    order): the order the service decided them in, across workers and rotated files."""
+    order): the order the service decided them in, across workers and rotated files. A
+    decision read twice (a record and the decision-log line of the same event, or a copy
+    of a file) is a :class:`RecordError`: it would be counted twice."""
     records = [record for path in record_files(paths) for record in iter_file(path)]
+    first: dict[str, str] = {}
+    for record in records:
+        where = first.setdefault(record.decision_id, record.source)
+        if where != record.source:
+            raise RecordError(
+                f"{record.source}: decision {record.decision_id} was read already, at "
+                f"{where}: the same event twice would count twice; name each file once, "
+                "and the records or the decision log of some traffic, not both"
+            )
     records.sort(key=_by_time)
     return records
+
+
+# A writer's file of serve --record: DIR/<host>.w<N>.<SEQ>.jsonl (receiver.observe.rotating)
+_WRITER_FILE: Final = re.compile(r"(?P<writer>.+\.w\d+)\.(?P<seq>\d{6,})\.jsonl(?:\.gz)?")
+
+
+class Gap(NamedTuple):
+    """A writer whose first files are gone (rotated out, or deleted): its events before
+    ``complete_from`` are missing from the records read."""
+
+    writer: str  # <host>.w<N>
+    first_file: str  # the name of the first file still there
+    complete_from: float  # the time of its first record still there
+
+
+def rotated_out(records: Iterable[Record]) -> list[Gap]:
+    """The writers of ``serve --record`` whose records begin with a file after their first
+    (``<SEQ>`` above 1): what they recorded before is missing, and counters replayed from
+    the first record count less than the service did until then."""
+    first: dict[str, tuple[int, str, float]] = {}  # writer -> (seq, file name, first time)
+    for record in records:
+        name = Path(record.source.rpartition(":")[0]).name
+        match = _WRITER_FILE.fullmatch(name)
+        if match is None:
+            continue
+        writer, seq = match["writer"], int(match["seq"])
+        known = first.get(writer)
+        if known is None or seq < known[0] or (seq == known[0] and record.time < known[2]):
+            first[writer] = (seq, name, record.time)
+    return sorted(
+        (Gap(writer, name, at) for writer, (seq, name, at) in first.items() if seq > 1),
+        key=lambda gap: gap.writer,
+    )
 
 
 def _by_time(record: Record) -> float:

@@ -15,6 +15,9 @@ decisions through strikes) and produces a :class:`Comparison`:
 - how OLD compares with what was recorded (the revisions the records name, and how
   many events OLD answers otherwise than the service did, fail-safe answers aside): a
   baseline that is not the version that was running shows there;
+- the flips by the rules that gave the two answers (:func:`answered_by`: the deciding
+  rule, else the modifying ones), so that "deny, message changed" names the rule whose
+  message changed, and a flip names the rule that caused it;
 - the first events of each kind of flip in time order (a deterministic sample), with
   both decisions and the counter values and user the NEW side read, to be explained
   (:mod:`receiver.replay.samples`).
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from receiver.counters.memory import MemoryBackend
-from receiver.observe.records import Record
+from receiver.observe.records import Gap, Record, rotated_out
 from receiver.replay.answers import KINDS, Kind, answer_view, change
 from receiver.replay.engine import ReplayStats, replay
 from receiver.runtime.decide import Decided
@@ -103,9 +106,14 @@ class Comparison:
     rules: dict[str, RuleRow] = field(default_factory=dict)
     samples: dict[str, list[Sample]] = field(default_factory=lambda: {k: [] for k in KINDS})
     by_event: dict[str, dict[str, int]] = field(default_factory=dict)  # event -> kind -> n
+    # (kind, OLD's answering rule, NEW's answering rule) -> flips; see answered_by()
+    by_rule: dict[tuple[str, str, str], int] = field(default_factory=dict)
     recorded_revisions: dict[str, int] = field(default_factory=dict)  # revision -> records
     recorded_degraded: int = 0  # recorded answers that were fail-safe: not comparable
     recorded_differs: int = 0  # OLD's answer is not the recorded one (not degraded)
+    recorded_sampled: int = 0  # records made under --record-sample below 1
+    recorded_sample: float = 1.0  # the smallest of their rates
+    rotated_out: list[Gap] = field(default_factory=list)  # writers whose first files are gone
     old_stats: ReplayStats = field(default_factory=ReplayStats)
     new_stats: ReplayStats = field(default_factory=ReplayStats)
 
@@ -128,6 +136,16 @@ class Comparison:
                     row = self.rules[rule] = RuleRow(rule)
                 counts: dict[str, int] = getattr(row, side)
                 counts[measure] += 1
+
+
+def answered_by(decision: Decision) -> str:
+    """The rule(s) behind an answer: the deciding rule, else the rules that modified the
+    data, else ``(no rule)`` (an allow nothing decided or changed)."""
+    if decision.rule is not None:
+        return decision.rule
+    if decision.modified_by:
+        return ", ".join(decision.modified_by)
+    return "(no rule)"
 
 
 def compare(
@@ -161,6 +179,9 @@ def compare(
         old_decision, new_decision = before.decided.decision, after.decided.decision
         revision = record.revision or "unknown"
         result.recorded_revisions[revision] = result.recorded_revisions.get(revision, 0) + 1
+        if record.sample < 1:
+            result.recorded_sampled += 1
+            result.recorded_sample = min(result.recorded_sample, record.sample)
         if record.degraded:
             result.recorded_degraded += 1
         elif not answers_as_recorded(record.decision, old_decision):
@@ -172,6 +193,8 @@ def compare(
             result.flips[kind] += 1
             per_event = result.by_event.setdefault(record.event.name, dict.fromkeys(KINDS, 0))
             per_event[kind] += 1
+            pair = (kind, answered_by(old_decision), answered_by(new_decision))
+            result.by_rule[pair] = result.by_rule.get(pair, 0) + 1
             kept = result.samples[kind]
             if len(kept) < samples:
                 kept.append(Sample(kind, record, old_decision, after.decided))
@@ -181,4 +204,5 @@ def compare(
             pending = 0
     if advance is not None and pending:
         advance(pending)
+    result.rotated_out = rotated_out(records)
     return result

@@ -242,6 +242,11 @@ def _tokens(text: str) -> list[_Token]:
                     text, position + 1, f"unknown operator {char!r}: write one of "
                     + ", ".join(OPERATORS)
                 )  # fmt: skip
+            if char in "'/":  # rule('spam/x') or rule(spam/x)
+                raise GateError(
+                    text, position + 1, f"unexpected character {char!r}: write the rule's "
+                    'id in double quotes, e.g. rule("spam/spam-phrases").decided > 10'
+                )  # fmt: skip
             raise GateError(text, position + 1, f"unexpected character {char!r}; {EXAMPLE}")
         kind = match.lastgroup or ""
         if kind != "space":

@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from receiver.dsl.parser import ExprSource
-from receiver.dsl.times import format_time
+from receiver.dsl.times import format_time, parse_time
 from receiver.load.documents import RuleDoc
 from receiver.observe.records import record_decision
 from receiver.replay.answers import KINDS
 from receiver.replay.compare import MEASURES, Comparison, Sample
 from receiver.replay.gate import Gate, Held
 from receiver.replay.sources import SourceInfo
+from receiver.replay.summary import rotated_note, sampled_note
 from receiver.runtime.policyset import PolicySet
 
 REPORT_VERSION: Final = 1
@@ -97,6 +98,12 @@ def build_report(
             kind: _share(n, events) for kind, n in (("total", total), *comparison.flips.items())
         },
         "flips_by_event": dict(sorted(comparison.by_event.items())),
+        "flips_by_rule": [
+            {"kind": kind, "old": before, "new": after, "events": count}
+            for (kind, before, after), count in sorted(
+                comparison.by_rule.items(), key=lambda item: (-item[1], item[0])
+            )
+        ],
         "rules": [
             _with_note(
                 {
@@ -121,6 +128,16 @@ def build_report(
             "recorded_revisions": dict(sorted(comparison.recorded_revisions.items())),
             "old_differs": comparison.recorded_differs,
             "degraded": comparison.recorded_degraded,
+            "sampled": comparison.recorded_sampled,
+            "sample": comparison.recorded_sample,
+            "rotated_out": [
+                {
+                    "writer": gap.writer,
+                    "first_file": gap.first_file,
+                    "complete_from": format_time(gap.complete_from),
+                }
+                for gap in comparison.rotated_out
+            ],
         },
         "users_missing": {
             "old": comparison.old_stats.users_missing,
@@ -204,6 +221,13 @@ def _word(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def nothing_sampled(report: dict[str, Any]) -> str:
+    """What a report says in place of samples when it has none to show."""
+    if report["flips"]["total"]:
+        return "No event sampled (--samples 0)."
+    return "No verdict flipped."
+
+
 def baseline_warning(report: dict[str, Any]) -> str | None:
     """A sentence when OLD does not answer as the service did, else None."""
     baseline = report["baseline"]
@@ -211,11 +235,29 @@ def baseline_warning(report: dict[str, Any]) -> str | None:
     if not differs:
         return None
     recorded = ", ".join(f"{rev} ({n:,})" for rev, n in baseline["recorded_revisions"].items())
-    return (
-        f"OLD answers {differs:,} of {report['events']:,} events otherwise than the service "
-        f"did when they were recorded: is OLD (revision {report['old']['revision']}) the "
-        f"version that was running? The records name revision {recorded}."
-    )
+    old = report["old"]["revision"]
+    if list(baseline["recorded_revisions"]) == [old]:  # OLD is what recorded them
+        warning = (
+            f"OLD answers {differs:,} of {report['events']:,} events otherwise than the "
+            f"service did when they were recorded, under this very revision ({old}): the "
+            "replay lacks something the service had, such as the user records (--users), "
+            "the events of record files that are gone or of actors not sampled, or the "
+            "counts from before the first record (--counters-seed)."
+        )
+    else:
+        warning = (
+            f"OLD answers {differs:,} of {report['events']:,} events otherwise than the "
+            f"service did when they were recorded: is OLD (revision {old}) the version "
+            f"that was running? The records name revision {recorded}."
+        )
+    if baseline.get("sampled"):
+        note = sampled_note(baseline["sampled"], report["events"], baseline["sample"])
+        warning += f" {note}."
+    if baseline.get("rotated_out"):
+        gaps = [(g["writer"], g["first_file"], parse_time(g["complete_from"]))
+                for g in baseline["rotated_out"]]  # fmt: skip
+        warning += f" {rotated_note(gaps)}."
+    return warning
 
 
 def _share(count: int, events: int) -> float:
@@ -244,7 +286,7 @@ def shown_measures(rows: list[dict[str, Any]]) -> list[str]:
     rollout = any(
         side is not None and side["rollout"] is not None
         for row in rows
-        for side in row["written"].values()
+        for side in row.get("written", {}).values()  # a report of before 'written' has none
     )
     return [m for m in MEASURES if m != "enforced" or rollout]
 

@@ -19,6 +19,7 @@ from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.compare import MEASURES
 from receiver.replay.report import (
     baseline_warning,
+    nothing_sampled,
     percent,
     safe_text,
     shown_measures,
@@ -40,6 +41,11 @@ ROW_GAP: Final = 10
 LABEL_WIDTH: Final = 300
 PLOT_WIDTH: Final = 760
 CHART_WIDTH: Final = LABEL_WIDTH + PLOT_WIDTH + 20
+RULE_RIGHT: Final = LABEL_WIDTH + 50  # where the rule names end (text-anchor end)
+# The widest a character of the chart's 12px sans-serif text draws (digits, signs and
+# lower-case letters are narrower): value labels are given this much room per character
+# beside the longest bars, so that none runs over a rule name or off the chart.
+CHAR_WIDTH: Final = 7.5
 
 CSS: Final = """
 *{box-sizing:border-box}
@@ -85,8 +91,12 @@ def _chart(rows: list[dict[str, Any]]) -> str:
     if not shown:
         return "<p>No rule moved.</p>"
     biggest = max(abs(d) for row in shown for d in row["delta"].values()) or 1
-    half = (PLOT_WIDTH - 120) / 2  # room for the value labels at both ends
-    axis = LABEL_WIDTH + 60 + half
+    # Room for the value labels ("+232 decided") beside the longest bar on either side.
+    widest = max(len(_value_label(d, m)) for row in shown for m, d in row["delta"].items() if d)
+    room = widest * CHAR_WIDTH + 8
+    left, right = RULE_RIGHT + 10 + room, CHART_WIDTH - room
+    half = (right - left) / 2
+    axis = left + half
     bars = [[m for m in MEASURES if row["delta"][m]] for row in shown]
     heights = [len(b) * (BAR + BAR_GAP) + ROW_GAP for b in bars]
     height = sum(heights) + 30
@@ -104,7 +114,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         label = row["rule"] if len(row["rule"]) <= 40 else row["rule"][:39] + "\u2026"
         middle = top + (row_height - ROW_GAP) / 2 + 4
         parts.append(
-            f'<text x="{LABEL_WIDTH + 50}" y="{middle:.1f}" text-anchor="end">'
+            f'<text x="{RULE_RIGHT}" y="{middle:.1f}" text-anchor="end">'
             f"<title>{esc(row['rule'])}</title>{esc(label)}</text>"
         )
         for slot, measure in enumerate(measures):
@@ -120,7 +130,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
             )
             parts.append(
                 f'<text x="{end:.1f}" y="{y + BAR - 2}" text-anchor="{anchor}">'
-                f"{esc(signed(delta))} {measure}</text>"
+                f"{esc(_value_label(delta, measure))}</text>"
             )
         top += row_height
     parts.append("</svg>")
@@ -128,6 +138,10 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         f'<span><i style="background:{COLOURS[m]}"></i>{m}</span>' for m in shown_measures(rows)
     )
     return f'<div class="legend">{legend}</div>\n' + "\n".join(parts)
+
+
+def _value_label(delta: int, measure: str) -> str:
+    return f"{signed(delta)} {measure}"
 
 
 def _cards(report: dict[str, Any]) -> str:
@@ -157,6 +171,21 @@ def _event_table(report: dict[str, Any]) -> str:
         for name, kinds in events.items()
     )
     return f"<h2>Flips by event</h2><table><tr><th>event</th>{head}</tr>{body}</table>"
+
+
+def _flip_rule_table(report: dict[str, Any]) -> str:
+    pairs = report["flips_by_rule"][:TABLE_RULES]
+    if not pairs:
+        return ""
+    body = "".join(
+        f"<tr><td>{esc(_title(p['kind']))}</td><td><code>{esc(p['old'])}</code></td>"
+        f'<td><code>{esc(p["new"])}</code></td><td class="n">{p["events"]:,}</td></tr>'
+        for p in pairs
+    )
+    return (
+        "<h2>Flips by rule</h2><table><tr><th>change</th><th>OLD's rule</th>"
+        f"<th>NEW's rule</th><th>events</th></tr>{body}</table>"
+    )
 
 
 def _rule_table(rows: list[dict[str, Any]]) -> str:
@@ -209,7 +238,7 @@ def _samples(report: dict[str, Any]) -> str:
             f"<details><summary>{esc(title)}: {len(chosen)} of {report['flips'][kind]:,} "
             f"events</summary>{''.join(items)}</details>"
         )
-    return "\n".join(out) or "<p>No verdict flipped.</p>"
+    return "\n".join(out) or f"<p>{esc(nothing_sampled(report))}</p>"
 
 
 def _gate(report: dict[str, Any]) -> str:
@@ -272,6 +301,7 @@ def render_html(report: dict[str, Any]) -> str:
 {_chart(report["rules"])}
 <h2>Rules that moved</h2>
 {_rule_table(report["rules"])}
+{_flip_rule_table(report)}
 {_event_table(report)}
 <h2>Samples</h2>
 {_samples(report)}

@@ -18,6 +18,7 @@ from typing import Any, Final
 from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.report import (
     baseline_warning,
+    nothing_sampled,
     percent,
     safe_text,
     shown_measures,
@@ -67,6 +68,21 @@ def _by_event(report: dict[str, Any]) -> list[str]:
              "|---|" + "---:|" * len(KINDS)]  # fmt: skip
     for name, kinds in events.items():
         lines.append(f"| {cell(name)} | " + " | ".join(f"{kinds[k]:,}" for k in KINDS) + " |")
+    return lines
+
+
+def _by_rule(report: dict[str, Any]) -> list[str]:
+    pairs = report["flips_by_rule"]
+    if not pairs:
+        return []
+    lines = ["| change | OLD's rule | NEW's rule | events |", "|---|---|---|---:|"]
+    for pair in pairs[:MAX_RULES]:
+        lines.append(
+            f"| {_title(pair['kind'])} | {cell(pair['old'])} | {cell(pair['new'])} | "
+            f"{pair['events']:,} |"
+        )
+    if len(pairs) > MAX_RULES:
+        lines += ["", f"_{len(pairs) - MAX_RULES:,} more in the JSON report._"]
     return lines
 
 
@@ -150,7 +166,7 @@ def _samples(report: dict[str, Any]) -> list[str]:
                 "",
             ]
         lines += ["</details>", ""]
-    return lines or ["No verdict flipped."]
+    return lines or [nothing_sampled(report)]
 
 
 def _gate(report: dict[str, Any]) -> list[str]:
@@ -190,6 +206,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     by_event = _by_event(report)
     if by_event:
         lines += ["#### Flips by event", "", *by_event, ""]
+    by_rule = _by_rule(report)
+    if by_rule:
+        lines += ["#### Flips by rule", "", *by_rule, ""]
     gate = _gate(report)
     if gate:
         lines += [*gate, ""]

@@ -15,6 +15,7 @@ from receiver.replay.answers import KIND_TITLES, KINDS
 from receiver.replay.report import (
     baseline_warning,
     changed_measures,
+    nothing_sampled,
     percent,
     safe_text,
     signed,
@@ -49,6 +50,21 @@ def _by_event(report: dict[str, Any]) -> list[str]:
     for name, kinds in events.items():
         parts = [f"{KIND_TITLES[k]} {kinds[k]:,}" for k in KINDS if kinds[k]]
         lines.append(f"  {name:<{width}}  " + "; ".join(parts))
+    return lines
+
+
+def _by_rule(report: dict[str, Any]) -> list[str]:
+    pairs = report["flips_by_rule"]
+    if not pairs:
+        return []
+    shown = pairs[:MAX_RULES]
+    lines = [f"Flips by rule (OLD's rule -> NEW's rule), most first: {len(shown)} of {len(pairs)}"]
+    width = max(len(KIND_TITLES[p["kind"]]) for p in shown)
+    for pair in shown:
+        lines.append(
+            f"  {KIND_TITLES[pair['kind']]:<{width}}  {pair['events']:>7,}  "
+            f"{pair['old']} -> {pair['new']}"
+        )
     return lines
 
 
@@ -105,7 +121,7 @@ def _samples(report: dict[str, Any]) -> list[str]:
             ]
             lines += [f"       {line}" for line in sample["explanation"].splitlines()]
     if len(lines) == 1:
-        lines.append("  none: no verdict flipped")
+        lines.append(f"  {nothing_sampled(report)}")
     return lines
 
 
@@ -137,7 +153,10 @@ def render_text(report: dict[str, Any]) -> str:
             f"Note: {max(missing['old'], missing['new']):,} events read a user that was not "
             "recorded with them (seen as no such user); pass --users FILE"
         )
-    blocks = (_flips(report), _by_event(report), _rules(report), _samples(report), _gate(report))
+    blocks = (
+        _flips(report), _by_event(report), _by_rule(report), _rules(report), _samples(report),
+        _gate(report),
+    )  # fmt: skip
     for block in blocks:
         if block:
             lines += ["", *block]

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from receiver.errors import ReceiverError
-from receiver.observe.records import Record, read_records, record_decision
+from receiver.observe.records import Record, read_records, record_decision, rotated_out
 from receiver.replay.answers import change, comparable, recorded_view
 from receiver.replay.engine import ReplayStats, fresh_counters, replay
 from receiver.replay.groups import partition, spread
@@ -128,6 +128,10 @@ def run_replay(
     summary's time is left to the caller, who knows when reading began. ``progress`` is
     entered here, once any worker processes have started."""
     summary = Summary(replayed_revision=policies.revision, jobs=1)
+    rates = [record.sample for record in records if record.sample < 1]
+    if rates:
+        summary.sampled, summary.sample = len(rates), min(rates)
+    summary.rotated_out = [tuple(gap) for gap in rotated_out(records)]  # type: ignore[misc]
     bar = progress if progress is not None else contextlib.nullcontext()
     if jobs <= 1 or len(records) < 2:
         users = user_source(inputs.users)

@@ -33,6 +33,10 @@ class Summary:
     users_missing: int = 0
     counters_unavailable: int = 0  # recorded while the counter backend could not answer
     counters_fallback: int = 0  # recorded with a worker's own fallback counters
+    sampled: int = 0  # records made under --record-sample below 1
+    sample: float = 1.0  # the smallest --record-sample rate among them
+    # writers whose first record files are gone: (writer, first file left, its first time)
+    rotated_out: list[tuple[str, str, float]] = field(default_factory=list)
     first: float | None = None
     last: float | None = None
     revisions: Counter[str] = field(default_factory=Counter)  # recorded under -> records
@@ -108,6 +112,11 @@ class Summary:
             "users_missing": self.users_missing,
             "counters_unavailable": self.counters_unavailable,
             "counters_fallback": self.counters_fallback,
+            "sampled": self.sampled,
+            "rotated_out": [
+                {"writer": writer, "first_file": name, "complete_from": format_time(at)}
+                for writer, name, at in self.rotated_out
+            ],
             "first": None if self.first is None else format_time(self.first),
             "last": None if self.last is None else format_time(self.last),
             "recorded_revisions": dict(self.revisions.most_common()),
@@ -118,7 +127,8 @@ class Summary:
         """The summary as text, for stderr."""
         rate = f", {self.rate:,.0f} events/s" if self.seconds > 0 else ""
         jobs = f" in {self.jobs} processes" if self.jobs > 1 else ""
-        lines = [f"replayed {self.events:,} events in {self.seconds:.2f} s{rate}{jobs}"]
+        events = "event" if self.events == 1 else "events"
+        lines = [f"replayed {self.events:,} {events} in {self.seconds:.2f} s{rate}{jobs}"]
         if not self.events:
             lines.append("no records to replay: the files named hold none")
         if self.jobs > 1 and self.events:
@@ -154,6 +164,10 @@ class Summary:
             for kind in KINDS
             if self.changes.get(kind)
         )
+        if self.sampled:
+            lines.append(sampled_note(self.sampled, self.events, self.sample))
+        if self.rotated_out:
+            lines.append(rotated_note(self.rotated_out))
         if self.degraded:
             were = "answer was" if self.degraded == 1 else "answers were"
             lines.append(
@@ -161,8 +175,9 @@ class Summary:
             )
         if self.users_missing:
             events = "event" if self.users_missing == 1 else "events"
+            their = "its record holds" if self.users_missing == 1 else "their records hold"
             lines.append(
-                f"{self.users_missing:,} {events} read 'user' but their records hold no user "
+                f"{self.users_missing:,} {events} read 'user' but {their} no user "
                 "(decision-log lines, or recorded when no rule read it): they saw no such "
                 "user; pass --users FILE to give them one"
             )
@@ -177,6 +192,29 @@ class Summary:
                 "decided with the replay's counters, which may differ"
             )
         return "\n".join(lines)
+
+
+def sampled_note(sampled: int, events: int, rate: float) -> str:
+    """What records made under ``--record-sample`` mean for the counts (docs/replay.md)."""
+    which = "The records were" if sampled == events else f"{sampled:,} of the records were"
+    return (
+        f"{which} recorded with --record-sample {rate:.4g}: counters keyed by something "
+        "other than the actor (a channel, a text) counted only the sampled actors' events "
+        "in this replay, so their rules fire later than in production; differences on "
+        "them are expected"
+    )
+
+
+def rotated_note(gaps: list[tuple[str, str, float]]) -> str:
+    """What records whose writers' first files are gone mean for the counts."""
+    named = "; ".join(f"{writer} begins with {name}" for writer, name, _ in gaps)
+    complete = format_time(max(at for _, _, at in gaps))
+    return (
+        f"Some record files are gone (rotated out or deleted: {named}): events those "
+        f"writers recorded before are missing, so counters counted less than the service "
+        f"did, and answers before {complete} (plus the longest counter window) may differ "
+        "from the recorded ones; keep more files (--record-keep) to replay a span whole"
+    )
 
 
 def _span(seconds: float) -> str:

@@ -48,7 +48,11 @@ _MAX_DIGITS = sys.get_int_max_str_digits() or 4300  # 0: no limit in this interp
 
 
 class JSONError(ValueError):
-    """The body is not valid JSON, or is JSON this service refuses; ``str()`` says why."""
+    """The body is not valid JSON, or is JSON this service refuses; ``str()`` says why.
+    A syntax error also has its ``column`` (1-based, in its line) and its ``reason``."""
+
+    column: int | None = None
+    reason: str = ""
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -93,9 +97,10 @@ def _standard(body: bytes) -> Any:
     except RecursionError:
         raise JSONError(_TOO_DEEP) from None
     except json.JSONDecodeError as err:
-        raise JSONError(
-            f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-        ) from None
+        reason = err.msg.removesuffix(" at")  # "Invalid control character at": where follows
+        error = JSONError(f"invalid JSON at line {err.lineno}, column {err.colno}: {reason}")
+        error.column, error.reason = err.colno, reason
+        raise error from None
     except JSONError:
         raise
     except ValueError:

@@ -12,7 +12,7 @@ import pytest
 
 from receiver import cli
 from receiver.cli.exits import EXIT_USAGE
-from receiver.http.server import _announce_record
+from receiver.http.server import _announce
 from receiver.http.settings import SettingsError, build
 from receiver.observe.recorder import DEFAULT_KEEP, DEFAULT_MAX_BYTES, RecordSettings
 
@@ -31,6 +31,25 @@ def test_record_flags_make_the_record_settings_and_create_the_directory(tmp_path
     assert default == RecordSettings(where, 1.0, DEFAULT_MAX_BYTES, DEFAULT_KEEP)
 
 
+def test_the_start_up_log_says_that_it_records_where_and_how_much(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # serve --record logged nothing of it: an operator could not tell that user content
+    # was being written, nor where.
+    where = tmp_path / "records"
+    config = build({"record": where, "record_sample": "10%", "record_keep": 1})
+    with caplog.at_level(logging.INFO, logger="receiver.http.server"):
+        _announce(config)
+    assert (
+        f"recording decided events (0.1 of the actors) into {where}, files per worker of up "
+        f"to {DEFAULT_MAX_BYTES} bytes, 1 closed file kept per worker; records hold user content"
+    ) in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="receiver.http.server"):
+        _announce(build({}))
+    assert "recording" not in caplog.text
+
+
 def test_the_config_file_sets_recording_relative_to_itself(tmp_path: Path) -> None:
     config_file = tmp_path / "receiver.yaml"
     config_file.write_text("record: rec\nrecord_sample: 0.5\nrecord_keep: 0\n")
@@ -44,7 +63,7 @@ def test_the_config_file_sets_recording_relative_to_itself(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ({"record_sample": "10%"}, "--record-sample go with --record DIR"),
+        ({"record_sample": "10%"}, "--record-sample goes with --record DIR"),
         ({"record_keep": 2, "record_max_bytes": 9}, "--record-max-bytes, --record-keep go with"),
         ({"record": "R", "record_sample": "0"}, "above 0 and at most 1"),
         ({"record": "R", "record_sample": "half"}, "fraction such as 0.1 or a percentage"),
@@ -80,15 +99,3 @@ def test_help_says_how_to_write_the_rate(capsys: pytest.CaptureFixture[str]) -> 
     text = " ".join(capsys.readouterr().out.split())
     assert "a fraction 0 < RATE <= 1 (0.1) or a percentage (10%)" in text
     assert "--record-keep" in text and "--record-max-bytes" in text
-
-
-def test_the_start_up_log_says_where_records_go_and_that_they_hold_user_content(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    config = build({"record": tmp_path / "rec.jsonl", "record_sample": "10%"})
-    with caplog.at_level(logging.INFO, logger="receiver.http.server"):
-        _announce_record(config)
-        _announce_record(build({}))  # not recording: nothing said
-    [said] = [r.getMessage() for r in caplog.records]
-    assert f"into the directory {tmp_path / 'rec.jsonl'} " in said
-    assert "10% of actors" in said and "user content" in said

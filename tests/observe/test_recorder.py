@@ -70,9 +70,21 @@ def test_only_sampled_actors_are_recorded_and_the_others_counted(tmp_path: Path)
     for n, user in enumerate(users):
         record(recorder, n, user)
     assert recorder.close(WAIT)
-    recorded = {r.event.actor["userId"] for r in read_records([tmp_path])}
+    records = read_records([tmp_path])
+    recorded = {r.event.actor["userId"] for r in records}
     assert recorded == {u for u in users if actor_share(u) < 0.5}
     assert sum(unsampled) == 40 - len(recorded) > 0
+    # Each record says it was sampled, so that a replay can say what that means.
+    assert {r.sample for r in records} == {0.5}
+
+
+def test_a_record_of_every_actor_carries_no_sample(tmp_path: Path) -> None:
+    recorder = Recorder(RecordSettings(tmp_path))
+    record(recorder, 1, "user-1")
+    assert recorder.close(WAIT)
+    [line] = (tmp_path / name for name in os.listdir(tmp_path) if name.endswith(".jsonl"))
+    assert "sample" not in json.loads(line.read_text())
+    assert read_records([tmp_path])[0].sample == 1.0
 
 
 def test_a_failing_disk_drops_and_counts_records_without_raising(

@@ -12,12 +12,15 @@ import pytest
 
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.records import (
+    Gap,
     RecordError,
     lookup_state,
     read_records,
     record_decision,
     record_entry,
+    rotated_out,
 )
+from receiver.replay.answers import change
 from receiver.runtime.decision import Decision, ShadowResult
 from receiver.runtime.inputs import LOOKUP_FAILED
 from receiver.runtime.payload import Event
@@ -117,6 +120,36 @@ def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
     assert record.decision["action"] == "allow" and record.decision["modified_by"] == ["p/lower"]
 
 
+def test_a_decision_log_line_keeps_a_deny_s_status_and_reason_code(tmp_path: Path) -> None:
+    # A brainCloud deny's status and reason code are part of its answer: a decision-log
+    # line without them replayed as "deny, message changed" against the very same policies.
+    log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
+    decision = Decision("deny", "XP value is too high!", rule="p/xp", status=500, reason_code=50000)
+    log.write(
+        log.record(
+            decision_id="d1", platform="braincloud", event=EVENT, decision=decision,
+            revision="rev2", latency=0.001,
+        )
+    )  # fmt: skip
+    log.close()
+    [record] = read_records([tmp_path / "log.jsonl"])
+    assert record.decision["status"] == 500 and record.decision["reason_code"] == 50000
+    assert change(record.decision, record_decision(decision)) is None
+
+
+@pytest.mark.parametrize("cut", [30, 200], ids=["cut-in-the-header", "cut-in-the-data"])
+def test_a_gz_file_cut_short_or_not_gzip_is_named(tmp_path: Path, cut: int) -> None:
+    # A copy that did not finish raised EOFError (a traceback), and a .gz that is not
+    # gzip said "None: cannot read the records: None".
+    whole = gzip.compress(("".join(json.dumps(entry()) + "\n" for _ in range(50))).encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[:cut])
+    (tmp_path / "plain.jsonl.gz").write_bytes(b"not gzip at all\n")
+    for name, says in (("cut.jsonl.gz", "not a whole gzip file"), ("plain.jsonl.gz", "not a gzip")):
+        with pytest.raises(RecordError) as caught:
+            read_records([tmp_path / name])
+        assert str(caught.value).startswith(f"{tmp_path / name}: {says}")
+
+
 @pytest.mark.parametrize(
     ("line", "says"),
     [
@@ -136,6 +169,13 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path, line: str, says: s
         read_records([path])
     assert str(caught.value).startswith(f"{path}:3: ")
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize("sample", [0, 1.5, "10%", True])
+def test_a_record_s_sample_must_be_a_rate(tmp_path: Path, sample: Any) -> None:
+    path = write_lines(tmp_path / "r.jsonl", [{**entry(), "sample": sample}])
+    with pytest.raises(RecordError, match="'sample' must be a number above 0 and at most 1"):
+        read_records([path])
 
 
 @pytest.mark.parametrize(
@@ -168,3 +208,50 @@ def test_a_record_says_how_the_counter_backend_answered(tmp_path: Path) -> None:
     assert "counters" not in lines[0]
     with pytest.raises(RecordError, match="'counters' must be one of"):
         read_records([write_lines(tmp_path / "bad.jsonl", [{**entry(), "counters": "maybe"}])])
+
+
+def test_a_line_that_is_not_json_is_named_by_its_column_and_the_reason(tmp_path: Path) -> None:
+    # It said "r.jsonl:2: invalid JSON at line 1, column 21: Invalid control character at".
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(entry()) + '\n{"record":1,"garbage\n' + json.dumps(entry()) + "\n")
+    with pytest.raises(RecordError) as caught:
+        read_records([path])
+    assert str(caught.value) == f"{path}:2: invalid JSON at column 21: Invalid control character"
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    # "receiver replay policies rec rec/x.jsonl" replayed every event twice, counters
+    # doubled: 827 of 8,000 answers differed from unchanged policies.
+    path = write_lines(tmp_path / "r.jsonl", [entry(), entry(decision_id="d2", now=2.0)])
+    named = [tmp_path, path, tmp_path / "." / "r.jsonl"]
+    assert [r.decision_id for r in read_records(named)] == ["d2", "abc1"]
+
+
+def test_a_decision_in_two_files_is_refused_with_both_places(tmp_path: Path) -> None:
+    # The records of some traffic and its decision log hold the same decisions.
+    records = write_lines(tmp_path / "r.jsonl", [entry(), entry(decision_id="d2", now=2.0)])
+    log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
+    log.write(
+        log.record(
+            decision_id="d2", platform="socialplus", event=EVENT, decision=Decision("allow"),
+            revision="rev1", latency=0.001,
+        )
+    )  # fmt: skip
+    log.close()
+    with pytest.raises(RecordError) as caught:
+        read_records([records, tmp_path / "log.jsonl"])
+    assert str(caught.value).startswith(
+        f"{tmp_path / 'log.jsonl'}:1: decision d2 was read already, at {records}:2: the same "
+        "event twice would count twice"
+    )
+
+
+def test_writers_whose_first_files_are_gone_are_named(tmp_path: Path) -> None:
+    # A directory whose busy writer had rotated its first files out replayed with 94 of
+    # 838 answers differing from the policies that recorded them: the counters had not
+    # seen that writer's earlier events, and nothing said so.
+    write_lines(tmp_path / "vm.w0.000001.jsonl", [entry(now=1.0, decision_id="a")])
+    write_lines(tmp_path / "vm.w1.000005.jsonl", [entry(now=9.0, decision_id="c")])
+    write_lines(tmp_path / "vm.w1.000006.jsonl", [entry(now=12.0, decision_id="d")])
+    write_lines(tmp_path / "other.jsonl", [entry(now=0.5, decision_id="e")])  # not a writer's
+    assert rotated_out(read_records([tmp_path])) == [Gap("vm.w1", "vm.w1.000005.jsonl", 9.0)]

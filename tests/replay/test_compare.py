@@ -170,6 +170,19 @@ def test_each_side_counts_in_its_own_backend_and_the_flips_are_classified(
     assert [s.record.decision_id for s in result.samples["message_changed"]] == ["r5"]
 
 
+def test_the_flips_are_counted_by_the_rules_that_gave_each_answer(tmp_path: Path) -> None:
+    # "deny, message changed 352" named no rule: a lead could not tell that 231 of them
+    # were one rule whose message was reworded, nor which rule made allows into denies.
+    old, new = policies(tmp_path, "old", OLD), policies(tmp_path, "new", NEW)
+    result = compare(old, new, [record(i, t) for i, t in enumerate(TEXTS)], samples=0)
+    assert result.by_rule == {
+        ("allow_to_deny", "(no rule)", "p/bad-word"): 2,
+        ("allow_to_deny", "(no rule)", "p/repeat"): 2,
+        ("allow_to_deny", "p/tidy", "p/repeat"): 1,  # an allow that p/tidy modified
+        ("message_changed", "p/bad-word", "p/repeat"): 1,
+    }
+
+
 def test_data_changed_and_shadow_matches(tmp_path: Path) -> None:
     old, new = policies(tmp_path, "old", OLD), policies(tmp_path, "new", NEW)
     records = [record(1, " x "), record(2, "go to a.io", actor="u2")]

@@ -88,6 +88,7 @@ def test_the_json_report_holds_what_the_corpus_was_made_to_show(
     # OLD is what recorded the corpus: replayed, it answers every event as recorded
     assert report["baseline"] == {
         "recorded_revisions": {report["old"]["revision"]: 420}, "old_differs": 0, "degraded": 0,
+        "sampled": 0, "sample": 1.0, "rotated_out": [],
     }  # fmt: skip
 
 

@@ -47,6 +47,8 @@ ERRORS = [
     ("flips > 1 and", 14, "ends early"),
     ('rule("a").decide > 1', 11, "did you mean 'decided'"),
     ("rule(a).decided > 1", 6, "rule's id in double quotes"),
+    ("rule(spam/x).decided > 1", 10, "rule's id in double quotes"),  # said: unexpected '/'
+    ("rule('spam/x').decided > 1", 6, "rule's id in double quotes"),
     ('rule("a.decided > 1', 6, "not closed"),
     ('rule("").decided > 1', 6, "empty"),
     ('rule("a") > 1', 11, "expected '.'"),

@@ -24,9 +24,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from receiver.observe.records import Record
-from receiver.replay.compare import compare
-from receiver.replay.report import build_report, render_json
-from receiver.replay.report_html import COLOURS, render_html
+from receiver.replay.compare import MEASURES, compare
+from receiver.replay.report import baseline_warning, build_report, render_json
+from receiver.replay.report_html import CHAR_WIDTH, COLOURS, RULE_RIGHT, _chart, render_html
 from receiver.replay.report_markdown import render_markdown
 from receiver.replay.report_text import render_text
 from receiver.replay.samples import explain_new
@@ -285,3 +285,121 @@ def test_the_html_report_opens_in_a_browser_and_shows_its_chart(tmp_path: Path) 
     assert count_colour(rows, COLOURS["modified"]) > 1000
     assert count_colour(rows, COLOURS["shadow"]) > 500
     assert count_colour(rows, COLOURS["errors"]) < 400  # the legend's swatch only
+
+
+def chart_rows(deltas: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    rows = []
+    for rule, measure, delta in deltas:
+        old = dict.fromkeys(MEASURES, 0)
+        new = dict(old, **{measure: max(delta, 0)})
+        old[measure] = max(-delta, 0)
+        rows.append(
+            {"rule": rule, "old": old, "new": new, "delta": {m: new[m] - old[m] for m in MEASURES}}
+        )
+    return rows
+
+
+@pytest.mark.parametrize("delta", [232, -232, 12_345, -12_345])
+def test_the_chart_s_value_labels_stay_clear_of_the_rule_names_and_the_edge(delta: int) -> None:
+    # "-232 decided" beside the longest bar to the left was drawn over the rule's name, and
+    # "+232 decided" beside the longest bar to the right ran off the chart ("+232 decide").
+    rows = chart_rows(
+        [("rate-limits/message-flood", "decided", delta), ("scams/tag-links", "modified", 28),
+         ("links/links-from-brand-new-accounts", "enforced", -1)]
+    )  # fmt: skip
+    svg = _chart(rows)
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    labels = re.findall(
+        r'<text x="([\d.]+)" y="[\d.]+" text-anchor="(start|end)">([+-][^<]*)</text>', svg
+    )
+    assert len(labels) == 3
+    for x, anchor, text in labels:
+        extent = len(text) * CHAR_WIDTH
+        if anchor == "start":
+            assert float(x) + extent <= width, text
+        else:
+            assert float(x) - extent >= RULE_RIGHT, text
+
+
+def test_samples_0_does_not_say_that_no_verdict_flipped(
+    sides: tuple[PolicySet, PolicySet],
+) -> None:
+    # receiver diff --samples 0 printed "none: no verdict flipped" under 644 flips.
+    old, new = sides
+    records = [
+        Record(f"d{i}", 1000.0 + i, "socialplus",
+               Event("message.shouldCreate", {"text": t}, {"userId": t, "_id": t}),
+               "not-needed", None, {"action": "allow"})
+        for i, t in enumerate(["hello", "buy crypto", "free money"])
+    ]  # fmt: skip
+    comparison = compare(old, new, records, samples=0)
+    assert comparison.total_flips > 0
+    report = build_report(
+        comparison,
+        (SourceInfo("old", "directory"), old),
+        (SourceInfo("new", "directory"), new),
+        explain=lambda sample: explain_new(new, sample),
+    )
+    for render in (render_text, render_markdown, render_html):
+        page = render(report)
+        assert "No event sampled (--samples 0)." in page
+        assert "no verdict flipped" not in page.lower()
+
+
+def test_the_baseline_warning_says_when_the_records_were_sampled(
+    sides: tuple[PolicySet, PolicySet],
+) -> None:
+    # A diff of records made with --record-sample warned "is OLD the version that was
+    # running?" with nothing on what a sample does to counters keyed by a text or channel.
+    old, new = sides
+    records = [
+        Record(f"d{i}", 1000.0 + i, "socialplus",
+               Event("message.shouldCreate", {"text": "hi"}, {"userId": "u", "_id": "u"}),
+               "not-needed", None, {"action": "deny", "message": "limit"}, sample=0.1)
+        for i in range(2)
+    ]  # fmt: skip
+    report = build_report(
+        compare(old, new, records, samples=0),
+        (SourceInfo("old", "directory"), old),
+        (SourceInfo("new", "directory"), new),
+        explain=None,
+    )
+    assert (report["baseline"]["sampled"], report["baseline"]["sample"]) == (2, 0.1)
+    warning = baseline_warning(report)
+    assert warning is not None
+    assert "The records were recorded with --record-sample 0.1: counters keyed by" in warning
+    for render in (render_text, render_markdown, render_html):
+        assert "--record-sample 0.1" in render(report)
+
+
+def test_every_format_lists_the_flips_by_rule(sides: tuple[PolicySet, PolicySet]) -> None:
+    report = report_of(sides, ["hello", "there"])
+    assert report["flips_by_rule"] == [
+        {"kind": "allow_to_deny", "old": "(no rule)", "new": "p/quote", "events": 2}
+    ]
+    assert "allow -> deny        2  (no rule) -> p/quote" in render_text(report)
+    assert "| allow \u2192 deny | `(no rule)` | `p/quote` | 2 |" in render_markdown(report)
+    assert "<h2>Flips by rule</h2>" in render_html(report)
+
+
+def test_the_baseline_warning_does_not_doubt_a_revision_that_recorded_the_events(
+    sides: tuple[PolicySet, PolicySet],
+) -> None:
+    # "is OLD (revision R) the version that was running? The records name revision R"
+    # asked about the very revision the records name (decision-log lines without users).
+    old, new = sides
+    records = [
+        Record("d1", 1000.0, "socialplus",
+               Event("message.shouldCreate", {"text": "hi"}, {"userId": "u", "_id": "u"}),
+               "not-needed", None, {"action": "deny", "message": "limit"}, old.revision)
+    ]  # fmt: skip
+    report = build_report(
+        compare(old, new, records, samples=0),
+        (SourceInfo("old", "directory"), old),
+        (SourceInfo("new", "directory"), new),
+        explain=None,
+    )
+    warning = baseline_warning(report)
+    assert warning is not None
+    assert f"under this very revision ({old.revision}): the replay lacks" in warning
+    assert "the version that was running?" not in warning

@@ -138,6 +138,43 @@ def test_a_merged_summary_is_the_sum_of_its_parts() -> None:
     assert "pass --users FILE" in a.render()
 
 
+def test_the_summary_of_one_event_speaks_of_one_event() -> None:
+    # It said "replayed 1 events" and "1 event read 'user' but their records hold no user".
+    one = Summary()
+    one.add(10.0, "socialplus", "r1", "allow", compared=True, kind=None)
+    one.users_missing = 1
+    text = one.render()
+    assert text.startswith("replayed 1 event in ")
+    assert "1 event read 'user' but its record holds no user" in text
+
+
+def test_a_replay_of_sampled_records_says_what_the_sample_means(
+    shipped: PolicySet, records: list[Record]
+) -> None:
+    # A replay of a --record-sample 10% recording of unchanged policies showed 24 of 150
+    # answers differing (a counter keyed by text saw a tenth of the traffic), with nothing
+    # to say why, under "recorded under" the very revision replayed.
+    sampled = [r._replace(sample=0.1) for r in records[:10]] + records[10:]
+    _, summary = replayed(shipped, sampled, 1)
+    assert (summary.sampled, summary.sample, summary.to_json()["sampled"]) == (10, 0.1, 10)
+    assert "10 of the records were recorded with --record-sample 0.1" in summary.render()
+    _, plain = replayed(shipped, records, 1)
+    assert plain.sampled == 0 and "--record-sample" not in plain.render()
+
+
+def test_a_replay_says_when_a_writer_s_first_files_are_gone(
+    shipped: PolicySet, records: list[Record]
+) -> None:
+    moved = [r._replace(source=f"recs/vm.w1.000003.jsonl:{n}") for n, r in enumerate(records)]
+    _, summary = replayed(shipped, moved, 1)
+    assert summary.rotated_out == [("vm.w1", "vm.w1.000003.jsonl", records[0].time)]
+    text = summary.render()
+    assert "Some record files are gone (rotated out or deleted: vm.w1 begins with " in text
+    assert summary.to_json()["rotated_out"][0]["writer"] == "vm.w1"
+    _, whole = replayed(shipped, records, 1)
+    assert whole.rotated_out == [] and "rotated out" not in whole.render()
+
+
 def test_workers_refuse_policies_that_changed_since_the_parent_loaded_them(
     shipped: PolicySet, records: list[Record]
 ) -> None:

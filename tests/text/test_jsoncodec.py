@@ -167,3 +167,11 @@ def test_loads_either_reads_json_or_raises_json_error(body: bytes) -> None:
 
 def test_dumps_falls_back_for_lone_surrogates_and_big_integers() -> None:
     assert json.loads(jsoncodec.dumps({"t": "a\ud800", "n": 2**70})) == {"t": "a\ud800", "n": 2**70}
+
+
+def test_a_control_character_s_error_does_not_end_in_a_dangling_at() -> None:
+    # The standard library's message is "Invalid control character at", the position after.
+    with pytest.raises(jsoncodec.JSONError) as caught:
+        jsoncodec.loads(b'{"a": "\n"}')
+    assert str(caught.value) == "invalid JSON at line 1, column 8: Invalid control character"
+    assert (caught.value.column, caught.value.reason) == (8, "Invalid control character")
