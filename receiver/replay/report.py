@@ -213,6 +213,17 @@ def rule_note(row: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
+def unmoved_changes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rules written otherwise on the two sides whose counts did not move: the change
+    decides these events as before (a reworded message still flips them, as
+    ``message_changed``)."""
+    return [
+        row for row in rows
+        if not any(row["delta"].values())
+        and row.get("written", {}).get("old") != row.get("written", {}).get("new")
+    ]  # fmt: skip
+
+
 def _pct(value: float | None) -> str:
     return "100%" if value is None else f"{value:g}%"
 

@@ -24,6 +24,7 @@ from receiver.replay.report import (
     safe_text,
     shown_measures,
     signed,
+    unmoved_changes,
 )
 
 CHART_RULES: Final = 20  # rules drawn; the tables list more
@@ -82,7 +83,7 @@ def esc(value: Any) -> str:
 
 
 def _title(kind: str) -> str:
-    return KIND_TITLES[kind].replace("->", "\u2192")  # type: ignore[index]  # a kind
+    return _arrows(KIND_TITLES[kind])  # type: ignore[index]  # a kind
 
 
 def _chart(rows: list[dict[str, Any]]) -> str:
@@ -188,10 +189,25 @@ def _flip_rule_table(report: dict[str, Any]) -> str:
     )
 
 
+def _arrows(text: str) -> str:
+    return text.replace("->", "\u2192")
+
+
+def _unmoved(rows: list[dict[str, Any]]) -> str:
+    same = unmoved_changes(rows)[:TABLE_RULES]
+    if not same:
+        return ""
+    listed = ", ".join(
+        f'<code>{esc(r["rule"])}</code> <span class="written">({esc(_arrows(r["note"]))})</span>'
+        for r in same
+    )
+    return f"<p>Written otherwise, counts as before: {listed}.</p>"
+
+
 def _rule_table(rows: list[dict[str, Any]]) -> str:
     moved = [row for row in rows if any(row["delta"].values())][:TABLE_RULES]
     if not moved:
-        return "<p>Every rule decided, modified, shadowed and failed as often.</p>"
+        return "<p>Every rule decided, modified, shadowed and failed as often.</p>" + _unmoved(rows)
     measures = shown_measures(rows)
     head = "".join(f'<th colspan="3">{m}</th>' for m in measures)
     sub = "<th>OLD</th><th>NEW</th><th>change</th>" * len(measures)
@@ -202,11 +218,11 @@ def _rule_table(rows: list[dict[str, Any]]) -> str:
             f'<td class="n"><b>{esc(signed(row["delta"][m]))}</b></td>'
             for m in measures
         )
-        note = row["note"].replace("->", "\u2192")
+        note = _arrows(row["note"])
         shown = f'<br><span class="written">{esc(note)}</span>' if note else ""
         body.append(f"<tr><td><code>{esc(row['rule'])}</code>{shown}</td>{cells}</tr>")
     table = f'<table><tr><th rowspan="2">rule</th>{head}</tr><tr>{sub}</tr>{"".join(body)}</table>'
-    return f'<div class="wide">{table}</div>'
+    return f'<div class="wide">{table}</div>' + _unmoved(rows)
 
 
 def _pre(value: Any) -> str:

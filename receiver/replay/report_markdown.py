@@ -23,6 +23,7 @@ from receiver.replay.report import (
     safe_text,
     shown_measures,
     signed,
+    unmoved_changes,
 )
 
 MAX_RULES: Final = 50
@@ -97,7 +98,8 @@ def _sides(report: dict[str, Any]) -> list[str]:
 def _rules(report: dict[str, Any]) -> list[str]:
     moved = [row for row in report["rules"] if any(row["delta"].values())]
     if not moved:
-        return ["No rule moved: each decided, modified, shadowed and failed as often."]
+        lines = ["No rule moved: each decided, modified, shadowed and failed as often."]
+        return lines + _unmoved(report)
     measures = shown_measures(report["rules"])
     head = " | ".join(measures)
     lines = [f"| rule | {head} |", "|---|" + "---:|" * len(measures)]
@@ -111,7 +113,15 @@ def _rules(report: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if len(moved) > MAX_RULES:
         lines.append(f"\n{len(moved) - MAX_RULES} more rules moved (`--format json` lists all).")
-    return lines
+    return lines + _unmoved(report)
+
+
+def _unmoved(report: dict[str, Any]) -> list[str]:
+    same = unmoved_changes(report["rules"])[:MAX_RULES]
+    if not same:
+        return []
+    listed = ", ".join(f"{cell(r['rule'])} (*{r['note'].replace('->', ARROW)}*)" for r in same)
+    return [f"\nWritten otherwise, counts as before: {listed}."]
 
 
 def _decision(decision: dict[str, Any]) -> str:

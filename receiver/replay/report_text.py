@@ -19,6 +19,7 @@ from receiver.replay.report import (
     percent,
     safe_text,
     signed,
+    unmoved_changes,
 )
 
 MAX_RULES: Final = 40  # rules listed; the JSON report has them all
@@ -86,6 +87,11 @@ def _rules(report: dict[str, Any]) -> list[str]:
         )
     if len(moved) > MAX_RULES:
         lines.append(f"  ... and {len(moved) - MAX_RULES} more (--format json lists them all)")
+    same = unmoved_changes(rows)
+    if same:
+        lines.append(f"Written otherwise, counts as before: {len(same)}")
+        width = max(len(row["rule"]) for row in same[:MAX_RULES])
+        lines += [f"  {row['rule']:<{width}}  [{row['note']}]" for row in same[:MAX_RULES]]
     return lines
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from receiver.replay.report import rule_note, shown_measures, written_rules
+from receiver.replay.report import rule_note, shown_measures, unmoved_changes, written_rules
 from receiver.runtime.policyset import load_sources
 
 BASE = """\
@@ -72,3 +72,13 @@ def test_enforced_is_shown_when_a_rollout_rule_is_in_the_report() -> None:
         r["old"] = r["new"] = {"decided": 0, "enforced": 0}
     assert "enforced" not in shown_measures([plain])
     assert "enforced" in shown_measures([plain, rolling])
+
+
+def test_rules_written_otherwise_whose_counts_did_not_move_are_listed_apart() -> None:
+    still = {"decided": 3}
+    reworded = row(BASE, BASE.replace("no spam", "no spam, please"))
+    same = row(BASE, BASE)
+    moved = row(BASE, BASE.replace('"spam"', '"scam"'))
+    for r, delta in ((reworded, 0), (same, 0), (moved, -3)):
+        r["old"], r["new"], r["delta"] = still, still, {"decided": delta}
+    assert unmoved_changes([reworded, same, moved]) == [reworded]
