@@ -409,6 +409,7 @@ class Service:
                     revision=revision,
                     latency=elapsed,
                     degraded_reason=degraded_reason,
+                    now=now.epoch,
                 )
                 self.decision_log.write(entry)
             except Exception:
@@ -438,7 +439,7 @@ class Service:
                 entry = decision_entry(
                     decision_id=decision_id, platform=platform, event=event,
                     decision=decision, revision=revision, latency=elapsed,
-                    degraded_reason=degraded_reason, log_content=feed.content,
+                    degraded_reason=degraded_reason, log_content=feed.content, now=now.epoch,
                 )  # fmt: skip
             replay = None
             if feed.content:

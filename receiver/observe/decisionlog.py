@@ -106,13 +106,15 @@ def decision_entry(
     latency: float,
     degraded_reason: str | None = None,
     log_content: bool = False,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """The decision log's line of one decision, as a dict (content only with
-    ``log_content``); the console's feed keeps the same dict (``receiver.observe.feed``)."""
+    ``log_content``); the console's feed keeps the same dict (``receiver.observe.feed``).
+    ``now``: the instant the rules saw (epoch seconds; the clock when not given)."""
     actor = event.actor.get("userId")
     entry: dict[str, Any] = {
         "decision_id": decision_id,
-        "time": _milliseconds(time.time()),
+        "time": _milliseconds(time.time() if now is None else now),
         "platform": platform,
         "event": event.name,
         "actor": actor if isinstance(actor, _ACTOR_ID) else None,
@@ -195,12 +197,13 @@ class DecisionLog:
         revision: str,
         latency: float,
         degraded_reason: str | None = None,
+        now: float | None = None,
     ) -> dict[str, Any]:
         """The line of one decision (:func:`decision_entry`, with this log's content rule)."""
         return decision_entry(
             decision_id=decision_id, platform=platform, event=event, decision=decision,
             revision=revision, latency=latency, degraded_reason=degraded_reason,
-            log_content=self.log_content,
+            log_content=self.log_content, now=now,
         )  # fmt: skip
 
     def write(self, entry: dict[str, Any]) -> None:

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receiver.observe.decisionlog import DecisionLog, _milliseconds, write_all
+from receiver.observe.decisionlog import DecisionLog, _milliseconds, decision_entry, write_all
 from receiver.runtime.decision import Decision, RolloutResult
-from receiver.runtime.payload import parse_event
+from receiver.runtime.payload import Event, parse_event
 
 WAIT = 5.0  # seconds: the longest any test waits for the writer thread
 
@@ -230,3 +230,14 @@ def test_a_record_names_the_way_of_each_rollout_rule_that_matched() -> None:
         {"rule": "p/b", "bucket": None, "enforced": False},
     ]
     json.dumps(record)
+
+
+def test_the_time_is_the_instant_the_rules_saw_when_given() -> None:
+    # The service passes the decision's now(): a replay of a --log-content log decides
+    # at that instant (to the millisecond), not at when the line was built.
+    event = Event("message.shouldCreate", {"text": "hi"}, {"userId": "u1"})
+    line = decision_entry(
+        decision_id="d1", platform="socialplus", event=event, decision=Decision("allow"),
+        revision="r", latency=0.001, now=1_764_950_400.1234567,
+    )  # fmt: skip
+    assert line["time"] == 1_764_950_400.123
