@@ -177,3 +177,20 @@ class FileSource:
 
     async def close(self) -> None:
         return None
+
+
+def fetch_once(url: BundleUrl) -> bytes:
+    """The bundle at ``url``, downloaded once (``receiver console --policies URL``,
+    ``receiver diff URL ...``); :class:`FetchFailed` saying why not."""
+
+    async def fetch() -> bytes:
+        source = open_source(url)
+        try:
+            download = await source.fetch()
+        finally:
+            await source.close()
+        if download is None:  # only a conditional fetch answers "not modified"
+            raise FetchFailed("the bundle server sent no bundle")
+        return download.data
+
+    return asyncio.run(fetch())

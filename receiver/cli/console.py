@@ -13,17 +13,16 @@ machines can reach without a token (docs/console.md); 1 when the address cannot 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from pathlib import Path
 from typing import Any, TextIO
 
 import uvicorn
 
-from receiver.bundles.fetch import FetchFailed, open_source
+from receiver.bundles.fetch import FetchFailed, fetch_once
 from receiver.bundles.format import BundleError
 from receiver.bundles.keys import load_public_key
-from receiver.bundles.urls import BundleUrl, looks_like_url, parse_bundle_url
+from receiver.bundles.urls import looks_like_url, parse_bundle_url
 from receiver.bundles.verify import extract, policies_of, remove, verify
 from receiver.cli.common import DEFAULT_POLICIES
 from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -105,7 +104,7 @@ def _run_bundle(args: argparse.Namespace, err: TextIO, token: str | None) -> int
         err.write(f"receiver: --policies: {exc}\n")
         return EXIT_USAGE
     try:
-        download = asyncio.run(_fetch(url))
+        download = fetch_once(url)
         root = extract(verify(download, key))
     except (FetchFailed, BundleError) as exc:
         err.write(f"receiver: --policies {url.shown}: {exc}\n")
@@ -115,17 +114,6 @@ def _run_bundle(args: argparse.Namespace, err: TextIO, token: str | None) -> int
         return serve_console(workspace, args.host, args.port, token=token, err=err)
     finally:
         remove(root)
-
-
-async def _fetch(url: BundleUrl) -> bytes:
-    source = open_source(url)
-    try:
-        download = await source.fetch()
-    finally:
-        await source.close()
-    if download is None:  # only a conditional fetch answers "not modified"
-        raise FetchFailed("the bundle server sent no bundle")
-    return download.data
 
 
 class _Usage(Exception):

@@ -24,6 +24,7 @@ from typing import Any, Final, TextIO
 
 from receiver.bundles import keys
 from receiver.bundles.format import BundleError
+from receiver.bundles.urls import BundleUrl
 from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.counters.seed import read_seed_file
 from receiver.errors import PolicyLoadError, ReceiverError
@@ -63,7 +64,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "explanation of the NEW decision. Samples hold user content: --no-samples leaves "
         "them out.",
     )
-    source = "a policy directory or file, a bundle file (receiver bundle build), or " \
+    source = "a policy directory or file, a bundle file (receiver bundle build) or " \
+        "https:// URL, or " \
         "git:REV:PATH (e.g. git:HEAD~1:policies; PATH from the repository's root, or " \
         "absolute, or ./ or ../ from here)"  # fmt: skip
     diff.add_argument("old", metavar="OLD", help=f"the policies in force: {source}")
@@ -122,6 +124,17 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return diff
 
 
+def _download(url: BundleUrl) -> bytes:
+    """A bundle at an https:// (or loopback http://) URL, fetched as serve fetches one.
+    The HTTP client is imported here only: diff without a URL starts without it."""
+    from receiver.bundles.fetch import FetchFailed, fetch_once  # noqa: PLC0415
+
+    try:
+        return fetch_once(url)
+    except FetchFailed as exc:
+        raise SourceError(f"{url.shown}: {exc}") from None
+
+
 def _load(path: Path, info: SourceInfo, name: str, err: TextIO) -> PolicySet | None:
     """One side's policies, or None once their errors are written as ``check`` writes them."""
     try:
@@ -174,8 +187,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     with contextlib.ExitStack() as stack:
         try:
-            old_path, old_info = stack.enter_context(opened(args.old, public_key=public_key))
-            new_path, new_info = stack.enter_context(opened(args.new, public_key=public_key))
+            old_path, old_info = stack.enter_context(
+                opened(args.old, public_key=public_key, download=_download)
+            )
+            new_path, new_info = stack.enter_context(
+                opened(args.new, public_key=public_key, download=_download)
+            )
         except SourceError as exc:
             err.write(f"receiver: {exc}\n")
             return EXIT_USAGE

@@ -3,7 +3,8 @@
 The edge (the file system and git). Consumes a source as written on the command line:
 
 - a policy directory, or one policy file;
-- a policy bundle (``receiver bundle build``): a file, or a ``file://`` URL, read and
+- a policy bundle (``receiver bundle build``): a file, a ``file://`` URL, or an
+  ``https://`` (loopback ``http://``) URL fetched by the caller's ``download``, read and
   verified as ``serve --policies`` reads one (:mod:`receiver.bundles.verify`), with its
   signature checked when a public key is given, and reported unverified otherwise;
 - ``git:REV:PATH``: PATH (relative to the repository's root, as ``git show REV:PATH``
@@ -26,7 +27,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -34,7 +35,7 @@ from typing import Final, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from receiver.bundles.format import MAX_COMPRESSED, BundleError
-from receiver.bundles.urls import looks_like_url, parse_bundle_url
+from receiver.bundles.urls import BundleUrl, looks_like_url, parse_bundle_url
 from receiver.bundles.verify import extract, policies_of, remove, verify
 from receiver.errors import ReceiverError
 
@@ -82,11 +83,21 @@ class SourceInfo:
         return f"{self.kind} {self.spec}"
 
 
+# Downloads a bundle from an https:// (or loopback http://) URL; raises SourceError.
+Download = Callable[[BundleUrl], bytes]
+
+
 @contextlib.contextmanager
 def opened(
-    spec: str, *, public_key: Ed25519PublicKey | None = None, cwd: Path | None = None
+    spec: str,
+    *,
+    public_key: Ed25519PublicKey | None = None,
+    cwd: Path | None = None,
+    download: Download | None = None,
 ) -> Iterator[tuple[Path, SourceInfo]]:
-    """The policy path of ``spec`` (module docstring) and what it was, while in the block."""
+    """The policy path of ``spec`` (module docstring) and what it was, while in the block.
+    A bundle URL other than ``file://`` is fetched with ``download`` (the command line's:
+    this module opens no connection)."""
     if spec.startswith(GIT_PREFIX):
         with _git(spec, cwd or Path.cwd()) as found:
             yield found
@@ -97,10 +108,14 @@ def opened(
         except BundleError as err:
             raise SourceError(f"{spec}: {err}") from None
         if url.path is None:
-            raise SourceError(
-                f"{url.shown}: receiver diff reads bundles from files only; download it "
-                "first (curl -fo bundle.tar.gz URL) and name the file"
-            )
+            if download is None:
+                raise SourceError(
+                    f"{url.shown}: bundles are read from files here; download it first "
+                    "(curl -fo bundle.tar.gz URL) and name the file"
+                )
+            with _bundle(url.shown, download(url), public_key) as found:
+                yield found
+            return
         path = url.path
     else:
         path = Path(spec)
@@ -112,7 +127,12 @@ def opened(
             "or git:REV:PATH (e.g. git:HEAD~1:policies)"
         )
     if path.is_file() and _is_gzip(path):
-        with _bundle(spec, path, public_key) as found:
+        try:
+            with path.open("rb") as stream:
+                data = stream.read(MAX_COMPRESSED + 1)
+        except OSError as err:
+            raise SourceError(f"{spec}: cannot read the bundle: {err.strerror}") from None
+        with _bundle(spec, data, public_key) as found:
             yield found
         return
     yield path, SourceInfo(spec, "directory" if path.is_dir() else "file")
@@ -128,13 +148,8 @@ def _is_gzip(path: Path) -> bool:
 
 @contextlib.contextmanager
 def _bundle(
-    spec: str, path: Path, public_key: Ed25519PublicKey | None
+    spec: str, data: bytes, public_key: Ed25519PublicKey | None
 ) -> Iterator[tuple[Path, SourceInfo]]:
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_COMPRESSED + 1)
-    except OSError as err:
-        raise SourceError(f"{spec}: cannot read the bundle: {err.strerror}") from None
     try:
         bundle = verify(data, public_key)
         root = extract(bundle)

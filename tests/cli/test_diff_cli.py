@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bundleserver import BundleServer
 
 from receiver.cli import main
 from receiver.observe.records import record_entry
@@ -256,6 +257,40 @@ def test_a_signed_bundle_is_verified_with_the_public_key(
     (tmp_path / "bad.tar.gz").write_bytes(bundle.read_bytes()[:100])
     code, _, err = diff(capsys, OLD, str(tmp_path / "bad.tar.gz"), RECORDS)
     assert code == 2 and "bad.tar.gz" in err
+
+
+def test_a_bundle_at_a_url_is_fetched_and_verified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The policies in force are often what the bundle server serves: diff reads that URL
+    # as serve --policies URL would (https, or http to loopback only).
+    private, public = tmp_path / "key.pem", tmp_path / "public.pem"
+    bundle = tmp_path / "old.tar.gz"
+    assert (
+        main(["bundle", "keygen", "--private-key", str(private), "--public-key", str(public)]) == 0
+    )
+    assert main(["bundle", "build", OLD, "-o", str(bundle), "--signing-key", str(private)]) == 0
+    capsys.readouterr()
+    _, expected, _ = diff(capsys, OLD, NEW, RECORDS, "--format", "json", "--no-samples")
+    server = BundleServer().start()
+    try:
+        server.put(bundle.read_bytes())
+        code, out, err = diff(capsys, server.url(), NEW, RECORDS, "--format", "json",
+                              "--no-samples", "--bundle-public-key", str(public))  # fmt: skip
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["old"]["kind"] == "bundle" and report["old"]["verified"] is True
+        assert report["old"]["source"] == server.url()
+        assert report["flips"] == json.loads(expected)["flips"]
+        assert report["old"]["revision"] == json.loads(expected)["old"]["revision"]
+        code, _, err = diff(capsys, server.url("/missing.tar.gz"), NEW, RECORDS)
+        assert code == 2 and "answered HTTP 404" in err and "missing.tar.gz" in err
+    finally:
+        server.stop()
+    code, _, err = diff(capsys, server.url(), NEW, RECORDS)  # the server is gone
+    assert code == 2 and "cannot reach the bundle server" in err
+    code, _, err = diff(capsys, "http://198.51.100.7/b.tar.gz", NEW, RECORDS)
+    assert code == 2 and "loopback hosts only" in err
 
 
 ROLLOUT = """\
