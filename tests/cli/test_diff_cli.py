@@ -235,16 +235,26 @@ def test_git_revisions_diff_as_their_directories_do(
     assert code == 2 and "unknown revision 'nope'" in err
 
 
-def test_a_signed_bundle_is_verified_with_the_public_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def signed_bundle(
+    tmp_path: Path, policies: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, Path]:
+    """A bundle of ``policies`` signed with a new key, and the key's public half."""
     private, public = tmp_path / "key.pem", tmp_path / "public.pem"
-    bundle = tmp_path / "new.tar.gz"
+    bundle = tmp_path / "bundle.tar.gz"
     assert (
         main(["bundle", "keygen", "--private-key", str(private), "--public-key", str(public)]) == 0
     )
-    assert main(["bundle", "build", NEW, "-o", str(bundle), "--signing-key", str(private)]) == 0
+    assert (
+        main(["bundle", "build", policies, "-o", str(bundle), "--signing-key", str(private)]) == 0
+    )
     capsys.readouterr()
+    return bundle, public
+
+
+def test_a_signed_bundle_is_verified_with_the_public_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle, public = signed_bundle(tmp_path, NEW, capsys)
     code, out, _ = diff(capsys, OLD, str(bundle), RECORDS, "--format", "json", "--no-samples")
     report = json.loads(out)
     assert code == 0 and report["new"]["verified"] is False
@@ -264,13 +274,7 @@ def test_a_bundle_at_a_url_is_fetched_and_verified(
 ) -> None:
     # The policies in force are often what the bundle server serves: diff reads that URL
     # as serve --policies URL would (https, or http to loopback only).
-    private, public = tmp_path / "key.pem", tmp_path / "public.pem"
-    bundle = tmp_path / "old.tar.gz"
-    assert (
-        main(["bundle", "keygen", "--private-key", str(private), "--public-key", str(public)]) == 0
-    )
-    assert main(["bundle", "build", OLD, "-o", str(bundle), "--signing-key", str(private)]) == 0
-    capsys.readouterr()
+    bundle, public = signed_bundle(tmp_path, OLD, capsys)
     _, expected, _ = diff(capsys, OLD, NEW, RECORDS, "--format", "json", "--no-samples")
     server = BundleServer().start()
     try:
