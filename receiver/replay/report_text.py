@@ -101,7 +101,9 @@ def _samples(report: dict[str, Any]) -> list[str]:
     samples = report["samples"]
     if samples is None:
         return [report["note"]]
-    lines = ["Samples (the first events of each kind, in time order)"]
+    lines = [
+        "Samples (the first event of each rule change, the most frequent first; in time order)"
+    ]
     for kind in KINDS:
         chosen = samples[kind]
         if not chosen:
