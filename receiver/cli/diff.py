@@ -98,7 +98,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_SAMPLES,
         metavar="N",
-        help="sampled events per kind of flip: the first N in time order",
+        help="sampled events per kind of flip: the first event of each change of "
+        "answering rules, the most frequent first, then the earliest others",
     )
     diff.add_argument(
         "--users",

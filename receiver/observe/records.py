@@ -35,9 +35,9 @@ A record, format version 1 (one JSON object per line)::
   the fail-safe one, ``degraded_reason``.
 
 A decision-log line written with ``--log-content`` is read as a record too: its ``actor``
-is the actor id only (read as ``{"userId": id, "_id": id}``), its ``time`` is when the
-line was written (a few milliseconds after the decision), and the user record is unknown
-(``user_lookup`` ``unknown``: replay with ``--users``).
+is the actor id only (read as ``{"userId": id, "_id": id}``), its ``time`` is the
+instant the rules saw to the millisecond, and the user record is unknown (``user_lookup``
+``unknown``: replay with ``--users``).
 """
 
 from __future__ import annotations

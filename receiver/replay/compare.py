@@ -18,8 +18,10 @@ decisions through strikes) and produces a :class:`Comparison`:
 - the flips by the rules that gave the two answers (:func:`answered_by`: the deciding
   rule, else the modifying ones), so that "deny, message changed" names the rule whose
   message changed, and a flip names the rule that caused it;
-- the first events of each kind of flip in time order (a deterministic sample), with
-  both decisions and the counter values and user the NEW side read, to be explained
+- a deterministic sample of each kind of flip (:func:`_chosen`): the first event of each
+  change of answering rules, the most frequent first, so that one busy rule does not
+  hide the others, then more events in time order; each with both decisions and the
+  counter values and user the NEW side read, to be explained
   (:mod:`receiver.replay.samples`).
 """
 
@@ -170,6 +172,7 @@ def compare(
     olds = replay(old, records, users=users, counters=old_counters, stats=result.old_stats)
     news = replay(new, records, users=users, counters=new_counters, stats=result.new_stats)
     pending = 0
+    firsts: dict[tuple[str, str, str], Sample] = {}  # the first event of each rule change
     for before, after in zip(olds, news, strict=True):
         record = before.record
         result.events += 1
@@ -194,10 +197,16 @@ def compare(
             per_event = result.by_event.setdefault(record.event.name, dict.fromkeys(KINDS, 0))
             per_event[kind] += 1
             pair = (kind, answered_by(old_decision), answered_by(new_decision))
-            result.by_rule[pair] = result.by_rule.get(pair, 0) + 1
+            count = result.by_rule.get(pair, 0)
+            result.by_rule[pair] = count + 1
             kept = result.samples[kind]
-            if len(kept) < samples:
-                kept.append(Sample(kind, record, old_decision, after.decided))
+            first_of_pair = count == 0 and samples > 0
+            if len(kept) < samples or first_of_pair:
+                sample = Sample(kind, record, old_decision, after.decided)
+                if len(kept) < samples:
+                    kept.append(sample)
+                if first_of_pair:
+                    firsts[pair] = sample
         pending += 1
         if advance is not None and pending == PROGRESS_STEP:
             advance(pending)
@@ -205,4 +214,28 @@ def compare(
     if advance is not None and pending:
         advance(pending)
     result.rotated_out = rotated_out(records)
+    for kind in KINDS:
+        result.samples[kind] = _chosen(kind, result.samples[kind], firsts, result.by_rule, samples)
     return result
+
+
+def _chosen(
+    kind: str,
+    earliest: list[Sample],
+    firsts: dict[tuple[str, str, str], Sample],
+    counts: dict[tuple[str, str, str], int],
+    samples: int,
+) -> list[Sample]:
+    """Up to ``samples`` events of one kind of flip, in time order: the first event of each
+    change of answering rules (OLD's rule, NEW's rule), the most frequent changes first,
+    then the earliest events (``earliest``: the first ``samples`` in time order)."""
+    pairs = sorted((p for p in firsts if p[0] == kind), key=lambda p: (-counts[p], p))
+    chosen = [firsts[p] for p in pairs][:samples]
+    taken = {id(s.record) for s in chosen}
+    for sample in earliest:
+        if len(chosen) >= samples:
+            break
+        if id(sample.record) not in taken:
+            chosen.append(sample)
+            taken.add(id(sample.record))
+    return sorted(chosen, key=lambda s: s.record.time)

@@ -21,7 +21,11 @@ What each decision sees:
   directory is given, which then answers every lookup. A record whose event did not read
   ``user`` in production (``not-needed``), or a decision-log line (``unknown``), has no
   captured user: a rule that reads it now sees no such user, and :class:`ReplayStats`
-  counts it (``users_missing``), so that a report can say to pass ``--users``.
+  counts it (``users_missing``), so that a report can say to pass ``--users``;
+- a record whose answer was the fail-safe one is replayed as the service decided it:
+  ``deadline``, its event counted and no rule evaluated (so that nothing strikes, as
+  nothing struck in the service, whose rules ran out of time); ``not-ready`` (no
+  policies yet), nothing counted either. An internal ``error`` is decided in full.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from receiver.runtime.inputs import LOOKUP_FAILED, UserLookup
 from receiver.runtime.policyset import PolicySet
 
 UNLIMITED_KEYS: Final = sys.maxsize  # keys per counter a replay keeps: all of them
+PAST: Final = float("-inf")  # a deadline already passed: evaluation stops at the first rule
 
 
 class Replayed(NamedTuple):
@@ -120,8 +125,14 @@ def replay(
             stats.counters_unavailable += 1
         elif record.counters == "fallback":
             stats.counters_fallback += 1
+        # A fail-safe answer: the service counted the event (its counters were prepared
+        # first) but its rules ran out of time, so nothing struck; with no policies yet it
+        # counted nothing either. Replayed so: the evaluation stops before the first rule.
+        reason = record.decision.get("degraded_reason") if record.degraded else None
         decided = decide(
-            policies, record.event, Timestamp(record.time), users=source, counters=backend,
+            policies, record.event, Timestamp(record.time), users=source,
+            counters=None if reason == "not-ready" else backend,
             decision_id=record.decision_id, counters_unavailable=unavailable,
+            deadline=PAST if reason in ("deadline", "not-ready") else None,
         )  # fmt: skip
         yield Replayed(record, decided)

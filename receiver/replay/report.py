@@ -232,6 +232,16 @@ def _word(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def users_missing(report: dict[str, Any]) -> str | None:
+    """ "N events read a user that was not recorded with them", or None."""
+    missing = report["users_missing"]
+    count = max(missing["old"], missing["new"])
+    if not count:
+        return None
+    events = "1 event" if count == 1 else f"{count:,} events"
+    return f"{events} read a user that was not recorded with {'it' if count == 1 else 'them'}"
+
+
 def nothing_sampled(report: dict[str, Any]) -> str:
     """What a report says in place of samples when it has none to show."""
     if report["flips"]["total"]:

@@ -25,6 +25,7 @@ from receiver.replay.report import (
     shown_measures,
     signed,
     unmoved_changes,
+    users_missing,
 )
 
 CHART_RULES: Final = 20  # rules drawn; the tables list more
@@ -291,12 +292,11 @@ def render_html(report: dict[str, Any]) -> str:
     warning = baseline_warning(report)
     if warning:
         note += f'<div class="note">{esc(warning)}</div>'
-    missing = report["users_missing"]
-    if missing["old"] or missing["new"]:
-        count = max(missing["old"], missing["new"])
+    missing = users_missing(report)
+    if missing:
         note += (
-            f'<div class="note">{count:,} events read a user that was not recorded with them '
-            "(seen as no such user): pass <code>--users FILE</code>.</div>"
+            f'<div class="note">{esc(missing)} (seen as no such user): pass '
+            "<code>--users FILE</code>.</div>"
         )
     page = f"""<!DOCTYPE html>
 <html lang="en">

@@ -24,6 +24,7 @@ from receiver.replay.report import (
     shown_measures,
     signed,
     unmoved_changes,
+    users_missing,
 )
 
 MAX_RULES: Final = 50
@@ -208,10 +209,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     warning = baseline_warning(report)
     if warning:
         lines += [f"> **Warning:** {warning}", ""]
-    missing = report["users_missing"]
-    if missing["old"] or missing["new"]:
-        count = max(missing["old"], missing["new"])
-        lines += [f"> {count:,} events read a user not recorded with them: pass `--users`.", ""]
+    missing = users_missing(report)
+    if missing:
+        lines += [f"> {missing}: pass `--users`.", ""]
     lines += [*_sides(report), "", *_summary(report), ""]
     by_event = _by_event(report)
     if by_event:

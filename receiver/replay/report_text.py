@@ -20,6 +20,7 @@ from receiver.replay.report import (
     safe_text,
     signed,
     unmoved_changes,
+    users_missing,
 )
 
 MAX_RULES: Final = 40  # rules listed; the JSON report has them all
@@ -109,7 +110,9 @@ def _samples(report: dict[str, Any]) -> list[str]:
     samples = report["samples"]
     if samples is None:
         return [report["note"]]
-    lines = ["Samples (the first events of each kind, in time order)"]
+    lines = [
+        "Samples (the first event of each rule change, the most frequent first; in time order)"
+    ]
     for kind in KINDS:
         chosen = samples[kind]
         if not chosen:
@@ -153,12 +156,9 @@ def render_text(report: dict[str, Any]) -> str:
     warning = baseline_warning(report)
     if warning:
         lines.append(f"Warning: {warning}")
-    missing = report["users_missing"]
-    if missing["old"] or missing["new"]:
-        lines.append(
-            f"Note: {max(missing['old'], missing['new']):,} events read a user that was not "
-            "recorded with them (seen as no such user); pass --users FILE"
-        )
+    missing = users_missing(report)
+    if missing:
+        lines.append(f"Note: {missing} (seen as no such user); pass --users FILE")
     blocks = (
         _flips(report), _by_event(report), _by_rule(report), _rules(report), _samples(report),
         _gate(report),

@@ -119,3 +119,55 @@ def test_a_rule_expires_in_a_replay_at_the_recorded_instant(tmp_path: Path) -> N
     records = [record(instant - 0.001, "none"), record(instant, "none")]
     decided = [r.decided.decision.action for r in replay(policies, records)]
     assert decided == ["deny", "allow"]  # the same code path as serve, eval and test
+
+
+STRIKES = """\
+policy: p
+counters:
+  strikes:
+    decisions: [p/spam]
+    key: actor.userId
+    window: 1h
+  per_minute:
+    events: [message.shouldCreate]
+    key: actor.userId
+    window: 60s
+rules:
+  - id: repeat
+    events: [message.shouldCreate]
+    when: strikes >= 1
+    action: deny
+  - id: spam
+    events: [message.shouldCreate]
+    when: text == "spam"
+    action: deny
+  - id: flood
+    events: [message.shouldCreate]
+    when: per_minute > 3
+    action: deny
+"""
+
+
+def test_a_fail_safe_answer_strikes_nothing_as_in_the_service(tmp_path: Path) -> None:
+    # A spam message whose rules ran out of the deadline was answered the fail-safe allow
+    # and struck nothing in the service; the replay decided it in full, struck, and then
+    # refused the user's next message as a repeat offender, which the service had allowed.
+    (tmp_path / "p.yaml").write_text(STRIKES, encoding="utf-8")
+    policies = load_policies([tmp_path])
+    spam = Event("message.shouldCreate", {"text": "spam"}, {"userId": "u1", "_id": "u1"})
+    hello = Event("message.shouldCreate", {"text": "hello"}, {"userId": "u1", "_id": "u1"})
+    timed_out = {"action": "allow", "degraded": True, "degraded_reason": "deadline"}
+    not_ready = {"action": "allow", "degraded": True, "degraded_reason": "not-ready"}
+    records = [
+        Record("d1", 1000.0, "socialplus", spam, "not-needed", None, timed_out),
+        Record("d2", 1001.0, "socialplus", hello, "not-needed", None, {"action": "allow"}),
+        Record("d3", 1002.0, "socialplus", hello, "not-needed", None, not_ready),
+        Record("d4", 1003.0, "socialplus", hello, "not-needed", None, {"action": "allow"}),
+    ]
+    decided = [r.decided.decision for r in replay(policies, records)]
+    assert decided[0].degraded and decided[0].rule is None  # no rule ran: nothing struck
+    assert decided[1].rule is None  # allowed, as the service allowed it
+    assert decided[2].degraded
+    # d1 and d2 were counted, d3 (no policies yet in the service) was not: d4 is the
+    # third of the minute, not over the limit of 3
+    assert decided[3].rule is None

@@ -403,3 +403,13 @@ def test_the_baseline_warning_does_not_doubt_a_revision_that_recorded_the_events
     assert warning is not None
     assert f"under this very revision ({old.revision}): the replay lacks" in warning
     assert "the version that was running?" not in warning
+
+
+def test_one_event_without_its_user_is_one_event(sides: tuple[PolicySet, PolicySet]) -> None:
+    # The diff said "Note: 1 events read a user that was not recorded with them".
+    report = report_of(sides, ["hello"])
+    report["users_missing"] = {"old": 1, "new": 1}
+    assert "Note: 1 event read a user that was not recorded with it (seen as" in render_text(report)
+    assert "> 1 event read a user that was not recorded with it: pass" in render_markdown(report)
+    report["users_missing"] = {"old": 2, "new": 0}
+    assert "2 events read a user that was not recorded with them" in render_html(report)
