@@ -28,6 +28,12 @@ from receiver.replay.report import (
 )
 
 MAX_RULES: Final = 50
+# GitHub refuses a comment over 65,536 characters; the rest is room for what CI adds.
+COMMENT_LIMIT: Final = 60_000
+CUT_NOTE: Final = (
+    "{what} left out to keep this comment within GitHub's 65,536 characters: "
+    "`--format html` or `--format text` has them all."
+)
 ARROW: Final = "\u2192"
 
 
@@ -132,11 +138,17 @@ def _decision(decision: dict[str, Any]) -> str:
     return json.dumps(shown, ensure_ascii=False)
 
 
-def _samples(report: dict[str, Any]) -> list[str]:
+def _samples(report: dict[str, Any], detail: str = "full") -> list[str]:
+    """The samples folded per kind; ``detail`` "short" leaves the explanations out, and
+    "none" the samples (what fits a comment, :func:`render_markdown`)."""
     samples = report["samples"]
     if samples is None:
         return [f"_{report['note']}_"]
+    if detail == "none":
+        return [f"_{CUT_NOTE.format(what='The samples are')}_"]
     lines: list[str] = []
+    if detail == "short":
+        lines += [f"_{CUT_NOTE.format(what='Their explanations are')}_", ""]
     for kind in KINDS:
         chosen = samples[kind]
         if not chosen:
@@ -171,11 +183,9 @@ def _samples(report: dict[str, Any]) -> list[str]:
                 "",
                 fenced(_decision(sample["new"]), "json"),
                 "",
-                "Why NEW decided so:",
-                "",
-                fenced(sample["explanation"], "text"),
-                "",
             ]
+            if detail == "full":
+                lines += ["Why NEW decided so:", "", fenced(sample["explanation"], "text"), ""]
         lines += ["</details>", ""]
     return lines or [nothing_sampled(report)]
 
@@ -192,8 +202,18 @@ def _gate(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The report document as Markdown for a pull-request comment."""
+def render_markdown(report: dict[str, Any], limit: int = COMMENT_LIMIT) -> str:
+    """The report document as Markdown for a pull-request comment: within ``limit``
+    characters if leaving out the samples' explanations, then the samples, can make it
+    fit (a longer comment is refused by GitHub)."""
+    for detail in ("full", "short"):
+        text = _render(report, detail)
+        if len(text) <= limit:
+            return text
+    return _render(report, "none")
+
+
+def _render(report: dict[str, Any], detail: str) -> str:
     span = report["time_span"]
     when = f", {span['first']} to {span['last']}" if span else ""
     flips = report["flips"]
@@ -223,5 +243,5 @@ def render_markdown(report: dict[str, Any]) -> str:
     if gate:
         lines += [*gate, ""]
     lines += ["#### Rules that moved", "", *_rules(report), "", "#### Samples", ""]
-    lines += _samples(report)
+    lines += _samples(report, detail)
     return safe_text("\n".join(lines).rstrip("\n") + "\n")

@@ -27,7 +27,7 @@ from receiver.observe.records import Record
 from receiver.replay.compare import MEASURES, compare
 from receiver.replay.report import baseline_warning, build_report, render_json
 from receiver.replay.report_html import CHAR_WIDTH, COLOURS, RULE_RIGHT, _chart, render_html
-from receiver.replay.report_markdown import render_markdown
+from receiver.replay.report_markdown import COMMENT_LIMIT, render_markdown
 from receiver.replay.report_text import render_text
 from receiver.replay.samples import explain_new
 from receiver.replay.sources import SourceInfo
@@ -413,3 +413,18 @@ def test_one_event_without_its_user_is_one_event(sides: tuple[PolicySet, PolicyS
     assert "> 1 event read a user that was not recorded with it: pass" in render_markdown(report)
     report["users_missing"] = {"old": 2, "new": 0}
     assert "2 events read a user that was not recorded with them" in render_html(report)
+
+
+def test_a_markdown_report_fits_a_pull_request_comment() -> None:
+    # GitHub refuses a comment over 65,536 characters: the explanations go first, then the
+    # samples, each time saying so and where to find them.
+    report = json.loads(GOLDEN_HTML.with_name("report.json").read_text(encoding="utf-8"))
+    full = render_markdown(report)
+    assert "Why NEW decided so:" in full and len(full) <= COMMENT_LIMIT
+    short = render_markdown(report, limit=len(full) - 1)
+    assert len(short) < len(full) and "Why NEW decided so:" not in short
+    assert "**#1**" in short and "Their explanations are left out" in short
+    bare = render_markdown(report, limit=len(short) - 1)
+    assert "**#1**" not in bare and "The samples are left out" in bare
+    assert "`--format html`" in bare
+    assert "#### Rules that moved" in bare  # the rest of the report stays whole
