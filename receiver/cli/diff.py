@@ -37,6 +37,7 @@ from receiver.replay.report import build_report, render_json
 from receiver.replay.report_html import render_html
 from receiver.replay.report_markdown import render_markdown
 from receiver.replay.report_text import render_text
+from receiver.replay.run import known_platforms
 from receiver.replay.samples import explain_new
 from receiver.replay.sources import SourceError, SourceInfo, opened
 from receiver.runtime.policyset import PolicySet, load_policies
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         users = StaticDirectory.from_file(args.users).get if args.users else None
         seeds = read_seed_file(args.counters_seed) if args.counters_seed else None
-        records = read_records(args.records)
+        records = known_platforms(read_records(args.records))
     except (BundleError, ReceiverError) as exc:
         err.write(f"receiver: {exc}\n")
         return EXIT_USAGE

@@ -37,8 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from receiver.adapters.platforms import PLATFORMS
 from receiver.errors import ReceiverError
-from receiver.observe.records import Record, read_records, record_decision, rotated_out
+from receiver.observe.records import (
+    Record,
+    RecordError,
+    read_records,
+    record_decision,
+    rotated_out,
+)
 from receiver.replay.answers import change, comparable, recorded_view
 from receiver.replay.engine import ReplayStats, fresh_counters, replay
 from receiver.replay.groups import partition, spread
@@ -176,6 +183,18 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def known_platforms(records: list[Record]) -> list[Record]:
+    """``records``, unless one names a platform receiver does not answer (a record of
+    another tool, or of a newer receiver): then a RecordError at that record."""
+    for record in records:
+        if record.platform not in PLATFORMS:
+            raise RecordError(
+                f"{record.source}: platform {record.platform!r} is not one receiver answers "
+                f"({', '.join(PLATFORMS)}): a record of another tool, or of a newer receiver?"
+            )
+    return records
+
+
 @contextlib.contextmanager
 def reading(paths: Iterable[Path]) -> Iterator[list[Record]]:
     """The records of ``paths`` (:func:`~receiver.observe.records.read_records`) for the
@@ -186,7 +205,7 @@ def reading(paths: Iterable[Path]) -> Iterator[list[Record]]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        records = read_records(paths)
+        records = known_platforms(read_records(paths))
     finally:
         if enabled:
             gc.enable()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import replay_corpus as corpus
 
-from receiver.observe.records import Record, read_records
+from receiver.observe.records import Record, RecordError, read_records
 from receiver.replay import run as run_module
-from receiver.replay.run import Inputs, PoliciesChanged, run_replay
+from receiver.replay.run import Inputs, PoliciesChanged, reading, run_replay
 from receiver.replay.summary import Summary
 from receiver.runtime.payload import Event
 from receiver.runtime.policyset import PolicySet, load_policies
@@ -201,3 +201,19 @@ def test_records_of_the_same_policies_replay_with_no_difference(
     assert summary.compared == 1200 - degraded
     assert summary.differing == 0
     assert any(e["decision"].get("data") for e in entries)  # modified data compared too
+
+
+def test_a_record_of_a_platform_receiver_does_not_answer_is_refused_where_it_is(
+    tmp_path: Path,
+) -> None:
+    # h13 replayed a record of platform 'discord' without a word.
+    entries = corpus.entries(1, 3)
+    entries[1]["platform"] = "discord"
+    lines = [json.dumps(entry) for entry in entries]
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with (
+        pytest.raises(RecordError, match=rf"{path}:2: platform 'discord' is not one receiver"),
+        reading([path]),
+    ):
+        pass
