@@ -28,7 +28,7 @@ from receiver.bundles.urls import BundleUrl
 from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.counters.seed import read_seed_file
 from receiver.errors import PolicyLoadError, ReceiverError
-from receiver.observe.records import read_records
+from receiver.observe.records import cut_note, cut_short, read_records
 from receiver.replay.compare import compare
 from receiver.replay.engine import fresh_counters
 from receiver.replay.gate import Figures, Gate, GateError, parse_gate
@@ -239,6 +239,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     else:
         out.write(text)
+    cut = cut_short(args.records)
+    if cut:
+        err.write(f"receiver: {cut_note(cut)}\n")
     if held:
         err.write(f"receiver: the --fail-on gate held: {'; '.join(str(h) for h in held)}\n")
         return EXIT_FAILED

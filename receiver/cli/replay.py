@@ -23,6 +23,7 @@ from receiver.cli.common import load_or_report
 from receiver.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from receiver.counters.seed import read_seed_file
 from receiver.errors import ReceiverError
+from receiver.observe.records import cut_short
 from receiver.replay.engine import fresh_counters
 from receiver.replay.progress import Progress
 from receiver.replay.run import Inputs, measure, reading, run_replay, user_source
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return EXIT_FAILED
         output.flush()
     measure(summary, started)
+    summary.cut_short = cut_short(args.records)
     err.write(summary.render() + "\n")
     if args.summary_json is not None:
         try:

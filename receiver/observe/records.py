@@ -47,7 +47,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NamedTuple
 
@@ -433,6 +433,34 @@ def read_records(paths: Iterable[Path]) -> list[Record]:
             )
     records.sort(key=_by_time)
     return records
+
+
+TAIL_BYTES: Final = 65_536  # how far back cut_short looks for a file's last line
+
+
+def cut_short(paths: Iterable[Path]) -> list[str]:
+    """The record files (not ``.gz``) whose last line is cut short, without its newline:
+    a file still being written. :func:`iter_file` leaves that line out; this says so."""
+    found: list[str] = []
+    for path in record_files(paths):
+        if path.suffix == ".gz":
+            continue
+        try:
+            with path.open("rb") as stream:
+                size = stream.seek(0, 2)
+                stream.seek(max(0, size - TAIL_BYTES))
+                tail = stream.read()
+        except OSError:
+            continue  # reading the records says what is wrong with it
+        if tail and not tail.endswith(b"\n") and tail.rsplit(b"\n", 1)[-1].strip():
+            found.append(str(path))
+    return found
+
+
+def cut_note(files: Sequence[str]) -> str:
+    """What a replay or a diff says of the lines :func:`cut_short` found."""
+    named = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    return f"left out: the last line of {named}, cut short (a file still being written?)"
 
 
 # A writer's file of serve --record: DIR/<host>.w<N>.<SEQ>.jsonl (receiver.observe.rotating)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.dsl.times import format_time
+from receiver.observe.records import cut_note
 from receiver.replay.answers import KIND_TITLES, KINDS, Kind
 
 
@@ -37,6 +38,7 @@ class Summary:
     sample: float = 1.0  # the smallest --record-sample rate among them
     # writers whose first record files are gone: (writer, first file left, its first time)
     rotated_out: list[tuple[str, str, float]] = field(default_factory=list)
+    cut_short: list[str] = field(default_factory=list)  # files whose last line is cut short
     first: float | None = None
     last: float | None = None
     revisions: Counter[str] = field(default_factory=Counter)  # recorded under -> records
@@ -117,6 +119,7 @@ class Summary:
                 {"writer": writer, "first_file": name, "complete_from": format_time(at)}
                 for writer, name, at in self.rotated_out
             ],
+            "cut_short": self.cut_short,
             "first": None if self.first is None else format_time(self.first),
             "last": None if self.last is None else format_time(self.last),
             "recorded_revisions": dict(self.revisions.most_common()),
@@ -168,6 +171,8 @@ class Summary:
             lines.append(sampled_note(self.sampled, self.events, self.sample))
         if self.rotated_out:
             lines.append(rotated_note(self.rotated_out))
+        if self.cut_short:
+            lines.append(cut_note(self.cut_short))
         if self.degraded:
             were = "answer was" if self.degraded == 1 else "answers were"
             lines.append(

@@ -226,3 +226,19 @@ def test_an_empty_record_file_replays_nothing_and_says_so(
     assert captured.out == ""
     assert "replayed 0 events" in captured.err
     assert "no records to replay" in captured.err
+
+
+def test_a_file_still_being_written_has_its_cut_last_line_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    growing = tmp_path / "host.w0.000001.jsonl"
+    growing.write_bytes(SAMPLE.read_bytes() + b'{"record": 1, "decision_id": "half')
+    assert (
+        main(["replay", str(POLICIES), str(tmp_path), "--summary-json", str(tmp_path / "s")]) == 0
+    )
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 60
+    assert f"left out: the last line of {growing}, cut short" in captured.err
+    assert json.loads((tmp_path / "s").read_text())["cut_short"] == [str(growing)]
+    assert main(["diff", str(POLICIES), str(POLICIES), str(growing), "--no-samples"]) == 0
+    assert f"left out: the last line of {growing}, cut short" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.records import (
     Gap,
     RecordError,
+    cut_note,
+    cut_short,
     lookup_state,
     read_records,
     record_decision,
@@ -101,6 +103,16 @@ def test_a_line_cut_short_at_the_end_of_a_file_being_written_is_skipped(tmp_path
     with path.open("a", encoding="utf-8") as out:
         out.write('{"record": 1, "decision_id": "cut')
     assert len(read_records([path])) == 1
+    # ... and said: a replay or a diff names the file whose last line it left out
+    whole = write_lines(tmp_path / "whole.jsonl", [entry(decision_id="w")])
+    spaces = write_lines(tmp_path / "spaces.jsonl", [entry(decision_id="s")])
+    with spaces.open("a", encoding="utf-8") as out:
+        out.write("   ")  # a blank last line is no record
+    assert cut_short([tmp_path]) == [str(path)]
+    assert cut_short([whole, spaces]) == []
+    assert cut_note([str(path)]) == (
+        f"left out: the last line of {path}, cut short (a file still being written?)"
+    )
 
 
 def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
