@@ -212,42 +212,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return out
 
 
-def _secrets(secret_file: Path | None) -> Secrets | None:
-    if secret_file is not None:
-        try:
-            text = secret_file.read_text(encoding="utf-8")
-        except OSError as err:
-            raise SettingsError(f"secret file {secret_file}: {err.strerror}") from None
-        if not text.strip():
-            raise SettingsError(f"secret file {secret_file} is empty")
-        return _parse_secrets(text, f"secret file {secret_file}")
-    text = os.environ.get(SECRET_ENV, "")
-    return _parse_secrets(text, f"${SECRET_ENV}") if text.strip() else None
-
-
-def _parse_secrets(text: str, where: str) -> Secrets:
-    try:
-        return Secrets.parse(text)
-    except ValueError:
-        raise SettingsError(f"{where} holds no secret (only commas and spaces)") from None
-
-
-def _braincloud_tokens(token_file: Path | None) -> Secrets | None:
-    """The bridge token(s): ``--braincloud-token-file``, else ``$RECEIVER_BRAINCLOUD_TOKEN``."""
-    if token_file is not None:
-        try:
-            text = token_file.read_text(encoding="utf-8")
-        except OSError as err:
-            raise SettingsError(f"brainCloud token file {token_file}: {err.strerror}") from None
-        if not text.strip():
-            raise SettingsError(f"brainCloud token file {token_file} is empty")
-        return Secrets.parse(text)
-    text = os.environ.get(BRAINCLOUD_TOKEN_ENV, "")
-    return Secrets.parse(text) if text.strip() else None
-
-
-def _vendor_secrets(secret_file: Path | None, env: str, what: str) -> Secrets | None:
-    """A vendor's secret(s): the file, else ``$env``; comma-separated for rotation."""
+def _file_or_env_secrets(secret_file: Path | None, env: str, what: str) -> Secrets | None:
+    """Signing secrets or tokens: the file, else ``$env`` (None when neither is set);
+    comma-separated for rotation. ``what`` names them in messages."""
     where = f"${env}"
     if secret_file is not None:
         where = f"{what} file {secret_file}"
@@ -544,7 +511,7 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         host=values.get("host", DEFAULT_HOST),
         port=values.get("port", DEFAULT_PORT),
         workers=positive("workers", 1),
-        secrets=_secrets(values.get("secret_file")),
+        secrets=_file_or_env_secrets(values.get("secret_file"), SECRET_ENV, "secret"),
         default_action=action,
         deadline_ms=positive("deadline_ms", DEFAULT_DEADLINE_MS),
         max_body=positive("max_body", DEFAULT_MAX_BODY),
@@ -557,17 +524,19 @@ def build(flags: Mapping[str, Any]) -> ServiceConfig:
         reload_timeout=positive("reload_timeout", DEFAULT_RELOAD_TIMEOUT),
         log_level=values.get("log_level", "info"),
         log_queue=positive("log_queue", DEFAULT_LOG_QUEUE),
-        braincloud_tokens=_braincloud_tokens(values.get("braincloud_token_file")),
+        braincloud_tokens=_file_or_env_secrets(
+            values.get("braincloud_token_file"), BRAINCLOUD_TOKEN_ENV, "brainCloud token"
+        ),
         braincloud_pre_fail_safe=pre_fail_safe,
         signature_fallback=_signature_fallback(values, positive),
         metrics_tokens=metrics_tokens,
         public_metrics=public_metrics,
         record=_record(values, positive),
         console=_console(values, positive),
-        stream_secrets=_vendor_secrets(
+        stream_secrets=_file_or_env_secrets(
             values.get("stream_secret_file"), STREAM_SECRET_ENV, "Stream API secret"
         ),
-        twilio_tokens=_vendor_secrets(
+        twilio_tokens=_file_or_env_secrets(
             values.get("twilio_auth_token_file"), TWILIO_TOKEN_ENV, "Twilio auth token"
         ),
         twilio_public_url=_twilio_public_url(values.get("twilio_public_url")),

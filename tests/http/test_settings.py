@@ -125,3 +125,24 @@ def test_a_metrics_token_on_the_command_line_is_warned_about(
     err = capsys.readouterr().err
     assert "--metrics-token shows the token to anyone who can list processes" in err
     assert "visible-in-ps" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "what"),
+    [("secret_file", "secret"), ("braincloud_token_file", "brainCloud token"),
+     ("stream_secret_file", "Stream API secret"), ("twilio_auth_token_file", "Twilio auth token")],
+)  # fmt: skip
+def test_every_secret_file_is_read_the_same_way(key: str, what: str, tmp_path: Path) -> None:
+    # One reader for the four: a brainCloud token file of only commas raised a bare
+    # ValueError before, where the others said what was wrong.
+    path = tmp_path / "f"
+    path.write_text(" , \n")
+    with pytest.raises(SettingsError, match=f"{what} file {path} holds no {what}"):
+        build({key: path})
+    path.write_text("")
+    with pytest.raises(SettingsError, match=f"{what} file {path} is empty"):
+        build({key: path})
+    with pytest.raises(SettingsError, match=f"{what} file {tmp_path / 'none'}: "):
+        build({key: tmp_path / "none"})
+    path.write_text("one, two\n")
+    assert build({key: path}) is not None
