@@ -178,16 +178,24 @@ def test_an_eviction_sent_to_one_replica_reaches_every_worker(
     def fetched(name: str) -> float:
         return client.metric(name, "receiver_user_lookups_total", result="miss") - misses[name]
 
-    workers = cluster.settings.workers
-    for name in cluster.replica_names:  # warm every worker's cache, new connection by new
+    def until_every_worker_fetched(name: str, times: int, text: str, role_muted: bool) -> None:
+        """Send messages to one replica, new connection by new, until its directory
+        fetches reach ``times``; every answer must read the record as ``role_muted`` says.
+
+        The workers share one listening socket and the kernel hands each connection to
+        whichever accepts first: on a loaded machine one worker can win 60 in a row (two
+        CI runs saw it, before and after the eviction), so keep trying for up to 30 s,
+        pausing so the other worker can get one."""
         base = cluster.replica_url(name)
-        # The workers share one listening socket and the kernel hands each connection to
-        # whichever accepts first: on a loaded machine one worker can win 60 in a row (a
-        # CI run saw it), so keep trying for a while, pausing so the other can get one.
         deadline = time.monotonic() + 30
-        while fetched(name) < workers and time.monotonic() < deadline:
-            assert client.decide(message(user, "warm"), base).get("message") != "muted"
+        while fetched(name) < times and time.monotonic() < deadline:
+            answer = client.decide(message(user, text), base)
+            assert (answer.get("message") == "muted") == role_muted, (name, answer)
             time.sleep(0.02)
+
+    workers = cluster.settings.workers
+    for name in cluster.replica_names:  # warm every worker's cache
+        until_every_worker_fetched(name, workers, "warm", role_muted=False)
         assert fetched(name) == workers, f"{name}: not every worker fetched the user"
 
     cluster.set_user(user, {"userId": user, "role": "muted"})
@@ -197,12 +205,11 @@ def test_an_eviction_sent_to_one_replica_reaches_every_worker(
     time.sleep(0.5)  # the broadcast takes milliseconds; a generous bound on a loaded machine
 
     for name in cluster.replica_names:
-        base = cluster.replica_url(name)
-        for _ in range(60):
-            answer = client.decide(message(user, "after"), base)
-            assert answer.get("message") == "muted", (name, answer)
-            if fetched(name) >= 2 * workers:
-                break
+        # Every answer reads the new record, from the first: a worker that kept the old
+        # one cached would answer "member" and fail the assertion inside.
+        answer = client.decide(message(user, "after"), cluster.replica_url(name))
+        assert answer.get("message") == "muted", (name, answer)
+        until_every_worker_fetched(name, 2 * workers, "after", role_muted=True)
         assert fetched(name) == 2 * workers, f"{name}: a worker kept the user cached"
 
 
