@@ -13,6 +13,7 @@ import pytest
 from receiver.observe.decisionlog import DecisionLog
 from receiver.observe.records import (
     Gap,
+    Record,
     RecordError,
     cut_note,
     cut_short,
@@ -115,17 +116,24 @@ def test_a_line_cut_short_at_the_end_of_a_file_being_written_is_skipped(tmp_path
     )
 
 
-def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
+def logged(tmp_path: Path, platform: str, decision: Decision) -> Record:
+    """The record read back from a decision log written with --log-content, holding one
+    line: EVENT on ``platform``, answered ``decision``."""
     log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
-    decision = Decision("allow", data={"text": "HI"}, modified_by=["p/lower"])
     log.write(
         log.record(
-            decision_id="d1", platform="socialplus", event=EVENT, decision=decision,
+            decision_id="d1", platform=platform, event=EVENT, decision=decision,
             revision="rev2", latency=0.001,
         )
     )  # fmt: skip
     log.close()
     [record] = read_records([tmp_path / "log.jsonl"])
+    return record
+
+
+def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
+    decision = Decision("allow", data={"text": "HI"}, modified_by=["p/lower"])
+    record = logged(tmp_path, "socialplus", decision)
     assert record.event.data == EVENT.data
     assert record.event.actor == {"userId": "u1", "_id": "u1"}
     assert record.user_lookup == "unknown"
@@ -135,16 +143,8 @@ def test_a_decision_log_line_with_content_is_a_record(tmp_path: Path) -> None:
 def test_a_decision_log_line_keeps_a_deny_s_status_and_reason_code(tmp_path: Path) -> None:
     # A brainCloud deny's status and reason code are part of its answer: a decision-log
     # line without them replayed as "deny, message changed" against the very same policies.
-    log = DecisionLog(open(tmp_path / "log.jsonl", "wb"), log_content=True, owned=True)  # noqa: SIM115
     decision = Decision("deny", "XP value is too high!", rule="p/xp", status=500, reason_code=50000)
-    log.write(
-        log.record(
-            decision_id="d1", platform="braincloud", event=EVENT, decision=decision,
-            revision="rev2", latency=0.001,
-        )
-    )  # fmt: skip
-    log.close()
-    [record] = read_records([tmp_path / "log.jsonl"])
+    record = logged(tmp_path, "braincloud", decision)
     assert record.decision["status"] == 500 and record.decision["reason_code"] == 50000
     assert change(record.decision, record_decision(decision)) is None
 

@@ -24,7 +24,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from receiver.observe.records import Record
-from receiver.replay.compare import MEASURES, compare
+from receiver.replay.compare import MEASURES, Comparison, compare
 from receiver.replay.report import baseline_warning, build_report, render_json
 from receiver.replay.report_html import CHAR_WIDTH, COLOURS, RULE_RIGHT, _chart, render_html
 from receiver.replay.report_markdown import COMMENT_LIMIT, render_markdown
@@ -71,21 +71,36 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> tuple[PolicySet, PolicySe
     return load_policies([root / "old"]), load_policies([root / "new"])
 
 
-def report_of(sides: tuple[PolicySet, PolicySet], texts: list[str]) -> dict[str, Any]:
-    old, new = sides
-    records = [
+def messages(
+    texts: list[str], actor: str = "", decision: dict[str, Any] | None = None, **fields: Any
+) -> list[Record]:
+    """One recorded social.plus message per text, a second apart, each from ``actor`` (by
+    default a user named as the text) and answered ``decision`` (by default allow)."""
+    return [
         Record(f"d{i}", 1000.0 + i, "socialplus",
-               Event("message.shouldCreate", {"text": t}, {"userId": t, "_id": t}),
-               "not-needed", None, {"action": "allow"})
+               Event("message.shouldCreate", {"text": t},
+                     {"userId": actor or t, "_id": actor or t}),
+               "not-needed", None, decision or {"action": "allow"}, **fields)
         for i, t in enumerate(texts)
     ]  # fmt: skip
-    comparison = compare(old, new, records, samples=len(texts))
+
+
+def report_for(
+    sides: tuple[PolicySet, PolicySet], comparison: Comparison, explained: bool = True
+) -> dict[str, Any]:
+    """The diff report of two policy directories, its samples explained or not."""
+    old, new = sides
     return build_report(
         comparison,
         (SourceInfo("old", "directory"), old),
         (SourceInfo("new", "directory"), new),
-        explain=lambda sample: explain_new(new, sample),
+        explain=(lambda sample: explain_new(new, sample)) if explained else None,
     )
+
+
+def report_of(sides: tuple[PolicySet, PolicySet], texts: list[str]) -> dict[str, Any]:
+    old, new = sides
+    return report_for(sides, compare(old, new, messages(texts), samples=len(texts)))
 
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "div",
@@ -326,20 +341,9 @@ def test_samples_0_does_not_say_that_no_verdict_flipped(
 ) -> None:
     # receiver diff --samples 0 printed "none: no verdict flipped" under 644 flips.
     old, new = sides
-    records = [
-        Record(f"d{i}", 1000.0 + i, "socialplus",
-               Event("message.shouldCreate", {"text": t}, {"userId": t, "_id": t}),
-               "not-needed", None, {"action": "allow"})
-        for i, t in enumerate(["hello", "buy crypto", "free money"])
-    ]  # fmt: skip
-    comparison = compare(old, new, records, samples=0)
+    comparison = compare(old, new, messages(["hello", "buy crypto", "free money"]), samples=0)
     assert comparison.total_flips > 0
-    report = build_report(
-        comparison,
-        (SourceInfo("old", "directory"), old),
-        (SourceInfo("new", "directory"), new),
-        explain=lambda sample: explain_new(new, sample),
-    )
+    report = report_for(sides, comparison)
     for render in (render_text, render_markdown, render_html):
         page = render(report)
         assert "No event sampled (--samples 0)." in page
@@ -352,18 +356,8 @@ def test_the_baseline_warning_says_when_the_records_were_sampled(
     # A diff of records made with --record-sample warned "is OLD the version that was
     # running?" with nothing on what a sample does to counters keyed by a text or channel.
     old, new = sides
-    records = [
-        Record(f"d{i}", 1000.0 + i, "socialplus",
-               Event("message.shouldCreate", {"text": "hi"}, {"userId": "u", "_id": "u"}),
-               "not-needed", None, {"action": "deny", "message": "limit"}, sample=0.1)
-        for i in range(2)
-    ]  # fmt: skip
-    report = build_report(
-        compare(old, new, records, samples=0),
-        (SourceInfo("old", "directory"), old),
-        (SourceInfo("new", "directory"), new),
-        explain=None,
-    )
+    records = messages(["hi", "hi"], "u", {"action": "deny", "message": "limit"}, sample=0.1)
+    report = report_for(sides, compare(old, new, records, samples=0), explained=False)
     assert (report["baseline"]["sampled"], report["baseline"]["sample"]) == (2, 0.1)
     warning = baseline_warning(report)
     assert warning is not None
@@ -388,17 +382,8 @@ def test_the_baseline_warning_does_not_doubt_a_revision_that_recorded_the_events
     # "is OLD (revision R) the version that was running? The records name revision R"
     # asked about the very revision the records name (decision-log lines without users).
     old, new = sides
-    records = [
-        Record("d1", 1000.0, "socialplus",
-               Event("message.shouldCreate", {"text": "hi"}, {"userId": "u", "_id": "u"}),
-               "not-needed", None, {"action": "deny", "message": "limit"}, old.revision)
-    ]  # fmt: skip
-    report = build_report(
-        compare(old, new, records, samples=0),
-        (SourceInfo("old", "directory"), old),
-        (SourceInfo("new", "directory"), new),
-        explain=None,
-    )
+    records = messages(["hi"], "u", {"action": "deny", "message": "limit"}, revision=old.revision)
+    report = report_for(sides, compare(old, new, records, samples=0), explained=False)
     warning = baseline_warning(report)
     assert warning is not None
     assert f"under this very revision ({old.revision}): the replay lacks" in warning
